@@ -1,0 +1,63 @@
+# minidock: the two commands that matter are `make lab` and `make test`.
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(CURDIR)/$(VENV)/bin
+# the notebooks' `!minidock ...` cells and the tests find the CLI on PATH
+export PATH := $(BIN):$(PATH)
+
+# Debian packages: the base image's busybox, graphviz for pictures, and the
+# real peers minidock is tested against (see docs/testing.md).
+APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
+                podman skopeo umoci runc docker-registry
+NOTEBOOKS    := notebooks
+NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg
+LAB_PORT     ?= 8888
+
+.PHONY: setup apt venv test unit notebooks lab bootstrap regen-notebooks bench clean
+
+setup: apt venv bootstrap  ## install everything (idempotent)
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "apt: all packages present"; \
+	elif [ "$$(id -u)" != 0 ]; then echo "apt: not root, cannot install: $$missing"; \
+	else \
+	  [ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+	  chmod +x /usr/sbin/policy-rc.d; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[course,test]'
+	touch $@
+
+bootstrap: venv  ## the base image busybox:latest in the default store
+	$(BIN)/minidock bootstrap busybox
+
+test: setup  ## the whole suite: unit, kernel, interop and every notebook under nbval
+	$(BIN)/python -m pytest -q -rs $(NBVAL) tests $(NOTEBOOKS)
+
+unit: venv
+	$(BIN)/python -m pytest -q -rs tests
+
+notebooks: venv
+	$(BIN)/python -m pytest -q -rs $(NBVAL) $(NOTEBOOKS)
+
+regen-notebooks: venv  ## re-execute every notebook and store its outputs
+	cd $(NOTEBOOKS) && for nb in [0-9]*.ipynb; do \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; done
+
+lab: setup  ## open the course in JupyterLab on 127.0.0.1
+	cd $(NOTEBOOKS) && $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+bench: setup  ## benchmarks against the real peers (not tests)
+	$(BIN)/python bench/save_load.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
