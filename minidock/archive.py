@@ -1,0 +1,355 @@
+"""Archives: ``save``/``load`` move whole images, ``import`` makes one from a rootfs.
+
+The seed draws the line between them: a *saved image* keeps every layer, the
+history and the config (CMD, tags...), while an *exported container snapshot*
+is one flat file system that ``import`` turns into a new single-layer image,
+forgetting all of that.
+
+``save`` writes what Docker 25+ writes: the classic docker-archive layout
+(``manifest.json`` + ``repositories``) and, in the same tar, an OCI image
+layout (``oci-layout``, ``index.json``, ``blobs/sha256/...``), both pointing at
+one copy of each blob.  ``load`` reads that, podman's docker-archive (layers as
+``<diffid>.tar``), and OCI layouts (oci-archive), plain or compressed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+from . import changes as changefmt
+from . import compression
+from . import layer as layerfmt
+from .digest import HashingWriter, sha256_bytes
+from .display import rfc3339
+from .errors import APIError, DigestMismatch, InvalidArchive
+from .image import Images, ImageRecord, check_depth
+from .reference import familiar, parse
+from .store import CHUNK, Store
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+# -- save -------------------------------------------------------------------
+
+def oci_manifest(store: Store, rec: ImageRecord) -> bytes:
+    """The OCI manifest of an image whose layers are kept uncompressed."""
+    def descriptor(media_type: str, digest: str) -> dict:
+        return {"mediaType": media_type, "digest": digest, "size": store.blob_path(digest).stat().st_size}
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": descriptor(OCI_CONFIG, rec.id),
+                "layers": [descriptor(OCI_LAYER, d) for d in rec.diff_ids]}
+    return json.dumps(manifest, separators=(",", ":")).encode()
+
+
+def save(images: Images, names: list[str], out: BinaryIO) -> None:
+    """Write the images ``names`` (tags or IDs) to ``out`` as one tar."""
+    store = images.store
+    entries, index, repositories = [], [], {}
+    blobs: dict[str, bytes | None] = {}   # digest -> bytes held in memory, or None: a store file
+    for name in names:
+        rec = images.get(name)
+        tags = [str(parse(name))] if _names_tag(name, rec) else rec.tags
+        manifest = oci_manifest(store, rec)
+        blobs[rec.id] = None
+        blobs.update({d: None for d in rec.diff_ids})
+        blobs[sha256_bytes(manifest)] = manifest
+        entries.append({"Config": _blob_name(rec.id), "RepoTags": [familiar(t) for t in tags] or None,
+                        "Layers": [_blob_name(d) for d in rec.diff_ids]})
+        for tag in tags or [None]:
+            desc = {"mediaType": OCI_MANIFEST, "digest": sha256_bytes(manifest), "size": len(manifest)}
+            if tag:
+                ref = parse(tag)
+                desc["annotations"] = {"io.containerd.image.name": str(ref),
+                                       "org.opencontainers.image.ref.name": ref.tag}
+                repositories.setdefault(ref.familiar_name, {})[ref.tag] = rec.id.split(":")[1]
+            if desc not in index:
+                index.append(desc)
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        _add_dir(tar, "blobs/")
+        _add_dir(tar, "blobs/sha256/")
+        for digest in sorted(blobs):
+            data = blobs[digest]
+            if data is None:
+                with open(store.blob_path(digest), "rb") as f:
+                    _add_file(tar, _blob_name(digest), f, os.fstat(f.fileno()).st_size)
+            else:
+                _add_bytes(tar, _blob_name(digest), data)
+        _add_bytes(tar, "index.json", _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index}))
+        _add_bytes(tar, "manifest.json", _json(entries))
+        _add_bytes(tar, "oci-layout", _json({"imageLayoutVersion": "1.0.0"}))
+        _add_bytes(tar, "repositories", _json(repositories))
+
+
+def _names_tag(name: str, rec: ImageRecord) -> bool:
+    """Whether the user named the image by one of its tags (then only that tag is saved)."""
+    try:
+        return str(parse(name)) in rec.tags
+    except APIError:
+        return False
+
+
+def _blob_name(digest: str) -> str:
+    return "blobs/sha256/" + digest.split(":", 1)[1]
+
+
+def _json(obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _tarinfo(name: str, type_: bytes, size: int = 0, mode: int = 0o644) -> tarfile.TarInfo:
+    """A member with fixed owner and time, so saving twice gives the same bytes."""
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.mode, info.mtime = type_, size, mode, 0
+    return info
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    tar.addfile(_tarinfo(name, tarfile.DIRTYPE, mode=0o755))
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    tar.addfile(_tarinfo(name, tarfile.REGTYPE, len(data)), io.BytesIO(data))
+
+
+def _add_file(tar: tarfile.TarFile, name: str, f: BinaryIO, size: int) -> None:
+    tar.addfile(_tarinfo(name, tarfile.REGTYPE, size), f)
+
+
+# -- load -------------------------------------------------------------------
+
+@dataclass
+class Member:
+    """A regular file of the archive, already copied into the store's tmp/."""
+    path: Path
+    digest: str
+    size: int
+
+
+class ArchiveReader:
+    """Reads a (possibly unseekable) image archive once, keeping its files by name.
+
+    Member names never become paths on disk: each file is streamed into a
+    numbered temp file while it is hashed, so a hostile name like
+    ``../../etc/passwd`` is just a dictionary key.
+    """
+
+    def __init__(self, stream: BinaryIO, tmpdir: Path):
+        self.files: dict[str, Member] = {}
+        self.links: dict[str, str] = {}
+        try:
+            with tarfile.open(fileobj=stream, mode="r|*") as tar:
+                for n, info in enumerate(tar):
+                    self._take(tar, info, tmpdir / str(n))
+        except (tarfile.TarError, *compression.CORRUPT) as e:
+            raise InvalidArchive(f"archive is truncated or corrupt: {e}") from None
+
+    def _take(self, tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path) -> None:
+        name = os.path.normpath(info.name.lstrip("/")).removeprefix("./")
+        if info.issym() or info.islnk():
+            base = os.path.dirname(name) if info.issym() else ""
+            self.links[name] = os.path.normpath(os.path.join(base, info.linkname))
+        elif info.isreg():
+            with tar.extractfile(info) as src, open(dest, "wb") as out:
+                w = HashingWriter(out)
+                while chunk := src.read(CHUNK):
+                    w.write(chunk)
+            if w.size != info.size:
+                raise InvalidArchive(f"archive member {info.name} is truncated")
+            self.files[name] = Member(dest, w.digest, w.size)
+
+    def member(self, name: str) -> Member:
+        """The file at ``name``, following in-archive links (podman's layer.tar -> ../x.tar)."""
+        for _ in range(8):
+            name = os.path.normpath(name).removeprefix("./")
+            if name in self.files:
+                return self.files[name]
+            if name not in self.links:
+                break
+            name = self.links[name]
+        raise InvalidArchive(f"archive has no file {name!r}")
+
+    def json(self, name: str):
+        """A small JSON member."""
+        m = self.member(name)
+        if m.size > 16 << 20:
+            raise InvalidArchive(f"{name} is too large for a JSON document")
+        try:
+            return json.loads(m.path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidArchive(f"{name} is not valid JSON: {e}") from None
+
+    def blob(self, prefix: str, digest: str) -> Member:
+        """The OCI blob ``digest``; its content must hash to its name."""
+        algo, _, hexpart = str(digest).partition(":")
+        m = self.member(f"{prefix}blobs/{algo}/{hexpart}")
+        if m.digest != digest:
+            raise DigestMismatch(f"digest mismatch: blob {digest} hashes to {m.digest}")
+        return m
+
+
+@dataclass
+class LoadedImage:
+    """One image found in an archive: config member, layer members, tags."""
+    config: Member
+    layers: list[Member]
+    tags: list[str]
+
+
+def load(images: Images, stream: BinaryIO) -> list[tuple[str, str]]:
+    """Load every image of an archive; return ("Loaded image"|"Loaded image ID", name) lines."""
+    store = images.store
+    with store.lock(), store.temp_path() as tmp:
+        tmp.mkdir()
+        reader = ArchiveReader(stream, tmp)
+        found = _docker_images(reader) if _has(reader, "manifest.json") else _oci_images(reader)
+        if not found:
+            raise InvalidArchive("archive holds no image: no manifest.json or index.json found")
+        staged = [(img, _stage_layers(store, img, tmp)) for img in found]
+        moved = []
+        try:
+            lines = []
+            for img, layers in staged:
+                for path, diff_id in layers:
+                    if not store.has_blob(diff_id):
+                        os.replace(path, store.blob_path(diff_id))
+                        moved.append(diff_id)
+                image_id = images.add(img.config.path.read_bytes(), tags=img.tags)
+                lines += [("Loaded image", familiar(t)) for t in img.tags] or [("Loaded image ID", image_id)]
+            return lines
+        except BaseException:
+            images.forget_blobs(moved)
+            raise
+
+
+def _has(reader: ArchiveReader, name: str) -> bool:
+    return name in reader.files or name in reader.links
+
+
+def _docker_images(reader: ArchiveReader) -> list[LoadedImage]:
+    """Images listed by a docker-archive ``manifest.json``."""
+    entries = reader.json("manifest.json")
+    if not isinstance(entries, list):
+        raise InvalidArchive("manifest.json is not a list of images")
+    return [LoadedImage(reader.member(e["Config"]), [reader.member(p) for p in e.get("Layers") or []],
+                        [str(parse(t)) for t in e.get("RepoTags") or []]) for e in entries]
+
+
+def _oci_images(reader: ArchiveReader) -> list[LoadedImage]:
+    """Images listed by an OCI layout's ``index.json`` (possibly inside a top directory)."""
+    tops = sorted(n for n in list(reader.files) + list(reader.links) if n.endswith("index.json"))
+    if not tops:
+        return []
+    prefix = tops[0][: -len("index.json")]
+    found = []
+    for desc in reader.json(tops[0]).get("manifests", []):
+        manifest = _pick_manifest(reader, prefix, desc)
+        config = reader.blob(prefix, manifest["config"]["digest"])
+        layers = [reader.blob(prefix, l["digest"]) for l in manifest.get("layers", [])]
+        found.append(LoadedImage(config, layers, _oci_tags(desc)))
+    return found
+
+
+def _pick_manifest(reader: ArchiveReader, prefix: str, desc: dict) -> dict:
+    """Follow an index to the linux/amd64 manifest (image-spec image-index.md)."""
+    doc = json.loads(reader.blob(prefix, desc["digest"]).path.read_bytes())
+    if "manifests" in doc:
+        for sub in doc["manifests"]:
+            plat = sub.get("platform", {})
+            if plat.get("os", "linux") == "linux" and plat.get("architecture", "amd64") == "amd64":
+                return _pick_manifest(reader, prefix, sub)
+        raise InvalidArchive("the archive's index has no linux/amd64 image")
+    return doc
+
+
+def _oci_tags(desc: dict) -> list[str]:
+    """A tag from the descriptor's annotations; a bare ``ref.name`` like "latest" names none."""
+    notes = desc.get("annotations") or {}
+    name = notes.get("io.containerd.image.name") or notes.get("org.opencontainers.image.ref.name", "")
+    return [str(parse(name))] if (":" in name or "/" in name) else []
+
+
+def _stage_layers(store: Store, img: LoadedImage, tmp: Path) -> list[tuple[Path, str]]:
+    """Decompress each layer as needed and check the DiffIDs the config promises."""
+    config = json.loads(img.config.path.read_bytes())
+    promised = config.get("rootfs", {}).get("diff_ids", [])
+    check_depth(len(promised))
+    if len(promised) != len(img.layers):
+        raise InvalidArchive(f"config lists {len(promised)} layers, the archive has {len(img.layers)}")
+    staged = []
+    for member, diff_id in zip(img.layers, promised):
+        path, actual = _uncompressed(member, tmp)
+        if actual != diff_id:
+            raise DigestMismatch(f"digest mismatch: layer should have DiffID {diff_id}, has {actual}")
+        staged.append((path, actual))
+    return staged
+
+
+def _uncompressed(member: Member, tmp: Path) -> tuple[Path, str]:
+    """The member as an uncompressed tar and its DiffID (it may be gzip/bzip2/xz)."""
+    with open(member.path, "rb") as f:
+        if not compression.is_compressed(f.read(6)):
+            return member.path, member.digest
+        f.seek(0)
+        out_path = member.path.with_suffix(".tar")
+        with open(out_path, "wb") as out:
+            w = HashingWriter(out)
+            compression.copy_decompressed(f, w)
+    return out_path, w.digest
+
+
+# -- import -----------------------------------------------------------------
+
+def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str | None,
+                  changes: Iterable[str] = (), message: str | None = None,
+                  epoch: int | None = None) -> str:
+    """Make a one-layer image from a rootfs tar (file, ``-``, or directory); return its ID.
+
+    ``epoch`` (default: ``SOURCE_DATE_EPOCH``) is the image's creation time and
+    clamps the mtimes of a directory's files, so the same rootfs gives the same ID.
+    """
+    tags = [str(parse(ref))] if ref else []
+    store = images.store
+    epoch = source_date_epoch() if epoch is None else epoch
+    with store.lock(), store.temp_path(".tar") as tmp:
+        if stream is None and os.path.isdir(source):
+            with open(tmp, "wb") as out:
+                layerfmt.write_layer_tar(Path(source), out, epoch=epoch)
+        else:
+            with open(tmp, "wb") as out:
+                compression.copy_decompressed(stream, out)
+        with open(tmp, "rb") as f:
+            diff_id, _ = store.put_blob_stream(f)
+        created = rfc3339(epoch if epoch is not None else time.time())
+        config = {"architecture": "amd64", "os": "linux", "created": created, "config": {},
+                  "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                  "history": [{"created": created, "comment": message or f"Imported from {source}"}]}
+        if message:
+            config["comment"] = message
+        for line in changes:
+            changefmt.apply_change(config["config"], line)
+        data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+        try:
+            return images.add(data, tags=tags)
+        except BaseException:
+            images.forget_blobs([diff_id])
+            raise
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` (reproducible-builds.org): the time every build claims."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise APIError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
+    return int(value)

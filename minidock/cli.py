@@ -1,0 +1,387 @@
+"""The ``minidock`` command: docker's verbs, flags and tables over the Python API.
+
+Thin on purpose: each command parses its flags (``cligrammar``), calls the API
+(``client``) and prints what docker prints.  Errors become one line on stderr
+and docker's exit code; a traceback here would be a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from . import __version__, template
+from .cligrammar import CommandParser, HelpShown
+from .client import Client, Image
+from .digest import short_id
+from .display import format_table, human_size, parse_rfc3339, tabwrite, time_ago
+from .errors import MinidockError, NotFound, UsageError
+
+PROG = "minidock"
+
+
+@dataclass
+class Command:
+    """One subcommand: how to parse it and what to run."""
+    run: Callable
+    usage: str
+    short: str
+    flags: list
+    counts: tuple
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, usage: str, short: str, *flags, counts=(0, None)):
+    """Register ``run(client, opts)`` as ``minidock NAME``; flags are (names, kwargs) pairs."""
+    def register(run):
+        COMMANDS[name] = Command(run, usage, short, list(flags), counts)
+        return run
+    return register
+
+
+def flag(*names: str, **kwargs) -> tuple:
+    """A flag declaration for :func:`command`, as ``add_argument`` takes it."""
+    return names, kwargs
+
+
+def parser_for(name: str) -> CommandParser:
+    """The CommandParser of one registered command."""
+    cmd = COMMANDS[name]
+    p = CommandParser(f"{PROG} {name}", cmd.usage, cmd.short, min_args=cmd.counts[0], max_args=cmd.counts[1])
+    for names, kwargs in cmd.flags:
+        p.add_argument(*names, **kwargs)
+    return p
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
+    """Render ``--format`` for each item; a ``table`` format gets docker's header row."""
+    fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
+    if not template.is_table(fmt):
+        return "\n".join(template.render(fmt, item) for item in items)
+    body = template.strip_table(fmt)
+    header = template.render(body, headers)
+    return tabwrite("\n".join([header] + [template.render(body, item) for item in items]))
+
+
+# -- images -------------------------------------------------------------------
+
+IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
+                 "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
+
+
+def image_rows(client: Client, images: list[Image], no_trunc: bool, all_: bool) -> list[dict]:
+    """One row per tag (or one ``<none>`` row), as docker's image list."""
+    rows = []
+    for img in images:
+        created = parse_rfc3339(img.record.created) if img.record.created else 0
+        base = {"ID": img.id if no_trunc else short_id(img.id), "CreatedSince": time_ago(created),
+                "CreatedAt": img.record.created, "Size": human_size(client.images.images.size(img.record))}
+        digests = img.attrs["RepoDigests"]
+        for tag in img.tags or ["<none>:<none>"]:
+            repo, _, t = tag.rpartition(":")
+            digest = next((d.split("@")[1] for d in digests if d.startswith(repo + "@")), "<none>")
+            rows.append(base | {"Repository": repo, "Tag": t, "Digest": digest})
+    return rows
+
+
+@command("images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images",
+         flag("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)"),
+         flag("--digests", action="store_true", help="Show digests"),
+         flag("--format", help="Format output using a Go template"),
+         flag("--no-trunc", action="store_true", help="Don't truncate output"),
+         flag("-q", "--quiet", action="store_true", help="Only show image IDs"),
+         counts=(0, 1))
+def images_cmd(client: Client, opts) -> None:
+    images = client.images.list(name=opts.args[0] if opts.args else None, all=opts.all)
+    rows = image_rows(client, images, opts.no_trunc, opts.all)
+    if opts.quiet:
+        seen = dict.fromkeys(r["ID"] for r in rows)
+        return out("\n".join(seen)) if seen else None
+    if opts.format:
+        return out(formatted(opts.format, rows, IMAGE_HEADERS))
+    cols = ["Repository", "Tag"] + (["Digest"] if opts.digests else []) + ["ID", "CreatedSince", "Size"]
+    out(format_table([IMAGE_HEADERS[c] for c in cols], [[r[c] for c in cols] for r in rows]))
+
+
+@command("tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+         "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", counts=(2, 2))
+def tag_cmd(client: Client, opts) -> None:
+    client.images.images.tag(opts.args[0], opts.args[1])
+
+
+@command("rmi", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images",
+         flag("-f", "--force", action="store_true", help="Force removal of the image"),
+         flag("--no-prune", action="store_true", help="Do not delete untagged parents"),
+         counts=(1, None))
+def rmi_cmd(client: Client, opts) -> int:
+    failed = 0
+    for name in opts.args:
+        try:
+            for what, which in client.images.remove(name, force=opts.force):
+                out(f"{what}: {which}")
+        except MinidockError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                   "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
+
+
+@command("history", "[OPTIONS] IMAGE", "Show the history of an image",
+         flag("--format", help="Format output using a Go template"),
+         flag("-H", "--human", action="store_true", default=True, help="Print sizes and dates in human readable format"),
+         flag("--no-trunc", action="store_true", help="Don't truncate output"),
+         flag("-q", "--quiet", action="store_true", help="Only show image IDs"),
+         counts=(1, 1))
+def history_cmd(client: Client, opts) -> None:
+    rows = []
+    for h in client.images.get(opts.args[0]).history():
+        created_by = h["CreatedBy"].replace("\t", " ").replace("\n", " ")
+        if not opts.no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        ident = h["Id"] if opts.no_trunc or h["Id"] == "<missing>" else short_id(h["Id"])
+        created = parse_rfc3339(h["Created"]) if h["Created"] else 0
+        rows.append({"ID": ident, "CreatedSince": time_ago(created), "CreatedAt": h["Created"],
+                     "CreatedBy": created_by, "Size": human_size(h["Size"]), "Comment": h["Comment"]})
+    if opts.quiet:
+        return out("\n".join(r["ID"] for r in rows))
+    if opts.format:
+        return out(formatted(opts.format, rows, HISTORY_HEADERS))
+    cols = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
+    out(format_table([HISTORY_HEADERS[c] for c in cols], [[r[c] for c in cols] for r in rows]))
+
+
+@command("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on minidock objects",
+         flag("-f", "--format", help="Format output using a Go template"),
+         flag("--type", help="Return JSON for specified type"),
+         counts=(1, None))
+def inspect_cmd(client: Client, opts) -> int:
+    found, status = [], 0
+    for name in opts.args:
+        try:
+            found.append(client.images.get(name).attrs)
+        except NotFound:
+            print(f"Error: No such object: {name}", file=sys.stderr)
+            status = 1
+    if opts.format:
+        for attrs in found:
+            out(template.render(opts.format.replace("\\n", "\n").replace("\\t", "\t"), attrs))
+    else:
+        out(json.dumps(found, indent=4, ensure_ascii=False))
+    return status
+
+
+# -- archives -----------------------------------------------------------------
+
+@command("save", "[OPTIONS] IMAGE [IMAGE...]", "Save one or more images to a tar archive (streamed to STDOUT by default)",
+         flag("-o", "--output", help="Write to a file, instead of STDOUT"),
+         counts=(1, None))
+def save_cmd(client: Client, opts) -> None:
+    if opts.output:
+        target = os.path.abspath(opts.output)
+        with client.store.temp_path(".tar") as tmp:
+            with open(tmp, "wb") as f:
+                client.images.save_to(opts.args, f)
+            os.replace(tmp, target)  # all of the archive, or none of it
+        return
+    if sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    client.images.save_to(opts.args, sys.stdout.buffer)
+
+
+@command("load", "[OPTIONS]", "Load an image from a tar archive or STDIN",
+         flag("-i", "--input", help="Read from tar archive file, instead of STDIN"),
+         flag("-q", "--quiet", action="store_true", help="Suppress the load output"),
+         counts=(0, 0))
+def load_cmd(client: Client, opts) -> None:
+    if opts.input:
+        with open(opts.input, "rb") as f:
+            lines = _load(client, f)
+    else:
+        if sys.stdin.isatty():
+            raise UsageError("requested load from stdin, but stdin is empty")
+        lines = _load(client, sys.stdin.buffer)
+    if not opts.quiet:
+        for what, name in lines:
+            out(f"{what}: {name}")
+
+
+def _load(client: Client, stream) -> list[tuple[str, str]]:
+    client.images.load(stream)
+    return client.images.last_load
+
+
+@command("import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+         "Import the contents from a tarball to create a filesystem image",
+         flag("-c", "--change", action="append", default=[], help="Apply Dockerfile instruction to the created image"),
+         flag("-m", "--message", help="Set commit message for imported image"),
+         flag("--platform", help="Set platform if server is multi-platform capable"),
+         counts=(1, 2))
+def import_cmd(client: Client, opts) -> None:
+    source, ref = opts.args[0], (opts.args[1] if len(opts.args) > 1 else None)
+    if ref:
+        from .reference import parse
+        parse(ref)  # a bad reference is reported before anything is read
+    if "://" in source:
+        raise MinidockError(f"cannot import from {source}: this machine has no network; "
+                            "download the file elsewhere and import it from disk")
+    src = sys.stdin.buffer if source == "-" else source
+    if source != "-" and not os.path.exists(source):
+        raise NotFound(f"open {source}: no such file or directory")
+    image = client.images.import_image(src, ref, changes=opts.change, message=opts.message)
+    out(image.id)
+
+
+# -- the engine ---------------------------------------------------------------
+
+@command("bootstrap", "busybox", "Make the course's base image busybox:latest from the host's busybox-static",
+         counts=(1, 1))
+def bootstrap_cmd(client: Client, opts) -> None:
+    if opts.args[0] != "busybox":
+        raise UsageError(f'unknown base image "{opts.args[0]}": only "busybox" can be bootstrapped')
+    from .bootstrap import bootstrap_busybox
+    image_id, made = bootstrap_busybox(client.images.images)
+    out(f"{'Created' if made else 'Exists'}: busybox:latest {image_id}")
+
+
+@command("version", "[OPTIONS]", "Show the minidock version information",
+         flag("-f", "--format", help="Format output using a Go template"), counts=(0, 0))
+def version_cmd(client: Client, opts) -> None:
+    v = client.version()
+    if opts.format:
+        return out(template.render(opts.format, {"Client": v, "Server": v}))
+    for key in ("Version", "ApiVersion", "PythonVersion", "Os", "Arch", "KernelVersion"):
+        out(f" {key + ':':<16}{v[key]}")
+
+
+@command("info", "[OPTIONS]", "Display system-wide information",
+         flag("-f", "--format", help="Format output using a Go template"), counts=(0, 0))
+def info_cmd(client: Client, opts) -> None:
+    info = client.info()
+    if opts.format:
+        return out(template.render(opts.format, info))
+    for key, value in info.items():
+        out(f" {key}: {human_size(value) if key == 'MemTotal' else value}")
+
+
+@command("system", "COMMAND", "Manage minidock: df, prune", counts=(1, None))
+def system_cmd(client: Client, opts) -> int:
+    sub, rest = opts.args[0], opts.args[1:]
+    if sub not in ("df", "prune"):
+        raise UsageError(f'unknown command "{sub}" for "minidock system"')
+    return dispatch(client, "system " + sub, rest)
+
+
+@command("system df", "[OPTIONS]", "Show minidock disk usage",
+         flag("-v", "--verbose", action="store_true", help="Show detailed information on space usage"),
+         counts=(0, 0))
+def system_df_cmd(client: Client, opts) -> None:
+    df = client.df()
+    rows = [["Images", str(len(df["Images"])), "0", human_size(df["LayersSize"]),
+             f"{human_size(df['LayersSize'])} ({100 if df['LayersSize'] else 0}%)"]]
+    out(format_table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows))
+    if opts.verbose:
+        out("\nImages space usage:\n")
+        table = []
+        for r in df["Images"]:
+            for tag in r["RepoTags"] or ["<none>:<none>"]:
+                repo, _, t = tag.rpartition(":")
+                table.append([repo, t, short_id(r["Id"]), time_ago(parse_rfc3339(r["Created"])),
+                              human_size(r["Size"]), human_size(r["SharedSize"]), human_size(r["UniqueSize"]), "0"])
+        out(format_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE",
+                          "UNIQUE SIZE", "CONTAINERS"], table))
+
+
+@command("system prune", "[OPTIONS]", "Remove unused data",
+         flag("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones"),
+         flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
+         counts=(0, 0))
+def system_prune_cmd(client: Client, opts) -> int:
+    if not opts.force:
+        sys.stdout.write("WARNING! This will remove:\n  - all dangling images\n  - all unused layer directories\n\n"
+                         "Are you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    result = client.images.prune()
+    if result["ImagesDeleted"]:
+        out("Deleted Images:")
+        for item in result["ImagesDeleted"]:
+            (what, which), = item.items()
+            out(f"{what.lower()}: {which}")
+        out()
+    out(f"Total reclaimed space: {human_size(result['SpaceReclaimed'])}")
+    return 0
+
+
+# -- dispatch -----------------------------------------------------------------
+
+TOP_USAGE = """
+Usage:  minidock [OPTIONS] COMMAND
+
+A small but complete container engine, written to be read
+
+Options:
+  -v, --version    Print version information and quit
+
+Commands:
+"""
+
+
+def top_help() -> str:
+    """``minidock --help``: every command with its one-line description."""
+    names = sorted(n for n in COMMANDS if " " not in n)
+    return TOP_USAGE + "\n".join(f"  {n:<12}{COMMANDS[n].short}" for n in names) + \
+        "\n\nRun 'minidock COMMAND --help' for more information on a command.\n"
+
+
+def dispatch(client: Client | None, name: str, argv: list[str]) -> int:
+    """Parse ``argv`` for command ``name`` and run it; return its exit status."""
+    opts = parser_for(name).parse_args(argv)
+    return COMMANDS[name].run(client or Client(), opts) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``minidock`` command."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if not argv or argv[0] in ("-h", "--help", "help"):
+            sys.stdout.write(top_help())
+            return 0
+        if argv[0] in ("-v", "--version"):
+            out(f"minidock version {__version__}")
+            return 0
+        if argv[0].startswith("-"):
+            raise UsageError(f"unknown flag: {argv[0]}")
+        if argv[0] not in COMMANDS:
+            raise UsageError(f"'{argv[0]}' is not a minidock command.")
+        return dispatch(None, argv[0], argv[1:])
+    except HelpShown as shown:
+        sys.stdout.write(shown.text)
+        return 0
+    except MinidockError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        hint = getattr(e, "hint", None)
+        if hint:
+            print(hint, file=sys.stderr)
+        elif isinstance(e, UsageError) and argv and argv[0] not in COMMANDS:
+            print("See 'minidock --help'", file=sys.stderr)
+        return e.exit_code
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        print(f"{PROG}: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 125

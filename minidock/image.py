@@ -1,0 +1,353 @@
+"""Images: a config (what to run, and how the image was made) over a stack of layers.
+
+An image is immutable.  Its ID is the sha256 of its config JSON, and the config
+names its layers by DiffID (the sha256 of each uncompressed layer tar), so the
+ID pins every byte of every layer: change one file and every ID above changes.
+
+The image index (``images.json``) adds only what the config cannot say: the
+tags that point at an image, the registry digests it was pulled by, and its
+local parent (the image it was built on here, which ``history`` shows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from . import layer as layerfmt
+from .digest import chain_ids, resolve_prefix, sha256_bytes, short_id
+from .errors import APIError, Conflict, ImageNotFound, InvalidReference
+from .reference import Reference, familiar, parse
+from .store import Store, remove_tree
+
+# AUFS, Docker's first storage driver, could stack at most 127 branches; Docker
+# kept the limit for every driver ("max depth exceeded").
+MAX_LAYERS = 127
+
+
+@dataclass
+class ImageRecord:
+    """One image as the store knows it."""
+
+    id: str
+    config: dict
+    tags: list[str]       # canonical references, e.g. docker.io/library/busybox:latest
+    digests: list[str]    # name@sha256:... it was pushed or pulled as
+    parent: str | None
+    added: float
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+
+    @property
+    def chain_ids(self) -> list[str]:
+        return chain_ids(self.diff_ids)
+
+    @property
+    def short_id(self) -> str:
+        return short_id(self.id)
+
+    @property
+    def created(self) -> str:
+        return self.config.get("created", "")
+
+
+def check_depth(n_layers: int) -> None:
+    """Refuse an image deeper than Docker allows."""
+    if n_layers > MAX_LAYERS:
+        raise APIError(
+            f"max depth exceeded: the image would have {n_layers} layers, more than {MAX_LAYERS}; "
+            "the limit comes from AUFS, which could union at most 127 branches, and Docker keeps it"
+        )
+
+
+def whiteout_format() -> tuple[str, str]:
+    """How whiteouts are written into layer dirs: overlay's form as root, else kept as files."""
+    return ("overlay", "trusted") if os.geteuid() == 0 else ("keep", "user")
+
+
+class Images:
+    """The images in a store: add, look up, tag, remove, prune."""
+
+    def __init__(self, store: Store, in_use: Callable[[str], list[str]] | None = None):
+        self.store = store
+        # which containers use an image; set by the container layer above us
+        self.in_use = in_use or (lambda image_id: [])
+
+    # -- the index --------------------------------------------------------
+
+    def _index(self) -> dict:
+        idx = self.store.read_json("images.json", {})
+        for key in ("images", "tags", "digests"):
+            idx.setdefault(key, {})
+        return idx
+
+    def _save(self, idx: dict) -> None:
+        self.store.write_json("images.json", idx)
+
+    def record(self, image_id: str, idx: dict | None = None) -> ImageRecord:
+        """The record of a full image ID known to be present."""
+        idx = idx or self._index()
+        meta = idx["images"][image_id]
+        config = json.loads(self.store.read_blob(image_id))
+        tags = sorted(t for t, i in idx["tags"].items() if i == image_id)
+        digests = sorted(d for d, i in idx["digests"].items() if i == image_id)
+        return ImageRecord(image_id, config, tags, digests, meta.get("parent"), meta.get("added", 0))
+
+    def list(self, all: bool = False) -> list[ImageRecord]:
+        """Images, newest first; without ``all``, untagged parents of other images are hidden."""
+        idx = self._index()
+        parents = {m.get("parent") for m in idx["images"].values()}
+        recs = [self.record(i, idx) for i in idx["images"]]
+        if not all:
+            recs = [r for r in recs if r.tags or r.id not in parents]
+        return sorted(recs, key=lambda r: (r.created, r.added, r.id), reverse=True)
+
+    def resolve(self, name: str) -> str:
+        """The full ID of the image a reference, full ID or ID prefix names."""
+        idx = self._index()
+        try:
+            ref = parse(name)
+        except InvalidReference:
+            ref = None
+        if ref is not None:
+            if ref.digest:
+                hit = idx["digests"].get(f"{ref.name}@{ref.digest}")
+                if hit:
+                    return hit
+            elif str(ref) in idx["tags"]:
+                return idx["tags"][str(ref)]
+        hexpart = name.removeprefix("sha256:")
+        if len(hexpart) >= 4 and all(c in "0123456789abcdef" for c in hexpart):
+            return resolve_prefix(name, idx["images"], what="image")
+        if ref is None and not name.startswith("sha256:"):
+            parse(name)  # re-raise the reference error
+        raise ImageNotFound(f"No such image: {name}")
+
+    def get(self, name: str) -> ImageRecord:
+        """The image a reference or ID names."""
+        return self.record(self.resolve(name))
+
+    # -- adding -----------------------------------------------------------
+
+    def add_layer(self, diff_id: str, parent_chain: str | None) -> str:
+        """Extract the layer blob ``diff_id`` on top of ``parent_chain``; return its ChainID.
+
+        The layer dir is keyed by ChainID, so two images that share their
+        bottom layers share those directories on disk.
+        """
+        chain = diff_id if parent_chain is None else sha256_bytes(f"{parent_chain} {diff_id}".encode())
+        dest = self.store.layer_dir(chain)
+        if (dest / "layer.json").exists():
+            return chain
+        mode, prefix = whiteout_format()
+        with self.store.temp_path() as tmp:
+            (tmp / "diff").mkdir(parents=True)
+            with open(self.store.blob_path(diff_id), "rb") as f:
+                size = layerfmt.apply_layer_tar(f, tmp / "diff", whiteouts=mode, xattr_prefix=prefix)
+            meta = {"diff_id": diff_id, "chain_id": chain, "parent": parent_chain,
+                    "size": size, "whiteouts": mode}
+            (tmp / "layer.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            remove_tree(dest)  # a layer dir without layer.json is debris
+            os.replace(tmp, dest)
+        return chain
+
+    def add(self, config_bytes: bytes, tags: list[str] = (), parent: str | None = None) -> str:
+        """Register an image whose layer blobs are in the store; return its ID.
+
+        Layers are extracted first and the index written last, so an
+        interrupted ``add`` leaves no image behind (only reusable layers).
+        """
+        config = json.loads(config_bytes)
+        diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+        check_depth(len(diff_ids))
+        with self.store.lock():
+            chain = None
+            for diff_id in diff_ids:
+                if not self.store.has_blob(diff_id):
+                    raise APIError(f"layer {diff_id} is missing from the store")
+                chain = self.add_layer(diff_id, chain)
+            image_id = self.store.put_blob(config_bytes)
+            idx = self._index()
+            meta = idx["images"].setdefault(image_id, {"added": time.time()})
+            if parent:
+                meta["parent"] = parent
+            for tag in tags:
+                idx["tags"][str(parse(tag))] = image_id
+            self._save(idx)
+        return image_id
+
+    def forget_blobs(self, diff_ids: list[str]) -> None:
+        """Undo a failed add: drop layer blobs (and their dirs) that no image uses."""
+        with self.store.lock():
+            used = {d for r in self.list(all=True) for d in r.diff_ids}
+            for diff_id in diff_ids:
+                if diff_id not in used:
+                    self.store.remove_blob(diff_id)
+                    remove_tree(self.store.layer_dir(diff_id))
+
+    # -- tags -------------------------------------------------------------
+
+    def tag(self, name: str, target: str) -> Reference:
+        """Point the reference ``target`` at the image ``name`` names."""
+        ref = parse(target)
+        if ref.digest:
+            raise InvalidReference(f"refusing to create a tag with a digest reference: {target}")
+        with self.store.lock():
+            image_id = self.resolve(name)
+            idx = self._index()
+            idx["tags"][str(ref)] = image_id
+            self._save(idx)
+        return ref
+
+    def add_digest(self, image_id: str, name_at_digest: str) -> None:
+        """Remember that the image was pushed or pulled as ``name@sha256:...``."""
+        with self.store.lock():
+            idx = self._index()
+            idx["digests"][name_at_digest] = image_id
+            self._save(idx)
+
+    # -- removing ---------------------------------------------------------
+
+    def remove(self, name: str, force: bool = False) -> list[tuple[str, str]]:
+        """``rmi``: untag, then delete when no tag is left; return docker's lines."""
+        with self.store.lock():
+            image_id = self.resolve(name)
+            idx = self._index()
+            tags = sorted(t for t, i in idx["tags"].items() if i == image_id)
+            named_tag = self._tag_named(name, tags)
+            users = self.in_use(image_id)
+            if users and not force:
+                what = f'repository reference "{name}"' if named_tag else f"image {short_id(image_id)}"
+                raise Conflict(f"conflict: unable to remove {what} (must force) - container "
+                               f"{short_id(users[0])} is using its referenced image {short_id(image_id)}")
+            if named_tag and len(tags) > 1:
+                del idx["tags"][named_tag]
+                self._save(idx)
+                return [("Untagged", familiar(named_tag))]
+            if not named_tag and len(tags) > 1 and not force:
+                raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) "
+                               "- image is referenced in multiple repositories")
+            children = [i for i, m in idx["images"].items() if m.get("parent") == image_id]
+            if children:
+                raise Conflict(f"conflict: unable to delete {short_id(image_id)} (cannot be forced) "
+                               "- image has dependent child images")
+            return self._delete(image_id, idx)
+
+    @staticmethod
+    def _tag_named(name: str, tags: list[str]) -> str | None:
+        """The tag ``name`` spells, if it spells one of ``tags``."""
+        try:
+            canonical = str(parse(name))
+        except InvalidReference:
+            return None
+        return canonical if canonical in tags else None
+
+    def _delete(self, image_id: str, idx: dict) -> list[tuple[str, str]]:
+        """Drop an image from the index, then its config and unshared layers."""
+        lines = [("Untagged", familiar(t)) for t, i in sorted(idx["tags"].items()) if i == image_id]
+        lines += [("Untagged", familiar(d)) for d, i in sorted(idx["digests"].items()) if i == image_id]
+        config = json.loads(self.store.read_blob(image_id))
+        idx["tags"] = {t: i for t, i in idx["tags"].items() if i != image_id}
+        idx["digests"] = {d: i for d, i in idx["digests"].items() if i != image_id}
+        del idx["images"][image_id]
+        for child in idx["images"].values():
+            if child.get("parent") == image_id:
+                child.pop("parent")
+        self._save(idx)
+        self.store.remove_blob(image_id)
+        lines.append(("Deleted", image_id))
+        for chain in self._unused_layers(chain_ids(config["rootfs"]["diff_ids"]), idx):
+            lines.append(("Deleted", chain))
+        return lines
+
+    def _used_chains(self, idx: dict) -> set[str]:
+        """ChainIDs of every layer some image still needs."""
+        used = set()
+        for image_id in idx["images"]:
+            used.update(chain_ids(json.loads(self.store.read_blob(image_id))["rootfs"]["diff_ids"]))
+        return used
+
+    def _unused_layers(self, candidates: list[str], idx: dict) -> list[str]:
+        """Remove the layer dirs (and tar blobs) among ``candidates`` nothing uses."""
+        used = self._used_chains(idx)
+        used_diffs = {json.loads((self.store.layer_dir(c) / "layer.json").read_text())["diff_id"]
+                      for c in used if (self.store.layer_dir(c) / "layer.json").exists()}
+        gone = []
+        for chain in reversed(candidates):
+            if chain in used:
+                continue
+            layer_json = self.store.layer_dir(chain) / "layer.json"
+            if layer_json.exists():
+                diff_id = json.loads(layer_json.read_text())["diff_id"]
+                if diff_id not in used_diffs:
+                    self.store.remove_blob(diff_id)
+            remove_tree(self.store.layer_dir(chain))
+            gone.append(chain)
+        return gone
+
+    def prune(self) -> tuple[list[tuple[str, str]], int]:
+        """Remove dangling images (untagged, no children, unused) and stray layer dirs."""
+        lines = []
+        with self.store.lock():
+            before = self.store_size()
+            changed = True
+            while changed:
+                changed = False
+                idx = self._index()
+                parents = {m.get("parent") for m in idx["images"].values()}
+                tagged = set(idx["tags"].values()) | set(idx["digests"].values())
+                for image_id in sorted(idx["images"]):
+                    if image_id not in tagged and image_id not in parents and not self.in_use(image_id):
+                        lines += self._delete(image_id, idx)
+                        changed = True
+                        break
+            idx = self._index()
+            stray = [Path(p).name for p in os.listdir(self.store.layers)]
+            for chain in self._unused_layers(["sha256:" + h for h in sorted(stray)], idx):
+                if ("Deleted", chain) not in lines:
+                    lines.append(("Deleted", chain))
+            return lines, before - self.store_size()
+
+    # -- disk usage -------------------------------------------------------
+
+    def layer_size(self, chain: str) -> int:
+        """Bytes of one extracted layer, as recorded when it was extracted."""
+        try:
+            return json.loads((self.store.layer_dir(chain) / "layer.json").read_text())["size"]
+        except (FileNotFoundError, KeyError):
+            return 0
+
+    def size(self, rec: ImageRecord) -> int:
+        """An image's size: all of its layers' contents (docker's SIZE column)."""
+        return sum(self.layer_size(c) for c in rec.chain_ids)
+
+    def shared_size(self, rec: ImageRecord, counts: dict[str, int]) -> int:
+        """The part of an image's size in layers other images use too."""
+        return sum(self.layer_size(c) for c in rec.chain_ids if counts.get(c, 0) > 1)
+
+    def layer_counts(self) -> dict[str, int]:
+        """How many images use each ChainID."""
+        counts: dict[str, int] = {}
+        for rec in self.list(all=True):
+            for c in set(rec.chain_ids):
+                counts[c] = counts.get(c, 0) + 1
+        return counts
+
+    def store_size(self) -> int:
+        """Bytes used by blobs and layer dirs together."""
+        total = 0
+        for top in (self.store.blobs, self.store.layers):
+            for d, _, files in os.walk(top):
+                total += sum(os.lstat(os.path.join(d, f)).st_size for f in files)
+        return total
+
+
+def open_layer(store: Store, diff_id: str) -> BinaryIO:
+    """The uncompressed layer tar with this DiffID."""
+    return open(store.blob_path(diff_id), "rb")
