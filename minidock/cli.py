@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from . import __version__, template
+from . import __version__, progress, template
 from .cligrammar import CommandParser, HelpShown
 from .client import Client, Image
 from .digest import short_id
@@ -191,8 +191,8 @@ def save_cmd(client: Client, opts) -> None:
     if opts.output:
         target = os.path.abspath(opts.output)
         with client.store.temp_path(".tar") as tmp:
-            with open(tmp, "wb") as f:
-                client.images.save_to(opts.args, f)
+            with open(tmp, "wb") as f, progress.metered(f, "Saving") as metered:
+                client.images.save_to(opts.args, metered)
             os.replace(tmp, target)  # all of the archive, or none of it
         return
     if sys.stdout.isatty():
@@ -218,7 +218,8 @@ def load_cmd(client: Client, opts) -> None:
 
 
 def _load(client: Client, stream) -> list[tuple[str, str]]:
-    client.images.load(stream)
+    with progress.metered(stream, "Loading", progress.size_of(stream)) as metered:
+        client.images.load(metered)
     return client.images.last_load
 
 
@@ -236,10 +237,13 @@ def import_cmd(client: Client, opts) -> None:
     if "://" in source:
         raise MinidockError(f"cannot import from {source}: this machine has no network; "
                             "download the file elsewhere and import it from disk")
-    src = sys.stdin.buffer if source == "-" else source
     if source != "-" and not os.path.exists(source):
         raise NotFound(f"open {source}: no such file or directory")
-    image = client.images.import_image(src, ref, changes=opts.change, message=opts.message)
+    if source == "-":
+        with progress.metered(sys.stdin.buffer, "Importing", progress.size_of(sys.stdin.buffer)) as src:
+            image = client.images.import_image(src, ref, changes=opts.change, message=opts.message)
+    else:
+        image = client.images.import_image(source, ref, changes=opts.change, message=opts.message)
     out(image.id)
 
 

@@ -1,0 +1,47 @@
+"""Helpers for the course's notebooks: a fresh store per chapter, and exercise checks.
+
+Every chapter starts with one visible line::
+
+    client = minidock.course.start("01-images")
+
+which gives the notebook a store of its own (so chapters run alone, in any
+order, and never touch the teacher's images), makes the base image in it, and
+fixes the clock images are stamped with, so every image ID printed in a
+chapter is the same on every machine, run after run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .client import Client
+
+# 2023-11-14T22:13:20Z: the time every image made in a chapter claims
+# (reproducible-builds.org's SOURCE_DATE_EPOCH), so IDs do not depend on when
+# a notebook ran.
+COURSE_EPOCH = 1700000000
+
+
+def course_root(chapter: str) -> Path:
+    """Where a chapter's store lives: under MINIDOCK_COURSE_DIR or the temp dir."""
+    base = os.environ.get("MINIDOCK_COURSE_DIR") or os.path.join(tempfile.gettempdir(), "minidock-course")
+    return Path(base) / chapter
+
+
+def start(chapter: str) -> Client:
+    """A fresh store for ``chapter`` with ``busybox:latest`` in it; the CLI uses it too."""
+    root = course_root(chapter)
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ["MINIDOCK_ROOT"] = str(root)          # for `!minidock ...` cells
+    os.environ["SOURCE_DATE_EPOCH"] = str(COURSE_EPOCH)
+    client = Client(root)
+    client.images.bootstrap()
+    return client
+
+
+def finish(client: Client) -> None:
+    """Remove the chapter's store: the course leaves nothing behind."""
+    shutil.rmtree(client.store.root, ignore_errors=True)
