@@ -25,21 +25,28 @@ PROG = "minidock"
 
 @dataclass
 class Command:
-    """One subcommand: how to parse it and what to run."""
+    """One subcommand: how to parse it and what to run.
+
+    ``error_code`` is the exit status when the engine refuses the request:
+    docker's CLI exits 1 after "Error response from daemon" for most commands,
+    while ``run``-like commands keep 125/126/127 apart (None: the error's own code).
+    Usage errors are 125 everywhere.
+    """
     run: Callable
     usage: str
     short: str
     flags: list
     counts: tuple
+    error_code: int | None = 1
 
 
 COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, usage: str, short: str, *flags, counts=(0, None)):
+def command(name: str, usage: str, short: str, *flags, counts=(0, None), error_code: int | None = 1):
     """Register ``run(client, opts)`` as ``minidock NAME``; flags are (names, kwargs) pairs."""
     def register(run):
-        COMMANDS[name] = Command(run, usage, short, list(flags), counts)
+        COMMANDS[name] = Command(run, usage, short, list(flags), counts, error_code)
         return run
     return register
 
@@ -63,13 +70,13 @@ def out(text: str = "") -> None:
 
 
 def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
-    """Render ``--format`` for each item; a ``table`` format gets docker's header row."""
-    fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
+    """Render a list command's ``--format`` per item; ``table`` adds docker's header row."""
+    body = template.strip_table(fmt)  # docker pre-formats every list format: \t, \n, "table"
+    rows = [template.render(body, item) for item in items]
     if not template.is_table(fmt):
-        return "\n".join(template.render(fmt, item) for item in items)
-    body = template.strip_table(fmt)
-    header = template.render(body, headers)
-    return tabwrite("\n".join([header] + [template.render(body, item) for item in items]))
+        return "\n".join(rows)
+    header = template.render(body, headers, functions=template.HEADER_FUNCTIONS)
+    return tabwrite("\n".join([header] + rows))
 
 
 # -- images -------------------------------------------------------------------
@@ -176,7 +183,7 @@ def inspect_cmd(client: Client, opts) -> int:
             status = 1
     if opts.format:
         for attrs in found:
-            out(template.render(opts.format.replace("\\n", "\n").replace("\\t", "\t"), attrs))
+            out(template.render(opts.format, attrs, missing_key="error"))
     else:
         out(json.dumps(found, indent=4, ensure_ascii=False))
     return status
@@ -356,6 +363,14 @@ def dispatch(client: Client | None, name: str, argv: list[str]) -> int:
     return COMMANDS[name].run(client or Client(), opts) or 0
 
 
+def exit_code(error: MinidockError, name: str) -> int:
+    """Docker's exit status for an error raised by command ``name``."""
+    cmd = COMMANDS.get(name)
+    if isinstance(error, UsageError) or cmd is None or cmd.error_code is None:
+        return error.exit_code
+    return cmd.error_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``minidock`` command."""
     argv = sys.argv[1:] if argv is None else argv
@@ -381,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             print(hint, file=sys.stderr)
         elif isinstance(e, UsageError) and argv and argv[0] not in COMMANDS:
             print("See 'minidock --help'", file=sys.stderr)
-        return e.exit_code
+        return exit_code(e, argv[0])
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -153,7 +153,8 @@ class CommandParser(argparse.ArgumentParser):
         lines = ["", f"Usage:  {self.use_line}", ""]
         if self.short:
             lines += [self.short, ""]
-        shown = [a for a in self._actions if a.help is not argparse.SUPPRESS]
+        shown = sorted((a for a in self._actions if a.help is not argparse.SUPPRESS),
+                       key=lambda a: _flag_names(a).split("--")[-1])   # pflag sorts by name
         if shown:
             lines += ["Options:", *_flag_usages(shown)]
         return "\n".join(lines) + "\n"

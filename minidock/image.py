@@ -66,6 +66,15 @@ def check_depth(n_layers: int) -> None:
         )
 
 
+def did_you_mean(name: str, tags: dict) -> str:
+    """A hint naming the closest tag, as in 'No such image: busybx (did you mean "busybox"?)'."""
+    import difflib
+
+    names = sorted({familiar(t).removesuffix(":latest") for t in tags})
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
 def whiteout_format() -> tuple[str, str]:
     """How whiteouts are written into layer dirs: overlay's form as root, else kept as files."""
     return ("overlay", "trusted") if os.geteuid() == 0 else ("keep", "user")
@@ -127,7 +136,7 @@ class Images:
             return resolve_prefix(name, idx["images"], what="image")
         if ref is None and not name.startswith("sha256:"):
             parse(name)  # re-raise the reference error
-        raise ImageNotFound(f"No such image: {name}")
+        raise ImageNotFound(f"No such image: {name}{did_you_mean(name, idx['tags'])}")
 
     def get(self, name: str) -> ImageRecord:
         """The image a reference or ID names."""

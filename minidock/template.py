@@ -35,7 +35,7 @@ class _Missing:
         return False
 
 
-MISSING = _Missing()
+_MISSING = _Missing()
 _NO_ARG = object()          # nothing piped into a command
 
 
@@ -43,7 +43,7 @@ _NO_ARG = object()          # nothing piped into a command
 
 def go_str(value):
     """``fmt.Sprint(value)`` as text/template prints an action's value."""
-    if value is MISSING:
+    if value is _MISSING:
         return "<no value>"
     if value is None:
         return "<nil>"
@@ -420,7 +420,7 @@ class _Executor:
             return list(enumerate(value))
         if isinstance(value, int) and not isinstance(value, bool):
             return [(i, i) for i in range(value)]
-        if value is None or value is MISSING:
+        if value is None or value is _MISSING:
             return []
         raise self.error(pipe.pos, pipe.text, f"range can't iterate over {go_str(value)}")
 
@@ -437,7 +437,7 @@ class _Executor:
         if isinstance(head, _Func):
             values = [self.operand(a, dot, variables) for a in args]
             values += [] if piped is _NO_ARG else [piped]
-            return self.call(head, [None if v is MISSING else v for v in values])
+            return self.call(head, [None if v is _MISSING else v for v in values])
         if args or piped is not _NO_ARG:
             raise self.error(pipe.pos, pipe.text, "can't give argument to non-function")
         return self.operand(head, dot, variables)
@@ -463,8 +463,8 @@ class _Executor:
 
     def field(self, value, name, node):
         """``.Name`` on a dict (a key) or an object (an attribute), as Go does."""
-        if value is MISSING:
-            return MISSING
+        if value is _MISSING:
+            return _MISSING
         if value is None:
             raise self.error(node.pos, node.text, f"nil pointer evaluating interface {{}}.{name}")
         if isinstance(value, Mapping):
@@ -472,10 +472,10 @@ class _Executor:
                 return value[name]
             if self.missing_key == "error":
                 raise self.error(node.pos, node.text, f'map has no entry for key "{name}"')
-            return MISSING
+            return _MISSING
         plain = isinstance(value, (str, int, float, list, tuple)) or name.startswith("_")
-        attribute = MISSING if plain else getattr(value, name, MISSING)
-        if attribute is MISSING:
+        attribute = _MISSING if plain else getattr(value, name, _MISSING)
+        if attribute is _MISSING:
             raise self.error(node.pos, node.text,
                              f"can't evaluate field {name} in type {_go_type(value)}")
         return attribute() if inspect.ismethod(attribute) else attribute
