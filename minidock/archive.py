@@ -311,7 +311,7 @@ def _uncompressed(member: Member, tmp: Path) -> tuple[Path, str]:
 
 def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str | None,
                   changes: Iterable[str] = (), message: str | None = None,
-                  epoch: int | None = None) -> str:
+                  epoch: int | None = None, owner: tuple[int, int] | None = None) -> str:
     """Make a one-layer image from a rootfs tar (file, ``-``, or directory); return its ID.
 
     ``epoch`` (default: ``SOURCE_DATE_EPOCH``) is the image's creation time and
@@ -323,7 +323,7 @@ def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str
     with store.lock(), store.temp_path(".tar") as tmp:
         if stream is None and os.path.isdir(source):
             with open(tmp, "wb") as out:
-                layerfmt.write_layer_tar(Path(source), out, epoch=epoch)
+                layerfmt.write_layer_tar(Path(source), out, epoch=epoch, owner=owner)
         else:
             with open(tmp, "wb") as out:
                 compression.copy_decompressed(stream, out)

@@ -76,7 +76,7 @@ def _make(images: Images, tag: str, busybox: Path) -> str:
     with tempfile.TemporaryDirectory(dir=images.store.tmp) as tmp:
         rootfs = Path(tmp) / "rootfs"
         make_rootfs(rootfs, busybox)
-        image_id = import_rootfs(images, str(rootfs), None, tag, epoch=epoch,
+        image_id = import_rootfs(images, str(rootfs), None, tag, epoch=epoch, owner=(0, 0),
                                  changes=[f"ENV PATH={PATH}", 'CMD ["sh"]'],
                                  message=f"minidock bootstrap: {version.strip()}")
     return image_id

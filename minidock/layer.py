@@ -65,13 +65,16 @@ class _Entry(NamedTuple):
     marker: str | None  # "whiteout" or "opaque" when converted from the overlay form
 
 
-def write_layer_tar(src: Path, out: BinaryIO, *, epoch: int | None = None) -> None:
+def write_layer_tar(src: Path, out: BinaryIO, *, epoch: int | None = None,
+                    owner: tuple[int, int] | None = None) -> None:
     """Write the directory `src` as a reproducible tar to `out` (a writable binary stream, may be unseekable).
 
     Order is docker's (Go's filepath.Walk): a directory, then its entries
     sorted by name in byte order; an opaque marker comes first in its
     directory.  Directory names end in "/" as docker writes them ("bin/").
     ``src`` itself is not an entry.  Sockets are skipped; xattrs are not kept.
+    ``owner`` (uid, gid) replaces every file's owner: a tree laid out by an
+    unprivileged user still makes an image whose files belong to root.
     """
     first_names: dict[tuple[int, int], str] = {}
     # PAX, so long or non-ASCII names need no GNU extension; tarfile adds a pax
@@ -79,6 +82,8 @@ def write_layer_tar(src: Path, out: BinaryIO, *, epoch: int | None = None) -> No
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for entry in _walk(Path(src)):
             info = _header(entry, epoch, first_names)
+            if owner is not None:
+                info.uid, info.gid = owner
             if info.isreg() and info.size:
                 with open(os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
                     tar.addfile(info, f)  # tarfile copies in chunks
@@ -176,24 +181,22 @@ def _reading() -> Iterator[None]:
 def _members(stream: BinaryIO) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
     """Yield (tar, member) for each entry of a layer read as a stream (plain, gzip, bz2 or xz)."""
     with _reading():
-        raw = decompressed(stream)
-        tar = tarfile.open(fileobj=raw, mode="r|")
+        plain = decompressed(stream)
+        tar = tarfile.open(fileobj=plain, mode="r|")
     while True:
         with _reading():
             member = tar.next()
             if member is None:
-                _check_end(tar, raw)
-        if member is None:
-            return
+                return _check_end(tar, plain)
         yield tar, member
 
 
-def _check_end(tar: tarfile.TarFile, raw: BinaryIO) -> None:
+def _check_end(tar: tarfile.TarFile, plain: BinaryIO) -> None:
     """Refuse a tar cut short: tarfile takes a tar cut at a header boundary for a finished one."""
     # A real end is a block of zeros (POSIX ustar: "two consecutive 512-byte blocks of zeros").
     if tar.fileobj.tell() < tar.offset + tarfile.BLOCKSIZE:
         raise tarfile.ReadError("it stops before the end-of-archive blocks")
-    while raw.read(CHUNK):
+    while plain.read(CHUNK):
         pass  # read to the end, so a cut or corrupt compressed stream is noticed too
 
 
@@ -217,14 +220,19 @@ def _entry_parts(name: str, what: str = "entry") -> list[str]:
 
 
 def _kind(member: tarfile.TarInfo, base: str) -> str:
-    """What an entry is: file/dir/symlink/hardlink/whiteout/opaque/device/fifo."""
+    """What an entry is: file/dir/symlink/hardlink/whiteout/opaque/device/fifo (or other)."""
     if base == OPAQUE_MARKER:
         return "opaque"
     if base.startswith(WHITEOUT_PREFIX):
         return "whiteout"
-    kinds = [("hardlink", member.islnk()), ("symlink", member.issym()), ("dir", member.isdir()),
-             ("fifo", member.isfifo()), ("device", member.ischr() or member.isblk())]
-    return next((kind for kind, match in kinds if match), "file")
+    return _type_kind(member)
+
+
+def _type_kind(member: tarfile.TarInfo) -> str:
+    """What the entry's tar type makes it, whatever its name; "other" for a type minidock does not create."""
+    kinds = [("file", member.isreg()), ("hardlink", member.islnk()), ("symlink", member.issym()),
+             ("dir", member.isdir()), ("fifo", member.isfifo()), ("device", member.ischr() or member.isblk())]
+    return next((kind for kind, match in kinds if match), "other")
 
 
 def list_layer_tar(stream: BinaryIO) -> list[tuple[str, str, int]]:
@@ -332,12 +340,12 @@ class _Extractor:
         kind = _kind(member, parts[-1] if parts else "")
         if kind in ("whiteout", "opaque") and self.whiteouts != "keep":
             return self._whiteout(parts, member, kind)
-        self._check(member, kind)
+        self._check(member)
         if not parts:
             return self._root(member)
         rel = (*self._parents(parts, member.name), parts[-1])
         path = self.dest.joinpath(*rel)
-        target = self._link_target(member) if kind == "hardlink" else None
+        target = self._link_target(member) if member.islnk() else None
         _make_room(path, keep_dir=member.isdir())
         self._create(tar, member, path, target)
         self.written.add(rel)
@@ -345,16 +353,17 @@ class _Extractor:
         if member.isdir():
             self._chown(path, member)
             self.dirs[rel] = member
-        elif kind != "hardlink":  # a hard link shares its target's inode and metadata
+        elif not member.islnk():  # a hard link shares its target's inode and metadata
             self._set_metadata(path, member)
 
-    def _check(self, member: tarfile.TarInfo, kind: str) -> None:
+    def _check(self, member: tarfile.TarInfo) -> None:
         """Refuse entries we must not or cannot create, before touching the disk."""
+        kind = _type_kind(member)  # by type, not name: a .wh. file kept in "keep" mode is checked too
         if kind == "device" and not _is_root():
             raise InvalidArchive(f'layer entry "{member.name}" is a device node; creating it needs root')
-        if member.issym() and not member.linkname or "\0" in member.linkname:
+        if kind == "symlink" and (not member.linkname or "\0" in member.linkname):
             raise InvalidArchive(f'layer entry "{member.name}" has an empty or invalid link target')
-        if kind == "file" and not member.isreg():
+        if kind == "other":
             raise InvalidArchive(f'layer entry "{member.name}" has unsupported tar type {member.type!r}')
 
     def _root(self, member: tarfile.TarInfo) -> None:
@@ -455,7 +464,7 @@ class _Extractor:
         layers", so the result is the same wherever the marker sits in the tar.
         """
         path = self.dest.joinpath(*rel)
-        if True:
+        if rel not in self.written and rel not in self.ancestors:
             _make_room(path, keep_dir=False)
         elif _is_real_dir(self.dest, rel):
             for child in os.listdir(path):
