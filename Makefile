@@ -50,7 +50,8 @@ notebooks: venv
 regen-notebooks: venv  ## re-execute every notebook and store its outputs
 	cd $(NOTEBOOKS) && for nb in [0-9]*.ipynb; do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; done
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False "$$nb" \
+	  && $(BIN)/jupyter nbconvert --coalesce-streams --inplace "$$nb" || exit 1; done
 
 lab: setup  ## open the course in JupyterLab on 127.0.0.1
 	cd $(NOTEBOOKS) && $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \

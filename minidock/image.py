@@ -15,7 +15,6 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO, Callable
 
 from . import layer as layerfmt
@@ -24,8 +23,9 @@ from .errors import APIError, Conflict, ImageNotFound, InvalidReference
 from .reference import Reference, familiar, parse
 from .store import Store, remove_tree
 
-# AUFS, Docker's first storage driver, could stack at most 127 branches; Docker
-# kept the limit for every driver ("max depth exceeded").
+# AUFS, Docker's first storage driver, could stack at most 127 branches, hence
+# the book's "an image cannot have more than 127 layers".  (Today's moby caps an
+# image at 125 so that a container's init and writable layers still fit.)
 MAX_LAYERS = 127
 
 
@@ -62,7 +62,7 @@ def check_depth(n_layers: int) -> None:
     if n_layers > MAX_LAYERS:
         raise APIError(
             f"max depth exceeded: the image would have {n_layers} layers, more than {MAX_LAYERS}; "
-            "the limit comes from AUFS, which could union at most 127 branches, and Docker keeps it"
+            "the limit comes from AUFS, which could union at most 127 branches"
         )
 
 
@@ -176,11 +176,7 @@ class Images:
         diff_ids = config.get("rootfs", {}).get("diff_ids", [])
         check_depth(len(diff_ids))
         with self.store.lock():
-            chain = None
-            for diff_id in diff_ids:
-                if not self.store.has_blob(diff_id):
-                    raise APIError(f"layer {diff_id} is missing from the store")
-                chain = self.add_layer(diff_id, chain)
+            self.add_layers(diff_ids)
             image_id = self.store.put_blob(config_bytes)
             idx = self._index()
             meta = idx["images"].setdefault(image_id, {"added": time.time()})
@@ -191,14 +187,24 @@ class Images:
             self._save(idx)
         return image_id
 
+    def add_layers(self, diff_ids: list[str]) -> str | None:
+        """Extract a stack of layer blobs, bottom first; return the top ChainID."""
+        chain = None
+        with self.store.lock():
+            for diff_id in diff_ids:
+                if not self.store.has_blob(diff_id):
+                    raise APIError(f"layer {diff_id} is missing from the store")
+                chain = self.add_layer(diff_id, chain)
+        return chain
+
     def forget_blobs(self, diff_ids: list[str]) -> None:
-        """Undo a failed add: drop layer blobs (and their dirs) that no image uses."""
+        """Undo a failed add: drop the layer blobs given and the layer dirs that no image uses."""
         with self.store.lock():
             used = {d for r in self.list(all=True) for d in r.diff_ids}
             for diff_id in diff_ids:
                 if diff_id not in used:
                     self.store.remove_blob(diff_id)
-                    remove_tree(self.store.layer_dir(diff_id))
+            self._unused_layers(self._layer_dirs(), self._index())
 
     # -- tags -------------------------------------------------------------
 
@@ -275,6 +281,10 @@ class Images:
             lines.append(("Deleted", chain))
         return lines
 
+    def _layer_dirs(self) -> list[str]:
+        """The ChainID of every layer dir on disk."""
+        return ["sha256:" + name for name in sorted(os.listdir(self.store.layers))]
+
     def _used_chains(self, idx: dict) -> set[str]:
         """ChainIDs of every layer some image still needs."""
         used = set()
@@ -316,9 +326,7 @@ class Images:
                         lines += self._delete(image_id, idx)
                         changed = True
                         break
-            idx = self._index()
-            stray = [Path(p).name for p in os.listdir(self.store.layers)]
-            for chain in self._unused_layers(["sha256:" + h for h in sorted(stray)], idx):
+            for chain in self._unused_layers(self._layer_dirs(), self._index()):
                 if ("Deleted", chain) not in lines:
                     lines.append(("Deleted", chain))
             return lines, before - self.store_size()

@@ -1,8 +1,8 @@
 """Progress bars for long transfers, drawn by tqdm in a terminal and in notebooks.
 
 Docker shows a bar while it loads or saves a large archive; so does minidock,
-when the transfer is over a few MB and someone is watching: stderr is a
-terminal, or ``MINIDOCK_PROGRESS=1`` asks for it (``=0`` turns it off).
+when the transfer is known to be over a few MB and someone is watching:
+stderr is a terminal, or ``MINIDOCK_PROGRESS=1`` asks for it (``=0`` turns it off).
 Piped into a file or a test, the output stays clean.
 """
 
@@ -20,7 +20,7 @@ def wanted(total: int | None) -> bool:
     forced = os.environ.get("MINIDOCK_PROGRESS")
     if forced is not None:
         return forced not in ("", "0")
-    return sys.stderr.isatty() and (total is None or total >= THRESHOLD)
+    return sys.stderr.isatty() and total is not None and total >= THRESHOLD
 
 
 class Metered:
