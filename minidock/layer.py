@@ -307,16 +307,19 @@ def _is_real_dir(root: Path, rel: tuple[str, ...]) -> bool:
     return True
 
 
-def _make_room(path: Path, keep_dir: bool) -> None:
-    """Remove what is at `path` for a new entry; a directory over a directory merges (docker's rule)."""
+def _make_room(path: Path, keep_dir: bool) -> bool:
+    """Remove what is at `path` for a new entry (True if anything was); a directory over a directory merges."""
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return
+        return False
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)  # a symlink here is removed, never written through
     elif not keep_dir:
         shutil.rmtree(path)
+    else:
+        return False
+    return True
 
 
 def _mode(member: tarfile.TarInfo) -> int:
@@ -333,6 +336,9 @@ class _Extractor:
         self.written: set[tuple[str, ...]] = set()  # real paths this tar created
         self.ancestors: set[tuple[str, ...]] = set()  # directories above them
         self.dirs: dict[tuple[str, ...], tarfile.TarInfo] = {}  # mode and mtime applied last
+        # resolved parents by entry parent: a layer has thousands of files in a few
+        # directories; valid until something is removed or a symlink is made
+        self.parents_of: dict[tuple[str, ...], list[str]] = {}
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         """Apply one entry of the tar."""
@@ -346,7 +352,8 @@ class _Extractor:
         rel = (*self._parents(parts, member.name), parts[-1])
         path = self.dest.joinpath(*rel)
         target = self._link_target(member) if member.islnk() else None
-        _make_room(path, keep_dir=member.isdir())
+        if _make_room(path, keep_dir=member.isdir()) or member.issym():
+            self.parents_of.clear()
         self._create(tar, member, path, target)
         self.written.add(rel)
         self.ancestors.update(rel[:i] for i in range(len(rel)))
@@ -375,6 +382,9 @@ class _Extractor:
 
     def _parents(self, parts: list[str], name: str) -> list[str]:
         """Resolve the entry's parent inside dest and create missing directories (0755, as docker does)."""
+        key = tuple(parts[:-1])
+        if key in self.parents_of:
+            return self.parents_of[key]
         parent = _resolve(self.dest, parts[:-1])
         for i in range(len(parent)):
             path = self.dest.joinpath(*parent[: i + 1])
@@ -382,6 +392,7 @@ class _Extractor:
                 os.mkdir(path, 0o755)
             elif not stat.S_ISDIR(os.lstat(path).st_mode):
                 raise InvalidArchive(f'layer entry "{name}" needs "{"/".join(parent[: i + 1])}" to be a directory')
+        self.parents_of[key] = parent
         return parent
 
     def _link_target(self, member: tarfile.TarInfo) -> Path:
@@ -428,6 +439,7 @@ class _Extractor:
 
     def _whiteout(self, parts: list[str], member: tarfile.TarInfo, kind: str) -> None:
         """Apply `.wh.NAME` or `.wh..wh..opq` in the form chosen (layer.md "Whiteouts")."""
+        self.parents_of.clear()  # it removes things
         if self.whiteouts == "apply":  # hiding nothing must not create the directories above it
             parent = tuple(_resolve(self.dest, parts[:-1]))
         else:
