@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tarfile
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+BLOB_NAME = re.compile(r"(?:.*/)?blobs/sha256/([a-f0-9]{64})")
 
 
 # -- save -------------------------------------------------------------------
@@ -58,7 +60,8 @@ def save(images: Images, names: list[str], out: BinaryIO) -> None:
     blobs: dict[str, bytes | None] = {}   # digest -> bytes held in memory, or None: a store file
     for name in names:
         rec = images.get(name)
-        tags = [str(parse(name))] if _names_tag(name, rec) else rec.tags
+        # docker saves the tag it was given; an image named by ID is saved untagged
+        tags = [str(parse(name))] if _names_tag(name, rec) else []
         manifest = oci_manifest(store, rec)
         blobs[rec.id] = None
         blobs.update({d: None for d in rec.diff_ids})
@@ -91,7 +94,7 @@ def save(images: Images, names: list[str], out: BinaryIO) -> None:
 
 
 def _names_tag(name: str, rec: ImageRecord) -> bool:
-    """Whether the user named the image by one of its tags (then only that tag is saved)."""
+    """Whether the user named the image by one of its tags (rather than by its ID)."""
     try:
         return str(parse(name)) in rec.tags
     except APIError:
@@ -139,8 +142,8 @@ class ArchiveReader:
     """Reads a (possibly unseekable) image archive once, keeping its files by name.
 
     Member names never become paths on disk: each file is streamed into a
-    numbered temp file while it is hashed, so a hostile name like
-    ``../../etc/passwd`` is just a dictionary key.
+    numbered temp file while it is hashed.  Names are only dictionary keys,
+    yet one that points outside the archive (``../../etc/passwd``) is refused.
     """
 
     def __init__(self, stream: BinaryIO, tmpdir: Path):
@@ -154,10 +157,10 @@ class ArchiveReader:
             raise InvalidArchive(f"archive is truncated or corrupt: {e}") from None
 
     def _take(self, tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path) -> None:
-        name = os.path.normpath(info.name.lstrip("/")).removeprefix("./")
+        name = _inside(info.name, info.name)
         if info.issym() or info.islnk():
             base = os.path.dirname(name) if info.issym() else ""
-            self.links[name] = os.path.normpath(os.path.join(base, info.linkname))
+            self.links[name] = _inside(os.path.join(base, info.linkname), info.name)
         elif info.isreg():
             with tar.extractfile(info) as src, open(dest, "wb") as out:
                 w = HashingWriter(out)
@@ -168,11 +171,18 @@ class ArchiveReader:
             self.files[name] = Member(dest, w.digest, w.size)
 
     def member(self, name: str) -> Member:
-        """The file at ``name``, following in-archive links (podman's layer.tar -> ../x.tar)."""
+        """The file at ``name``, following in-archive links (podman's layer.tar -> ../x.tar).
+
+        A file under ``blobs/sha256/`` is named by its digest (image-spec
+        image-layout.md), so whoever reads it, its content must hash to that name.
+        """
         for _ in range(8):
             name = os.path.normpath(name).removeprefix("./")
             if name in self.files:
-                return self.files[name]
+                m, named = self.files[name], BLOB_NAME.fullmatch(name)
+                if named and m.digest != "sha256:" + named.group(1):
+                    raise DigestMismatch(f"digest mismatch: {name} hashes to {m.digest}")
+                return m
             if name not in self.links:
                 break
             name = self.links[name]
@@ -197,6 +207,18 @@ class ArchiveReader:
         return m
 
 
+def _inside(path: str, member: str) -> str:
+    """``path`` relative to the archive's top; refuse one that is absolute or climbs out.
+
+    No image tool writes such names; like docker's load (a "breakout" error),
+    minidock takes an archive that has them for hostile and reads none of it.
+    """
+    clean = os.path.normpath(path)
+    if clean.startswith("/") or clean == ".." or clean.startswith("../"):
+        raise InvalidArchive(f"archive member {member!r} points outside the archive; refusing it")
+    return clean
+
+
 @dataclass
 class LoadedImage:
     """One image found in an archive: config member, layer members, tags."""
@@ -217,12 +239,15 @@ def load(images: Images, stream: BinaryIO) -> list[tuple[str, str]]:
         staged = [(img, _stage_layers(store, img, tmp)) for img in found]
         moved = []
         try:
-            lines = []
             for img, layers in staged:
                 for path, diff_id in layers:
                     if not store.has_blob(diff_id):
                         os.replace(path, store.blob_path(diff_id))
                         moved.append(diff_id)
+            for img, layers in staged:  # all layers first: a hostile one leaves no image behind
+                images.add_layers([diff_id for _, diff_id in layers])
+            lines = []
+            for img, _ in staged:
                 image_id = images.add(img.config.path.read_bytes(), tags=img.tags)
                 lines += [("Loaded image", familiar(t)) for t in img.tags] or [("Loaded image ID", image_id)]
             return lines
@@ -318,6 +343,9 @@ def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str
     clamps the mtimes of a directory's files, so the same rootfs gives the same ID.
     """
     tags = [str(parse(ref))] if ref else []
+    container_config: dict = {}
+    for line in changes:  # a bad reference or change is reported before anything is read
+        changefmt.apply_change(container_config, line)
     store = images.store
     epoch = source_date_epoch() if epoch is None else epoch
     with store.lock(), store.temp_path(".tar") as tmp:
@@ -330,13 +358,11 @@ def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str
         with open(tmp, "rb") as f:
             diff_id, _ = store.put_blob_stream(f)
         created = rfc3339(epoch if epoch is not None else time.time())
-        config = {"architecture": "amd64", "os": "linux", "created": created, "config": {},
+        config = {"architecture": "amd64", "os": "linux", "created": created, "config": container_config,
                   "rootfs": {"type": "layers", "diff_ids": [diff_id]},
                   "history": [{"created": created, "comment": message or f"Imported from {source}"}]}
         if message:
             config["comment"] = message
-        for line in changes:
-            changefmt.apply_change(config["config"], line)
         data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
         try:
             return images.add(data, tags=tags)

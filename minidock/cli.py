@@ -288,10 +288,7 @@ def info_cmd(client: Client, opts) -> None:
 
 @command("system", "COMMAND", "Manage minidock: df, prune", counts=(1, None))
 def system_cmd(client: Client, opts) -> int:
-    sub, rest = opts.args[0], opts.args[1:]
-    if sub not in ("df", "prune"):
-        raise UsageError(f'unknown command "{sub}" for "minidock system"')
-    return dispatch(client, "system " + sub, rest)
+    raise UsageError(f'unknown command "{opts.args[0]}" for "minidock system"')  # df and prune: see dispatch
 
 
 @command("system df", "[OPTIONS]", "Show minidock disk usage",
@@ -320,12 +317,13 @@ def system_df_cmd(client: Client, opts) -> None:
          counts=(0, 0))
 def system_prune_cmd(client: Client, opts) -> int:
     if not opts.force:
-        sys.stdout.write("WARNING! This will remove:\n  - all dangling images\n  - all unused layer directories\n\n"
+        images = "all images without at least one container associated to them" if opts.all else "all dangling images"
+        sys.stdout.write(f"WARNING! This will remove:\n  - {images}\n  - all unused layer directories\n\n"
                          "Are you sure you want to continue? [y/N] ")
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    result = client.images.prune()
+    result = client.images.prune(all=opts.all)
     if result["ImagesDeleted"]:
         out("Deleted Images:")
         for item in result["ImagesDeleted"]:
@@ -359,6 +357,8 @@ def top_help() -> str:
 
 def dispatch(client: Client | None, name: str, argv: list[str]) -> int:
     """Parse ``argv`` for command ``name`` and run it; return its exit status."""
+    if argv and f"{name} {argv[0]}" in COMMANDS:  # a subcommand ("system df -v") parses its own flags
+        name, argv = f"{name} {argv[0]}", argv[1:]
     opts = parser_for(name).parse_args(argv)
     return COMMANDS[name].run(client or Client(), opts) or 0
 

@@ -138,9 +138,9 @@ class ImageCollection:
         """``rmi``: returns docker's ("Untagged"|"Deleted", name) lines."""
         return self.images.remove(image, force=force)
 
-    def prune(self) -> dict:
-        """Remove dangling images and unused layers, as docker-py's ``images.prune()``."""
-        lines, reclaimed = self.images.prune()
+    def prune(self, all: bool = False) -> dict:
+        """Remove dangling images (``all``: every unused one) and unused layers, as docker-py's ``images.prune()``."""
+        lines, reclaimed = self.images.prune(all=all)
         return {"ImagesDeleted": [{k: v} for k, v in lines], "SpaceReclaimed": reclaimed}
 
     def load(self, data: bytes | BinaryIO) -> list[Image]:

@@ -237,18 +237,20 @@ class Images:
             tags = sorted(t for t, i in idx["tags"].items() if i == image_id)
             named_tag = self._tag_named(name, tags)
             users = self.in_use(image_id)
-            if users and not force:
+            # docker (image_delete.go): one of several tags goes even while a container uses the image
+            if users and not force and not (named_tag and len(tags) > 1):
                 what = f'repository reference "{name}"' if named_tag else f"image {short_id(image_id)}"
                 raise Conflict(f"conflict: unable to remove {what} (must force) - container "
                                f"{short_id(users[0])} is using its referenced image {short_id(image_id)}")
-            if named_tag and len(tags) > 1:
+            children = [i for i, m in idx["images"].items() if m.get("parent") == image_id]
+            # a tag goes alone while another tag or a child image still needs the image
+            if named_tag and (len(tags) > 1 or children):
                 del idx["tags"][named_tag]
                 self._save(idx)
                 return [("Untagged", familiar(named_tag))]
             if not named_tag and len(tags) > 1 and not force:
                 raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) "
                                "- image is referenced in multiple repositories")
-            children = [i for i, m in idx["images"].items() if m.get("parent") == image_id]
             if children:
                 raise Conflict(f"conflict: unable to delete {short_id(image_id)} (cannot be forced) "
                                "- image has dependent child images")
@@ -310,8 +312,8 @@ class Images:
             gone.append(chain)
         return gone
 
-    def prune(self) -> tuple[list[tuple[str, str]], int]:
-        """Remove dangling images (untagged, no children, unused) and stray layer dirs."""
+    def prune(self, all: bool = False) -> tuple[list[tuple[str, str]], int]:
+        """Remove dangling images (untagged, no children, unused; ``all``: tagged too) and stray layer dirs."""
         lines = []
         with self.store.lock():
             before = self.store_size()
@@ -322,7 +324,7 @@ class Images:
                 parents = {m.get("parent") for m in idx["images"].values()}
                 tagged = set(idx["tags"].values()) | set(idx["digests"].values())
                 for image_id in sorted(idx["images"]):
-                    if image_id not in tagged and image_id not in parents and not self.in_use(image_id):
+                    if (all or image_id not in tagged) and image_id not in parents and not self.in_use(image_id):
                         lines += self._delete(image_id, idx)
                         changed = True
                         break

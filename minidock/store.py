@@ -53,6 +53,8 @@ class Store:
         self.tmp = self.root / "tmp"
         self.blobs = self.root / "blobs" / "sha256"
         self.layers = self.root / "layers"
+        # owner only: layers hold setuid files and, as root, device nodes (Docker's root is 0710, CVE-2021-41091)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for d in (self.tmp, self.blobs, self.layers):
             d.mkdir(parents=True, exist_ok=True)
         self._lock_depth = 0
