@@ -401,6 +401,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
-    except OSError as e:
+    except OSError as e:  # a file the user named cannot be read or written
         print(f"{PROG}: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 125
+        return exit_code(MinidockError(str(e)), argv[0])

@@ -29,12 +29,39 @@ def client(root) -> minidock.Client:
     return minidock.Client(root)
 
 
-@pytest.fixture
-def busybox(client) -> minidock.client.Image:
-    """``busybox:latest`` made from the host's busybox-static."""
+@pytest.fixture(scope="session")
+def busybox_store(tmp_path_factory) -> Path:
+    """A store holding busybox:latest, bootstrapped once per test session."""
     if not Path("/bin/busybox").exists():
         pytest.skip("needs /bin/busybox (apt-get install busybox-static)")
-    return client.images.bootstrap()
+    path = tmp_path_factory.mktemp("busybox") / "store"
+    minidock.Client(path).images.bootstrap()
+    return path
+
+
+@pytest.fixture
+def busybox(busybox_store, root, client) -> minidock.client.Image:
+    """conftest's ``busybox``, copied from the session's store rather than made again (it is slow)."""
+    shutil.copytree(busybox_store, root, symlinks=True, dirs_exist_ok=True)
+    return client.images.get("busybox")
+
+
+@pytest.fixture
+def small(client) -> minidock.client.Image:
+    """``small:1``, a hand-made image of two tiny layers: quicker to move around than busybox."""
+    from archives import docker_archive, small_layer  # (archives imports this module)
+
+    (image,) = client.images.load(docker_archive([small_layer("hello"), small_layer("world")], tags=["small:1"]))
+    return image
+
+
+@pytest.fixture
+def canary(tmp_path) -> Path:
+    """A directory outside the store that hostile archives aim at."""
+    path = tmp_path / "canary"
+    path.mkdir()
+    (path / "keep").write_text("untouched")
+    return path
 
 
 def run_cli(*args: str, input: bytes | None = None, check: bool = False, env=None) -> subprocess.CompletedProcess:

@@ -14,8 +14,7 @@ import pytest
 
 import minidock
 from conftest import REPO, run_cli
-from test_archive import (busybox, busybox_store, docker_archive, image_config, one_line_error,  # noqa: F401
-                          small, small_layer)
+from archives import docker_archive, image_config, one_line_error, small_layer
 
 def output_of(proc: subprocess.CompletedProcess) -> str:
     """What a command that must succeed printed."""

@@ -10,10 +10,9 @@ import pytest
 
 import minidock
 from conftest import run_cli
+from archives import docker_archive, image_config, one_line_error, sha, small_layer, store_files
 from minidock.errors import APIError, Conflict, ImageNotFound, InvalidReference
 from minidock.image import MAX_LAYERS, Images
-from test_archive import (busybox, busybox_store, docker_archive, image_config, one_line_error,  # noqa: F401
-                          sha, small, small_layer, store_files)
 
 
 def bare_config(comment: str) -> bytes:

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli
+from archives import entry, small_layer, tar_of
 from minidock import store as storemod
 from minidock.errors import DigestMismatch
 from minidock.store import Store, default_root
-from test_archive import busybox, busybox_store, entry, small_layer, tar_of  # noqa: F401  (fixtures)
 
 
 # -- where the store is ---------------------------------------------------------
