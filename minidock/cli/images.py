@@ -1,82 +1,17 @@
-"""The ``minidock`` command: docker's verbs, flags and tables over the Python API.
-
-Thin on purpose: each command parses its flags (``cligrammar``), calls the API
-(``client``) and prints what docker prints.  Errors become one line on stderr
-and docker's exit code; a traceback here would be a bug.
-"""
+"""Image commands: images, tag, rmi, history, inspect, save, load, import, and the engine's own."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from dataclasses import dataclass
-from typing import Callable
 
-from . import __version__, progress, template
-from .cligrammar import CommandParser, HelpShown
-from .client import Client, Image
-from .digest import short_id
-from .display import format_table, human_size, parse_rfc3339, tabwrite, time_ago
-from .errors import MinidockError, NotFound, UsageError
-
-PROG = "minidock"
-
-
-@dataclass
-class Command:
-    """One subcommand: how to parse it and what to run.
-
-    ``error_code`` is the exit status when the engine refuses the request:
-    docker's CLI exits 1 after "Error response from daemon" for most commands,
-    while ``run``-like commands keep 125/126/127 apart (None: the error's own code).
-    Usage errors are 125 everywhere.
-    """
-    run: Callable
-    usage: str
-    short: str
-    flags: list
-    counts: tuple
-    error_code: int | None = 1
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, usage: str, short: str, *flags, counts=(0, None), error_code: int | None = 1):
-    """Register ``run(client, opts)`` as ``minidock NAME``; flags are (names, kwargs) pairs."""
-    def register(run):
-        COMMANDS[name] = Command(run, usage, short, list(flags), counts, error_code)
-        return run
-    return register
-
-
-def flag(*names: str, **kwargs) -> tuple:
-    """A flag declaration for :func:`command`, as ``add_argument`` takes it."""
-    return names, kwargs
-
-
-def parser_for(name: str) -> CommandParser:
-    """The CommandParser of one registered command."""
-    cmd = COMMANDS[name]
-    p = CommandParser(f"{PROG} {name}", cmd.usage, cmd.short, min_args=cmd.counts[0], max_args=cmd.counts[1])
-    for names, kwargs in cmd.flags:
-        p.add_argument(*names, **kwargs)
-    return p
-
-
-def out(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
-    """Render a list command's ``--format`` per item; ``table`` adds docker's header row."""
-    body = template.strip_table(fmt)  # docker pre-formats every list format: \t, \n, "table"
-    rows = [template.render(body, item) for item in items]
-    if not template.is_table(fmt):
-        return "\n".join(rows)
-    header = template.render(body, headers, functions=template.HEADER_FUNCTIONS)
-    return tabwrite("\n".join([header] + rows))
+from .. import progress, template
+from ..client import Client, Image
+from ..digest import short_id
+from ..display import format_table, human_size, parse_rfc3339, time_ago
+from ..errors import MinidockError, NotFound, UsageError
+from .base import command, flag, formatted, out
 
 
 # -- images -------------------------------------------------------------------
@@ -239,7 +174,7 @@ def _load(client: Client, stream) -> list[tuple[str, str]]:
 def import_cmd(client: Client, opts) -> None:
     source, ref = opts.args[0], (opts.args[1] if len(opts.args) > 1 else None)
     if ref:
-        from .reference import parse
+        from ..reference import parse
         parse(ref)  # a bad reference is reported before anything is read
     if "://" in source:
         raise MinidockError(f"cannot import from {source}: this machine has no network; "
@@ -261,7 +196,7 @@ def import_cmd(client: Client, opts) -> None:
 def bootstrap_cmd(client: Client, opts) -> None:
     if opts.args[0] != "busybox":
         raise UsageError(f'unknown base image "{opts.args[0]}": only "busybox" can be bootstrapped')
-    from .bootstrap import bootstrap_busybox
+    from ..bootstrap import bootstrap_busybox
     image_id, made = bootstrap_busybox(client.images.images)
     out(f"{'Created' if made else 'Exists'}: busybox:latest {image_id}")
 
@@ -332,75 +267,3 @@ def system_prune_cmd(client: Client, opts) -> int:
         out()
     out(f"Total reclaimed space: {human_size(result['SpaceReclaimed'])}")
     return 0
-
-
-# -- dispatch -----------------------------------------------------------------
-
-TOP_USAGE = """
-Usage:  minidock [OPTIONS] COMMAND
-
-A small but complete container engine, written to be read
-
-Options:
-  -v, --version    Print version information and quit
-
-Commands:
-"""
-
-
-def top_help() -> str:
-    """``minidock --help``: every command with its one-line description."""
-    names = sorted(n for n in COMMANDS if " " not in n)
-    return TOP_USAGE + "\n".join(f"  {n:<12}{COMMANDS[n].short}" for n in names) + \
-        "\n\nRun 'minidock COMMAND --help' for more information on a command.\n"
-
-
-def dispatch(client: Client | None, name: str, argv: list[str]) -> int:
-    """Parse ``argv`` for command ``name`` and run it; return its exit status."""
-    if argv and f"{name} {argv[0]}" in COMMANDS:  # a subcommand ("system df -v") parses its own flags
-        name, argv = f"{name} {argv[0]}", argv[1:]
-    opts = parser_for(name).parse_args(argv)
-    return COMMANDS[name].run(client or Client(), opts) or 0
-
-
-def exit_code(error: MinidockError, name: str) -> int:
-    """Docker's exit status for an error raised by command ``name``."""
-    cmd = COMMANDS.get(name)
-    if isinstance(error, UsageError) or cmd is None or cmd.error_code is None:
-        return error.exit_code
-    return cmd.error_code
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``minidock`` command."""
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        if not argv or argv[0] in ("-h", "--help", "help"):
-            sys.stdout.write(top_help())
-            return 0
-        if argv[0] in ("-v", "--version"):
-            out(f"minidock version {__version__}")
-            return 0
-        if argv[0].startswith("-"):
-            raise UsageError(f"unknown flag: {argv[0]}")
-        if argv[0] not in COMMANDS:
-            raise UsageError(f"'{argv[0]}' is not a minidock command.")
-        return dispatch(None, argv[0], argv[1:])
-    except HelpShown as shown:
-        sys.stdout.write(shown.text)
-        return 0
-    except MinidockError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        hint = getattr(e, "hint", None)
-        if hint:
-            print(hint, file=sys.stderr)
-        elif isinstance(e, UsageError) and argv and argv[0] not in COMMANDS:
-            print("See 'minidock --help'", file=sys.stderr)
-        return exit_code(e, argv[0])
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    except OSError as e:  # a file the user named cannot be read or written
-        print(f"{PROG}: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
-        return exit_code(MinidockError(str(e)), argv[0])

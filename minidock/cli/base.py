@@ -1,0 +1,70 @@
+"""How a command is declared: a registry of subcommands, their flags, and output helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import template
+from ..cligrammar import CommandParser
+from ..display import tabwrite
+
+PROG = "minidock"
+
+
+@dataclass
+class Command:
+    """One subcommand: how to parse it and what to run.
+
+    ``error_code`` is the exit status when the engine refuses the request:
+    docker's CLI exits 1 after "Error response from daemon" for most commands,
+    while ``run``-like commands keep 125/126/127 apart (None: the error's own code).
+    Usage errors are 125 everywhere.
+    """
+    run: Callable
+    usage: str
+    short: str
+    flags: list
+    counts: tuple
+    error_code: int | None = 1
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, usage: str, short: str, *flags, counts=(0, None), error_code: int | None = 1):
+    """Register ``run(client, opts)`` as ``minidock NAME``; flags are (names, kwargs) pairs."""
+    def register(run):
+        COMMANDS[name] = Command(run, usage, short, list(flags), counts, error_code)
+        return run
+    return register
+
+
+def flag(*names: str, **kwargs) -> tuple:
+    """A flag declaration for :func:`command`, as ``add_argument`` takes it."""
+    return names, kwargs
+
+
+def parser_for(name: str) -> CommandParser:
+    """The CommandParser of one registered command."""
+    cmd = COMMANDS[name]
+    p = CommandParser(f"{PROG} {name}", cmd.usage, cmd.short, min_args=cmd.counts[0], max_args=cmd.counts[1])
+    for names, kwargs in cmd.flags:
+        p.add_argument(*names, **kwargs)
+    return p
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
+    """Render a list command's ``--format`` per item; ``table`` adds docker's header row."""
+    body = template.strip_table(fmt)  # docker pre-formats every list format: \t, \n, "table"
+    rows = [template.render(body, item) for item in items]
+    if not template.is_table(fmt):
+        return "\n".join(rows)
+    header = template.render(body, headers, functions=template.HEADER_FUNCTIONS)
+    return tabwrite("\n".join([header] + rows))
+
+
