@@ -1,0 +1,378 @@
+"""Containers: a writable layer on an image, a config, and a lifecycle.
+
+The seed lists what ``docker run`` does; each step has a home here:
+
+1. find the image locally (no registry here: a clear error otherwise) -- ``create``
+2. create a container from it: an ID, a name, a config               -- ``create``
+3. give it a file system: a writable layer over the read-only image   -- ``create`` (dirs), the shim (mount)
+4. bridge a virtual interface into it, 5. give it an IP from a pool   -- the shim (``runtime/network.py``)
+6. run the program                                                    -- the shim (``runtime/shim.py``)
+7. the container stops when the program ends                          -- the shim records the exit code
+
+A container's life is a small state machine::
+
+    created --start--> running --(program ends | stop | kill)--> exited --start--> running
+       \\____________________________ rm ____________________________________/--> (removed)
+
+Nothing runs between commands except one shim per running container, so the
+state lives in files; every read *reconciles* it: a container whose shim is
+gone (killed, or the machine rebooted) is "exited", and its resources freed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import time
+from pathlib import Path
+
+from . import changes as changefmt
+from .digest import resolve_prefix
+from .display import rfc3339
+from .errors import APIError, Conflict, ImageNotFound, NotFound
+from .image import Images, whiteout_format
+from .store import Store, remove_tree
+
+# docker's rule for names (daemon/names.go: RestrictedNameChars)
+NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+ADJECTIVES = ("brave", "calm", "eager", "fervent", "gifted", "happy", "jolly", "keen", "loving",
+              "modest", "nifty", "quirky", "serene", "tender", "vibrant", "wizardly")
+SCIENTISTS = ("curie", "darwin", "euler", "hopper", "lovelace", "noether", "pasteur", "ritchie",
+              "shannon", "thompson", "turing", "wozniak")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Containers:
+    """The containers of one store."""
+
+    def __init__(self, store: Store, images: Images):
+        self.store, self.images = store, images
+        self.root = store.root / "containers"
+        self.root.mkdir(exist_ok=True)
+        images.in_use = self.using_image
+
+    # -- records ----------------------------------------------------------
+
+    def dir(self, cid: str) -> Path:
+        return self.root / cid
+
+    def ids(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if (p / "config.json").exists())
+
+    def config(self, cid: str) -> dict:
+        return json.loads((self.dir(cid) / "config.json").read_text())
+
+    def raw_state(self, cid: str) -> dict:
+        try:
+            return json.loads((self.dir(cid) / "state.json").read_text())
+        except FileNotFoundError:
+            raise NotFound(f"No such container: {cid}") from None
+
+    def write_state(self, cid: str, **changes) -> dict:
+        """Update ``state.json`` atomically (the shim and commands both write it)."""
+        state = self.raw_state(cid) | changes
+        self.store.write_atomic(self.dir(cid) / "state.json", json.dumps(state, indent=1).encode())
+        return state
+
+    def state(self, cid: str) -> dict:
+        """The container's state, reconciled with what is really running."""
+        state = self.raw_state(cid)
+        if state["Status"] == "running" and not shim_alive(state):
+            from .runtime import shim
+            shim.release_resources(self.store, cid)
+            state = self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
+                                     FinishedAt=rfc3339(time.time()), Pid=0,
+                                     Error="the container's shim is gone (killed, or the machine restarted)")
+        return state
+
+    def resolve(self, name: str) -> str:
+        """The full ID of the container a name, ID or ID prefix names."""
+        names = self.store.read_json("names.json", {})
+        if name.lstrip("/") in names:
+            return names[name.lstrip("/")]
+        if re.fullmatch(r"[0-9a-f]{1,64}", name):
+            return resolve_prefix(name, ["sha256:" + c for c in self.ids()], what="container")[7:]
+        raise NotFound(f"No such container: {name}")
+
+    def name_of(self, cid: str) -> str:
+        return self.config(cid)["Name"]
+
+    def using_image(self, image_id: str) -> list[str]:
+        """Containers created from an image (``rmi`` refuses while there are any)."""
+        return [c for c in self.ids() if self.config(c)["Image"] == image_id]
+
+    # -- create -----------------------------------------------------------
+
+    def create(self, image: str, command: list[str] | None = None, *, name: str | None = None,
+               entrypoint: list[str] | None = None, environment: list[str] = (), env_files=(),
+               working_dir: str | None = None, user: str | None = None, hostname: str | None = None,
+               tty: bool = False, stdin_open: bool = False, network: str = "bridge",
+               ports: list[str] = (), publish_all: bool = False, memory: int | None = None,
+               pids_limit: int | None = None, cpus: float | None = None, read_only: bool = False,
+               init: bool = False, auto_remove: bool = False, labels: dict | None = None) -> str:
+        """Make a container from an image; return its ID. Nothing runs yet."""
+        from .runtime import network as net
+
+        rec = self._image(image)
+        cfg = rec.config.get("config") or {}
+        if network not in ("bridge", "none", "host"):
+            raise APIError(f'network {network} not found (minidock has "bridge", "none" and "host")')
+        published = [net.parse_publish(p) for p in ports]
+        if publish_all:
+            published += [("127.0.0.1", None, int(p.split("/")[0]), "tcp") for p in cfg.get("ExposedPorts") or {}]
+        entrypoint = entrypoint if entrypoint is not None else cfg.get("Entrypoint") or []
+        command = command or ([] if entrypoint != (cfg.get("Entrypoint") or []) else cfg.get("Cmd") or [])
+        argv = entrypoint + command   # docker: a new --entrypoint resets the image's CMD
+        if not argv:
+            raise APIError("no command specified")
+        cid = secrets.token_hex(32)
+        with self.store.lock():
+            name = self._claim_name(name, cid)
+            try:
+                config = {
+                    "Id": cid, "Name": name, "Image": rec.id, "ImageName": image,
+                    "Created": rfc3339(time.time()), "Path": argv[0], "Args": argv[1:],
+                    "Entrypoint": entrypoint, "Cmd": command,
+                    "Env": merge_env(cfg.get("Env") or [], env_from_files(env_files) + list(environment), tty),
+                    "WorkingDir": working_dir or cfg.get("WorkingDir") or "/",
+                    "User": user if user is not None else cfg.get("User") or "",
+                    "Hostname": hostname or cid[:12], "Tty": tty, "OpenStdin": stdin_open,
+                    "NetworkMode": network, "Ports": [list(p) for p in published],
+                    "Memory": memory, "PidsLimit": pids_limit, "Cpus": cpus, "ReadonlyRootfs": read_only,
+                    "Init": init, "AutoRemove": auto_remove, "Labels": (cfg.get("Labels") or {}) | (labels or {}),
+                    "Layers": rec.chain_ids, "Driver": "overlay" if whiteout_format()[0] == "overlay" else "vfs",
+                    "ImageConfig": cfg,
+                }
+                self._lay_out(config)
+            except BaseException:
+                self._release_name(name)
+                remove_tree(self.dir(cid))
+                raise
+        return cid
+
+    def _image(self, name: str):
+        """The image to run; docker would pull it, this machine has no registry to pull from."""
+        try:
+            return self.images.get(name)
+        except ImageNotFound:
+            raise ImageNotFound(f"Unable to find image '{name}' locally, and there is no network "
+                                "to pull it: load or import it first") from None
+
+    def _claim_name(self, name: str | None, cid: str) -> str:
+        """Reserve a name (under the lock): docker refuses a name that is in use."""
+        names = self.store.read_json("names.json", {})
+        if name is None:
+            while name is None or name in names:
+                name = f"{secrets.choice(ADJECTIVES)}_{secrets.choice(SCIENTISTS)}"
+        name = name.lstrip("/")
+        if not NAME_RE.match(name):
+            raise APIError(f'Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+        if name in names:
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
+                           f'"{names[name]}". You have to remove (or rename) that container to be able to reuse that name.')
+        names[name] = cid
+        self.store.write_json("names.json", names)
+        return name
+
+    def _release_name(self, name: str) -> None:
+        names = self.store.read_json("names.json", {})
+        names.pop(name, None)
+        self.store.write_json("names.json", names)
+
+    def _lay_out(self, config: dict) -> None:
+        """The container's directory: writable layer, /etc files, config and state."""
+        d = self.dir(config["Id"])
+        with self.store.temp_path() as tmp:
+            tmp.mkdir()
+            for sub in ("upper", "work", "merged"):
+                (tmp / sub).mkdir()
+            if config["Driver"] == "vfs":
+                from .unionfs import UnionView
+                UnionView([self.store.layer_dir(c) / "diff" for c in config["Layers"]]).flatten(tmp / "rootfs")
+            (tmp / "hostname").write_text(config["Hostname"] + "\n")
+            (tmp / "hosts").write_text(hosts_file(config["Hostname"], None))
+            (tmp / "resolv.conf").write_text("# no nameservers: this machine has no network beyond its own hosts\n")
+            (tmp / "config.json").write_text(json.dumps(config, indent=1))
+            (tmp / "state.json").write_text(json.dumps({"Status": "created", "ExitCode": 0, "Pid": 0,
+                                                         "StartedAt": "", "FinishedAt": "", "Error": ""}))
+            os.replace(tmp, d)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self, cid: str, attach=None) -> dict:
+        """Start a created or exited container under a new shim; return its state."""
+        from .runtime import shim
+
+        state = self.state(cid)
+        if state["Status"] == "running":
+            return state
+        return shim.spawn(self.store, cid, attach)
+
+    def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
+        """Send a signal to the container's main process."""
+        state = self.state(cid)
+        if state["Status"] != "running":
+            raise Conflict(f"Cannot kill container: {cid[:12]}: Container {cid} is not running")
+        os.kill(state["Pid"], sig)
+
+    def stop(self, cid: str, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds (PID 1 ignores signals it has no handler for)."""
+        state = self.state(cid)
+        if state["Status"] != "running":
+            return
+        name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
+        stop_signal = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+        with _suppress_gone():
+            os.kill(state["Pid"], stop_signal)
+        if self.wait(cid, timeout=timeout) is None:
+            with _suppress_gone():
+                os.kill(state["Pid"], signal.SIGKILL)
+            self.wait(cid)
+
+    def wait(self, cid: str, timeout: float | None = None) -> int | None:
+        """Block until the container is not running; its exit code (None on timeout)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = self.state(cid)
+            if state["Status"] != "running":
+                return state["ExitCode"]
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def remove(self, cid: str, force: bool = False) -> None:
+        """``rm``: refuse a running container unless forced (then SIGKILL, as docker's ``rm -f``)."""
+        state = self.state(cid)
+        if state["Status"] == "running":
+            if not force:
+                raise Conflict(f"You cannot remove a running container {cid}. Stop the container "
+                               "before attempting removal or force remove")
+            with _suppress_gone():
+                os.kill(state["Pid"], signal.SIGKILL)
+            self.wait(cid)
+        from .runtime import shim
+        with self.store.lock():
+            shim.release_resources(self.store, cid)
+            self._release_name(self.name_of(cid))
+            remove_tree(self.dir(cid))
+
+    def rename(self, cid: str, new: str) -> None:
+        with self.store.lock():
+            old = self.name_of(cid)
+            self._claim_name(new, cid)
+            self._release_name(old)
+            config = self.config(cid) | {"Name": new.lstrip("/")}
+            self.store.write_atomic(self.dir(cid) / "config.json", json.dumps(config, indent=1).encode())
+
+    # -- what the writable layer holds ------------------------------------
+
+    def view(self, cid: str):
+        """The container's file system as a union view: image layers plus its writable layer."""
+        from .unionfs import UnionView
+        config = self.config(cid)
+        layers = [self.store.layer_dir(c) / "diff" for c in config["Layers"]]
+        if config["Driver"] == "vfs":
+            return UnionView([self.dir(cid) / "rootfs"])
+        return UnionView(layers, self.dir(cid) / "upper")
+
+    def commit(self, cid: str, ref: str | None = None, message: str = "", author: str = "",
+               changes: list[str] = (), pause: bool = True) -> str:
+        """A new image: the container's image plus its writable layer as one more layer."""
+        from . import layer as layerfmt
+        from .archive import source_date_epoch
+        config = self.config(cid)
+        base = self.images.record(config["Image"])
+        new_cfg = json.loads(json.dumps(base.config))
+        container_cfg = dict(config["ImageConfig"])
+        container_cfg.update({"Env": config["Env"], "Cmd": config["Cmd"] or None,
+                              "Entrypoint": config["Entrypoint"] or None,
+                              "WorkingDir": config["WorkingDir"], "User": config["User"]})
+        for line in changes:
+            changefmt.apply_change(container_cfg, line)
+        epoch = source_date_epoch()
+        created = rfc3339(epoch if epoch is not None else time.time())
+        with self.store.lock(), self.store.temp_path(".tar") as tmp:
+            with open(tmp, "wb") as out:
+                source = self.dir(cid) / ("upper" if config["Driver"] == "overlay" else "rootfs")
+                layerfmt.write_layer_tar(source, out, epoch=epoch)
+            with open(tmp, "rb") as f:
+                diff_id, _ = self.store.put_blob_stream(f)
+            new_cfg["config"] = container_cfg
+            new_cfg["created"] = created
+            new_cfg["container"] = cid
+            if author:
+                new_cfg["author"] = author
+            if message:
+                new_cfg["comment"] = message
+            new_cfg["rootfs"]["diff_ids"].append(diff_id)
+            new_cfg.setdefault("history", []).append(
+                {"created": created, "created_by": " ".join([config["Path"], *config["Args"]]),
+                 **({"author": author} if author else {}), **({"comment": message} if message else {})})
+            data = json.dumps(new_cfg, sort_keys=True, separators=(",", ":")).encode()
+            return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+
+
+def shim_alive(state: dict) -> bool:
+    """Whether the shim recorded in ``state`` still runs (same PID *and* start time: PIDs are reused)."""
+    pid = state.get("ShimPid")
+    if not pid:
+        return False
+    return process_start_time(pid) == state.get("ShimStart")
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def merge_env(image_env: list[str], extra: list[str], tty: bool) -> list[str]:
+    """The image's ENV, overridden by -e/--env-file; PATH and TERM as docker sets them."""
+    env = {}
+    for item in image_env + extra:
+        key, eq, value = item.partition("=")
+        if not eq:  # docker's "-e NAME" passes the caller's value through
+            if key not in os.environ:
+                continue
+            value = os.environ[key]
+        env[key] = value
+    env.setdefault("PATH", DEFAULT_PATH)
+    if tty:
+        env.setdefault("TERM", "xterm")
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def env_from_files(paths) -> list[str]:
+    """``--env-file``: KEY=VALUE lines, # comments and blank lines skipped."""
+    items = []
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                items.append(line.strip())
+    return items
+
+
+def hosts_file(hostname: str, address: str | None) -> str:
+    """The container's /etc/hosts, as docker writes it."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
+             "ff02::2\tip6-allrouters"]
+    if address:
+        lines.append(f"{address}\t{hostname}")
+    return "\n".join(lines) + "\n"
+
+
+class _suppress_gone:
+    """Ignore ProcessLookupError: the process may end between our check and our signal."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        return kind is ProcessLookupError

@@ -1,0 +1,534 @@
+"""The shim: one small process per running container, like containerd's shim or conmon.
+
+minidock has no daemon.  ``start`` forks a shim that detaches from the terminal
+(its own session) and outlives the command that started it.  The shim
+
+* makes the container's cgroup, address and port proxies,
+* starts the container's process tree in new namespaces (``container_main``),
+* owns the container's stdio (a pty with ``-t``, pipes otherwise),
+* writes every line of output to ``log.json`` (docker's json-file format),
+* serves ``attach`` on ``attach.sock``,
+* records the exit code and frees everything when the program ends.
+
+The process tree (PIDs as the host sees them)::
+
+    shim ── keeper ── PID 1 of the container (the command, or --init)
+
+The keeper has unshared the namespaces, so its first child is PID 1 of a new
+PID namespace; it only waits for that child and passes its status up.  (The
+shim itself cannot unshare CLONE_NEWPID: a process whose children go to
+another PID namespace may not start threads, and the port proxy needs them.)
+
+Attached clients get docker's stream framing (stdcopy): an 8-byte header
+``[stream, 0, 0, 0, size (4 bytes, big-endian)]`` then ``size`` bytes, stream
+1 = stdout, 2 = stderr.  minidock adds stream 3 = the exit code, as text, sent
+last, so ``run`` learns it even when ``--rm`` removes the container at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import pty
+import selectors
+import signal
+import socket
+import struct
+import sys
+import termios
+import time
+import traceback
+from pathlib import Path
+
+from ..display import rfc3339
+from ..errors import APIError, MinidockError
+from ..store import Store
+from . import cgroups, network
+from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
+from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
+                       CLONE_NEWUTS, DEFAULT_CAPABILITIES, drop_capabilities, set_no_new_privs,
+                       set_pdeathsig, unshare)
+
+STDOUT, STDERR, EXIT = 1, 2, 3
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """One stdcopy frame."""
+    return struct.pack(">BxxxL", stream, len(data)) + data
+
+
+# -- starting a shim ----------------------------------------------------------
+
+def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
+    """Start container ``cid`` under a new shim; return its state once it runs.
+
+    ``attach`` (one end of a socketpair) becomes the shim's first attached
+    client, so ``run`` sees every byte of output from the very first.
+    """
+    from ..container import Containers
+    from ..image import Images
+    containers = Containers(store, Images(store))
+    notify_r, notify_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the intermediate child: detach from our session, fork the shim, leave
+        try:
+            os.close(notify_r)
+            os.setsid()
+            if os.fork() == 0:
+                _shim_main(store, cid, notify_w, attach)
+        finally:
+            os._exit(0)
+    os.close(notify_w)
+    os.waitpid(pid, 0)
+    with os.fdopen(notify_r, "rb") as f:
+        message = f.read().decode()
+    if attach is not None:
+        attach.close()  # the shim holds its own copy
+    reply = json.loads(message) if message else {"error": "the shim died while starting the container"}
+    if "error" in reply:
+        raise MinidockError(reply["error"]) if "code" not in reply else _start_error(reply)
+    return containers.state(cid)
+
+
+def _start_error(reply: dict) -> MinidockError:
+    """docker's exit codes: 127 command not found, 126 not executable, 125 anything else."""
+    error = APIError(reply["error"])
+    error.exit_code = reply["code"]
+    return error
+
+
+def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
+    """The shim's whole life; never returns."""
+    code = 0
+    try:
+        _quiet_stdio(store, cid)
+        Shim(store, cid, notify_w, attach).run()
+    except BaseException:
+        traceback.print_exc()
+        _notify(notify_w, {"error": "the shim failed; see shim.log in the container's directory"})
+        code = 1
+    os._exit(code)
+
+
+def _quiet_stdio(store: Store, cid: str) -> None:
+    """Stdin from /dev/null, stdout and stderr to the container's shim.log."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(store.root / "containers" / cid / "shim.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+
+
+def _notify(fd: int, message: dict) -> None:
+    """Tell the starting command how the start went (once), then let go of the pipe."""
+    if fd is None:
+        return
+    try:
+        os.write(fd, json.dumps(message).encode())
+        os.close(fd)
+    except OSError:
+        pass
+
+
+# -- the shim -----------------------------------------------------------------
+
+class Shim:
+    """The state of one shim: the container's fds, the attached clients, the log."""
+
+    def __init__(self, store: Store, cid: str, notify_w: int, attach):
+        from ..container import Containers
+        from ..image import Images
+        self.store, self.cid, self.notify_w = store, cid, notify_w
+        self.containers = Containers(store, Images(store))
+        self.config = self.containers.config(cid)
+        self.dir = self.containers.dir(cid)
+        self.clients: list[socket.socket] = [attach] if attach is not None else []
+        self.sel = selectors.DefaultSelector()
+        self.log = open(self.dir / "log.json", "ab")
+        self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
+        self.proxies: list[network.PortProxy] = []
+
+    def run(self) -> None:
+        """Set up, start the container, pump its I/O until it ends, clean up."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stop/kill signal the container, not us
+        listener = self._listen()
+        lease = None
+        cgroup = cgroups.Cgroup.create(self.cid, memory=self.config["Memory"],
+                                       pids=self.config["PidsLimit"], cpus=self.config["Cpus"])
+        try:
+            if self.config["NetworkMode"] == "bridge":
+                lease = network.allocate(self.store, self.cid)
+                network.ensure_bridge(self.store)
+            stdio = self._stdio()
+            keeper, pid, error = self._start(cgroup, lease, stdio)
+            ports = self._publish(lease)
+            self.containers.write_state(
+                self.cid, Status="exited" if error else "running", Pid=0 if error else pid,
+                ShimPid=os.getpid(), ShimStart=_start_time(os.getpid()), ExitCode=error[0] if error else 0,
+                StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "",
+                IPAddress=lease.address if lease else "", Gateway=lease.gateway if lease else "",
+                MacAddress=lease.mac if lease else "", IPPrefixLen=lease.prefixlen if lease else 0,
+                Ports=ports)
+            if error:
+                _notify(self.notify_w, {"error": error[1], "code": error[0]})
+                os.waitpid(keeper, 0)
+                self._finish(error[0], cgroup)
+                return
+            _notify(self.notify_w, {"pid": pid})
+            status = self._pump(keeper, listener, stdio)
+            self._finish(status, cgroup)
+        except BaseException:
+            network.release(self.store, self.cid)
+            network.detach(self.cid)
+            cgroup.remove()
+            raise
+
+    def _listen(self) -> socket.socket:
+        """The attach socket (a short relative path: sun_path holds only 108 bytes)."""
+        path = self.dir / "attach.sock"
+        with _suppress(FileNotFoundError):
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        cwd = os.getcwd()
+        os.chdir(self.dir)
+        try:
+            sock.bind("attach.sock")
+        finally:
+            os.chdir(cwd)
+        os.chmod(path, 0o600)
+        sock.listen(8)
+        return sock
+
+    def _stdio(self) -> dict:
+        """The container's stdio: a pty (``-t``) or pipes, and our ends of them."""
+        if self.config["Tty"]:
+            master, slave = pty.openpty()
+            return {"child": (slave, slave, slave), "in": master, "out": {master: STDOUT}, "close": [slave]}
+        in_r, in_w = os.pipe() if self.config["OpenStdin"] else (os.open(os.devnull, os.O_RDONLY), None)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        return {"child": (in_r, out_w, err_w), "in": in_w, "out": {out_r: STDOUT, err_r: STDERR},
+                "close": [in_r, out_w, err_w]}
+
+    def _start(self, cgroup, lease, stdio) -> tuple[int, int, tuple[int, str] | None]:
+        """Fork the keeper; put it in the cgroup, its netns on the bridge; let it exec."""
+        go_r, go_w = os.pipe()
+        pid_r, pid_w = os.pipe()
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        keeper = os.fork()
+        if keeper == 0:
+            for fd in (go_w, pid_r, err_r, self.log.fileno()):
+                os.close(fd)
+            _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease)
+        for fd in (go_r, pid_w, err_w, *stdio["close"]):
+            os.close(fd)
+        cgroup.add(keeper)
+        os.write(go_w, b"c")  # in the cgroup now: the keeper may fork, its child inherits it
+        pid = int(os.read(pid_r, 32) or b"0")
+        os.close(pid_r)
+        if pid and self.config["NetworkMode"] == "bridge":
+            network.attach(self.store, self.cid, pid, lease)
+        elif pid and self.config["NetworkMode"] == "none":
+            network.loopback_only(pid)
+        os.write(go_w, b"go")
+        os.close(go_w)
+        with os.fdopen(err_r, "rb") as f:
+            failure = f.read()
+        if not pid:
+            return keeper, 0, (125, "the container could not be started: " + (failure.decode() or "see shim.log"))
+        if failure:
+            code, _, message = failure.decode().partition(" ")
+            return keeper, pid, (int(code), message)
+        return keeper, pid, None
+
+    def _publish(self, lease) -> list:
+        """Start a port proxy per ``-p``; the host port chosen now when it was left open."""
+        ports = []
+        for host_ip, host_port, port, proto in self.config["Ports"]:
+            host_port = host_port or network.free_port(host_ip)
+            if lease is not None:
+                proxy = network.PortProxy(host_ip, host_port, lease.address, port)
+                proxy.start()
+                self.proxies.append(proxy)
+            ports.append([host_ip, host_port, port, proto])
+        return ports
+
+    # -- the I/O loop -----------------------------------------------------
+
+    def _pump(self, keeper: int, listener: socket.socket, stdio: dict) -> int:
+        """Move bytes until the keeper exits; return the container's exit status."""
+        self.stdin = stdio["in"]
+        for fd, stream in stdio["out"].items():
+            self.sel.register(fd, selectors.EVENT_READ, ("out", stream))
+        self.sel.register(listener, selectors.EVENT_READ, ("listen", None))
+        for client in self.clients:
+            self.sel.register(client, selectors.EVENT_READ, ("client", None))
+        pidfd = os.pidfd_open(keeper)
+        self.sel.register(pidfd, selectors.EVENT_READ, ("exit", None))
+        open_outputs = len(stdio["out"])
+        status = None
+        while status is None or open_outputs:
+            events = self.sel.select(timeout=None if status is None else 0.5)
+            if not events and status is not None:
+                break  # the program ended; nothing more came out
+            for key, _ in events:
+                kind, stream = key.data
+                if kind == "out" and not self._output(key.fd, stream):
+                    open_outputs -= 1
+                elif kind == "listen":
+                    self._accept(listener)
+                elif kind == "client":
+                    self._input(key.fileobj)
+                elif kind == "exit":
+                    self.sel.unregister(pidfd)
+                    status = os.waitstatus_to_exitcode(os.waitpid(keeper, 0)[1])
+                    status = 128 - status if status < 0 else status
+        self._flush_partial()
+        return status
+
+    def _output(self, fd: int, stream: int) -> bool:
+        """Container output: to the log and to every client. False at end of file."""
+        try:
+            data = os.read(fd, 65536)
+        except OSError as e:  # EIO: the pty's other side is closed
+            if e.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            return False
+        self._log(stream, data)
+        self._broadcast(frame(stream, data))
+        return True
+
+    def _log(self, stream: int, data: bytes) -> None:
+        """json-file: one entry per line, as docker's log driver writes them."""
+        data = self.partial[stream] + data
+        *lines, self.partial[stream] = data.split(b"\n")
+        name = "stdout" if stream == STDOUT else "stderr"
+        for line in lines:
+            self._log_entry(name, line + b"\n")
+        self.log.flush()
+
+    def _log_entry(self, name: str, data: bytes) -> None:
+        entry = {"log": data.decode("utf-8", "replace"), "stream": name, "time": rfc3339(time.time())}
+        self.log.write(json.dumps(entry).encode() + b"\n")
+
+    def _flush_partial(self) -> None:
+        for stream, data in self.partial.items():
+            if data:
+                self._log_entry("stdout" if stream == STDOUT else "stderr", data)
+        self.log.flush()
+
+    def _broadcast(self, data: bytes) -> None:
+        for client in list(self.clients):
+            try:
+                client.sendall(data)
+            except OSError:
+                self._drop(client)
+
+    def _accept(self, listener: socket.socket) -> None:
+        client, _ = listener.accept()
+        self.clients.append(client)
+        self.sel.register(client, selectors.EVENT_READ, ("client", None))
+
+    def _input(self, client: socket.socket) -> None:
+        """Bytes from a client are the container's stdin; a client's EOF closes it (StdinOnce)."""
+        try:
+            data = client.recv(65536)
+        except OSError:
+            data = b""
+        if data and self.stdin is not None:
+            with _suppress(OSError):
+                os.write(self.stdin, data)
+            return
+        if not data:
+            self._drop(client)
+            if self.stdin is not None and not self.config["Tty"]:
+                os.close(self.stdin)
+                self.stdin = None
+
+    def _drop(self, client: socket.socket) -> None:
+        with _suppress(KeyError, ValueError):
+            self.sel.unregister(client)
+        with _suppress(ValueError):
+            self.clients.remove(client)
+        client.close()
+
+    # -- the end ----------------------------------------------------------
+
+    def _finish(self, status: int, cgroup) -> None:
+        """Record the exit, free the container's resources, tell the clients, maybe remove it."""
+        for proxy in self.proxies:
+            proxy.stop()
+        cgroup.remove()
+        network.detach(self.cid)
+        network.release(self.store, self.cid)
+        self.containers.write_state(self.cid, Status="exited", ExitCode=status, Pid=0,
+                                    FinishedAt=rfc3339(time.time()))
+        self._broadcast(frame(EXIT, str(status).encode()))
+        for client in list(self.clients):
+            self._drop(client)
+        self.log.close()
+        with _suppress(FileNotFoundError):
+            (self.dir / "attach.sock").unlink()
+        if self.config["AutoRemove"]:
+            self.containers.remove(self.cid)
+
+
+def release_resources(store: Store, cid: str) -> None:
+    """Free what a container held, after its shim is gone (crash) or before ``rm``."""
+    with _suppress(Exception):
+        cgroups.Cgroup.open(cid).remove()
+    network.detach(cid)
+    network.release(store, cid)
+
+
+def _start_time(pid: int):
+    from ..container import process_start_time
+    return process_start_time(pid)
+
+
+# -- inside the container's namespaces ------------------------------------------
+
+def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease) -> None:
+    """Unshare the namespaces, fork PID 1, report its PID, wait for it; never returns."""
+    try:
+        set_pdeathsig(signal.SIGKILL)  # the shim gone means the container goes too
+        os.read(go_r, 1)  # wait until the shim has put us in the container's cgroup
+        flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
+        if config["NetworkMode"] != "host":
+            flags |= CLONE_NEWNET
+        unshare(flags)
+        child = os.fork()
+        if child == 0:
+            os.close(pid_w)
+            _container_main(config, cdir, store, stdio, go_r, err_w, lease)
+        os.write(pid_w, str(child).encode())
+        os.close(pid_w)
+        for fd in (go_r, err_w, *stdio):
+            with _suppress(OSError):
+                os.close(fd)
+        code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        os._exit(128 - code if code < 0 else code)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(125)
+
+
+def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: int, lease) -> None:
+    """PID 1: wait for the go, build the root file system, drop privileges, exec."""
+    try:
+        set_pdeathsig(signal.SIGKILL)
+        os.read(go_r, 2)
+        os.close(go_r)
+        unshare(CLONE_NEWCGROUP)  # after the shim put us in our cgroup: it becomes our "/"
+        _take_stdio(stdio, config["Tty"])
+        if lease is not None:
+            (cdir / "hosts").write_text(_hosts(config, lease))
+        enter_rootfs(_rootfs_spec(config, cdir, store))
+        uid, gid, groups, home = setup_user(config["User"] or "root", Path("/etc"))
+        env = dict(e.split("=", 1) for e in config["Env"])
+        env.setdefault("HOSTNAME", config["Hostname"])
+        env.setdefault("HOME", home)
+        _chdir(config["WorkingDir"])
+        drop_capabilities(DEFAULT_CAPABILITIES)
+        set_no_new_privs()
+        become(uid, gid, groups)
+        argv = [config["Path"], *config["Args"]]
+        if config["Init"]:
+            _tiny_init(argv, env, err_w)
+        _exec(argv, env, err_w)
+    except BaseException as e:
+        traceback.print_exc()
+        _report(err_w, 125, f"{type(e).__name__}: {e}")
+        os._exit(125)
+
+
+def _take_stdio(stdio, tty: bool) -> None:
+    """Make the pty our controlling terminal (``-t``), or plug in the pipes, as fds 0, 1, 2."""
+    os.setsid()
+    if tty:
+        fcntl.ioctl(stdio[0], termios.TIOCSCTTY, 0)
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    for fd in set(stdio):
+        if fd > 2:
+            os.close(fd)
+
+
+def _hosts(config: dict, lease) -> str:
+    from ..container import hosts_file
+    return hosts_file(config["Hostname"], lease.address)
+
+
+def _rootfs_spec(config: dict, cdir, store: Store) -> RootfsSpec:
+    binds = [(cdir / name, f"/etc/{name}") for name in ("hosts", "hostname", "resolv.conf")]
+    if config["Driver"] == "vfs":
+        return RootfsSpec(cdir / "rootfs", None, None, None, binds, config["ReadonlyRootfs"], config["Hostname"])
+    lowers = [store.layer_dir(c) / "diff" for c in reversed(config["Layers"])]
+    return RootfsSpec(cdir / "merged", lowers, cdir / "upper", cdir / "work", binds,
+                      config["ReadonlyRootfs"], config["Hostname"])
+
+
+def _chdir(workdir: str) -> None:
+    """docker creates a missing WORKDIR."""
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+
+
+def _exec(argv: list[str], env: dict, err_w: int) -> None:
+    """execve, or report why not: 127 not found, 126 not executable (docker's codes)."""
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        _report(err_w, 127, f'exec: "{argv[0]}": executable file not found in $PATH')
+        os._exit(127)
+    except PermissionError:
+        _report(err_w, 126, f'exec: "{argv[0]}": permission denied')
+        os._exit(126)
+    except OSError as e:
+        _report(err_w, 126, f'exec: "{argv[0]}": {e.strerror}')
+        os._exit(126)
+
+
+def _report(err_w: int, code: int, message: str) -> None:
+    with _suppress(OSError):
+        os.write(err_w, f"{code} {message}".encode())
+
+
+def _tiny_init(argv: list[str], env: dict, err_w: int) -> None:
+    """``--init``: stay PID 1, run the command as our child, forward signals, reap zombies.
+
+    A process that is PID 1 gets no default signal handling from the kernel
+    (SIGTERM does nothing unless handled) and inherits every orphan; an init
+    handles both, as docker's tini does.
+    """
+    child = os.fork()
+    if child == 0:
+        _exec(argv, env, err_w)
+    os.close(err_w)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, lambda s, _f: os.kill(child, s))
+    while True:
+        pid, status = os.wait()
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+class _suppress:
+    def __init__(self, *kinds):
+        self.kinds = kinds
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        return kind is not None and issubclass(kind, self.kinds)
