@@ -118,8 +118,9 @@ class CommandParser(argparse.ArgumentParser):
 
     def __init__(self, path, usage="", short="", *, min_args=0, max_args=None,
                  interspersed=True):
+        # "resolve": a command may take -h for itself (run -h HOSTNAME), leaving --help
         super().__init__(prog=path, add_help=False, allow_abbrev=False,
-                         exit_on_error=False)
+                         exit_on_error=False, conflict_handler="resolve")
         self.path, self.short = path, short
         self.use_line = f"{path} {usage}".strip()
         self.min_args, self.max_args, self.interspersed = min_args, max_args, interspersed

@@ -21,6 +21,7 @@ gone (killed, or the machine rebooted) is "exited", and its resources freed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,7 +33,7 @@ from pathlib import Path
 from . import changes as changefmt
 from .digest import resolve_prefix
 from .display import rfc3339
-from .errors import APIError, Conflict, ImageNotFound, NotFound
+from .errors import APIError, Conflict, ImageNotFound, MinidockError, NotFound
 from .image import Images, whiteout_format
 from .store import Store, remove_tree
 
@@ -376,3 +377,133 @@ class _suppress_gone:
 
     def __exit__(self, kind, value, tb):
         return kind is ProcessLookupError
+
+
+# -- looking in: logs, exec, top, stats, export --------------------------------
+
+def log_entries(c: Containers, cid: str, *, stdout=True, stderr=True, timestamps=False,
+                tail="all", follow=False):
+    """(stream, line) pairs of the container's output, from its json-file log."""
+    path = c.dir(cid) / "log.json"
+    wanted = {name for name, on in (("stdout", stdout), ("stderr", stderr)) if on}
+
+    def entries(f):
+        for raw in f:
+            entry = json.loads(raw)
+            if entry["stream"] in wanted:
+                yield entry["stream"], (entry["time"] + " " if timestamps else "").encode() + entry["log"].encode()
+
+    with open(path, "rb") if path.exists() else open(os.devnull, "rb") as f:
+        lines = list(entries(f))
+        yield from (lines if tail in ("all", None) or int(tail) < 0 else lines[len(lines) - int(tail):])
+        while follow and c.state(cid)["Status"] == "running":
+            time.sleep(0.05)
+            yield from entries(f)
+        if follow:  # what the shim wrote as the container ended
+            yield from entries(f)
+
+
+def log_lines(c: Containers, cid: str, **options):
+    """The container's output, line by line as bytes (docker-py's ``logs``)."""
+    return (line for _, line in log_entries(c, cid, **options))
+
+
+def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=None, user="",
+                 tty: bool = False, stdio=(0, 1, 2)) -> tuple[int, int]:
+    """Start ``argv`` inside a running container; return (pid, fd that reports exec errors).
+
+    The same mechanism as ``nsenter``: setns(2) into each of the container's
+    namespaces (/proc/PID/ns/*), then fork -- joining a PID namespace only
+    places the *children* of the caller in it -- then exec.
+    """
+    from .runtime import cgroups, nsenter, shim
+    state = c.state(cid)
+    if state["Status"] != "running":
+        raise Conflict(f"Container {cid} is not running")
+    config = c.config(cid)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(err_r)
+            with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
+                cgroups.Cgroup.open(cid).add(os.getpid())
+            nsenter.enter(state["Pid"], ["ipc", "uts", "net", "pid", "cgroup", "mnt"])
+            if os.fork():
+                code = os.waitstatus_to_exitcode(os.wait()[1])
+                os._exit(128 - code if code < 0 else code)
+            shim.take_stdio(stdio, tty)
+            environ = shim.settle(config, user or config["User"], workdir or config["WorkingDir"],
+                                  merge_env(config["Env"], list(env), tty))
+            shim.exec_or_report(argv, environ, err_w)
+        except BaseException as e:
+            os.write(err_w, f"126 {e}".encode())
+        os._exit(126)
+    os.close(err_w)
+    return child, err_r
+
+
+def exec_wait(pid: int, err_r: int) -> tuple[int, str]:
+    """Wait for an exec'd process: (exit code, error message if it never started)."""
+    with os.fdopen(err_r, "rb") as f:
+        failure = f.read().decode()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    code = 128 - code if code < 0 else code
+    if failure:
+        number, _, message = failure.partition(" ")
+        return int(number), message
+    return code, ""
+
+
+def exec_capture(c: Containers, cid: str, argv: list[str], *, env=(), workdir=None, user="",
+                 stdout=True, stderr=True) -> tuple[int, bytes]:
+    """Run ``argv`` in the container and collect its output (docker-py's ``exec_run``)."""
+    out_r, out_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDWR)
+    pid, err_r = exec_process(c, cid, argv, env=env, workdir=workdir, user=user,
+                              stdio=(null, out_w if stdout else null, out_w if stderr else null))
+    os.close(out_w)
+    os.close(null)
+    with os.fdopen(out_r, "rb") as f:
+        output = f.read()
+    code, message = exec_wait(pid, err_r)
+    if message:
+        raise APIError(message)
+    return code, output
+
+
+def top(c: Containers, cid: str) -> dict:
+    """``docker top``: the processes in the container's PID namespace, as the host sees them."""
+    state = c.state(cid)
+    if state["Status"] != "running":
+        raise Conflict(f"Container {cid} is not running")
+    ns = os.stat(f"/proc/{state['Pid']}/ns/pid").st_ino
+    rows = []
+    for entry in sorted(os.listdir("/proc"), key=lambda p: (len(p), p)):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}/ns/pid").st_ino != ns:
+                    continue
+                status = dict(line.split(":\t", 1) for line in
+                              Path(f"/proc/{entry}/status").read_text().splitlines() if ":\t" in line)
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except (OSError, ValueError):
+                continue  # it ended while we looked
+            rows.append([status["Uid"].split()[0], entry, status["PPid"], cmd or f"[{status['Name']}]"])
+    return {"Titles": ["UID", "PID", "PPID", "CMD"], "Processes": rows}
+
+
+def stats(c: Containers, cid: str) -> dict:
+    """``docker stats --no-stream``: memory and pids from the container's cgroup."""
+    from .runtime import cgroups
+    if c.state(cid)["Status"] != "running":
+        return {"memory_usage": 0, "memory_limit": None, "pids_current": 0, "pids_limit": None, "cpu_usage_ns": 0}
+    return cgroups.Cgroup.open(cid).stats()
+
+
+def export_to(c: Containers, cid: str, out) -> None:
+    """``docker export``: the container's file system, flattened into one tar."""
+    from . import layer as layerfmt
+    with c.store.temp_path() as tmp:
+        c.view(cid).flatten(tmp)
+        layerfmt.write_layer_tar(tmp, out)

@@ -137,3 +137,16 @@ def parse_rfc3339(text: str) -> float:
         offset = int(hours) * 3600 + int(minutes) * 60
         seconds -= offset if sign == "+" else -offset
     return seconds + float(fraction or 0)
+
+
+_BINARY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(value: str | int) -> int:
+    """docker's ``--memory 64m``: go-units RAMInBytes, binary units (k = 1024)."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtb]?)i?b?\s*", value.lower())
+    if not match:
+        raise ValueError(f"invalid size: '{value}'")
+    return int(float(match.group(1)) * _BINARY_UNITS[match.group(2)])

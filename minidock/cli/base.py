@@ -27,15 +27,17 @@ class Command:
     flags: list
     counts: tuple
     error_code: int | None = 1
+    interspersed: bool = True   # False: stop at the first positional (``run IMAGE CMD -la``)
 
 
 COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, usage: str, short: str, *flags, counts=(0, None), error_code: int | None = 1):
+def command(name: str, usage: str, short: str, *flags, counts=(0, None), error_code: int | None = 1,
+            interspersed: bool = True):
     """Register ``run(client, opts)`` as ``minidock NAME``; flags are (names, kwargs) pairs."""
     def register(run):
-        COMMANDS[name] = Command(run, usage, short, list(flags), counts, error_code)
+        COMMANDS[name] = Command(run, usage, short, list(flags), counts, error_code, interspersed)
         return run
     return register
 
@@ -48,7 +50,8 @@ def flag(*names: str, **kwargs) -> tuple:
 def parser_for(name: str) -> CommandParser:
     """The CommandParser of one registered command."""
     cmd = COMMANDS[name]
-    p = CommandParser(f"{PROG} {name}", cmd.usage, cmd.short, min_args=cmd.counts[0], max_args=cmd.counts[1])
+    p = CommandParser(f"{PROG} {name}", cmd.usage, cmd.short, min_args=cmd.counts[0], max_args=cmd.counts[1],
+                      interspersed=cmd.interspersed)
     for names, kwargs in cmd.flags:
         p.add_argument(*names, **kwargs)
     return p

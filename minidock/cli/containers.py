@@ -1,0 +1,502 @@
+"""Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs,
+attach, exec, top, port, rename, stats, diff, commit, export, and nsenter."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import sys
+import termios
+import time
+import tty as ttymod
+
+from .. import container as ctr
+from ..client import Client
+from ..display import format_table, human_duration, human_size, parse_rfc3339, parse_size, time_ago
+from ..errors import APIError, MinidockError, UsageError
+from ..models.containers import FrameReader, parse_signal
+from .base import command, flag, formatted, out
+
+DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
+
+RUN_FLAGS = (
+    flag("-d", "--detach", action="store_true", help="Run container in background and print container ID"),
+    flag("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY"),
+    flag("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached"),
+    flag("--rm", action="store_true", help="Automatically remove the container when it exits"),
+    flag("--name", help="Assign a name to the container"),
+    flag("-e", "--env", action="append", default=[], help="Set environment variables"),
+    flag("--env-file", action="append", default=[], help="Read in a file of environment variables"),
+    flag("-w", "--workdir", help="Working directory inside the container"),
+    flag("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])"),
+    flag("-h", "--hostname", help="Container host name"),
+    flag("--entrypoint", help="Overwrite the default ENTRYPOINT of the image"),
+    flag("-p", "--publish", action="append", default=[], help="Publish a container's port(s) to the host"),
+    flag("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports"),
+    flag("--network", default="bridge", help="Connect a container to a network (bridge, none, host)"),
+    flag("-m", "--memory", help="Memory limit"),
+    flag("--pids-limit", type=int, help="Tune container pids limit"),
+    flag("--cpus", type=float, help="Number of CPUs"),
+    flag("--read-only", action="store_true", help="Mount the container's root filesystem as read only"),
+    flag("--init", action="store_true", help="Run an init inside the container that forwards signals and reaps processes"),
+    flag("--detach-keys", help="Override the key sequence for detaching a container"),
+)
+
+
+def create_from(client: Client, opts) -> str:
+    """``create``/``run``: the container's ID, from the parsed flags."""
+    image, command = opts.args[0], opts.args[1:] or None
+    try:
+        memory = parse_size(opts.memory) if opts.memory else None
+    except ValueError as e:
+        raise UsageError(f'invalid argument "{opts.memory}" for "-m, --memory" flag: {e}') from None
+    return client.containers.containers.create(
+        image, command, name=opts.name, entrypoint=[opts.entrypoint] if opts.entrypoint else None,
+        environment=opts.env, env_files=opts.env_file, working_dir=opts.workdir, user=opts.user,
+        hostname=opts.hostname, tty=opts.tty, stdin_open=opts.interactive, network=opts.network,
+        ports=opts.publish, publish_all=opts.publish_all, memory=memory, pids_limit=opts.pids_limit,
+        cpus=opts.cpus, read_only=opts.read_only, init=opts.init, auto_remove=opts.rm and opts.detach)
+
+
+@command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
+         *RUN_FLAGS, counts=(1, None), error_code=None, interspersed=False)
+def run_cmd(client: Client, opts) -> int:
+    c = client.containers.containers
+    cid = create_from(client, opts)
+    if opts.detach:
+        c.start(cid)
+        out(cid)
+        return 0
+    ours, theirs = socket.socketpair()
+    try:
+        c.start(cid, attach=theirs)
+    except MinidockError:
+        if opts.rm:
+            c.remove(cid, force=True)
+        raise
+    code = relay(c, cid, ours, opts.interactive, opts.tty, opts.detach_keys)
+    if opts.rm and code is not None:
+        c.remove(cid, force=True)
+    return code or 0
+
+
+@command("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container",
+         *RUN_FLAGS, counts=(1, None), error_code=None, interspersed=False)
+def create_cmd(client: Client, opts) -> None:
+    out(create_from(client, opts))
+
+
+@command("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers",
+         flag("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals"),
+         flag("-i", "--interactive", action="store_true", help="Attach container's STDIN"),
+         flag("--detach-keys", help="Override the key sequence for detaching a container"),
+         counts=(1, None), error_code=None)
+def start_cmd(client: Client, opts) -> int:
+    c = client.containers.containers
+    for name in opts.args:
+        cid = c.resolve(name)
+        if opts.attach or opts.interactive:
+            ours, theirs = socket.socketpair()
+            c.start(cid, attach=theirs)
+            return relay(c, cid, ours, opts.interactive, c.config(cid)["Tty"], opts.detach_keys) or 0
+        c.start(cid)
+        out(name)
+    return 0
+
+
+def each(client: Client, opts, action) -> int:
+    """Apply ``action(cid)`` to every named container, printing each name like docker."""
+    status = 0
+    for name in opts.args:
+        try:
+            action(client.containers.containers.resolve(name))
+            out(name)
+        except MinidockError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+@command("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+         flag("-t", "--time", type=int, default=10, help="Seconds to wait before killing the container"),
+         counts=(1, None))
+def stop_cmd(client: Client, opts) -> int:
+    return each(client, opts, lambda cid: client.containers.containers.stop(cid, opts.time))
+
+
+@command("restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+         flag("-t", "--time", type=int, default=10, help="Seconds to wait before killing the container"),
+         counts=(1, None))
+def restart_cmd(client: Client, opts) -> int:
+    c = client.containers.containers
+    return each(client, opts, lambda cid: (c.stop(cid, opts.time), c.start(cid)))
+
+
+@command("kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
+         flag("-s", "--signal", default="KILL", help="Signal to send to the container"),
+         counts=(1, None))
+def kill_cmd(client: Client, opts) -> int:
+    sig = parse_signal(opts.signal)
+    return each(client, opts, lambda cid: client.containers.containers.kill(cid, sig))
+
+
+@command("rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
+         flag("-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)"),
+         flag("-v", "--volumes", action="store_true", help="Remove anonymous volumes associated with the container"),
+         counts=(1, None))
+def rm_cmd(client: Client, opts) -> int:
+    return each(client, opts, lambda cid: client.containers.containers.remove(cid, force=opts.force))
+
+
+@command("wait", "CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit codes",
+         counts=(1, None))
+def wait_cmd(client: Client, opts) -> None:
+    for name in opts.args:
+        out(str(client.containers.containers.wait(client.containers.containers.resolve(name))))
+
+
+@command("rename", "CONTAINER NEW_NAME", "Rename a container", counts=(2, 2))
+def rename_cmd(client: Client, opts) -> None:
+    c = client.containers.containers
+    c.rename(c.resolve(opts.args[0]), opts.args[1])
+
+
+# -- ps -----------------------------------------------------------------------
+
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+              "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
+              "Size": "SIZE", "State": "STATE"}
+
+
+def status_text(state: dict) -> str:
+    """docker's STATUS column: "Up 3 seconds", "Exited (0) 21 hours ago", "Created"."""
+    if state["Status"] == "running":
+        return "Up " + human_duration(time.time() - parse_rfc3339(state["StartedAt"]))
+    if state["Status"] == "exited":
+        return f"Exited ({state['ExitCode']}) {time_ago(parse_rfc3339(state['FinishedAt']))}"
+    return state["Status"].capitalize()
+
+
+def ports_text(ports) -> str:
+    return ", ".join(f"{ip}:{hp}->{p}/{proto}" if hp else f"{p}/{proto}" for ip, hp, p, proto in ports)
+
+
+def ps_row(client: Client, cid: str, no_trunc: bool, size: bool) -> dict:
+    c = client.containers.containers
+    config, state = c.config(cid), c.state(cid)
+    cmd = " ".join([config["Path"], *config["Args"]])
+    if not no_trunc and len(cmd) > 20:
+        cmd = cmd[:19] + "…"
+    row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": f'"{cmd}"',
+           "CreatedAt": config["Created"], "RunningFor": time_ago(parse_rfc3339(config["Created"])),
+           "Status": status_text(state), "State": state["Status"],
+           "Ports": ports_text(state.get("Ports") or config["Ports"]), "Names": config["Name"]}
+    if size:
+        upper = sum(p.stat().st_size for p in (c.dir(cid) / "upper").rglob("*") if p.is_file() and not p.is_symlink())
+        image = client.images.images.size(client.images.images.record(config["Image"]))
+        row["Size"] = f"{human_size(upper)} (virtual {human_size(upper + image)})"
+    return row
+
+
+@command("ps", "[OPTIONS]", "List containers",
+         flag("-a", "--all", action="store_true", help="Show all containers (default shows just running)"),
+         flag("-f", "--filter", action="append", default=[], help="Filter output based on conditions provided"),
+         flag("--format", help="Format output using a Go template"),
+         flag("--no-trunc", action="store_true", help="Don't truncate output"),
+         flag("-q", "--quiet", action="store_true", help="Only display container IDs"),
+         flag("-s", "--size", action="store_true", help="Display total file sizes"),
+         counts=(0, 0))
+def ps_cmd(client: Client, opts) -> None:
+    filters = dict(f.split("=", 1) for f in opts.filter if "=" in f)
+    unknown = set(filters) - {"status", "name"}
+    if unknown:
+        raise UsageError(f'invalid filter \'{unknown.pop()}\' (minidock knows "status" and "name")')
+    everyone = opts.all or "status" in filters
+    rows = [ps_row(client, c.id, opts.no_trunc, opts.size) for c in client.containers.list(all=everyone)]
+    rows = [r for r in rows if filters.get("status", r["State"]) == r["State"]
+            and filters.get("name", r["Names"]) in r["Names"]]
+    if opts.quiet:
+        return out("\n".join(r["ID"] for r in rows)) if rows else None
+    if opts.format:
+        return out(formatted(opts.format, rows, PS_HEADERS))
+    cols = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"] + (["Size"] if opts.size else [])
+    out(format_table([PS_HEADERS[k] for k in cols], [[r[k] for k in cols] for r in rows]))
+
+
+# -- output and input ---------------------------------------------------------
+
+@command("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container",
+         flag("-f", "--follow", action="store_true", help="Follow log output"),
+         flag("-n", "--tail", default="all", help="Number of lines to show from the end of the logs"),
+         flag("-t", "--timestamps", action="store_true", help="Show timestamps"),
+         counts=(1, 1))
+def logs_cmd(client: Client, opts) -> None:
+    c = client.containers.containers
+    cid = c.resolve(opts.args[0])
+    for stream, line in ctr.log_entries(c, cid, timestamps=opts.timestamps, tail=opts.tail, follow=opts.follow):
+        target = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
+        target.write(line)
+        target.flush()
+
+
+@command("attach", "[OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a running container",
+         flag("--detach-keys", help="Override the key sequence for detaching a container"),
+         flag("--no-stdin", action="store_true", help="Do not attach STDIN"),
+         counts=(1, 1), error_code=None)
+def attach_cmd(client: Client, opts) -> int:
+    c = client.containers.containers
+    cid = c.resolve(opts.args[0])
+    if c.state(cid)["Status"] != "running":
+        raise APIError("You cannot attach to a stopped container, start it first")
+    container = client.containers.get(cid)
+    config = c.config(cid)
+    return relay(c, cid, container.attach_socket(), config["OpenStdin"] and not opts.no_stdin,
+                 config["Tty"], opts.detach_keys) or 0
+
+
+def relay(c, cid: str, sock: socket.socket, stdin: bool, tty: bool, detach_keys: str | None) -> int | None:
+    """Move bytes between our terminal and the shim; the exit code, or None after detaching."""
+    keys = parse_detach_keys(detach_keys)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "sock")
+    if stdin:
+        sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
+    frames = FrameReader()
+    raw = stdin and tty and sys.stdin.isatty()
+    saved = termios.tcgetattr(sys.stdin.fileno()) if raw else None
+    if raw:
+        ttymod.setraw(sys.stdin.fileno())
+    forward = forward_signals(c, cid) if not tty else None
+    typed = b""
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.data == "stdin":
+                    data = os.read(sys.stdin.fileno(), 4096)
+                    typed = (typed + data)[-len(keys):] if keys else b""
+                    if keys and typed == keys:
+                        print("\r\nread escape sequence", file=sys.stderr)
+                        return None
+                    if not data:
+                        sel.unregister(sys.stdin.fileno())
+                        sock.shutdown(socket.SHUT_WR)
+                    else:
+                        sock.sendall(data)
+                    continue
+                chunk = sock.recv(65536)
+                if not chunk:  # the shim hung up without an exit frame: it died
+                    return c.wait(cid)
+                for stream, payload in frames.feed(chunk):
+                    if stream == 3:
+                        return int(payload)
+                    target = sys.stdout.buffer if stream == 1 else sys.stderr.buffer
+                    target.write(payload)
+                    target.flush()
+    finally:
+        if saved is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        if forward:
+            forward()
+        sock.close()
+
+
+def parse_detach_keys(spec: str | None) -> bytes:
+    """docker's --detach-keys: "ctrl-p,ctrl-q" (ctrl-a..z, @, [, \\, ], ^, _) or plain letters."""
+    if spec is None:
+        return DETACH_KEYS
+    keys = b""
+    for part in spec.split(","):
+        part = part.strip().lower()
+        if part.startswith("ctrl-") and len(part) == 6:
+            keys += bytes([ord(part[5].upper()) & 0x1F])
+        elif len(part) == 1:
+            keys += part.encode()
+        else:
+            raise UsageError(f"Invalid detach keys ({spec}) provided")
+    return keys
+
+
+def forward_signals(c, cid: str):
+    """docker's --sig-proxy: SIGINT and SIGTERM to us go to the container; returns an undo."""
+    def send(sig, _frame):
+        try:
+            c.kill(cid, sig)
+        except MinidockError:
+            pass
+    old = {sig: signal.signal(sig, send) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+@command("exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container",
+         flag("-d", "--detach", action="store_true", help="Detached mode: run command in the background"),
+         flag("-e", "--env", action="append", default=[], help="Set environment variables"),
+         flag("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached"),
+         flag("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY"),
+         flag("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])"),
+         flag("-w", "--workdir", help="Working directory inside the container"),
+         counts=(2, None), error_code=None, interspersed=False)
+def exec_cmd(client: Client, opts) -> int:
+    c = client.containers.containers
+    cid = c.resolve(opts.args[0])
+    argv = opts.args[1:]
+    if opts.tty:
+        return exec_with_pty(c, cid, argv, opts)
+    null = os.open(os.devnull, os.O_RDONLY)
+    stdio = (0 if opts.interactive else null, 1, 2)
+    pid, err_r = ctr.exec_process(c, cid, argv, env=opts.env, workdir=opts.workdir, user=opts.user or "",
+                                  stdio=stdio)
+    os.close(null)
+    code, message = ctr.exec_wait(pid, err_r)
+    if message:
+        raise exec_error(code, message)
+    return code
+
+
+def exec_error(code: int, message: str) -> MinidockError:
+    error = APIError(message)
+    error.exit_code = code
+    return error
+
+
+def exec_with_pty(c, cid: str, argv: list[str], opts) -> int:
+    """``exec -t``: the command gets a pty whose other side is relayed to our terminal."""
+    import pty
+    master, slave = pty.openpty()
+    if sys.stdin.isatty():  # the pty gets our window size
+        import fcntl
+        size = fcntl.ioctl(sys.stdin.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    pid, err_r = ctr.exec_process(c, cid, argv, env=opts.env, workdir=opts.workdir, user=opts.user or "",
+                                  tty=True, stdio=(slave, slave, slave))
+    os.close(slave)
+    raw = opts.interactive and sys.stdin.isatty()
+    saved = termios.tcgetattr(sys.stdin.fileno()) if raw else None
+    if raw:
+        ttymod.setraw(sys.stdin.fileno())
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(master, selectors.EVENT_READ)
+        if opts.interactive:
+            sel.register(sys.stdin.fileno(), selectors.EVENT_READ)
+        while True:
+            for key, _ in sel.select():
+                if key.fd == master:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        raise StopIteration
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.buffer.flush()
+                else:
+                    data = os.read(key.fd, 4096)
+                    if data:
+                        os.write(master, data)
+                    else:
+                        sel.unregister(key.fd)
+    except StopIteration:
+        pass
+    finally:
+        if saved is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        os.close(master)
+    code, message = ctr.exec_wait(pid, err_r)
+    if message:
+        raise exec_error(code, message)
+    return code
+
+
+# -- looking at a container -----------------------------------------------------
+
+@command("top", "CONTAINER", "Display the running processes of a container", counts=(1, 1))
+def top_cmd(client: Client, opts) -> None:
+    c = client.containers.containers
+    result = ctr.top(c, c.resolve(opts.args[0]))
+    out(format_table(result["Titles"], result["Processes"]))
+
+
+@command("port", "CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings for the container", counts=(1, 2))
+def port_cmd(client: Client, opts) -> None:
+    c = client.containers.containers
+    cid = c.resolve(opts.args[0])
+    state = c.state(cid)
+    for ip, hp, p, proto in state.get("Ports") or []:
+        if len(opts.args) == 1:
+            out(f"{p}/{proto} -> {ip}:{hp}")
+        elif opts.args[1] in (str(p), f"{p}/{proto}"):
+            out(f"{ip}:{hp}")
+
+
+@command("stats", "[OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage statistics",
+         flag("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result"),
+         counts=(0, None))
+def stats_cmd(client: Client, opts) -> None:
+    c = client.containers.containers
+    cids = [c.resolve(n) for n in opts.args] or [x.id for x in client.containers.list()]
+    rows = []
+    for cid in cids:
+        s = ctr.stats(c, cid)
+        limit = s.get("memory_limit")
+        usage = s.get("memory_usage", 0)
+        percent = f"{100 * usage / limit:.2f}%" if limit else "0.00%"
+        rows.append([cid[:12], c.name_of(cid), f"{human_size(usage)} / {human_size(limit) if limit else 'unlimited'}",
+                     percent, str(s.get("pids_current", 0))])
+    out(format_table(["CONTAINER ID", "NAME", "MEM USAGE / LIMIT", "MEM %", "PIDS"], rows))
+
+
+@command("diff", "CONTAINER", "Inspect changes to files or directories on a container's filesystem", counts=(1, 1))
+def diff_cmd(client: Client, opts) -> None:
+    for change in client.containers.get(opts.args[0]).diff():
+        out(f"{'CAD'[change['Kind']]} {change['Path']}")
+
+
+@command("commit", "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "Create a new image from a container's changes",
+         flag("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")'),
+         flag("-c", "--change", action="append", default=[], help="Apply Dockerfile instruction to the created image"),
+         flag("-m", "--message", default="", help="Commit message"),
+         flag("-p", "--pause", action="store_true", default=True, help="Pause container during commit"),
+         counts=(1, 2))
+def commit_cmd(client: Client, opts) -> None:
+    c = client.containers.containers
+    ref = opts.args[1] if len(opts.args) > 1 else None
+    out(c.commit(c.resolve(opts.args[0]), ref, opts.message, opts.author, opts.change))
+
+
+@command("export", "[OPTIONS] CONTAINER", "Export a container's filesystem as a tar archive",
+         flag("-o", "--output", help="Write to a file, instead of STDOUT"), counts=(1, 1))
+def export_cmd(client: Client, opts) -> None:
+    c = client.containers.containers
+    cid = c.resolve(opts.args[0])
+    if opts.output:
+        with client.store.temp_path(".tar") as tmp:
+            with open(tmp, "wb") as f:
+                ctr.export_to(c, cid, f)
+            os.replace(tmp, os.path.abspath(opts.output))
+        return
+    if sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    ctr.export_to(c, cid, sys.stdout.buffer)
+
+
+@command("nsenter", "--target PID [--mount] [--uts] [--ipc] [--net] [--pid] [--all] [COMMAND [ARG...]]",
+         "Run a program in the namespaces of another process (a Python twin of util-linux nsenter)",
+         flag("-t", "--target", type=int, required=False, help="Target process to get namespaces from"),
+         flag("-m", "--mount", action="store_true", help="Enter the mount namespace"),
+         flag("-u", "--uts", action="store_true", help="Enter the UTS namespace (hostname etc)"),
+         flag("-i", "--ipc", action="store_true", help="Enter the System V IPC namespace"),
+         flag("-n", "--net", action="store_true", help="Enter the network namespace"),
+         flag("-p", "--pid", action="store_true", help="Enter the pid namespace"),
+         flag("-C", "--cgroup", action="store_true", help="Enter the cgroup namespace"),
+         flag("-a", "--all", action="store_true", help="Enter all namespaces"),
+         counts=(0, None), error_code=None, interspersed=False)
+def nsenter_cmd(client: Client, opts) -> int:
+    from ..runtime import nsenter
+    if not opts.target:
+        raise UsageError("nsenter: no target PID specified for --target")
+    chosen = [ns for ns, on in (("ipc", opts.ipc), ("uts", opts.uts), ("net", opts.net), ("pid", opts.pid),
+                                ("cgroup", opts.cgroup), ("mnt", opts.mount)) if on or opts.all]
+    argv = opts.args or [os.environ.get("SHELL", "/bin/sh")]
+    return nsenter.run_in(opts.target, argv, namespaces=chosen)

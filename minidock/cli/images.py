@@ -7,7 +7,8 @@ import os
 import sys
 
 from .. import progress, template
-from ..client import Client, Image
+from ..client import Client
+from ..models.images import Image
 from ..digest import short_id
 from ..display import format_table, human_size, parse_rfc3339, time_ago
 from ..errors import MinidockError, NotFound, UsageError
@@ -112,7 +113,7 @@ def inspect_cmd(client: Client, opts) -> int:
     found, status = [], 0
     for name in opts.args:
         try:
-            found.append(client.images.get(name).attrs)
+            found.append(inspect_one(client, name, opts.type))
         except NotFound:
             print(f"Error: No such object: {name}", file=sys.stderr)
             status = 1
@@ -122,6 +123,19 @@ def inspect_cmd(client: Client, opts) -> int:
     else:
         out(json.dumps(found, indent=4, ensure_ascii=False))
     return status
+
+
+def inspect_one(client: Client, name: str, kind: str | None) -> dict:
+    """A container's or an image's attrs: containers first, as docker looks them up."""
+    if kind in (None, "container"):
+        try:
+            return client.containers.get(name).attrs
+        except NotFound:
+            if kind == "container":
+                raise
+    if kind not in (None, "image"):
+        raise UsageError(f'"{kind}" is not a valid value for --type')
+    return client.images.get(name).attrs
 
 
 # -- archives -----------------------------------------------------------------

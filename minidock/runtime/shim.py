@@ -429,29 +429,22 @@ def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: i
         os.read(go_r, 2)
         os.close(go_r)
         unshare(CLONE_NEWCGROUP)  # after the shim put us in our cgroup: it becomes our "/"
-        _take_stdio(stdio, config["Tty"])
+        take_stdio(stdio, config["Tty"])
         if lease is not None:
             (cdir / "hosts").write_text(_hosts(config, lease))
         enter_rootfs(_rootfs_spec(config, cdir, store))
-        uid, gid, groups, home = setup_user(config["User"] or "root", Path("/etc"))
-        env = dict(e.split("=", 1) for e in config["Env"])
-        env.setdefault("HOSTNAME", config["Hostname"])
-        env.setdefault("HOME", home)
-        _chdir(config["WorkingDir"])
-        drop_capabilities(DEFAULT_CAPABILITIES)
-        set_no_new_privs()
-        become(uid, gid, groups)
+        env = settle(config, config["User"], config["WorkingDir"], config["Env"])
         argv = [config["Path"], *config["Args"]]
         if config["Init"]:
             _tiny_init(argv, env, err_w)
-        _exec(argv, env, err_w)
+        exec_or_report(argv, env, err_w)
     except BaseException as e:
         traceback.print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
         os._exit(125)
 
 
-def _take_stdio(stdio, tty: bool) -> None:
+def take_stdio(stdio, tty: bool) -> None:
     """Make the pty our controlling terminal (``-t``), or plug in the pipes, as fds 0, 1, 2."""
     os.setsid()
     if tty:
@@ -477,13 +470,28 @@ def _rootfs_spec(config: dict, cdir, store: Store) -> RootfsSpec:
                       config["ReadonlyRootfs"], config["Hostname"])
 
 
-def _chdir(workdir: str) -> None:
-    """docker creates a missing WORKDIR."""
+def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:
+    """The last steps before exec, inside the container's root: who, where, with which rights.
+
+    Shared by the container's first process and by ``exec``.  Order matters:
+    read /etc/passwd while still root, create the WORKDIR (docker does), cut
+    the capabilities to docker's default set, forbid gaining privileges
+    (no_new_privs: setuid binaries stop working as such), and only then
+    change uid -- setuid(2) last, since after it we could not setgid(2).
+    """
+    uid, gid, groups, home = setup_user(user or "root", Path("/etc"))
+    environ = dict(e.split("=", 1) for e in env)
+    environ.setdefault("HOSTNAME", config["Hostname"])
+    environ.setdefault("HOME", home)
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
+    drop_capabilities(DEFAULT_CAPABILITIES)
+    set_no_new_privs()
+    become(uid, gid, groups)
+    return environ
 
 
-def _exec(argv: list[str], env: dict, err_w: int) -> None:
+def exec_or_report(argv: list[str], env: dict, err_w: int) -> None:
     """execve, or report why not: 127 not found, 126 not executable (docker's codes)."""
     try:
         os.execvpe(argv[0], argv, env)
@@ -512,7 +520,7 @@ def _tiny_init(argv: list[str], env: dict, err_w: int) -> None:
     """
     child = os.fork()
     if child == 0:
-        _exec(argv, env, err_w)
+        exec_or_report(argv, env, err_w)
     os.close(err_w)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, lambda s, _f: os.kill(child, s))

@@ -1,0 +1,1 @@
+"""The objects the Python API hands out, shaped like docker-py's ``docker.models``."""
