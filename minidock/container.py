@@ -190,6 +190,7 @@ class Containers:
             tmp.mkdir()
             for sub in ("upper", "work", "merged"):
                 (tmp / sub).mkdir()
+            lay_out_init(tmp / "init")
             if config["Driver"] == "vfs":
                 from .unionfs import UnionView
                 UnionView([self.store.layer_dir(c) / "diff" for c in config["Layers"]]).flatten(tmp / "rootfs")
@@ -277,7 +278,7 @@ class Containers:
         layers = [self.store.layer_dir(c) / "diff" for c in config["Layers"]]
         if config["Driver"] == "vfs":
             return UnionView([self.dir(cid) / "rootfs"])
-        return UnionView(layers, self.dir(cid) / "upper")
+        return UnionView(layers + [self.dir(cid) / "init"], self.dir(cid) / "upper")
 
     def commit(self, cid: str, ref: str | None = None, message: str = "", author: str = "",
                changes: list[str] = (), pause: bool = True) -> str:
@@ -314,6 +315,19 @@ class Containers:
                  **({"author": author} if author else {}), **({"comment": message} if message else {})})
             data = json.dumps(new_cfg, sort_keys=True, separators=(",", ":")).encode()
             return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+
+
+def lay_out_init(init: Path) -> None:
+    """Docker's "init layer": empty mount points between the image and the writable layer.
+
+    /etc/hosts and friends are bind-mounted over, /dev, /proc and /sys mounted
+    on; with their placeholders here they are never copied up, so they show
+    in neither ``diff`` nor ``commit``.
+    """
+    for d in ("etc", "dev", "proc", "sys"):
+        (init / d).mkdir(parents=True)
+    for f in ("hosts", "hostname", "resolv.conf"):
+        (init / "etc" / f).touch()
 
 
 def shim_alive(state: dict) -> bool:

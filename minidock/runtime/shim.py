@@ -105,6 +105,10 @@ def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
     try:
         _quiet_stdio(store, cid)
         Shim(store, cid, notify_w, attach).run()
+    except MinidockError as e:  # a refusal the user should read (a port taken, a bad user...)
+        traceback.print_exc()
+        _notify(notify_w, {"error": str(e), "code": e.exit_code})
+        code = 1
     except BaseException:
         traceback.print_exc()
         _notify(notify_w, {"error": "the shim failed; see shim.log in the container's directory"})
@@ -165,9 +169,9 @@ class Shim:
             if self.config["NetworkMode"] == "bridge":
                 lease = network.allocate(self.store, self.cid)
                 network.ensure_bridge(self.store)
+            ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
-            keeper, pid, error = self._start(cgroup, lease, stdio)
-            ports = self._publish(lease)
+            keeper, pid, error = self._start(cgroup, lease, stdio, listener)
             self.containers.write_state(
                 self.cid, Status="exited" if error else "running", Pid=0 if error else pid,
                 ShimPid=os.getpid(), ShimStart=_start_time(os.getpid()), ExitCode=error[0] if error else 0,
@@ -184,9 +188,11 @@ class Shim:
             status = self._pump(keeper, listener, stdio)
             self._finish(status, cgroup)
         except BaseException:
-            network.release(self.store, self.cid)
+            for proxy in self.proxies:
+                proxy.stop()
+            cgroup.remove()  # kills whatever of the container was started
             network.detach(self.cid)
-            cgroup.remove()
+            network.release(self.store, self.cid)
             raise
 
     def _listen(self) -> socket.socket:
@@ -216,15 +222,20 @@ class Shim:
         return {"child": (in_r, out_w, err_w), "in": in_w, "out": {out_r: STDOUT, err_r: STDERR},
                 "close": [in_r, out_w, err_w]}
 
-    def _start(self, cgroup, lease, stdio) -> tuple[int, int, tuple[int, str] | None]:
+    def _start(self, cgroup, lease, stdio, listener) -> tuple[int, int, tuple[int, str] | None]:
         """Fork the keeper; put it in the cgroup, its netns on the bridge; let it exec."""
         go_r, go_w = os.pipe()
         pid_r, pid_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         keeper = os.fork()
         if keeper == 0:
-            for fd in (go_w, pid_r, err_r, self.log.fileno()):
-                os.close(fd)
+            # the container must hold none of the shim's fds: a pipe held open
+            # by it would make the starting command wait for its end
+            ours = [go_w, pid_r, err_r, self.log.fileno(), self.notify_w, listener.fileno(),
+                    stdio["in"], *stdio["out"], *(c.fileno() for c in self.clients)]
+            for fd in set(ours) - set(stdio["child"]) - {None}:
+                with _suppress(OSError):
+                    os.close(fd)
             _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease)
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
@@ -465,7 +476,7 @@ def _rootfs_spec(config: dict, cdir, store: Store) -> RootfsSpec:
     binds = [(cdir / name, f"/etc/{name}") for name in ("hosts", "hostname", "resolv.conf")]
     if config["Driver"] == "vfs":
         return RootfsSpec(cdir / "rootfs", None, None, None, binds, config["ReadonlyRootfs"], config["Hostname"])
-    lowers = [store.layer_dir(c) / "diff" for c in reversed(config["Layers"])]
+    lowers = [cdir / "init"] + [store.layer_dir(c) / "diff" for c in reversed(config["Layers"])]
     return RootfsSpec(cdir / "merged", lowers, cdir / "upper", cdir / "work", binds,
                       config["ReadonlyRootfs"], config["Hostname"])
 

@@ -1,0 +1,1 @@
+"""The kernel side: syscalls, the container's root file system, cgroups, namespaces."""

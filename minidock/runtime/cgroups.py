@@ -1,0 +1,320 @@
+"""Control groups: a container's memory, pids and cpu limits, its usage, and kill-them-all.
+
+A cgroup is a directory in a cgroup file system; writing a PID to its
+``cgroup.procs`` moves that process in, writing its limit files sets limits.
+Three layouts exist (kernel Documentation/admin-guide/cgroup-v1, cgroup-v2.rst):
+
+* **v1** -- one hierarchy per controller, ``/sys/fs/cgroup/memory``, ``/sys/fs/cgroup/pids`` ...
+  (sometimes co-mounted, ``cpu,cpuacct``); a container has one directory in each.
+* **v2** -- one tree at ``/sys/fs/cgroup``; a controller works in a child only once the
+  parent lists it in ``cgroup.subtree_control``, and only a cgroup without processes
+  of its own may do that ("no internal processes").
+* **hybrid** -- v1 hierarchies plus an (often controller-less) v2 tree at
+  ``/sys/fs/cgroup/unified``.
+
+minidock takes each controller from its v1 hierarchy when one is mounted, else
+from v2, so one rule serves all three.  Containers go below the cgroup *this
+process* is in (``/proc/self/cgroup``), in ``minidock/<name>``: the caller's own
+limits still bind them.  (In v2 it goes beside that cgroup, in its parent: see
+``hierarchies``.)  A controller that is not there is skipped and listed in
+``Cgroup.missing`` with the reason -- a container without a pids limit still runs.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .syscalls import mounts
+
+USED = ("memory", "pids", "cpu", "cpuacct")  # cpuacct: cpu usage (in v2, cpu.stat of any cgroup)
+PERIOD_US = 100_000                          # the CFS period Docker uses for --cpus
+UNLIMITED = 1 << 62                          # v1 memory limits at or above this mean "none"
+
+# file names by (controller, cgroup version)
+LIMIT = {("memory", 1): "memory.limit_in_bytes", ("memory", 2): "memory.max",
+         ("pids", 1): "pids.max", ("pids", 2): "pids.max"}
+USAGE = {("memory", 1): "memory.usage_in_bytes", ("memory", 2): "memory.current",
+         ("pids", 1): "pids.current", ("pids", 2): "pids.current",
+         ("cpuacct", 1): "cpuacct.usage", ("cpuacct", 2): "cpu.stat"}
+CPU_MAX = {1: [("cpu.cfs_period_us", "{period}"), ("cpu.cfs_quota_us", "{quota}")],
+           2: [("cpu.max", "{quota} {period}")]}
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """One mounted cgroup tree, and where this process sits in it."""
+
+    version: int       # 1 or 2
+    mount: Path        # e.g. /sys/fs/cgroup/memory
+    own: str           # this process's cgroup relative to the mount, e.g. "process_api/f42..."
+
+    def base(self) -> Path:
+        """Where minidock's cgroups go in this tree."""
+        return self.mount / self.own / "minidock"
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup per hierarchy: ``{"memory": "/a/b", ..., "": "/"}`` ("" is v2)."""
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                own[controller] = path
+    return own
+
+
+def _relative(own: str, root: str) -> str:
+    """A cgroup path relative to the mount, whose root (in mountinfo) may not be the tree's root."""
+    if root != "/" and (own + "/").startswith(root + "/"):
+        own = own[len(root):]
+    return own.strip("/")
+
+
+def cgroup_version() -> str:
+    """``"v1"``, ``"hybrid"`` (v1 controllers and a v2 tree), ``"v2"``, or ``"none"`` (nothing mounted)."""
+    types = {m.fstype for m in mounts()}
+    return {(True, False): "v1", (True, True): "hybrid", (False, True): "v2"}.get(
+        ("cgroup" in types, "cgroup2" in types), "none")
+
+
+def hierarchies() -> tuple[dict[str, Hierarchy], dict[str, str]]:
+    """Which tree each used controller is in, and why the others are missing."""
+    found, own = {}, _own_cgroups()
+    v2 = None
+    for m in mounts():
+        if m.fstype == "cgroup":
+            for c in set(m.super_options.split(",")) & set(USED):
+                if c in own:
+                    found[c] = Hierarchy(1, Path(m.point), _relative(own[c], m.root))
+        elif m.fstype == "cgroup2" and "" in own and v2 is None:
+            # our own v2 cgroup holds processes (us at least), and a cgroup with processes may
+            # not hand controllers down (EBUSY): so minidock/ goes beside it, in its parent
+            v2 = Hierarchy(2, Path(m.point), os.path.dirname(_relative(own[""], m.root)))
+    missing = {}
+    for c in USED:
+        if c in found:
+            continue
+        if v2 is not None and (c == "cpuacct" or c in _v2_available(v2)):
+            found[c] = v2
+        else:
+            missing[c] = f"no {c} controller: neither a v1 {c} hierarchy nor in the v2 tree's cgroup.controllers"
+    return found, missing
+
+
+def _v2_available(tree: Hierarchy) -> set[str]:
+    """The controllers the v2 cgroup holding minidock/ may hand down (its ``cgroup.controllers``)."""
+    try:
+        return set((tree.mount / tree.own / "cgroup.controllers").read_text().split())
+    except OSError:
+        return set()
+
+
+class Cgroup:
+    """A container's cgroup: one directory per hierarchy its controllers live in."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.trees, self.missing = hierarchies()
+        self.paths = {c: tree.base() / name for c, tree in self.trees.items()}
+
+    def dir(self, controller: str) -> Path:
+        """This cgroup's directory for ``controller``."""
+        return self.paths[controller]
+
+    def dirs(self) -> list[Path]:
+        """Every directory of this cgroup, once each (cpu and cpuacct may share one)."""
+        return sorted({self.dir(c) for c in self.trees})
+
+    @classmethod
+    def create(cls, name: str, *, memory: int | None = None, pids: int | None = None,
+               cpus: float | None = None) -> "Cgroup":
+        """Make the cgroup with these limits (bytes, number of tasks, CPUs, e.g. 1.5)."""
+        cgroup = cls(name)
+        try:
+            for tree in set(cgroup.trees.values()):
+                cgroup._make(tree)
+            cgroup._limit(memory, pids, cpus)
+        except BaseException:
+            cgroup.remove()
+            raise
+        return cgroup
+
+    @classmethod
+    def open(cls, name: str) -> "Cgroup":
+        """The existing cgroup of that name, to read its stats or remove it.
+
+        It is looked for below our own cgroup first, then anywhere in the tree:
+        the shim that made it may have sat in another cgroup than this process
+        (another login session, another service).
+        """
+        cgroup = cls(name)
+        for controller, tree in cgroup.trees.items():
+            found = next((d / name for d in _minidock_dirs(tree) if (d / name).is_dir()), None)
+            cgroup.paths[controller] = found or cgroup.paths[controller]
+        return cgroup
+
+    def _make(self, tree: Hierarchy) -> None:
+        """mkdir our directory; in v2 first hand the controllers down to it."""
+        for attempt in range(5):  # a concurrent remove() may rmdir minidock/ between the two mkdirs
+            try:
+                tree.base().mkdir(parents=True, exist_ok=True)
+                if tree.version == 2:
+                    self._enable(tree)
+                elif self.trees.get("memory") == tree:
+                    _hierarchical(tree.base())
+                (tree.base() / self.name).mkdir(exist_ok=True)
+                return
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
+
+    def _enable(self, tree: Hierarchy) -> None:
+        """Write ``+memory +pids +cpu`` into cgroup.subtree_control of minidock/'s parent, then of minidock/."""
+        wanted = [c for c, t in self.trees.items() if t == tree and c != "cpuacct"]
+        for parent in (tree.mount / tree.own, tree.base()):
+            enabled = (parent / "cgroup.subtree_control").read_text().split()
+            for c in [c for c in wanted if c not in enabled]:
+                try:
+                    (parent / "cgroup.subtree_control").write_text(f"+{c}")
+                except OSError as e:
+                    if e.errno != errno.EBUSY:
+                        raise
+                    wanted.remove(c)
+                    self.missing[c] = (f"cgroup v2 cannot hand {c} down from {parent}: it has processes "
+                                       "of its own (the no-internal-process rule)")
+                    del self.trees[c], self.paths[c]
+
+    def _limit(self, memory: int | None, pids: int | None, cpus: float | None) -> None:
+        """Write the limits asked for (None, 0 or less: none, as in Docker) where the controller is."""
+        for controller, value in (("memory", memory), ("pids", pids)):
+            if value and value > 0 and controller in self.trees:
+                self._file(controller, LIMIT).write_text(str(value))
+        if cpus and cpus > 0 and "cpu" in self.trees:  # Docker's --cpus: a CFS quota per period
+            for filename, text in CPU_MAX[self.trees["cpu"].version]:
+                (self.dir("cpu") / filename).write_text(text.format(quota=int(cpus * PERIOD_US), period=PERIOD_US))
+
+    def _file(self, controller: str, table: dict) -> Path:
+        """A control file, named by the table for the version that holds ``controller``."""
+        return self.dir(controller) / table[controller, self.trees[controller].version]
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into this cgroup, in every hierarchy."""
+        for d in self.dirs():
+            (d / "cgroup.procs").write_text(str(pid))
+
+    def pids(self) -> list[int]:
+        """The processes in this cgroup (a process is in all its directories, or on its way out)."""
+        found = set()
+        for d in self.dirs():
+            try:
+                found.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+            except FileNotFoundError:
+                pass
+        return sorted(found)
+
+    def stats(self) -> dict:
+        """Usage and limits, as ``docker stats`` shows them; None where a controller is missing."""
+        return {"memory_usage": self._read("memory", USAGE), "memory_limit": self._read("memory", LIMIT),
+                "pids_current": self._read("pids", USAGE), "pids_limit": self._read("pids", LIMIT),
+                "cpu_usage_ns": self._read("cpuacct", USAGE)}
+
+    def _read(self, controller: str, files: dict) -> int | None:
+        """One number from a control file: "max" and v1's huge memory limit mean None."""
+        if controller not in self.trees:
+            return None
+        text = self._file(controller, files).read_text()
+        if text.startswith("usage_usec"):  # v2 cpu.stat: "usage_usec N\nuser_usec ..."
+            return int(text.split()[1]) * 1000
+        value = None if text.strip() == "max" else int(text)
+        return None if value is not None and value >= UNLIMITED else value
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to every process in the cgroup.
+
+        For SIGKILL, v2's ``cgroup.kill`` does it in the kernel, forks
+        included; otherwise it is a list-then-kill loop, repeated while a
+        process forked between the two (up to a second).
+        """
+        v2 = [c for c, tree in self.trees.items() if tree.version == 2]
+        if sig == signal.SIGKILL and v2 and (self.dir(v2[0]) / "cgroup.kill").exists():
+            (self.dir(v2[0]) / "cgroup.kill").write_text("1")  # Linux 5.14+
+            return
+        deadline = time.monotonic() + 1
+        while (pids := self.pids()) and time.monotonic() < deadline:
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            if sig != signal.SIGKILL:
+                return
+            time.sleep(0.01)
+
+    def remove(self, timeout: float = 2.0) -> None:
+        """Kill what is left, then rmdir every directory; fine if already gone.
+
+        rmdir fails with EBUSY until the killed tasks have finished exiting,
+        so it is retried for up to ``timeout`` seconds.
+        """
+        self.kill()
+        deadline = time.monotonic() + timeout
+        for d in self.dirs():
+            while True:
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                        raise OSError(e.errno, f"cannot remove cgroup {d}: {e.strerror}") from None
+                    time.sleep(0.02)
+        for d in self.dirs():
+            try:
+                d.parent.rmdir()  # the shared minidock/, when this was its last cgroup
+            except OSError:
+                pass
+
+
+def _hierarchical(base: Path) -> None:
+    """Before Linux 5.11 a v1 memory cgroup could be non-hierarchical (``memory.use_hierarchy`` 0):
+    its children's usage would not count against its limit.  Ask for 1 while ``base`` has no
+    children (the only time it can change); since 5.11 it always reads 1.
+    """
+    flag = base / "memory.use_hierarchy"
+    try:
+        if flag.read_text().strip() == "0":
+            flag.write_text("1")
+    except OSError:
+        pass  # the parent decides (its own use_hierarchy is 1), or children exist already
+
+
+def _minidock_dirs(tree: Hierarchy):
+    """Every ``minidock/`` directory in a tree, ours first."""
+    yield tree.base()
+    for path, subdirs, _ in os.walk(tree.mount):
+        if os.path.basename(path) == "minidock":
+            subdirs.clear()  # a container's cgroup has no minidock/ of ours inside
+            if Path(path) != tree.base():
+                yield Path(path)
+
+
+def exists(name: str) -> bool:
+    """Whether a cgroup of that name is there, in any hierarchy."""
+    return any(d.exists() for d in Cgroup.open(name).dirs())
+
+
+def all_names() -> list[str]:
+    """The names of minidock's cgroups present now, wherever in the trees they were made."""
+    names = set()
+    for tree in set(hierarchies()[0].values()):
+        for base in _minidock_dirs(tree):
+            if base.is_dir():
+                names.update(p.name for p in base.iterdir() if p.is_dir())
+    return sorted(names)

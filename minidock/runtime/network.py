@@ -1,0 +1,408 @@
+"""Container networking: a bridge, a veth pair per container, an address pool, a port proxy.
+
+A container made with ``unshare(CLONE_NEWNET)`` starts with a network of its
+own that holds only ``lo``, and that one is down.  Like docker's default
+"bridge" network, minidock connects it in two steps:
+
+1. **Bridge a virtual interface from the host's bridge into the container.**
+   The host has one software switch, the bridge ``minidock0`` (docker's is
+   ``docker0``).  Per container we create a *veth pair* -- two interfaces
+   joined by a virtual cable -- plug one end into the bridge and move the
+   other into the container's network namespace, renamed ``eth0``.  ``ip
+   link`` inside shows ``eth0@if7``: 7 is the ifindex of the host end.
+2. **Give it an IP from a pool.**  The bridge holds the pool's first address
+   (the gateway, ``.1``); each container gets the lowest free one after it,
+   recorded in ``ROOT/network/leases.json`` under the store's lock (IPAM),
+   and a default route via the gateway.
+
+The pool is ``10.87.0.0/16``: not docker's ``172.17.0.0/16`` (nor its pools
+172.18-31 and 192.168), not podman's ``10.88.0.0/16`` (nor its ``10.89+``
+pools), not kubernetes' ``10.96.0.0/12``, so minidock runs beside any of them.
+``MINIDOCK_SUBNET``, else ``ROOT/network/config.json`` ``{"subnet": ...}``,
+chooses another; one that overlaps a route on the host is refused, as docker does.
+
+Unlike docker, minidock turns on no ``ip_forward`` and adds no iptables NAT:
+containers reach the host and each other, nothing more.  Published ports
+(``-p 8080:80``) go through a *userland proxy*, like ``docker-proxy``: a socket
+listening on 127.0.0.1 that copies each TCP connection to the container.
+
+How we configure the inside from outside: a netlink socket belongs to the
+network namespace it was *created* in.  pyroute2's
+``IPRoute(netns="/proc/PID/ns/net")`` forks a short-lived child that
+``setns``-es there, opens the socket and hands it back (SCM_RIGHTS); the
+calling process never leaves its own namespace.  (A process that ``setns``-es
+still sees the host's links in ``/sys/class/net``: sysfs shows the namespace
+it was mounted in.  ``socket.if_nameindex()`` asks the kernel instead.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import os
+import socket
+import threading
+from dataclasses import dataclass
+
+from pyroute2 import IPRoute, NetlinkError
+
+from ..errors import APIError
+
+BRIDGE = "minidock0"
+DEFAULT_SUBNET = "10.87.0.0/16"
+LEASES = "network/leases.json"
+CONFIG = "network/config.json"
+
+
+# -- the address pool (IPAM) ------------------------------------------------
+
+
+@dataclass
+class Lease:
+    """One container's address on the bridge network."""
+
+    container_id: str
+    address: str
+    prefixlen: int
+    gateway: str
+    mac: str
+
+
+def bridge_name() -> str:
+    """The bridge to use: ``MINIDOCK_BRIDGE`` (tests pick their own), else ``BRIDGE``."""
+    return os.environ.get("MINIDOCK_BRIDGE") or BRIDGE
+
+
+def subnet(store) -> ipaddress.IPv4Network:
+    """The pool: ``MINIDOCK_SUBNET``, else the store's network config, else the default."""
+    text = os.environ.get("MINIDOCK_SUBNET") or store.read_json(CONFIG, {}).get("subnet") or DEFAULT_SUBNET
+    try:
+        net = ipaddress.IPv4Network(text)
+    except ValueError as e:
+        raise APIError(f"invalid subnet {text!r}: {e} (expected e.g. {DEFAULT_SUBNET})") from None
+    if net.prefixlen > 30:
+        raise APIError(f"subnet {net} is too small: it needs room for a gateway and a container (/30 at most)")
+    return net
+
+
+def check_overlap(net: ipaddress.IPv4Network) -> None:
+    """Refuse a pool that overlaps a route already on the host (docker: "overlaps with other one").
+
+    The default route (0.0.0.0/0) overlaps everything and is skipped, as
+    docker skips it; so is the route of our own bridge.
+    """
+    with IPRoute() as ipr:
+        ours = set(ipr.link_lookup(ifname=bridge_name()))
+        for route in ipr.get_routes(family=socket.AF_INET):
+            dst = route.get("dst")
+            if route["dst_len"] == 0 or dst is None or route.get("oif") in ours:
+                continue
+            other = ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False)
+            if net.overlaps(other):
+                raise APIError(f"subnet {net} overlaps with the host's route to {other}: "
+                               f"choose another with MINIDOCK_SUBNET or {CONFIG}")
+
+
+def mac_for(address: str) -> str:
+    """Docker's rule: 02:42 (locally administered, unicast) then the four bytes of the IPv4 address."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
+
+
+def gateway(net: ipaddress.IPv4Network) -> str:
+    """The pool's first address: the bridge's own, the containers' default route."""
+    return str(next(net.hosts()))
+
+
+def allocate(store, container_id: str) -> Lease:
+    """The container's address: the one it holds already, else the lowest free one after the gateway."""
+    net = subnet(store)
+    (store.root / "network").mkdir(exist_ok=True)
+    with store.lock():
+        held = store.read_json(LEASES, {})
+        address = held.get(container_id)
+        if address is None or ipaddress.IPv4Address(address) not in net:
+            taken = {gateway(net), *held.values()}
+            address = next((str(a) for a in net.hosts() if str(a) not in taken), None)
+            if address is None:
+                raise APIError(f"no available IPv4 addresses on network {bridge_name()} ({net}): "
+                               "remove stopped containers or choose a larger subnet")
+            store.write_json(LEASES, {**held, container_id: address})
+    return Lease(container_id, address, net.prefixlen, gateway(net), mac_for(address))
+
+
+def release(store, container_id: str) -> None:
+    """Give the container's address back to the pool (fine if it holds none)."""
+    with store.lock():
+        held = store.read_json(LEASES, {})
+        if held.pop(container_id, None) is not None:
+            store.write_json(LEASES, held)
+
+
+def leases(store) -> dict[str, str]:
+    """Container ID -> address, for every address in use."""
+    return store.read_json(LEASES, {})
+
+
+# -- links: the bridge and the veth pairs -----------------------------------
+
+
+@contextlib.contextmanager
+def _ignore(*codes: int):
+    """Suppress a netlink error whose errno is one of ``codes`` (EEXIST: another process won the race)."""
+    try:
+        yield
+    except NetlinkError as e:
+        if e.code not in codes:
+            raise
+
+
+def ensure_bridge(store) -> str:
+    """Create the bridge with the gateway address and bring it up; fine if it exists already."""
+    name, net = bridge_name(), subnet(store)
+    check_overlap(net)
+    with IPRoute() as ipr:
+        with _ignore(errno.EEXIST):
+            ipr.link("add", ifname=name, kind="bridge")
+        (index,) = ipr.link_lookup(ifname=name)
+        with _ignore(errno.EEXIST):
+            ipr.addr("add", index=index, address=gateway(net), prefixlen=net.prefixlen)
+        ipr.link("set", index=index, state="up")
+    return name
+
+
+def veth_names(container_id: str) -> tuple[str, str]:
+    """The host end's name and the peer's name until it becomes eth0 (IFNAMSIZ: 15 characters at most)."""
+    return f"veth{container_id[:8]}", f"vpeer{container_id[:8]}"
+
+
+def _netns(pid: int, change: bool = True) -> str:
+    """The path of the network namespace of ``pid``; refuse to change the host's own."""
+    path = f"/proc/{pid}/ns/net"
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise APIError(f"no process {pid}: its network namespace is gone") from None
+    mine = os.stat("/proc/self/ns/net")
+    if change and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+        raise APIError(f"process {pid} shares the host's network namespace: refusing to reconfigure it")
+    return path
+
+
+def _inside(pid: int, change: bool = True) -> IPRoute:
+    """A netlink socket opened inside the network namespace of ``pid`` (see the module docstring)."""
+    return IPRoute(netns=_netns(pid, change), flags=0)  # flags=0: never create a namespace
+
+
+@contextlib.contextmanager
+def _failing(what: str):
+    """Report a netlink error as an APIError that says what we were doing."""
+    try:
+        yield
+    except NetlinkError as e:
+        raise APIError(f"{what}: {os.strerror(e.code)}") from None
+
+
+def attach(store, container_id: str, pid: int, lease: Lease) -> str:
+    """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name."""
+    host, peer = veth_names(container_id)
+    _netns(pid)  # refuse the host's namespace before creating anything
+    bridge = ensure_bridge(store)
+    with IPRoute() as ipr, _failing(f"cannot create {host} for container {container_id[:12]}"):
+        # the peer is born inside the container: it never appears among the host's links
+        ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "net_ns_pid": pid})
+    try:  # from here on the pair is ours: on any failure, delete it (one end takes the other along)
+        with _failing(f"cannot connect container {container_id[:12]} to {bridge}"):
+            with IPRoute() as ipr:
+                ipr.link("set", ifname=host, master=ipr.link_lookup(ifname=bridge)[0], state="up")
+            with _inside(pid) as ns:
+                (eth0,) = ns.link_lookup(ifname=peer)
+                ns.link("set", index=eth0, ifname="eth0", address=lease.mac)
+                ns.addr("add", index=eth0, address=lease.address, prefixlen=lease.prefixlen)
+                ns.link("set", index=eth0, state="up")
+                ns.link("set", ifname="lo", state="up")
+                ns.route("add", dst="0.0.0.0/0", gateway=lease.gateway)
+    except BaseException:
+        detach(container_id)
+        raise
+    return host
+
+
+def loopback_only(pid: int) -> None:
+    """``--network none``: the container keeps only ``lo``, brought up."""
+    with _inside(pid) as ns:
+        ns.link("set", ifname="lo", state="up")
+
+
+def _delete_link(name: str) -> None:
+    """Delete the host's link called ``name``, if there is one."""
+    with IPRoute() as ipr, _ignore(errno.ENODEV):
+        for index in ipr.link_lookup(ifname=name):
+            ipr.link("del", index=index)
+
+
+def detach(container_id: str) -> None:
+    """Delete the container's host-side veth if it is still there (it dies with the namespace too)."""
+    _delete_link(veth_names(container_id)[0])
+
+
+def interfaces(pid: int) -> list[dict]:
+    """The links inside the namespace of ``pid``, read live: name, index, addresses, mac, peer_index.
+
+    ``peer_index`` is the ifindex of a veth's other end, in the other namespace
+    (``ip link`` prints it as ``eth0@if7``); None for ``lo``.
+    """
+    with _inside(pid, change=False) as ns:
+        addresses: dict[int, list[str]] = {}
+        for a in ns.get_addr(family=socket.AF_INET):
+            addresses.setdefault(a["index"], []).append(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}")
+        return sorted(({"name": link.get("IFLA_IFNAME"), "index": link["index"],
+                        "addresses": sorted(addresses.get(link["index"], [])),
+                        "mac": link.get("IFLA_ADDRESS"), "peer_index": link.get("IFLA_LINK")}
+                       for link in ns.get_links()), key=lambda i: i["index"])
+
+
+def bridge_ports() -> list[str]:
+    """The names of the links plugged into the bridge (the containers' host ends)."""
+    with IPRoute() as ipr:
+        bridge = ipr.link_lookup(ifname=bridge_name()) or [None]
+        return sorted(link.get("IFLA_IFNAME") for link in ipr.get_links() if link.get("IFLA_MASTER") == bridge[0])
+
+
+def remove_bridge() -> None:
+    """Delete the bridge (its route and gateway address go with it); fine if it is gone."""
+    _delete_link(bridge_name())
+
+
+# -- published ports ----------------------------------------------------------
+
+
+def _port(text: str, what: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise APIError(f"invalid {what}: {text}" + (" (port ranges are not supported)" if "-" in text else ""))
+    return int(text)
+
+
+def parse_publish(spec: str) -> tuple[str, int | None, int, str]:
+    """``-p`` as docker reads it: ``[[ip:][hostPort]:]containerPort[/tcp]`` -> (ip, host port, port, "tcp").
+
+    Unlike docker, the host IP defaults to 127.0.0.1, not 0.0.0.0, and must be
+    a loopback address: minidock's proxy never listens where other machines
+    could reach it.  A missing host port (``80``, ``127.0.0.1::80``) is None:
+    the caller picks a free one, as for ``-P``.
+    """
+    rest, _, proto = spec.partition("/")
+    proto = proto.lower() or "tcp"
+    if proto in ("udp", "sctp"):
+        raise APIError(f"invalid port format for -p {spec}: {proto} is not supported (minidock's proxy is TCP only)")
+    if proto != "tcp":
+        raise APIError(f"invalid proto: {proto}")
+    parts = rest.split(":")
+    cport, hport = parts[-1], parts[-2] if len(parts) > 1 else ""
+    ip = ":".join(parts[:-2]).strip("[]") or "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        raise APIError(f"invalid IP address: {ip}") from None
+    if not (address.version == 4 and address.is_loopback):
+        raise APIError(f"invalid port format for -p {spec}: minidock publishes only on 127.0.0.0/8, not {ip}")
+    if not cport:
+        raise APIError(f"no port specified: {spec}<empty>")
+    return ip, (_port(hport, "hostPort") if hport else None), _port(cport, "containerPort"), proto
+
+
+def free_port(host_ip: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the kernel's pick, as for ``-P``)."""
+    with socket.socket() as s:
+        s.bind((host_ip, 0))
+        return s.getsockname()[1]
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    """Copy one direction until EOF, then pass the EOF on (half-close); on error, end both."""
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+
+class PortProxy:
+    """Docker's userland proxy: listen on HOST_IP:HOST_PORT, forward each TCP connection to CONTAINER_IP:PORT.
+
+    One thread accepts; each connection gets two threads, one per direction,
+    blocked in recv() until there is data (no polling).  At most
+    ``MAX_CONNECTIONS`` at once; more are closed as they arrive.
+    """
+
+    MAX_CONNECTIONS = 64
+
+    def __init__(self, host_ip: str, host_port: int, container_ip: str, container_port: int):
+        self.host_ip, self.host_port = host_ip, host_port
+        self.container_ip, self.container_port = container_ip, container_port
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._guard = threading.Lock()
+        self._slots = threading.Semaphore(self.MAX_CONNECTIONS)
+
+    def start(self) -> None:
+        """Bind now (so a taken port fails here, in the user's command) and serve in daemon threads."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT, not listeners
+        try:
+            listener.bind((self.host_ip, self.host_port))
+        except OSError as e:
+            listener.close()
+            why = "port is already allocated" if e.errno == errno.EADDRINUSE else e.strerror
+            raise APIError(f"Bind for {self.host_ip}:{self.host_port} failed: {why}") from None
+        listener.listen(16)
+        self.host_port = listener.getsockname()[1]  # the kernel's pick when asked for port 0
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True, name=f"proxy:{self.host_port}").start()
+
+    def stop(self) -> None:
+        """Stop listening and cut every open connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # Linux: wakes the thread blocked in accept()
+            listener.close()
+        with self._guard:
+            for s in self._open:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stop() shut the listener
+            if self._slots.acquire(blocking=False):
+                threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+            else:
+                client.close()
+
+    def _relay(self, client: socket.socket) -> None:
+        """Connect to the container, then copy both ways until both sides are done."""
+        try:
+            with client, socket.create_connection((self.container_ip, self.container_port), timeout=5) as upstream:
+                upstream.settimeout(None)
+                pair = {client, upstream}
+                with self._guard:
+                    if self._listener is None:
+                        return  # stop() came while we were connecting
+                    self._open |= pair
+                back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+                back.start()
+                _pump(client, upstream)
+                back.join()
+                with self._guard:
+                    self._open -= pair
+        except OSError:
+            pass  # the container refused or is gone: drop the client, as docker-proxy does
+        finally:
+            self._slots.release()

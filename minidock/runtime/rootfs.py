@@ -1,0 +1,271 @@
+"""The container's root file system, built inside its new mount namespace.
+
+The caller has already unshared CLONE_NEWNS (and UTS, and PID then forked, so
+this process is PID 1 of its own PID namespace) and runs as root.  Then runc's
+steps (libcontainer/rootfs_linux.go), with the mounts moved after pivot_root::
+
+    make "/" rprivate           nothing we mount propagates back to the host
+    mount the root              overlay of the image's layers, or a bind of a plain dir (vfs)
+    pivot_root                  the root becomes "/"; the host's old root waits at /.pivot_root-XXXX
+    /dev /proc /sys, binds      host files are still reachable through the old root
+    masked and read-only paths  Docker's lists, so a container cannot read kcore or write /proc/sys
+    detach the old root         from here on, the host's files are out of reach
+    read-only root, hostname    --read-only, --hostname
+
+Mounting /dev, /proc, /sys and the binds *after* pivot_root means every
+container path resolves inside the container: an image's absolute symlink
+(``/etc/resolv.conf -> /run/...``) points into the image, never at the host's
+file of that name.  The host side of a bind is resolved (realpath) *before*
+pivot_root, for the same reason the other way round.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import NotFound
+from ..unionfs import overlay_options
+from .syscalls import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
+                       MS_REMOUNT, MS_STRICTATIME, mount, mounts, pivot_root, sethostname, umount2)
+
+# Docker's lists (moby oci/defaults.go): paths a container must not read, or not write.
+MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware", "/sys/devices/virtual/powercap")
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+             "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
+SAFE = MS_NOSUID | MS_NODEV | MS_NOEXEC
+
+
+@dataclass
+class RootfsSpec:
+    """What ``enter_rootfs`` builds; the caller (the shim) fills it from the container's config."""
+
+    rootfs: Path                  # the root: a prepared dir (vfs), or the overlay's mount point ("merged")
+    lowerdirs: list[Path] | None  # overlay lowers, topmost first; None: ``rootfs`` is a plain dir
+    upperdir: Path | None
+    workdir: Path | None
+    binds: list[tuple[Path, str]] = field(default_factory=list)  # host file -> path in the container
+    readonly: bool = False        # --read-only: "/" only; binds, /dev, /proc stay as Docker has them
+    hostname: str = ""
+
+
+def enter_rootfs(spec: RootfsSpec) -> None:
+    """Build the container's file system and make it this process's "/" (see the module's steps)."""
+    make_private()
+    mount_root(spec)
+    sources = {dest: os.path.realpath(src) for src, dest in spec.binds}
+    devices = {name: os.path.realpath(f"/dev/{name}") for name in DEVICES}
+    old = enter_root(spec.rootfs)
+    mount_dev(old, devices)
+    mount_proc()
+    mount_sys(old)  # after /proc: its fallback reads /proc/self/mountinfo
+    for dest, src in sources.items():
+        bind_file(old + src, dest)
+    mask_paths(MASKED_PATHS)
+    readonly_paths(READONLY_PATHS)
+    detach_old_root(old)
+    if spec.readonly:
+        remount_readonly("/")
+    if spec.hostname:
+        sethostname(spec.hostname)  # the caller has unshared CLONE_NEWUTS
+
+
+def make_private() -> None:
+    """Mark every mount rprivate: mounts made from now on do not propagate to the host.
+
+    On systemd hosts "/" is shared, so a mount in our namespace would appear in
+    the host's too; and pivot_root refuses (EINVAL) when the root is shared.
+    """
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def mount_root(spec: RootfsSpec) -> None:
+    """Mount the overlay on ``rootfs``, or bind a plain rootfs onto itself.
+
+    pivot_root's rule: new_root must be a mount point -- a plain directory is
+    not one until it is bind-mounted onto itself.
+    """
+    if spec.lowerdirs is None:
+        mount(spec.rootfs, spec.rootfs, None, MS_BIND | MS_REC)
+    else:  # overlay_options takes the layers bottom first, as an image lists them
+        data = overlay_options(spec.lowerdirs[::-1], spec.upperdir, spec.workdir)
+        mount("overlay", spec.rootfs, "overlay", 0, data)
+
+
+def enter_root(rootfs: Path) -> str:
+    """pivot_root into ``rootfs``; return where the old root now is (``/.pivot_root-XXXX``).
+
+    put_old must be under new_root, so it is a fresh directory there; the
+    working directory is not moved by pivot_root, hence the ``chdir("/")``.
+    """
+    put_old = tempfile.mkdtemp(prefix=".pivot_root-", dir=rootfs)
+    pivot_root(rootfs, put_old)
+    os.chdir("/")
+    return "/" + os.path.basename(put_old)
+
+
+def mount_dev(old: str, devices: dict[str, str]) -> None:
+    """A minimal /dev: a tmpfs with the six safe devices, a private devpts, /dev/shm, /dev/mqueue, the fd links.
+
+    Each device is the host's node bind-mounted onto an empty file: that works
+    as root and in a user namespace alike (mknod does not work in the latter).
+    ``newinstance`` gives the container its own pty numbers; ``gid=5`` is tty.
+    An mqueue mount shows the queues of the mounter's IPC namespace (the caller
+    unshared CLONE_NEWIPC).
+    """
+    _mount_dir("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
+    for name, host_path in devices.items():
+        bind_file(old + host_path, f"/dev/{name}")
+    _mount_dir("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    _mount_dir("shm", "/dev/shm", "tmpfs", SAFE, "mode=1777,size=65536k")
+    _mount_dir("mqueue", "/dev/mqueue", "mqueue", SAFE)
+    for name, target in DEV_LINKS.items():
+        os.symlink(target, f"/dev/{name}")
+
+
+def mount_proc() -> None:
+    """A new /proc: it shows the PID namespace of the process that mounts it.
+
+    That is why the caller forks after unshare(CLONE_NEWPID): mounted by PID 1
+    of the new namespace, /proc lists only the container's processes.
+    """
+    _mount_dir("proc", "/proc", "proc", SAFE)
+
+
+def mount_sys(old: str) -> None:
+    """/sys read-only; a new sysfs needs to own the network namespace, else bind the host's.
+
+    The fallback (EPERM when sysfs cannot be mounted) binds the old root's /sys
+    recursively, then remounts every mount in it read-only: a recursive bind
+    is made read-only one mount at a time.
+    """
+    try:
+        _mount_dir("sysfs", "/sys", "sysfs", SAFE | MS_RDONLY)
+    except PermissionError:
+        bind_readonly_tree(old + "/sys", "/sys")
+
+
+def bind_readonly_tree(source: str, target: str) -> None:
+    """Bind ``source`` and everything mounted under it at ``target``, all read-only."""
+    os.makedirs(target, exist_ok=True)
+    mount(source, target, None, MS_BIND | MS_REC)
+    for point in _mounts_under(target):
+        remount_readonly(point)
+
+
+def _mounts_under(path: str) -> list[str]:
+    """The mount points at or below ``path``, parents first."""
+    return [m.point for m in mounts() if m.point == path or m.point.startswith(path.rstrip("/") + "/")]
+
+
+def bind_file(source: str, dest: str) -> None:
+    """Bind-mount a host file (or directory) over ``dest``, creating an empty one to mount on."""
+    if os.path.isdir(source):
+        os.makedirs(dest, exist_ok=True)
+    elif not os.path.exists(dest):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.close(os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644))
+    mount(source, dest, None, MS_BIND)
+
+
+def mask_paths(paths) -> None:
+    """Hide each path: /dev/null over a file, an empty read-only tmpfs over a directory."""
+    for path in paths:
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_RDONLY)
+        elif os.path.exists(path):
+            mount("/dev/null", path, None, MS_BIND)
+
+
+def readonly_paths(paths) -> None:
+    """Bind each path onto itself, then remount that bind read-only."""
+    for path in paths:
+        if os.path.exists(path):
+            mount(path, path, None, MS_BIND | MS_REC)
+            remount_readonly(path)
+
+
+def remount_readonly(path: str) -> None:
+    """Make the mount at ``path`` read-only, keeping its nosuid/nodev/noexec.
+
+    ``MS_REMOUNT|MS_BIND`` changes only this mount point's flags, not the
+    file system (so the overlay's other users are not affected); it replaces
+    them all, so the ones already set (statvfs reports them) are passed again.
+    In a user namespace dropping one of them is refused (EPERM: "locked" flags).
+    """
+    kept = os.statvfs(path).f_flag & SAFE  # ST_NOSUID, ST_NODEV, ST_NOEXEC equal the MS_ values
+    mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
+
+
+def detach_old_root(old: str) -> None:
+    """Unmount the host's old root (lazily: its mounts go with it) and remove the empty directory."""
+    umount2(old, MNT_DETACH)
+    os.rmdir(old)
+
+
+def _mount_dir(source: str, target: str, fstype: str, flags: int, data: str | None = None) -> None:
+    os.makedirs(target, exist_ok=True)
+    mount(source, target, fstype, flags, data)
+
+
+# -- the user the program runs as ----------------------------------------------------
+
+def setup_user(user: str, rootfs_etc: Path) -> tuple[int, int, list[int], str]:
+    """Docker's ``-u name|uid[:group|gid]`` -> (uid, gid, supplementary gids, home), from the container's /etc.
+
+    A uid missing from /etc/passwd is fine (gid 0, home "/"), as in Docker; a
+    name is not.  The supplementary groups are those listing the user as a
+    member -- the host's groups must not leak in, so the list may be empty.
+    """
+    name, _, group = (user or "0").partition(":")
+    entry = _lookup(_entries(rootfs_etc / "passwd", 7), name)
+    if entry is not None:
+        uid, gid, home = int(entry[2]), int(entry[3]), entry[5] or "/"
+    elif name.isdigit():
+        uid, gid, home = int(name), 0, "/"
+    else:
+        raise NotFound(f"unable to find user {name}: no matching entries in passwd file")
+    groups = _entries(rootfs_etc / "group", 4)
+    if group:
+        found = _lookup(groups, group)
+        if found is None and not group.isdigit():
+            raise NotFound(f"unable to find group {group}: no matching entries in group file")
+        gid = int(found[2]) if found is not None else int(group)
+    member = entry[0] if entry is not None else None
+    extra = sorted({int(g[2]) for g in groups if member and member in g[3].split(",")})
+    return uid, gid, extra, home
+
+
+def _entries(path: Path, width: int) -> list[list[str]]:
+    """The well-formed lines of a passwd-style file (numeric id in field 2), split at ':'."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    rows = [line.split(":") for line in lines if not line.startswith("#")]
+    return [row for row in rows if len(row) >= width and row[2].isdigit()]
+
+
+def _lookup(rows: list[list[str]], key: str) -> list[str] | None:
+    """The first row named ``key`` or, for a number, with that id (field 2: uid or gid)."""
+    for row in rows:
+        if row[0] == key or (key.isdigit() and int(row[2]) == int(key)):
+            return row
+    return None
+
+
+def become(uid: int, gid: int, groups: list[int]) -> None:
+    """Switch to the container's user: setgroups, setgid, then setuid.
+
+    The order is the rule: setgroups and setgid need CAP_SETGID, which
+    setuid to a non-zero uid takes away -- so setuid comes last.
+    """
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
