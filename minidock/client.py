@@ -39,8 +39,15 @@ class Client:
                 "PythonVersion": platform.python_version()}
 
     def info(self) -> dict:
-        """Like ``docker info``: what the engine has and where."""
-        return {"Images": len(self.images.images.list(all=True)),
+        """Like ``docker info``: what the engine has and where, and which run mode is in force."""
+        from .runtime import cgroups, mode
+        run_mode, why = mode.detect()
+        states = [self.containers.containers.state(c)["Status"] for c in self.containers.containers.ids()]
+        return {"RunMode": run_mode, "RunModeReason": why, "Isolation": mode.ISOLATES[run_mode],
+                "Containers": len(states), "ContainersRunning": states.count("running"),
+                "ContainersStopped": states.count("exited"),
+                "CgroupVersion": cgroups.cgroup_version(),
+                "Images": len(self.images.images.list(all=True)),
                 "ServerVersion": __version__, "DockerRootDir": str(self.store.root),
                 "Driver": "overlay" if os.geteuid() == 0 else "vfs",
                 "KernelVersion": platform.release(), "OperatingSystem": _os_name(),

@@ -206,11 +206,15 @@ class Containers:
 
     def start(self, cid: str, attach=None) -> dict:
         """Start a created or exited container under a new shim; return its state."""
-        from .runtime import shim
+        from .runtime import mode, shim
 
         state = self.state(cid)
         if state["Status"] == "running":
             return state
+        run_mode, why = mode.detect()
+        if run_mode != "root":
+            raise APIError(f"minidock runs in {run_mode} mode here ({why}); starting containers "
+                           "in this mode is not built yet: run as root")
         return shim.spawn(self.store, cid, attach)
 
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:

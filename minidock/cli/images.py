@@ -231,8 +231,12 @@ def info_cmd(client: Client, opts) -> None:
     info = client.info()
     if opts.format:
         return out(template.render(opts.format, info))
+    out(f"Run mode: {info['RunMode']} ({info['RunModeReason']})")
+    for feature, used in info["Isolation"].items():
+        out(f"  {feature + ':':<16}{'yes' if used else 'NO (not isolated in this mode)'}")
     for key, value in info.items():
-        out(f" {key}: {human_size(value) if key == 'MemTotal' else value}")
+        if key not in ("RunMode", "RunModeReason", "Isolation"):
+            out(f" {key}: {human_size(value) if key == 'MemTotal' else value}")
 
 
 @command("system", "COMMAND", "Manage minidock: df, prune", counts=(1, None))
