@@ -42,22 +42,18 @@ metacopy and index features, and its xattr-marked whiteout files.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
-import re
 import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple
 
-from .errors import MinidockError
 from .layer import AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX
 from .layer import _is_opaque as _has_opaque_xattr
 
 MAX_SYMLINKS = 40  # Linux's limit on symlinks followed in one lookup (path_resolution(7))
-MS_RDONLY, MNT_DETACH = 1, 2  # <sys/mount.h>
 
 
 def _is_root() -> bool:
@@ -369,114 +365,6 @@ def _note(found: dict[str, str], rel: tuple[str, ...], kind: str) -> None:
     for i in range(1, len(rel)):
         found.setdefault(_text(rel[:i]), "C")
     found[_text(rel)] = kind
-
-
-# -- the kernel's overlay ----------------------------------------------------
-
-class MountError(MinidockError, OSError):
-    """The kernel refused to mount or unmount; ``errno`` is its error number."""
-
-    def __str__(self) -> str:
-        return self.strerror
-
-
-_HINTS = {
-    errno.EPERM: "mounting needs root (CAP_SYS_ADMIN), or a user namespace and the userxattr option",
-    errno.ENODEV: "this kernel has no overlay file system (modprobe overlay)",
-    errno.ENOENT: "a lowerdir, the upperdir, the workdir or the target does not exist",
-    errno.EINVAL: "overlayfs refused the options (dmesg says why; workdir must be on upperdir's file system)",
-    errno.EBUSY: "the upperdir or workdir is in use by another overlay mount",
-}
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_LIBC.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
-_LIBC.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
-
-
-def _check(result: int, what: str) -> None:
-    """Turn a failed libc call into a MountError naming the kernel's errno and what to do."""
-    if result != 0:
-        err = ctypes.get_errno()
-        hint = f"; {_HINTS[err]}" if err in _HINTS else ""
-        raise MountError(err, f"{what}: {errno.errorcode.get(err, err)} ({os.strerror(err)}){hint}")
-
-
-def overlay_options(lowerdirs: list[Path], upper: Path, work: Path, *, userxattr: bool = False) -> str:
-    """The mount data string, from `lowerdirs` given bottom first like everywhere in minidock.
-
-    overlayfs.rst: "The specified lower directories will be stacked beginning
-    from the rightmost one", so the *first* lowerdir is the topmost: the list
-    is reversed here.  ``,`` and ``:`` in a path are escaped with ``\\``.
-    """
-    lower = ":".join(_escape(d) for d in reversed(lowerdirs))
-    options = f"lowerdir={lower},upperdir={_escape(upper)},workdir={_escape(work)}"
-    return options + (",userxattr" if userxattr else "")
-
-
-def _escape(path: Path | str) -> str:
-    return re.sub(r"([\\,:])", r"\\\1", os.fspath(path))
-
-
-@contextlib.contextmanager
-def mounted(lowerdirs: list[Path], upper: Path, work: Path, target: Path, *,
-            userxattr: bool = False, readonly: bool = False) -> Iterator[Path]:
-    """Mount overlay at `target` for the duration of the ``with`` block (root); always unmounts.
-
-    mount(2) copies its data from the caller in one page (4096 bytes here) and
-    silently cuts what is longer, so a deep image's lowerdir list may not fit.
-    Docker gives each layer a short symlink (overlay2/l/ABC...) and mounts from
-    inside its directory with relative paths; when the absolute paths are too
-    long, this chdir()s to the layers' common parent and passes relative ones.
-    """
-    target = os.path.abspath(target)
-    dirs = [os.path.abspath(d) for d in (*lowerdirs, upper, work)]
-    data, base = overlay_options(dirs[:-2], dirs[-2], dirs[-1], userxattr=userxattr), None
-    if not _fits(data):
-        base = os.path.commonpath(dirs[:-2])
-        short = [os.path.relpath(d, base) for d in dirs]
-        data = overlay_options(short[:-2], short[-2], short[-1], userxattr=userxattr)
-        if not _fits(data):
-            raise MountError(errno.E2BIG, f"the overlay options for {len(lowerdirs)} layers take {len(data)} bytes, "
-                             f"more than mount(2)'s one page ({os.sysconf('SC_PAGE_SIZE')}); give the layers shorter "
-                             "paths (Docker links each to a short name in overlay2/l/)")
-    # The kernel resolves relative lowerdirs against the caller's cwd.  The cwd is the whole
-    # process's, so other threads see it change for a moment; Docker mounts from a child (mountFrom).
-    with contextlib.chdir(base) if base else contextlib.nullcontext():
-        _check(_LIBC.mount(b"overlay", os.fsencode(target), b"overlay", MS_RDONLY if readonly else 0,
-                           os.fsencode(data)), f"mount overlay on {target}")
-    try:
-        yield Path(target)
-    finally:
-        _unmount(target)
-
-
-def _fits(data: str) -> bool:
-    return len(os.fsencode(data)) < os.sysconf("SC_PAGE_SIZE")  # with its NUL
-
-
-def _unmount(target: str) -> None:
-    """umount2(2); if busy (a file still open in it), detach it and let the kernel finish when it is closed."""
-    if _LIBC.umount2(os.fsencode(target), 0) == 0:
-        return
-    err = ctypes.get_errno()
-    if err == errno.EBUSY:
-        _check(_LIBC.umount2(os.fsencode(target), MNT_DETACH), f"umount {target}")
-    elif err != errno.EINVAL:  # EINVAL: no longer a mount point, someone unmounted it already
-        raise MountError(err, f"umount {target}: {errno.errorcode.get(err, err)} ({os.strerror(err)})")
-
-
-def overlay_supported() -> bool:
-    """Whether this process could mount overlay: the kernel lists it, and we are root or may use a user namespace.
-
-    Unprivileged overlay mounts work inside a user namespace since Linux 5.11,
-    with the userxattr option (runtime/mode.py decides which mode runs).
-    """
-    try:
-        listed = "overlay" in Path("/proc/filesystems").read_text().split()
-        userns = int(Path("/proc/sys/user/max_user_namespaces").read_text()) > 0
-    except (OSError, ValueError):
-        return False
-    release = tuple(int(n) for n in re.findall(r"\d+", os.uname().release)[:2])
-    return listed and (_is_root() or (userns and release >= (5, 11)))
 
 
 # -- one directory of the stack ------------------------------------------------

@@ -428,7 +428,7 @@ def test_a_failed_setup_names_the_call_and_leaves_no_mount(overlay_spec, tmp_pat
     with Container(overlay_spec, [BUSYBOX, "true"]) as box:
         code, output = box.run_to_end()
     assert code == 125
-    assert f"[Errno 2] mount -t overlay overlay -o lowerdir={tmp_path}/no-such-layer," in output
+    assert f"mount overlay on {tmp_path}" in output and "ENOENT" in output
     assert host_mounts_under(tmp_path) == []
 
 

@@ -15,7 +15,8 @@ import pytest
 from archives import entry, tar_of
 from minidock import unionfs
 from minidock.layer import apply_layer_tar, write_layer_tar
-from minidock.unionfs import MountError, Provenance, UnionView, changes, mounted, overlay_options, overlay_supported
+from minidock.runtime.overlay import MountError, mounted, overlay_options, overlay_supported
+from minidock.unionfs import Provenance, UnionView, changes
 
 IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root: mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)")
@@ -388,7 +389,7 @@ def test_a_deep_stack_is_mounted_with_paths_relative_to_the_layers(tmp_path, mou
     cwd = os.getcwd()
     with mounted(lowers, *mount_dirs) as mnt:
         assert os.getcwd() == cwd
-        assert f"lowerdir=044{'x' * 61}:043" in our_mounts(tmp_path)[0]  # relative to tmp_path/layers
+        assert f"lowerdir=layers/044{'x' * 61}:layers/043" in our_mounts(tmp_path)[0]  # relative to tmp_path
         assert sorted(os.listdir(mnt)) == [f"f{i:03d}" for i in range(45)]
         assert disk_tree(mnt) == view_tree(UnionView(lowers))
 

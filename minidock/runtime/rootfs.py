@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NotFound
-from ..unionfs import overlay_options
+from .overlay import mount_overlay
 from .syscalls import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
                        MS_REMOUNT, MS_STRICTATIME, mount, mounts, pivot_root, sethostname, umount2)
 
@@ -93,9 +93,8 @@ def mount_root(spec: RootfsSpec) -> None:
     """
     if spec.lowerdirs is None:
         mount(spec.rootfs, spec.rootfs, None, MS_BIND | MS_REC)
-    else:  # overlay_options takes the layers bottom first, as an image lists them
-        data = overlay_options(spec.lowerdirs[::-1], spec.upperdir, spec.workdir)
-        mount("overlay", spec.rootfs, "overlay", 0, data)
+    else:  # mount_overlay takes the layers bottom first, as an image lists them
+        mount_overlay(spec.lowerdirs[::-1], spec.upperdir, spec.workdir, spec.rootfs)
 
 
 def enter_root(rootfs: Path) -> str:
