@@ -96,7 +96,7 @@ def _walk(directory: Path, prefix: str = "") -> Iterator[_Entry]:
     for entry in _children(directory, prefix):
         yield entry
         if entry.marker is None and stat.S_ISDIR(entry.st.st_mode):
-            if _is_opaque(entry.path) and not os.path.lexists(entry.path / OPAQUE_MARKER):
+            if has_opaque_xattr(entry.path) and not os.path.lexists(entry.path / OPAQUE_MARKER):
                 yield _Entry(f"{entry.name}/{OPAQUE_MARKER}", entry.path, entry.st, "opaque")
             yield from _walk(entry.path, entry.name + "/")
 
@@ -118,7 +118,7 @@ def _children(directory: Path, prefix: str) -> list[_Entry]:
     return sorted(found, key=lambda e: (e.name.rpartition("/")[2] != OPAQUE_MARKER, os.fsencode(e.name)))
 
 
-def _is_opaque(path: Path) -> bool:
+def has_opaque_xattr(path: Path) -> bool:
     """Whether overlayfs marks this directory opaque (trusted.*, or user.* with userxattr)."""
     for prefix in ("trusted", "user"):
         try:

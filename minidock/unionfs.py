@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple
 
 from .layer import AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX
-from .layer import _is_opaque as _has_opaque_xattr
+from .layer import has_opaque_xattr as _has_opaque_xattr
 
 MAX_SYMLINKS = 40  # Linux's limit on symlinks followed in one lookup (path_resolution(7))
 

@@ -266,8 +266,8 @@ def relay(c, cid: str, sock: socket.socket, stdin: bool, tty: bool, detach_keys:
     frames = FrameReader()
     raw = stdin and tty and sys.stdin.isatty()
     saved = termios.tcgetattr(sys.stdin.fileno()) if raw else None
-    if raw:
-        ttymod.setraw(sys.stdin.fileno())
+    if raw:  # TCSANOW: keep what was typed before we got here (setraw's default TCSAFLUSH drops it)
+        ttymod.setraw(sys.stdin.fileno(), termios.TCSANOW)
     forward = forward_signals(c, cid) if not tty else None
     typed = b""
     try:
@@ -374,7 +374,7 @@ def exec_with_pty(c, cid: str, argv: list[str], opts) -> int:
     raw = opts.interactive and sys.stdin.isatty()
     saved = termios.tcgetattr(sys.stdin.fileno()) if raw else None
     if raw:
-        ttymod.setraw(sys.stdin.fileno())
+        ttymod.setraw(sys.stdin.fileno(), termios.TCSANOW)
     try:
         sel = selectors.DefaultSelector()
         sel.register(master, selectors.EVENT_READ)
