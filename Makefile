@@ -5,10 +5,12 @@ BIN      := $(CURDIR)/$(VENV)/bin
 # the notebooks' `!minidock ...` cells and the tests find the CLI on PATH
 export PATH := $(BIN):$(PATH)
 
-# Debian packages: the base image's busybox, graphviz for pictures, and the
-# real peers minidock is tested against (see docs/testing.md).
+# Debian packages: the base image's busybox, graphviz for pictures, the real
+# peers minidock is tested against, and what Debian's python3 needs to run
+# minidock as an unprivileged user (the rootless tests).
 APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
-                podman skopeo umoci runc docker-registry
+                podman skopeo umoci runc docker-registry \
+                python3-tqdm python3-pyroute2
 NOTEBOOKS    := notebooks
 NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg
 LAB_PORT     ?= 8888

@@ -117,10 +117,14 @@ class Containers:
         """Make a container from an image; return its ID. Nothing runs yet."""
         from .runtime import network as net
 
+        from .runtime import mode
         rec = self._image(image)
         cfg = rec.config.get("config") or {}
         if network not in ("bridge", "none", "host"):
             raise APIError(f'network {network} not found (minidock has "bridge", "none" and "host")')
+        run_mode = mode.detect()[0]
+        if run_mode != "root":
+            network = check_unprivileged(run_mode, network, ports or publish_all, memory or pids_limit or cpus)
         published = [net.parse_publish(p) for p in ports]
         if publish_all:
             published += [("127.0.0.1", None, int(p.split("/")[0]), "tcp") for p in cfg.get("ExposedPorts") or {}]
@@ -212,9 +216,9 @@ class Containers:
         if state["Status"] == "running":
             return state
         run_mode, why = mode.detect()
-        if run_mode != "root":
+        if run_mode == "chroot-emulated":
             raise APIError(f"minidock runs in {run_mode} mode here ({why}); starting containers "
-                           "in this mode is not built yet: run as root")
+                           "in this mode is not built yet: run as root, or where user namespaces are allowed")
         return shim.spawn(self.store, cid, attach)
 
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
@@ -319,6 +323,17 @@ class Containers:
                  **({"author": author} if author else {}), **({"comment": message} if message else {})})
             data = json.dumps(new_cfg, sort_keys=True, separators=(",", ":")).encode()
             return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+
+
+def check_unprivileged(run_mode: str, network: str, publishing, limits) -> str:
+    """What a container may have without root: its own loopback only, no limits, no published ports."""
+    if publishing:
+        raise APIError(f"publishing ports needs root mode; minidock runs in {run_mode} mode here")
+    if limits:
+        raise APIError(f"memory, pids and cpu limits need cgroups, which {run_mode} mode here cannot write")
+    if network == "host" and run_mode == "rootless":
+        raise APIError("--network host is not possible in rootless mode (the net namespace is the user's own)")
+    return "none" if network == "bridge" else network  # no bridge without root: loopback only
 
 
 def lay_out_init(init: Path) -> None:
@@ -446,7 +461,8 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
             os.close(err_r)
             with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
                 cgroups.Cgroup.open(cid).add(os.getpid())
-            nsenter.enter(state["Pid"], ["ipc", "uts", "net", "pid", "cgroup", "mnt"])
+            rootless = ["user"] if os.geteuid() != 0 else []  # first: it owns the others
+            nsenter.enter(state["Pid"], rootless + ["ipc", "uts", "net", "pid", "cgroup", "mnt"])
             if os.fork():
                 code = os.waitstatus_to_exitcode(os.wait()[1])
                 os._exit(128 - code if code < 0 else code)

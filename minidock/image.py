@@ -15,6 +15,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Callable
 
 from . import layer as layerfmt
@@ -76,8 +77,24 @@ def did_you_mean(name: str, tags: dict) -> str:
 
 
 def whiteout_format() -> tuple[str, str]:
-    """How whiteouts are written into layer dirs: overlay's form as root, else kept as files."""
-    return ("overlay", "trusted") if os.geteuid() == 0 else ("keep", "user")
+    """How whiteouts are written into layer dirs (and so which driver can use them).
+
+    As root: overlay's own form, char devices 0/0 and ``trusted.overlay.opaque``.
+    Rootless: the same, made inside a user namespace, with ``user.overlay.opaque``
+    (overlay's ``userxattr`` option).  Otherwise ``.wh.`` files, which only the
+    pure-Python union view understands (the vfs driver flattens them).
+    """
+    from .runtime import mode
+    run_mode = mode.detect()[0]
+    if run_mode == "root":
+        return "overlay", "trusted"
+    return ("overlay", "user") if run_mode == "rootless" else ("keep", "user")
+
+
+def _extract(blob: str, dest: str, mode: str, prefix: str) -> int:
+    """Apply one layer tar to an empty directory; the bytes written."""
+    with open(blob, "rb") as f:
+        return layerfmt.apply_layer_tar(f, Path(dest), whiteouts=mode, xattr_prefix=prefix)
 
 
 class Images:
@@ -157,8 +174,12 @@ class Images:
         mode, prefix = whiteout_format()
         with self.store.temp_path() as tmp:
             (tmp / "diff").mkdir(parents=True)
-            with open(self.store.blob_path(diff_id), "rb") as f:
-                size = layerfmt.apply_layer_tar(f, tmp / "diff", whiteouts=mode, xattr_prefix=prefix)
+            blob = str(self.store.blob_path(diff_id))
+            if mode == "overlay" and os.geteuid() != 0:  # rootless: whiteouts can be made in a user namespace
+                from .runtime.userns import run_as_root_inside
+                size = run_as_root_inside(_extract, blob, str(tmp / "diff"), mode, prefix)
+            else:
+                size = _extract(blob, str(tmp / "diff"), mode, prefix)
             meta = {"diff_id": diff_id, "chain_id": chain, "parent": parent_chain,
                     "size": size, "whiteouts": mode}
             (tmp / "layer.json").write_text(json.dumps(meta, indent=1, sort_keys=True))

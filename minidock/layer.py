@@ -30,6 +30,7 @@ Two promises are kept here:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -426,9 +427,17 @@ class _Extractor:
             os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
 
     def _chown(self, path: Path, member: tarfile.TarInfo) -> None:
-        """Give the entry the tar's numeric owner; only root may."""
+        """Give the entry the tar's numeric owner; only root may.
+
+        In a rootless user namespace only uid/gid 0 are mapped: chown(2) to
+        any other ID fails with EINVAL, and the file stays the user's.
+        """
         if _is_root():
-            os.lchown(path, member.uid, member.gid)
+            try:
+                os.lchown(path, member.uid, member.gid)
+            except OSError as e:
+                if e.errno != errno.EINVAL:
+                    raise
 
     def _set_metadata(self, path: Path, member: tarfile.TarInfo) -> None:
         """Owner, mode, then mtime: chown(2) clears setuid bits, so it goes first."""

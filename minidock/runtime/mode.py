@@ -16,6 +16,7 @@ feature, whether this mode uses it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -41,6 +42,7 @@ def has_capability(cap: int, pid: str = "self") -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1)
 def user_namespaces_allowed() -> bool:
     """Try it: a child that unshares CLONE_NEWUSER (sysctls and LSMs can both forbid it)."""
     from .syscalls import CLONE_NEWUSER, unshare
@@ -55,7 +57,7 @@ def user_namespaces_allowed() -> bool:
 
 
 def detect() -> tuple[str, str]:
-    """(mode, why): the best mode this process can use."""
+    """(mode, why): the best mode this process can use (``MINIDOCK_MODE`` may choose a lesser one)."""
     forced = os.environ.get("MINIDOCK_MODE")
     if forced in ISOLATES:
         return forced, "chosen with MINIDOCK_MODE"

@@ -406,3 +406,19 @@ class PortProxy:
             pass  # the container refused or is gone: drop the client, as docker-proxy does
         finally:
             self._slots.release()
+
+
+def bring_up_loopback() -> None:
+    """Set ``lo`` up in *our own* network namespace, with a plain ioctl(2).
+
+    A new network namespace has only ``lo``, and it is down.  This runs inside
+    the container (PID 1, before exec), so it needs no netlink and no joining:
+    SIOCGIFFLAGS reads the flags, SIOCSIFFLAGS writes them back with IFF_UP.
+    """
+    import fcntl
+    import struct
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, request))[1]
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))

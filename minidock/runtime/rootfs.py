@@ -53,6 +53,7 @@ class RootfsSpec:
     binds: list[tuple[Path, str]] = field(default_factory=list)  # host file -> path in the container
     readonly: bool = False        # --read-only: "/" only; binds, /dev, /proc stay as Docker has them
     hostname: str = ""
+    userxattr: bool = False       # rootless: overlay keeps its marks in user.* xattrs
 
 
 def enter_rootfs(spec: RootfsSpec) -> None:
@@ -94,7 +95,7 @@ def mount_root(spec: RootfsSpec) -> None:
     if spec.lowerdirs is None:
         mount(spec.rootfs, spec.rootfs, None, MS_BIND | MS_REC)
     else:  # mount_overlay takes the layers bottom first, as an image lists them
-        mount_overlay(spec.lowerdirs[::-1], spec.upperdir, spec.workdir, spec.rootfs)
+        mount_overlay(spec.lowerdirs[::-1], spec.upperdir, spec.workdir, spec.rootfs, userxattr=spec.userxattr)
 
 
 def enter_root(rootfs: Path) -> str:
@@ -114,14 +115,16 @@ def mount_dev(old: str, devices: dict[str, str]) -> None:
 
     Each device is the host's node bind-mounted onto an empty file: that works
     as root and in a user namespace alike (mknod does not work in the latter).
-    ``newinstance`` gives the container its own pty numbers; ``gid=5`` is tty.
+    ``newinstance`` gives the container its own pty numbers; ``gid=5`` is tty
+    (rootless, gid 5 is not mapped in the user namespace, so it is left out).
     An mqueue mount shows the queues of the mounter's IPC namespace (the caller
     unshared CLONE_NEWIPC).
     """
     _mount_dir("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
     for name, host_path in devices.items():
         bind_file(old + host_path, f"/dev/{name}")
-    _mount_dir("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    tty_gid = ",gid=5" if Path(old + "/proc/self/setgroups").read_text().strip() != "deny" else ""
+    _mount_dir("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620" + tty_gid)
     _mount_dir("shm", "/dev/shm", "tmpfs", SAFE, "mode=1777,size=65536k")
     _mount_dir("mqueue", "/dev/mqueue", "mqueue", SAFE)
     for name, target in DEV_LINKS.items():
@@ -265,6 +268,7 @@ def become(uid: int, gid: int, groups: list[int]) -> None:
     The order is the rule: setgroups and setgid need CAP_SETGID, which
     setuid to a non-zero uid takes away -- so setuid comes last.
     """
-    os.setgroups(groups)
+    if Path("/proc/self/setgroups").read_text().strip() != "deny":  # rootless: setgroups(2) is off
+        os.setgroups(groups)
     os.setgid(gid)
     os.setuid(uid)

@@ -45,7 +45,7 @@ from pathlib import Path
 from ..display import rfc3339
 from ..errors import APIError, MinidockError
 from ..store import Store
-from . import cgroups, network
+from . import cgroups, network, userns
 from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
 from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
                        CLONE_NEWUTS, DEFAULT_CAPABILITIES, drop_capabilities, set_no_new_privs,
@@ -157,14 +157,15 @@ class Shim:
         self.log = open(self.dir / "log.json", "ab")
         self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
         self.proxies: list[network.PortProxy] = []
+        self.rootless = os.geteuid() != 0
 
     def run(self) -> None:
         """Set up, start the container, pump its I/O until it ends, clean up."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stop/kill signal the container, not us
         listener = self._listen()
         lease = None
-        cgroup = cgroups.Cgroup.create(self.cid, memory=self.config["Memory"],
-                                       pids=self.config["PidsLimit"], cpus=self.config["Cpus"])
+        cgroup = NoCgroup() if self.rootless else cgroups.Cgroup.create(
+            self.cid, memory=self.config["Memory"], pids=self.config["PidsLimit"], cpus=self.config["Cpus"])
         try:
             if self.config["NetworkMode"] == "bridge":
                 lease = network.allocate(self.store, self.cid)
@@ -236,7 +237,8 @@ class Shim:
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with _suppress(OSError):
                     os.close(fd)
-            _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease)
+            _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease,
+                         self.rootless)
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
         cgroup.add(keeper)
@@ -245,8 +247,6 @@ class Shim:
         os.close(pid_r)
         if pid and self.config["NetworkMode"] == "bridge":
             network.attach(self.store, self.cid, pid, lease)
-        elif pid and self.config["NetworkMode"] == "none":
-            network.loopback_only(pid)
         os.write(go_w, b"go")
         os.close(go_w)
         with os.fdopen(err_r, "rb") as f:
@@ -393,6 +393,16 @@ class Shim:
             self.containers.remove(self.cid)
 
 
+class NoCgroup:
+    """Rootless mode: no cgroup can be written, so none is made (``info`` says so)."""
+
+    def add(self, pid: int) -> None:
+        pass
+
+    def remove(self) -> None:
+        pass
+
+
 def release_resources(store: Store, cid: str) -> None:
     """Free what a container held, after its shim is gone (crash) or before ``rm``."""
     with _suppress(Exception):
@@ -408,19 +418,27 @@ def _start_time(pid: int):
 
 # -- inside the container's namespaces ------------------------------------------
 
-def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease) -> None:
-    """Unshare the namespaces, fork PID 1, report its PID, wait for it; never returns."""
+def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease,
+                 rootless: bool) -> None:
+    """Unshare the namespaces, fork PID 1, report its PID, wait for it; never returns.
+
+    Rootless, a user namespace comes first, in the same unshare(2): the others
+    are then owned by it, and we hold every capability over them.
+    """
     try:
         set_pdeathsig(signal.SIGKILL)  # the shim gone means the container goes too
         os.read(go_r, 1)  # wait until the shim has put us in the container's cgroup
         flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
         if config["NetworkMode"] != "host":
             flags |= CLONE_NEWNET
-        unshare(flags)
+        if rootless:
+            userns.enter_own(flags)
+        else:
+            unshare(flags)
         child = os.fork()
         if child == 0:
             os.close(pid_w)
-            _container_main(config, cdir, store, stdio, go_r, err_w, lease)
+            _container_main(config, cdir, store, stdio, go_r, err_w, lease, rootless)
         os.write(pid_w, str(child).encode())
         os.close(pid_w)
         for fd in (go_r, err_w, *stdio):
@@ -433,17 +451,19 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         os._exit(125)
 
 
-def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: int, lease) -> None:
+def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: int, lease, rootless: bool) -> None:
     """PID 1: wait for the go, build the root file system, drop privileges, exec."""
     try:
         set_pdeathsig(signal.SIGKILL)
         os.read(go_r, 2)
         os.close(go_r)
         unshare(CLONE_NEWCGROUP)  # after the shim put us in our cgroup: it becomes our "/"
+        if config["NetworkMode"] != "host":
+            network.bring_up_loopback()
         take_stdio(stdio, config["Tty"])
         if lease is not None:
             (cdir / "hosts").write_text(_hosts(config, lease))
-        enter_rootfs(_rootfs_spec(config, cdir, store))
+        enter_rootfs(_rootfs_spec(config, cdir, store, rootless))
         env = settle(config, config["User"], config["WorkingDir"], config["Env"])
         argv = [config["Path"], *config["Args"]]
         if config["Init"]:
@@ -472,13 +492,13 @@ def _hosts(config: dict, lease) -> str:
     return hosts_file(config["Hostname"], lease.address)
 
 
-def _rootfs_spec(config: dict, cdir, store: Store) -> RootfsSpec:
+def _rootfs_spec(config: dict, cdir, store: Store, rootless: bool = False) -> RootfsSpec:
     binds = [(cdir / name, f"/etc/{name}") for name in ("hosts", "hostname", "resolv.conf")]
     if config["Driver"] == "vfs":
         return RootfsSpec(cdir / "rootfs", None, None, None, binds, config["ReadonlyRootfs"], config["Hostname"])
     lowers = [cdir / "init"] + [store.layer_dir(c) / "diff" for c in reversed(config["Layers"])]
     return RootfsSpec(cdir / "merged", lowers, cdir / "upper", cdir / "work", binds,
-                      config["ReadonlyRootfs"], config["Hostname"])
+                      config["ReadonlyRootfs"], config["Hostname"], userxattr=rootless)
 
 
 def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:

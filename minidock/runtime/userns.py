@@ -1,0 +1,67 @@
+"""User namespaces: how an unprivileged user becomes "root" of a small world of their own.
+
+A process that unshares CLONE_NEWUSER holds every capability *inside* the new
+namespace, over the namespaces it creates from there (mount, pid, net...).
+Its IDs inside are whatever its uid_map says; an unprivileged process may map
+exactly one ID: its own (user_namespaces(7), "Defining user and group ID
+mappings").  So "root inside" is the user outside, and files it makes belong
+to that user on disk.  It must write "deny" to /proc/self/setgroups before it
+may write its gid_map (since Linux 3.19, CVE-2014-8989).
+
+minidock's rootless mode builds on this: layers are extracted inside such a
+namespace (so overlay's whiteouts, char devices 0/0, may be made there), and a
+container's keeper unshares one before the other namespaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from typing import Callable
+
+from ..errors import InvalidArchive, MinidockError
+from .syscalls import CLONE_NEWUSER, unshare
+
+
+def map_self(uid: int, gid: int) -> None:
+    """After unshare(CLONE_NEWUSER): be root inside, ``uid``:``gid`` outside."""
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"0 {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"0 {gid} 1")
+
+
+def enter_own(flags: int = 0) -> None:
+    """Unshare a user namespace (plus ``flags``) and map ourselves to root in it."""
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(CLONE_NEWUSER | flags)
+    map_self(uid, gid)
+
+
+def run_as_root_inside(fn: Callable, *args):
+    """Run ``fn(*args)`` in a child that is root of its own user namespace; return its JSON result."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            enter_own()
+            reply = {"result": fn(*args)}
+        except MinidockError as e:
+            reply = {"error": str(e), "archive": isinstance(e, InvalidArchive)}
+        except BaseException as e:
+            traceback.print_exc()
+            reply = {"error": f"{type(e).__name__}: {e}", "archive": False}
+        os.write(w, json.dumps(reply).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    reply = json.loads(data or b'{"error": "the user-namespace child died", "archive": false}')
+    if "error" in reply:
+        raise (InvalidArchive if reply["archive"] else MinidockError)(reply["error"])
+    return reply["result"]

@@ -1,0 +1,75 @@
+"""Rootless mode: an unprivileged user runs real containers inside a user namespace.
+
+The test drops to uid 65534 with util-linux's setpriv and runs minidock with
+Debian's python3 (the venv's interpreter lives under /root, which that user
+cannot read); tqdm and pyroute2 come from Debian's python3-* packages.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, require_root, require_tool
+
+NOBODY = 65534
+PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture
+def as_nobody():
+    """A runner of ``minidock ARGS`` as uid/gid 65534, with a store that user owns."""
+    require_root()
+    require_tool("setpriv")
+    if not os.path.exists(PYTHON):
+        pytest.skip("needs Debian's python3 with python3-tqdm and python3-pyroute2 (make setup)")
+    base = Path(tempfile.mkdtemp(prefix="minidock-rootless-"))  # pytest's tmp dirs are root's alone
+    os.chmod(base, 0o755)
+    home = base / "home"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+
+    def minidock(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        env = {"HOME": str(home), "PYTHONPATH": str(REPO), "MINIDOCK_ROOT": str(home / "store"),
+               "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        proc = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                               PYTHON, "-m", "minidock", *args], env=env, capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"minidock {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+        return proc
+
+    yield minidock
+    minidock("rm", "-f", *minidock("ps", "-aq").stdout.split(), check=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_info_says_rootless_and_what_it_does_not_isolate(as_nobody):
+    info = json.loads(as_nobody("info", "--format", "{{json .}}").stdout)
+    assert info["RunMode"] == "rootless"
+    assert info["Isolation"]["user"] is True
+    assert info["Isolation"]["cgroup limits"] is False and info["Isolation"]["bridge network"] is False
+
+
+def test_a_rootless_container_is_pid_1_root_inside_with_its_own_loopback(as_nobody):
+    as_nobody("bootstrap", "busybox")
+    out = as_nobody("run", "--name", "r1", "-h", "inside", "busybox", "sh", "-c",
+                    "echo $$; id -u; hostname; ip -o addr | cut -d' ' -f2 | sort -u; touch /made").stdout.split()
+    assert out == ["1", "0", "inside", "lo"]
+    assert as_nobody("diff", "r1").stdout.split("\n")[0] == "A /made"
+    upper = Path(as_nobody("inspect", "--format", "{{.GraphDriver.Data.UpperDir}}", "r1").stdout.strip())
+    assert (upper / "made").stat().st_uid == NOBODY  # root inside is the user outside
+    exec_out = as_nobody("exec", "r1", "true", check=False)
+    assert exec_out.returncode != 0 and "not running" in exec_out.stderr
+
+
+def test_rootless_refuses_what_needs_root_with_one_line(as_nobody):
+    as_nobody("bootstrap", "busybox")
+    for args, words in ((["-p", "8080:80"], "publishing ports needs root"),
+                        (["--memory", "16m"], "need cgroups")):
+        proc = as_nobody("run", *args, "busybox", "true", check=False)
+        assert proc.returncode == 125 and words in proc.stderr and "Traceback" not in proc.stderr
+    assert as_nobody("ps", "-aq").stdout.strip() == ""
