@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal as signals
 import socket
@@ -160,6 +161,21 @@ class Container:
     def stats(self, stream: bool = False) -> dict:
         from ..container import stats
         return stats(self._c, self.id)
+
+    @property
+    def pid(self) -> int:
+        """The host PID of the container's first process (0 when it is not running)."""
+        return self._c.state(self.id).get("Pid") or 0
+
+    def namespaces(self) -> dict[str, dict[str, int]]:
+        """Inode of each /proc/PID/ns/* link, the container's next to the host's (ours)."""
+        from ..runtime.nsenter import namespaces_of
+        return {"container": namespaces_of(self.pid), "host": namespaces_of(os.getpid())}
+
+    def interfaces(self) -> list[dict]:
+        """The container's network interfaces, read live (name, addresses, mac, the host-side peer)."""
+        from ..runtime import network
+        return network.interfaces(self.pid) if self.pid else []
 
     def attach_socket(self) -> socket.socket:
         """A connection to the shim: stdcopy frames out, raw stdin in."""
