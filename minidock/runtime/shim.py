@@ -192,8 +192,7 @@ class Shim:
             for proxy in self.proxies:
                 proxy.stop()
             cgroup.remove()  # kills whatever of the container was started
-            network.detach(self.cid)
-            network.release(self.store, self.cid)
+            release_network(self.store, self.cid, self.config)
             raise
 
     def _listen(self) -> socket.socket:
@@ -379,8 +378,7 @@ class Shim:
         for proxy in self.proxies:
             proxy.stop()
         cgroup.remove()
-        network.detach(self.cid)
-        network.release(self.store, self.cid)
+        release_network(self.store, self.cid, self.config)
         self.containers.write_state(self.cid, Status="exited", ExitCode=status, Pid=0,
                                     FinishedAt=rfc3339(time.time()))
         self._broadcast(frame(EXIT, str(status).encode()))
@@ -407,8 +405,18 @@ def release_resources(store: Store, cid: str) -> None:
     """Free what a container held, after its shim is gone (crash) or before ``rm``."""
     with _suppress(Exception):
         cgroups.Cgroup.open(cid).remove()
-    network.detach(cid)
-    network.release(store, cid)
+    try:
+        config = json.loads((store.root / "containers" / cid / "config.json").read_text())
+    except FileNotFoundError:
+        config = {"NetworkMode": "bridge"}  # unknown: free whatever may be there
+    release_network(store, cid, config)
+
+
+def release_network(store: Store, cid: str, config: dict) -> None:
+    """The bridge's veth and address; a container without the bridge held neither."""
+    if config["NetworkMode"] == "bridge":
+        network.detach(cid)
+        network.release(store, cid)
 
 
 def _start_time(pid: int):
