@@ -361,8 +361,8 @@ class _Extractor:
         if member.isdir():
             self._chown(path, member)
             self.dirs[rel] = member
-        elif not member.islnk():  # a hard link shares its target's inode and metadata
-            self._set_metadata(path, member)
+        elif not member.islnk() and not member.isreg():  # a hard link shares its target's inode;
+            self._set_metadata(path, member)                # a regular file was done by _create
 
     def _check(self, member: tarfile.TarInfo) -> None:
         """Refuse entries we must not or cannot create, before touching the disk."""
@@ -410,6 +410,8 @@ class _Extractor:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             with open(fd, "wb") as out:
                 self.size += _copy(tar.extractfile(member), out)
+                out.flush()
+                self._set_fd_metadata(fd, member)  # through the fd: by path it is several times slower
         elif member.isdir():
             if not os.path.isdir(path):
                 os.mkdir(path, 0o700)  # opened up in finish(), once its contents are in
@@ -438,6 +440,17 @@ class _Extractor:
             except OSError as e:
                 if e.errno != errno.EINVAL:
                     raise
+
+    def _set_fd_metadata(self, fd: int, member: tarfile.TarInfo) -> None:
+        """Owner, mode, mtime of a file we hold open (fchown, fchmod, futimens)."""
+        if _is_root() and (member.uid, member.gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.fchown(fd, member.uid, member.gid)
+            except OSError as e:
+                if e.errno != errno.EINVAL:  # EINVAL: an ID a rootless user namespace cannot map
+                    raise
+        os.fchmod(fd, _mode(member))
+        os.utime(fd, (member.mtime, member.mtime))
 
     def _set_metadata(self, path: Path, member: tarfile.TarInfo) -> None:
         """Owner, mode, then mtime: chown(2) clears setuid bits, so it goes first."""
