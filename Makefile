@@ -6,7 +6,7 @@ BIN      := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
 # Debian packages: the base image's busybox, graphviz for pictures, the real
-# peers minidock is tested against, and what Debian's python3 needs to run
+# peers minidock is tested against (docs/testing.md), and what Debian's python3 needs to run
 # minidock as an unprivileged user (the rootless tests).
 APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
                 podman skopeo umoci runc docker-registry \
