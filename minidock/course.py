@@ -34,6 +34,7 @@ def course_root(chapter: str) -> Path:
 def start(chapter: str) -> Client:
     """A fresh store for ``chapter`` with ``busybox:latest`` in it; the CLI uses it too."""
     root = course_root(chapter)
+    _remove_containers(root)  # a chapter that stopped halfway may have left some running
     shutil.rmtree(root, ignore_errors=True)
     os.environ["MINIDOCK_ROOT"] = str(root)          # for `!minidock ...` cells
     os.environ["SOURCE_DATE_EPOCH"] = str(COURSE_EPOCH)
@@ -43,5 +44,14 @@ def start(chapter: str) -> Client:
 
 
 def finish(client: Client) -> None:
-    """Remove the chapter's store: the course leaves nothing behind."""
+    """Remove the chapter's containers and store: the course leaves nothing behind."""
+    _remove_containers(client.store.root)
     shutil.rmtree(client.store.root, ignore_errors=True)
+
+
+def _remove_containers(root: Path) -> None:
+    """``rm -f`` every container of the store at ``root``, if there is one."""
+    if (root / "containers").is_dir():
+        client = Client(root)
+        for container in client.containers.list(all=True):
+            container.remove(force=True)

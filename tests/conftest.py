@@ -16,6 +16,12 @@ REPO = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
 
 
+@pytest.fixture(autouse=True)
+def own_address_pool(tmp_path, monkeypatch):
+    """Each test its own pool of bridge addresses (the host's lives in /run/minidock)."""
+    monkeypatch.setenv("MINIDOCK_RUN", str(tmp_path / "run"))
+
+
 @pytest.fixture
 def root(tmp_path, monkeypatch) -> Path:
     """A fresh, empty store; MINIDOCK_ROOT points at it for the CLI too."""

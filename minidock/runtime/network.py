@@ -39,11 +39,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import ipaddress
+import json
 import os
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 
 from ..errors import APIError
@@ -56,14 +59,35 @@ def IPRoute(*args, **kwargs):
     return ipr(*args, **kwargs)
 
 
+def off_the_event_loop(fn):
+    """Run ``fn`` in a worker thread when this thread runs an asyncio loop.
+
+    pyroute2 (0.9) drives netlink with its own asyncio loop and refuses to start
+    one inside a running loop -- which is where a Jupyter kernel runs every cell.
+    """
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import asyncio
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return fn(*args, **kwargs)
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(fn, *args, **kwargs).result()
+    return wrapper
+
+
 def _is_netlink_error(error: Exception) -> bool:
     from pyroute2 import NetlinkError
     return isinstance(error, NetlinkError)
 
 BRIDGE = "minidock0"
 DEFAULT_SUBNET = "10.87.0.0/16"
-LEASES = "network/leases.json"
 CONFIG = "network/config.json"
+RUN_DIR = "/run/minidock"  # the host's, like the bridge: cleared by a reboot, as the containers are
 
 
 # -- the address pool (IPAM) ------------------------------------------------
@@ -97,6 +121,7 @@ def subnet(store) -> ipaddress.IPv4Network:
     return net
 
 
+@off_the_event_loop
 def check_overlap(net: ipaddress.IPv4Network) -> None:
     """Refuse a pool that overlaps a route already on the host (docker: "overlaps with other one").
 
@@ -125,34 +150,58 @@ def gateway(net: ipaddress.IPv4Network) -> str:
     return str(next(net.hosts()))
 
 
+@contextlib.contextmanager
+def _pool():
+    """The bridge's leases, locked: ``{container id: {"address", "store"}}``.
+
+    The pool belongs to the bridge, and the bridge to the host: every store on
+    this machine (two chapters of the course open at once, say) draws from the
+    same pool, so no two containers on ``minidock0`` get one address.  Leases
+    of a store that no longer exists are dropped.
+    """
+    base = Path(os.environ.get("MINIDOCK_RUN") or RUN_DIR) / bridge_name()
+    base.mkdir(parents=True, exist_ok=True)
+    fd = os.open(base / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = base / "leases.json"
+        held = json.loads(path.read_text()) if path.exists() else {}
+        held = {cid: lease for cid, lease in held.items() if os.path.isdir(lease["store"])}
+        before = json.dumps(held, sort_keys=True)
+        yield held
+        if json.dumps(held, sort_keys=True) != before or not path.exists():
+            tmp = base / f"leases.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(held, indent=1, sort_keys=True))
+            os.replace(tmp, path)
+    finally:
+        os.close(fd)
+
+
 def allocate(store, container_id: str) -> Lease:
     """The container's address: the one it holds already, else the lowest free one after the gateway."""
     net = subnet(store)
-    (store.root / "network").mkdir(exist_ok=True)
-    with store.lock():
-        held = store.read_json(LEASES, {})
-        address = held.get(container_id)
+    with _pool() as held:
+        address = held.get(container_id, {}).get("address")
         if address is None or ipaddress.IPv4Address(address) not in net:
-            taken = {gateway(net), *held.values()}
+            taken = {gateway(net), *(lease["address"] for lease in held.values())}
             address = next((str(a) for a in net.hosts() if str(a) not in taken), None)
             if address is None:
                 raise APIError(f"no available IPv4 addresses on network {bridge_name()} ({net}): "
                                "remove stopped containers or choose a larger subnet")
-            store.write_json(LEASES, {**held, container_id: address})
+            held[container_id] = {"address": address, "store": str(store.root)}
     return Lease(container_id, address, net.prefixlen, gateway(net), mac_for(address))
 
 
 def release(store, container_id: str) -> None:
     """Give the container's address back to the pool (fine if it holds none)."""
-    with store.lock():
-        held = store.read_json(LEASES, {})
-        if held.pop(container_id, None) is not None:
-            store.write_json(LEASES, held)
+    with _pool() as held:
+        held.pop(container_id, None)
 
 
 def leases(store) -> dict[str, str]:
-    """Container ID -> address, for every address in use."""
-    return store.read_json(LEASES, {})
+    """Container ID -> address, for every address this store's containers hold."""
+    with _pool() as held:
+        return {cid: lease["address"] for cid, lease in held.items() if lease["store"] == str(store.root)}
 
 
 # -- links: the bridge and the veth pairs -----------------------------------
@@ -168,6 +217,7 @@ def _ignore(*codes: int):
             raise
 
 
+@off_the_event_loop
 def ensure_bridge(store) -> str:
     """Create the bridge with the gateway address and bring it up; fine if it exists already."""
     name, net = bridge_name(), subnet(store)
@@ -216,6 +266,7 @@ def _failing(what: str):
         raise APIError(f"{what}: {os.strerror(e.code)}") from None
 
 
+@off_the_event_loop
 def attach(store, container_id: str, pid: int, lease: Lease) -> str:
     """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name."""
     host, peer = veth_names(container_id)
@@ -241,6 +292,7 @@ def attach(store, container_id: str, pid: int, lease: Lease) -> str:
     return host
 
 
+@off_the_event_loop
 def loopback_only(pid: int) -> None:
     """``--network none``: the container keeps only ``lo``, brought up."""
     with _inside(pid) as ns:
@@ -254,11 +306,13 @@ def _delete_link(name: str) -> None:
             ipr.link("del", index=index)
 
 
+@off_the_event_loop
 def detach(container_id: str) -> None:
     """Delete the container's host-side veth if it is still there (it dies with the namespace too)."""
     _delete_link(veth_names(container_id)[0])
 
 
+@off_the_event_loop
 def interfaces(pid: int) -> list[dict]:
     """The links inside the namespace of ``pid``, read live: name, index, addresses, mac, peer_index.
 
@@ -275,6 +329,7 @@ def interfaces(pid: int) -> list[dict]:
                        for link in ns.get_links()), key=lambda i: i["index"])
 
 
+@off_the_event_loop
 def bridge_ports() -> list[str]:
     """The names of the links plugged into the bridge (the containers' host ends)."""
     with IPRoute() as ipr:
@@ -282,6 +337,7 @@ def bridge_ports() -> list[str]:
         return sorted(link.get("IFLA_IFNAME") for link in ipr.get_links() if link.get("IFLA_MASTER") == bridge[0])
 
 
+@off_the_event_loop
 def remove_bridge() -> None:
     """Delete the bridge (its route and gateway address go with it); fine if it is gone."""
     _delete_link(bridge_name())
