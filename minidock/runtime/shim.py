@@ -27,6 +27,7 @@ last, so ``run`` learns it even when ``--rm`` removes the container at once.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import json
@@ -104,6 +105,7 @@ def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
     code = 0
     try:
         _quiet_stdio(store, cid)
+        asyncio._set_running_loop(None)  # forked from a Jupyter kernel, we inherited its running loop
         Shim(store, cid, notify_w, attach).run()
     except MinidockError as e:  # a refusal the user should read (a port taken, a bad user...)
         traceback.print_exc()
@@ -349,7 +351,11 @@ class Shim:
         self.sel.register(client, selectors.EVENT_READ, ("client", None))
 
     def _input(self, client: socket.socket) -> None:
-        """Bytes from a client are the container's stdin; a client's EOF closes it (StdinOnce)."""
+        """Bytes from a client are the container's stdin; a client's EOF closes it (StdinOnce).
+
+        The EOF is a half-close (``echo hi | run -i ... cat``): the client
+        still gets the output and the exit code, so only stop reading it.
+        """
         try:
             data = client.recv(65536)
         except OSError:
@@ -359,7 +365,8 @@ class Shim:
                 os.write(self.stdin, data)
             return
         if not data:
-            self._drop(client)
+            with _suppress(KeyError, ValueError):
+                self.sel.unregister(client)
             if self.stdin is not None and not self.config["Tty"]:
                 os.close(self.stdin)
                 self.stdin = None
@@ -518,6 +525,7 @@ def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:
     (no_new_privs: setuid binaries stop working as such), and only then
     change uid -- setuid(2) last, since after it we could not setgid(2).
     """
+    restore_signals()
     uid, gid, groups, home = setup_user(user or "root", Path("/etc"))
     environ = dict(e.split("=", 1) for e in env)
     environ.setdefault("HOSTNAME", config["Hostname"])
@@ -528,6 +536,18 @@ def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:
     set_no_new_privs()
     become(uid, gid, groups)
     return environ
+
+
+def restore_signals() -> None:
+    """Default dispositions for the signals Python and the shim ignore (SIGPIPE, SIGXFSZ, SIGTERM).
+
+    An ignored signal stays ignored across execve(2), and POSIX sh may not
+    trap a signal that was ignored when it started: without this, ``trap ...
+    TERM`` in the container does nothing and ``stop`` always ends in SIGKILL
+    (subprocess's ``restore_signals`` does the same for SIGPIPE and SIGXFSZ).
+    """
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def exec_or_report(argv: list[str], env: dict, err_w: int) -> None:
@@ -560,9 +580,9 @@ def _tiny_init(argv: list[str], env: dict, err_w: int) -> None:
     child = os.fork()
     if child == 0:
         exec_or_report(argv, env, err_w)
-    os.close(err_w)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, lambda s, _f: os.kill(child, s))
+    os.close(err_w)  # only now may ``start`` return: a ``stop`` sent earlier would be lost
     while True:
         pid, status = os.wait()
         if pid == child:
