@@ -73,9 +73,15 @@ class Containers:
             raise NotFound(f"No such container: {cid}") from None
 
     def write_state(self, cid: str, **changes) -> dict:
-        """Update ``state.json`` atomically (the shim and commands both write it)."""
-        state = self.raw_state(cid) | changes
-        self.store.write_atomic(self.dir(cid) / "state.json", json.dumps(state, indent=1).encode())
+        """Update ``state.json`` atomically (the shim and commands both write it).
+
+        Under the store's lock: both read-modify-write the file, and whoever
+        takes the lock sweeps ``tmp/``, where an unlocked write keeps its file
+        until the rename.
+        """
+        with self.store.lock():
+            state = self.raw_state(cid) | changes
+            self.store.write_atomic(self.dir(cid) / "state.json", json.dumps(state, indent=1).encode())
         return state
 
     def state(self, cid: str) -> dict:
@@ -358,12 +364,17 @@ def shim_alive(state: dict) -> bool:
 
 
 def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot."""
+    """Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+
+    None when there is no such process, or only its zombie (state Z or X,
+    field 3): it has ended, its parent just has not reaped it yet.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
 def merge_env(image_env: list[str], extra: list[str], tty: bool) -> list[str]:

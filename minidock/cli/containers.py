@@ -92,7 +92,7 @@ def create_cmd(client: Client, opts) -> None:
          flag("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals"),
          flag("-i", "--interactive", action="store_true", help="Attach container's STDIN"),
          flag("--detach-keys", help="Override the key sequence for detaching a container"),
-         counts=(1, None), error_code=None)
+         counts=(1, None))
 def start_cmd(client: Client, opts) -> int:
     c = client.containers.containers
     for name in opts.args:
@@ -244,7 +244,7 @@ def logs_cmd(client: Client, opts) -> None:
 @command("attach", "[OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a running container",
          flag("--detach-keys", help="Override the key sequence for detaching a container"),
          flag("--no-stdin", action="store_true", help="Do not attach STDIN"),
-         counts=(1, 1), error_code=None)
+         counts=(1, 1))
 def attach_cmd(client: Client, opts) -> int:
     c = client.containers.containers
     cid = c.resolve(opts.args[0])
@@ -259,7 +259,7 @@ def attach_cmd(client: Client, opts) -> int:
 def relay(c, cid: str, sock: socket.socket, stdin: bool, tty: bool, detach_keys: str | None) -> int | None:
     """Move bytes between our terminal and the shim; the exit code, or None after detaching."""
     keys = parse_detach_keys(detach_keys)
-    sel = selectors.DefaultSelector()
+    sel = selectors.PollSelector()  # poll(2) takes a regular file as stdin (``< file``); epoll refuses it
     sel.register(sock, selectors.EVENT_READ, "sock")
     if stdin:
         sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
@@ -339,7 +339,7 @@ def forward_signals(c, cid: str):
          counts=(2, None), error_code=None, interspersed=False)
 def exec_cmd(client: Client, opts) -> int:
     c = client.containers.containers
-    cid = c.resolve(opts.args[0])
+    cid = running(c, opts.args[0])
     argv = opts.args[1:]
     if opts.tty:
         return exec_with_pty(c, cid, argv, opts)
@@ -352,6 +352,17 @@ def exec_cmd(client: Client, opts) -> int:
     if message:
         raise exec_error(code, message)
     return code
+
+
+def running(c, name: str) -> str:
+    """The ID of the running container ``exec`` goes into; docker's CLI exits 1 when there is none."""
+    try:
+        cid = c.resolve(name)
+    except MinidockError as e:
+        raise exec_error(1, str(e)) from None
+    if c.state(cid)["Status"] != "running":
+        raise exec_error(1, f"container {cid} is not running")
+    return cid
 
 
 def exec_error(code: int, message: str) -> MinidockError:
@@ -376,7 +387,7 @@ def exec_with_pty(c, cid: str, argv: list[str], opts) -> int:
     if raw:
         ttymod.setraw(sys.stdin.fileno(), termios.TCSANOW)
     try:
-        sel = selectors.DefaultSelector()
+        sel = selectors.PollSelector()  # as in relay: stdin may be a regular file
         sel.register(master, selectors.EVENT_READ)
         if opts.interactive:
             sel.register(sys.stdin.fileno(), selectors.EVENT_READ)
@@ -442,9 +453,17 @@ def stats_cmd(client: Client, opts) -> None:
         limit = s.get("memory_limit")
         usage = s.get("memory_usage", 0)
         percent = f"{100 * usage / limit:.2f}%" if limit else "0.00%"
-        rows.append([cid[:12], c.name_of(cid), f"{human_size(usage)} / {human_size(limit) if limit else 'unlimited'}",
+        rows.append([cid[:12], c.name_of(cid), f"{binary_size(usage)} / {binary_size(limit) if limit else 'unlimited'}",
                      percent, str(s.get("pids_current", 0))])
     out(format_table(["CONTAINER ID", "NAME", "MEM USAGE / LIMIT", "MEM %", "PIDS"], rows))
+
+
+def binary_size(size: float) -> str:
+    """Sizes as ``docker stats`` prints them (go-units BytesSize): powers of 1024, "32MiB", "651.5KiB"."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    while size >= 1024 and len(units) > 1:
+        size, units = size / 1024, units[1:]
+    return f"{size:.4g}{units[0]}"
 
 
 @command("diff", "CONTAINER", "Inspect changes to files or directories on a container's filesystem", counts=(1, 1))

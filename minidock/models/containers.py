@@ -178,9 +178,20 @@ class Container:
         return network.interfaces(self.pid) if self.pid else []
 
     def attach_socket(self) -> socket.socket:
-        """A connection to the shim: stdcopy frames out, raw stdin in."""
+        """A connection to the shim: stdcopy frames out, raw stdin in.
+
+        sun_path holds only 108 bytes, less than a store's path may take: connect
+        through /proc/self/fd/N/attach.sock, N an fd of the container's directory.
+        """
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(str(self._c.dir(self.id) / "attach.sock"))
+        directory = os.open(self._c.dir(self.id), os.O_PATH | os.O_DIRECTORY)
+        try:
+            sock.connect(f"/proc/self/fd/{directory}/attach.sock")
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            os.close(directory)
         return sock
 
 
@@ -214,7 +225,13 @@ class ContainerCollection:
             container.start()
             return container
         ours, theirs = socket.socketpair()
-        self.containers.start(container.id, attach=theirs)
+        try:
+            self.containers.start(container.id, attach=theirs)
+        except MinidockError:  # e.g. the command is not found (exit code 127): as ``run --rm``
+            ours.close()
+            if remove:
+                container.remove(force=True)
+            raise
         out, err, code = collect(ours)
         if remove:
             container.remove(force=True)
