@@ -113,8 +113,6 @@ def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
         code = 1
     except BaseException:
         traceback.print_exc()
-        with open(f"/tmp/mdsmoke/shimfail-{os.getpid()}.log", "w") as dbg:
-            traceback.print_exc(file=dbg)
         _notify(notify_w, {"error": "the shim failed; see shim.log in the container's directory"})
         code = 1
     os._exit(code)
