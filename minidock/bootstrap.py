@@ -73,7 +73,7 @@ def _make(images: Images, tag: str, busybox: Path) -> str:
     epoch = source_date_epoch()
     epoch = int(busybox.stat().st_mtime) if epoch is None else epoch
     version = subprocess.run([str(busybox)], capture_output=True, text=True).stdout.split("\n")[0]
-    with tempfile.TemporaryDirectory(dir=images.store.tmp) as tmp:
+    with tempfile.TemporaryDirectory(dir=images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         make_rootfs(rootfs, busybox)
         image_id = import_rootfs(images, str(rootfs), None, tag, epoch=epoch, owner=(0, 0),

@@ -79,16 +79,22 @@ class Store:
                 self._lock_fd = None
 
     def _sweep_tmp(self) -> None:
-        """Remove what a killed command left half-written (we hold the lock)."""
+        """Remove what a killed command left half-written (we hold the lock).
+
+        Every temp name starts with its maker's PID; what a living process
+        made is still in use (``export`` writes without the lock) and stays.
+        """
         for entry in self.tmp.iterdir():
-            remove_tree(entry)
+            pid = entry.name.split("-", 1)[0]
+            if not (pid.isdigit() and os.path.exists(f"/proc/{pid}")):
+                remove_tree(entry)
 
     # -- atomic files -----------------------------------------------------
 
     @contextlib.contextmanager
     def temp_path(self, suffix: str = "") -> Iterator[Path]:
         """A fresh path in ``tmp/``; whatever is left there afterwards is removed."""
-        path = Path(tempfile.mkdtemp(dir=self.tmp)) / f"t{suffix}"
+        path = Path(tempfile.mkdtemp(dir=self.tmp, prefix=f"{os.getpid()}-")) / f"t{suffix}"
         try:
             yield path
         finally:
@@ -96,7 +102,7 @@ class Store:
 
     def write_atomic(self, dest: Path, data: bytes) -> None:
         """Write ``data`` to ``dest`` so that readers see all of it or none."""
-        fd, tmp = tempfile.mkstemp(dir=self.tmp)
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=f"{os.getpid()}-")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
