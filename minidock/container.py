@@ -318,7 +318,8 @@ class Containers:
                 diff_id, _ = self.store.put_blob_stream(f)
             new_cfg["config"] = container_cfg
             new_cfg["created"] = created
-            new_cfg["container"] = cid
+            if epoch is None:  # the container's ID would make a reproducible commit unreproducible
+                new_cfg["container"] = cid
             if author:
                 new_cfg["author"] = author
             if message:

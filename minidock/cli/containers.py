@@ -192,7 +192,8 @@ def ps_row(client: Client, cid: str, no_trunc: bool, size: bool) -> dict:
     row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": f'"{cmd}"',
            "CreatedAt": config["Created"], "RunningFor": time_ago(parse_rfc3339(config["Created"])),
            "Status": status_text(state), "State": state["Status"],
-           "Ports": ports_text(state.get("Ports") or config["Ports"]), "Names": config["Name"]}
+           "Ports": ports_text(state.get("Ports") or config["Ports"]) if state["Status"] == "running" else "",
+           "Names": config["Name"]}
     if size:
         upper = sum(p.stat().st_size for p in (c.dir(cid) / "upper").rglob("*") if p.is_file() and not p.is_symlink())
         image = client.images.images.size(client.images.images.record(config["Image"]))

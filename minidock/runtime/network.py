@@ -73,6 +73,10 @@ def off_the_event_loop(fn):
         try:
             asyncio.get_running_loop()
         except RuntimeError:
+            in_a_loop = False
+        else:
+            in_a_loop = True
+        if not in_a_loop:
             return fn(*args, **kwargs)
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(1) as pool:
@@ -129,8 +133,10 @@ def check_overlap(net: ipaddress.IPv4Network) -> None:
     docker skips it; so is the route of our own bridge.
     """
     with IPRoute() as ipr:
+        routes = ipr.get_routes(family=socket.AF_INET)
+        # looked up after the routes: a bridge another process made meanwhile is ours too
         ours = set(ipr.link_lookup(ifname=bridge_name()))
-        for route in ipr.get_routes(family=socket.AF_INET):
+        for route in routes:
             dst = route.get("dst")
             if route["dst_len"] == 0 or dst is None or route.get("oif") in ours:
                 continue
@@ -333,7 +339,9 @@ def interfaces(pid: int) -> list[dict]:
 def bridge_ports() -> list[str]:
     """The names of the links plugged into the bridge (the containers' host ends)."""
     with IPRoute() as ipr:
-        bridge = ipr.link_lookup(ifname=bridge_name()) or [None]
+        bridge = ipr.link_lookup(ifname=bridge_name())
+        if not bridge:
+            return []
         return sorted(link.get("IFLA_IFNAME") for link in ipr.get_links() if link.get("IFLA_MASTER") == bridge[0])
 
 

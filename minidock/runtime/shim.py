@@ -526,7 +526,12 @@ def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:
     change uid -- setuid(2) last, since after it we could not setgid(2).
     """
     restore_signals()
-    uid, gid, groups, home = setup_user(user or "root", Path("/etc"))
+    try:
+        uid, gid, groups, home = setup_user(user or "root", Path("/etc"))
+    except MinidockError:
+        if user and user not in ("root", "0"):
+            raise
+        uid, gid, groups, home = 0, 0, [], "/root"  # no /etc/passwd: root is uid 0, as docker assumes
     environ = dict(e.split("=", 1) for e in env)
     environ.setdefault("HOSTNAME", config["Hostname"])
     environ.setdefault("HOME", home)
