@@ -198,10 +198,18 @@ def allocate(store, container_id: str) -> Lease:
     return Lease(container_id, address, net.prefixlen, gateway(net), mac_for(address))
 
 
-def release(store, container_id: str) -> None:
-    """Give the container's address back to the pool (fine if it holds none)."""
+def release(store, container_id: str, *, remove_idle_bridge: bool = False) -> None:
+    """Give the container's address back to the pool (fine if it holds none).
+
+    With ``remove_idle_bridge``, the last container to leave takes the bridge
+    down too, under the pool's lock: a container starting meanwhile holds a
+    lease first (``allocate``), so it is never left without its bridge.
+    minidock leaves nothing behind on the host, not even an empty bridge.
+    """
     with _pool() as held:
         held.pop(container_id, None)
+        if remove_idle_bridge and not held:
+            remove_bridge()
 
 
 def leases(store) -> dict[str, str]:

@@ -423,7 +423,7 @@ def release_network(store: Store, cid: str, config: dict) -> None:
     """The bridge's veth and address; a container without the bridge held neither."""
     if config["NetworkMode"] == "bridge":
         network.detach(cid)
-        network.release(store, cid)
+        network.release(store, cid, remove_idle_bridge=True)
 
 
 def _start_time(pid: int):
