@@ -53,6 +53,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import mounts_under, verdict
+
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "tests" / "peers" / "containers.conf"
 PODMAN_IMAGE = "docker.io/library/busybox:latest"
@@ -171,20 +173,8 @@ def report(runs: dict[str, list[Run]]) -> bool:
     print(f"{'commit peak RSS (MB)':<22}{m_rss:>10.1f}{p_rss:>10.1f}{m_rss / p_rss:>8.2f}")
     print("  commit runs (s): minidock " + " ".join(f"{r.seconds:.3f}" for r in runs["minidock"])
           + " | podman " + " ".join(f"{r.seconds:.3f}" for r in runs["podman"]))
-    met = m / p <= TARGET
-    print()
-    print(f"  {'MET    ' if met else 'NOT MET'}  commit ratio {m / p:.2f} <= {TARGET}")
-    return met
+    return verdict([(f"commit ratio {m / p:.2f} <= {TARGET}", m / p <= TARGET)])
 
-
-def mounts_under(path: Path) -> list[str]:
-    """Mount points at or below ``path`` (from /proc/self/mountinfo)."""
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == str(path) or point.startswith(str(path) + "/"):
-            found.append(point)
-    return found
 
 
 def cleanup(work: Path, minidock: Tool, podman: Tool) -> None:

@@ -56,6 +56,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import mounts_under, verdict
+
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "tests" / "peers" / "containers.conf"
 PODMAN_IMAGE = "docker.io/library/busybox:latest"
@@ -262,15 +264,6 @@ class Bench:
             print(f"clean-up: {p}", file=sys.stderr)
 
 
-def mounts_under(path: Path) -> list[str]:
-    """Mount points at or below ``path`` (from /proc/self/mountinfo), in mount order."""
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == str(path) or point.startswith(str(path) + "/"):
-            found.append(point)
-    return found
-
 
 def bench(b: Bench, runs: int) -> dict[str, Series]:
     contenders = b.contenders()
@@ -330,10 +323,7 @@ def report(series: dict[str, Series], runs: int, leftovers: list[str]) -> bool:
                (f"every minidock run succeeded ({md_failures} of {4 * runs} failed)", md_failures == 0),
                (f"no minidock container left behind by --rm / remove=True ({len(leftovers)} left)",
                 not leftovers)]
-    print()
-    for text, met in targets:
-        print(f"  {'MET    ' if met else 'NOT MET'}  {text}")
-    return all(met for _, met in targets)
+    return verdict(targets)
 
 
 def main() -> int:

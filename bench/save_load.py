@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import verdict
+
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "tests" / "peers" / "containers.conf"
 IMAGE = "localhost/bench:latest"
@@ -177,10 +179,7 @@ def report(runs: dict[str, list[Run]]) -> bool:
     targets = [(f"save ratio {save_ratio:.2f} <= {SAVE_RATIO_TARGET}", save_ratio <= SAVE_RATIO_TARGET),
                (f"load ratio {load_ratio:.2f} <= {LOAD_RATIO_TARGET}", load_ratio <= LOAD_RATIO_TARGET),
                (f"minidock save peak RSS {m_rss:.1f} MB < {SAVE_RSS_TARGET_MB} MB", m_rss < SAVE_RSS_TARGET_MB)]
-    print()
-    for text, met in targets:
-        print(f"  {'MET    ' if met else 'NOT MET'}  {text}")
-    return all(met for _, met in targets)
+    return verdict(targets)
 
 
 def main() -> int:
