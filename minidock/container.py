@@ -241,10 +241,10 @@ class Containers:
             return
         name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
         stop_signal = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
-        with _suppress_gone():
+        with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
             os.kill(state["Pid"], stop_signal)
         if self.wait(cid, timeout=timeout) is None:
-            with _suppress_gone():
+            with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
                 os.kill(state["Pid"], signal.SIGKILL)
             self.wait(cid)
 
@@ -266,7 +266,7 @@ class Containers:
             if not force:
                 raise Conflict(f"You cannot remove a running container {cid}. Stop the container "
                                "before attempting removal or force remove")
-            with _suppress_gone():
+            with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
                 os.kill(state["Pid"], signal.SIGKILL)
             self.wait(cid)
         from .runtime import shim
@@ -412,16 +412,6 @@ def hosts_file(hostname: str, address: str | None) -> str:
     if address:
         lines.append(f"{address}\t{hostname}")
     return "\n".join(lines) + "\n"
-
-
-class _suppress_gone:
-    """Ignore ProcessLookupError: the process may end between our check and our signal."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb):
-        return kind is ProcessLookupError
 
 
 # -- looking in: logs, exec, top, stats, export --------------------------------

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Callable
 
 from . import layer as layerfmt
 from .digest import chain_ids, resolve_prefix, sha256_bytes, short_id
@@ -386,8 +386,3 @@ class Images:
             for d, _, files in os.walk(top):
                 total += sum(os.lstat(os.path.join(d, f)).st_size for f in files)
         return total
-
-
-def open_layer(store: Store, diff_id: str) -> BinaryIO:
-    """The uncompressed layer tar with this DiffID."""
-    return open(store.blob_path(diff_id), "rb")

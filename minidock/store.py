@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -143,8 +144,6 @@ class Store:
 
     def put_blob(self, data: bytes) -> str:
         """Store bytes as a blob; return its digest."""
-        import io
-
         return self.put_blob_stream(io.BytesIO(data))[0]
 
     def put_blob_stream(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]:

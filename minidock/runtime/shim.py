@@ -28,6 +28,7 @@ last, so ``run`` learns it even when ``--rm`` removes the container at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import json
@@ -200,7 +201,7 @@ class Shim:
     def _listen(self) -> socket.socket:
         """The attach socket (a short relative path: sun_path holds only 108 bytes)."""
         path = self.dir / "attach.sock"
-        with _suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         cwd = os.getcwd()
@@ -236,7 +237,7 @@ class Shim:
             ours = [go_w, pid_r, err_r, self.log.fileno(), self.notify_w, listener.fileno(),
                     stdio["in"], *stdio["out"], *(c.fileno() for c in self.clients)]
             for fd in set(ours) - set(stdio["child"]) - {None}:
-                with _suppress(OSError):
+                with contextlib.suppress(OSError):
                     os.close(fd)
             _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease,
                          self.rootless)
@@ -361,20 +362,20 @@ class Shim:
         except OSError:
             data = b""
         if data and self.stdin is not None:
-            with _suppress(OSError):
+            with contextlib.suppress(OSError):
                 os.write(self.stdin, data)
             return
         if not data:
-            with _suppress(KeyError, ValueError):
+            with contextlib.suppress(KeyError, ValueError):
                 self.sel.unregister(client)
             if self.stdin is not None and not self.config["Tty"]:
                 os.close(self.stdin)
                 self.stdin = None
 
     def _drop(self, client: socket.socket) -> None:
-        with _suppress(KeyError, ValueError):
+        with contextlib.suppress(KeyError, ValueError):
             self.sel.unregister(client)
-        with _suppress(ValueError):
+        with contextlib.suppress(ValueError):
             self.clients.remove(client)
         client.close()
 
@@ -392,7 +393,7 @@ class Shim:
         for client in list(self.clients):
             self._drop(client)
         self.log.close()
-        with _suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError):
             (self.dir / "attach.sock").unlink()
         if self.config["AutoRemove"]:
             self.containers.remove(self.cid)
@@ -410,7 +411,7 @@ class NoCgroup:
 
 def release_resources(store: Store, cid: str) -> None:
     """Free what a container held, after its shim is gone (crash) or before ``rm``."""
-    with _suppress(Exception):
+    with contextlib.suppress(Exception):
         cgroups.Cgroup.open(cid).remove()
     try:
         config = json.loads((store.root / "containers" / cid / "config.json").read_text())
@@ -457,7 +458,7 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         os.write(pid_w, str(child).encode())
         os.close(pid_w)
         for fd in (go_r, err_w, *stdio):
-            with _suppress(OSError):
+            with contextlib.suppress(OSError):
                 os.close(fd)
         code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
         os._exit(128 - code if code < 0 else code)
@@ -571,7 +572,7 @@ def exec_or_report(argv: list[str], env: dict, err_w: int) -> None:
 
 
 def _report(err_w: int, code: int, message: str) -> None:
-    with _suppress(OSError):
+    with contextlib.suppress(OSError):
         os.write(err_w, f"{code} {message}".encode())
 
 
@@ -593,14 +594,3 @@ def _tiny_init(argv: list[str], env: dict, err_w: int) -> None:
         if pid == child:
             code = os.waitstatus_to_exitcode(status)
             os._exit(128 - code if code < 0 else code)
-
-
-class _suppress:
-    def __init__(self, *kinds):
-        self.kinds = kinds
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb):
-        return kind is not None and issubclass(kind, self.kinds)
