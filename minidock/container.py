@@ -77,11 +77,15 @@ class Containers:
 
         Under the store's lock: both read-modify-write the file, and whoever
         takes the lock sweeps ``tmp/``, where an unlocked write keeps its file
-        until the rename.
+        until the rename.  Written and renamed, not fsync'ed: the state is
+        rebuilt anyway after a crash (``state`` reconciles a "running" container
+        whose shim is gone), and ext4 flushes a file renamed over another.
         """
         with self.store.lock():
             state = self.raw_state(cid) | changes
-            self.store.write_atomic(self.dir(cid) / "state.json", json.dumps(state, indent=1).encode())
+            tmp = self.store.tmp / f"{os.getpid()}-state-{cid}"
+            tmp.write_text(json.dumps(state, indent=1))
+            os.replace(tmp, self.dir(cid) / "state.json")
         return state
 
     def state(self, cid: str) -> dict:
@@ -272,6 +276,17 @@ class Containers:
         from .runtime import shim
         with self.store.lock():
             shim.release_resources(self.store, cid)
+            self.delete(cid)
+
+    def remove_leftover(self, cid: str) -> None:
+        """``run --rm`` after the run: the shim removes the container before it reports the
+        exit (docker's AutoRemove); one still here is left by a shim that failed or died."""
+        if self.dir(cid).exists():
+            self.remove(cid, force=True)
+
+    def delete(self, cid: str) -> None:
+        """Forget a container that holds nothing any more: free its name, remove its directory."""
+        with self.store.lock():
             self._release_name(self.name_of(cid))
             remove_tree(self.dir(cid))
 

@@ -57,7 +57,7 @@ def create_from(client: Client, opts) -> str:
         environment=opts.env, env_files=opts.env_file, working_dir=opts.workdir, user=opts.user,
         hostname=opts.hostname, tty=opts.tty, stdin_open=opts.interactive, network=opts.network,
         ports=opts.publish, publish_all=opts.publish_all, memory=memory, pids_limit=opts.pids_limit,
-        cpus=opts.cpus, read_only=opts.read_only, init=opts.init, auto_remove=opts.rm and opts.detach)
+        cpus=opts.cpus, read_only=opts.read_only, init=opts.init, auto_remove=opts.rm)
 
 
 @command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
@@ -74,11 +74,11 @@ def run_cmd(client: Client, opts) -> int:
         c.start(cid, attach=theirs)
     except MinidockError:
         if opts.rm:
-            c.remove(cid, force=True)
+            c.remove_leftover(cid)
         raise
     code = relay(c, cid, ours, opts.interactive, opts.tty, opts.detach_keys)
     if opts.rm and code is not None:
-        c.remove(cid, force=True)
+        c.remove_leftover(cid)
     return code or 0
 
 

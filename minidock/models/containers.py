@@ -220,7 +220,7 @@ class ContainerCollection:
     def run(self, image: str, command=None, stdout: bool = True, stderr: bool = False,
             remove: bool = False, detach: bool = False, **kwargs):
         """create + start; detached: the Container; else its output, or ContainerError."""
-        container = self.create(image, command, auto_remove=remove and detach, **kwargs)
+        container = self.create(image, command, auto_remove=remove, **kwargs)
         if detach:
             container.start()
             return container
@@ -230,11 +230,11 @@ class ContainerCollection:
         except MinidockError:  # e.g. the command is not found (exit code 127): as ``run --rm``
             ours.close()
             if remove:
-                container.remove(force=True)
+                self.containers.remove_leftover(container.id)
             raise
         out, err, code = collect(ours)
         if remove:
-            container.remove(force=True)
+            self.containers.remove_leftover(container.id)
         if code != 0:
             raise ContainerError(container, code, command, image, err)
         return (out if stdout else b"") + (err if stderr else b"")

@@ -44,6 +44,7 @@ import ipaddress
 import json
 import os
 import socket
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +213,13 @@ def release(store, container_id: str, *, remove_idle_bridge: bool = False) -> No
             remove_bridge()
 
 
+def remove_idle_bridge() -> None:
+    """Take the bridge down if no container holds an address on it (see ``release``)."""
+    with _pool() as held:
+        if not held:
+            remove_bridge()
+
+
 def leases(store) -> dict[str, str]:
     """Container ID -> address, for every address this store's containers hold."""
     with _pool() as held:
@@ -233,17 +241,53 @@ def _ignore(*codes: int):
 
 @off_the_event_loop
 def ensure_bridge(store) -> str:
-    """Create the bridge with the gateway address and bring it up; fine if it exists already."""
+    """Create the bridge with the gateway address and bring it up; fine if it exists already.
+
+    The pool is checked against the host's routes (a full route dump) only
+    when we create the bridge: a bridge that exists passed that check when
+    it was made, and its own route is the pool's.
+    """
     name, net = bridge_name(), subnet(store)
+    if _bridge_ready(name, gateway(net)):
+        return name
     check_overlap(net)
     with IPRoute() as ipr:
-        with _ignore(errno.EEXIST):
+        with _ignore(errno.EEXIST):  # another container made it meanwhile
             ipr.link("add", ifname=name, kind="bridge")
         (index,) = ipr.link_lookup(ifname=name)
         with _ignore(errno.EEXIST):
             ipr.addr("add", index=index, address=gateway(net), prefixlen=net.prefixlen)
         ipr.link("set", index=index, state="up")
     return name
+
+
+def _bridge_ready(name: str, address: str) -> bool:
+    """Whether link ``name`` exists, is up and holds ``address`` (two ioctls, no netlink).
+
+    A bridge another process is still making (no address yet, or down) is
+    not ready: then we finish the job with it, each step fine if done already.
+    """
+    siocgifflags, siocgifaddr, iff_up = 0x8913, 0x8915, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16s16x", name.encode())
+        try:
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, request))[1]
+            addr = fcntl.ioctl(s.fileno(), siocgifaddr, request)[20:24]  # ifreq: name, then a sockaddr_in
+        except OSError:  # ENODEV: no such link; EADDRNOTAVAIL: no IPv4 address
+            return False
+    return bool(flags & iff_up) and socket.inet_ntoa(addr) == address
+
+
+def _link_index(name: str) -> int | None:
+    """The ifindex of the host's link ``name``, None if there is none.
+
+    if_nametoindex(3) is one ioctl: no netlink socket, no pyroute2, so the
+    common answers (the bridge is there; the veth is gone already) cost nothing.
+    """
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return None
 
 
 def veth_names(container_id: str) -> tuple[str, str]:
@@ -282,7 +326,26 @@ def _failing(what: str):
 
 @off_the_event_loop
 def attach(store, container_id: str, pid: int, lease: Lease) -> str:
-    """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name."""
+    """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name.
+
+    Both halves from here, the inside through a netlink socket opened in the
+    container's namespace.  (The shim does the same in two processes: it
+    ``plug``s, and the container's first process runs ``configure_eth0``
+    itself, already inside, before it execs.)
+    """
+    host = plug(store, container_id, pid)
+    try:
+        with _failing(f"cannot connect container {container_id[:12]} to {bridge_name()}"), _inside(pid) as ns:
+            configure_eth0(ns, container_id, lease)
+    except BaseException:
+        detach(container_id)
+        raise
+    return host
+
+
+@off_the_event_loop
+def plug(store, container_id: str, pid: int) -> str:
+    """The host's half: a veth pair whose peer is born in the namespace of ``pid``, the host end on the bridge."""
     host, peer = veth_names(container_id)
     _netns(pid)  # refuse the host's namespace before creating anything
     bridge = ensure_bridge(store)
@@ -290,20 +353,30 @@ def attach(store, container_id: str, pid: int, lease: Lease) -> str:
         # the peer is born inside the container: it never appears among the host's links
         ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "net_ns_pid": pid})
     try:  # from here on the pair is ours: on any failure, delete it (one end takes the other along)
-        with _failing(f"cannot connect container {container_id[:12]} to {bridge}"):
-            with IPRoute() as ipr:
-                ipr.link("set", ifname=host, master=ipr.link_lookup(ifname=bridge)[0], state="up")
-            with _inside(pid) as ns:
-                (eth0,) = ns.link_lookup(ifname=peer)
-                ns.link("set", index=eth0, ifname="eth0", address=lease.mac)
-                ns.addr("add", index=eth0, address=lease.address, prefixlen=lease.prefixlen)
-                ns.link("set", index=eth0, state="up")
-                ns.link("set", ifname="lo", state="up")
-                ns.route("add", dst="0.0.0.0/0", gateway=lease.gateway)
+        with _failing(f"cannot connect container {container_id[:12]} to {bridge}"), IPRoute() as ipr:
+            ipr.link("set", ifname=host, master=ipr.link_lookup(ifname=bridge)[0], state="up")
     except BaseException:
         detach(container_id)
         raise
     return host
+
+
+def configure_eth0(ns, container_id: str, lease: Lease) -> None:
+    """The container's half, on a netlink socket ``ns`` of its namespace: the peer becomes
+    ``eth0`` with the lease's MAC and address, up, with ``lo``, and a default route via the gateway."""
+    (eth0,) = ns.link_lookup(ifname=veth_names(container_id)[1])
+    ns.link("set", index=eth0, ifname="eth0", address=lease.mac)
+    ns.addr("add", index=eth0, address=lease.address, prefixlen=lease.prefixlen)
+    ns.link("set", index=eth0, state="up")
+    ns.link("set", ifname="lo", state="up")
+    ns.route("add", dst="0.0.0.0/0", gateway=lease.gateway)
+
+
+@off_the_event_loop
+def configure_own_eth0(container_id: str, lease: Lease) -> None:
+    """``configure_eth0`` from inside: run by the container's first process, in its own namespace."""
+    with _failing(f"cannot connect container {container_id[:12]} to {bridge_name()}"), IPRoute() as ns:
+        configure_eth0(ns, container_id, lease)
 
 
 @off_the_event_loop
@@ -315,6 +388,8 @@ def loopback_only(pid: int) -> None:
 
 def _delete_link(name: str) -> None:
     """Delete the host's link called ``name``, if there is one."""
+    if _link_index(name) is None:
+        return
     with IPRoute() as ipr, _ignore(errno.ENODEV):
         for index in ipr.link_lookup(ifname=name):
             ipr.link("del", index=index)
@@ -500,8 +575,6 @@ def bring_up_loopback() -> None:
     the container (PID 1, before exec), so it needs no netlink and no joining:
     SIOCGIFFLAGS reads the flags, SIOCSIFFLAGS writes them back with IFF_UP.
     """
-    import fcntl
-    import struct
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         request = struct.pack("16sH14x", b"lo", 0)

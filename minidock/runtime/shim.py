@@ -27,7 +27,6 @@ last, so ``run`` learns it even when ``--rm`` removes the container at once.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import fcntl
@@ -67,11 +66,10 @@ def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
     """Start container ``cid`` under a new shim; return its state once it runs.
 
     ``attach`` (one end of a socketpair) becomes the shim's first attached
-    client, so ``run`` sees every byte of output from the very first.
+    client, so ``run`` sees every byte of output from the very first.  The
+    state comes from the shim: with ``--rm`` a quick container may be gone
+    by the time we could read it.
     """
-    from ..container import Containers
-    from ..image import Images
-    containers = Containers(store, Images(store))
     notify_r, notify_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the intermediate child: detach from our session, fork the shim, leave
@@ -91,7 +89,7 @@ def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
     reply = json.loads(message) if message else {"error": "the shim died while starting the container"}
     if "error" in reply:
         raise MinidockError(reply["error"]) if "code" not in reply else _start_error(reply)
-    return containers.state(cid)
+    return reply["state"]
 
 
 def _start_error(reply: dict) -> MinidockError:
@@ -106,7 +104,8 @@ def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
     code = 0
     try:
         _quiet_stdio(store, cid)
-        asyncio._set_running_loop(None)  # forked from a Jupyter kernel, we inherited its running loop
+        if "asyncio" in sys.modules:  # forked from a Jupyter kernel, we inherited its running loop
+            sys.modules["asyncio"]._set_running_loop(None)
         Shim(store, cid, notify_w, attach).run()
     except MinidockError as e:  # a refusal the user should read (a port taken, a bad user...)
         traceback.print_exc()
@@ -172,31 +171,31 @@ class Shim:
         try:
             if self.config["NetworkMode"] == "bridge":
                 lease = network.allocate(self.store, self.cid)
-                network.ensure_bridge(self.store)
             ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
             keeper, pid, error = self._start(cgroup, lease, stdio, listener)
-            self.containers.write_state(
+            state = self.containers.write_state(
                 self.cid, Status="exited" if error else "running", Pid=0 if error else pid,
                 ShimPid=os.getpid(), ShimStart=_start_time(os.getpid()), ExitCode=error[0] if error else 0,
                 StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "",
                 IPAddress=lease.address if lease else "", Gateway=lease.gateway if lease else "",
                 MacAddress=lease.mac if lease else "", IPPrefixLen=lease.prefixlen if lease else 0,
                 Ports=ports)
-            if error:
-                _notify(self.notify_w, {"error": error[1], "code": error[0]})
+            if error:  # finished first: with --rm, the container is gone when ``start`` fails
                 os.waitpid(keeper, 0)
                 self._finish(error[0], cgroup)
-                return
-            _notify(self.notify_w, {"pid": pid})
-            status = self._pump(keeper, listener, stdio)
-            self._finish(status, cgroup)
+                _notify(self.notify_w, {"error": error[1], "code": error[0]})
+            else:
+                _notify(self.notify_w, {"state": state})
+                self._finish(self._pump(keeper, listener, stdio), cgroup)
         except BaseException:
             for proxy in self.proxies:
                 proxy.stop()
             cgroup.remove()  # kills whatever of the container was started
             release_network(self.store, self.cid, self.config)
             raise
+        if lease is not None:  # after the clients have their exit code: they need not wait for it
+            network.remove_idle_bridge()
 
     def _listen(self) -> socket.socket:
         """The attach socket (a short relative path: sun_path holds only 108 bytes)."""
@@ -226,7 +225,11 @@ class Shim:
                 "close": [in_r, out_w, err_w]}
 
     def _start(self, cgroup, lease, stdio, listener) -> tuple[int, int, tuple[int, str] | None]:
-        """Fork the keeper; put it in the cgroup, its netns on the bridge; let it exec."""
+        """Fork the keeper; plug its new netns into the bridge while it joins the cgroup; let PID 1 exec.
+
+        The two overlap on purpose: the first write to a cgroup.procs waits a
+        whole RCU grace period in the kernel (~10 ms), as netlink work does.
+        """
         go_r, go_w = os.pipe()
         pid_r, pid_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -240,15 +243,14 @@ class Shim:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease,
-                         self.rootless)
+                         cgroup, self.rootless)
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
-        cgroup.add(keeper)
-        os.write(go_w, b"c")  # in the cgroup now: the keeper may fork, its child inherits it
-        pid = int(os.read(pid_r, 32) or b"0")
+        unshared = os.read(pid_r, 1) == b"u"
+        if unshared and lease is not None:
+            network.plug(self.store, self.cid, keeper)  # PID 1 will be in the keeper's netns
+        pid = int(os.read(pid_r, 32) or b"0") if unshared else 0
         os.close(pid_r)
-        if pid and self.config["NetworkMode"] == "bridge":
-            network.attach(self.store, self.cid, pid, lease)
         os.write(go_w, b"go")
         os.close(go_w)
         with os.fdopen(err_r, "rb") as f:
@@ -382,21 +384,29 @@ class Shim:
     # -- the end ----------------------------------------------------------
 
     def _finish(self, status: int, cgroup) -> None:
-        """Record the exit, free the container's resources, tell the clients, maybe remove it."""
+        """Free the container's resources, record the exit (or remove it: ``--rm``), tell the clients.
+
+        The clients hear the exit code last, so ``run --rm`` returns when the
+        container is gone.  The bridge, shared by all containers, is not the
+        container's: ``run`` takes it down after this, if it is idle.
+        """
         for proxy in self.proxies:
             proxy.stop()
         cgroup.remove()
-        release_network(self.store, self.cid, self.config)
-        self.containers.write_state(self.cid, Status="exited", ExitCode=status, Pid=0,
-                                    FinishedAt=rfc3339(time.time()))
-        self._broadcast(frame(EXIT, str(status).encode()))
-        for client in list(self.clients):
-            self._drop(client)
+        if self.config["NetworkMode"] == "bridge":
+            network.detach(self.cid)
+            network.release(self.store, self.cid)
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "attach.sock").unlink()
         if self.config["AutoRemove"]:
-            self.containers.remove(self.cid)
+            self.containers.delete(self.cid)  # docker's AutoRemove: the engine removes it, not the client
+        else:
+            self.containers.write_state(self.cid, Status="exited", ExitCode=status, Pid=0,
+                                        FinishedAt=rfc3339(time.time()))
+        self._broadcast(frame(EXIT, str(status).encode()))
+        for client in list(self.clients):
+            self._drop(client)
 
 
 class NoCgroup:
@@ -435,15 +445,16 @@ def _start_time(pid: int):
 # -- inside the container's namespaces ------------------------------------------
 
 def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease,
-                 rootless: bool) -> None:
-    """Unshare the namespaces, fork PID 1, report its PID, wait for it; never returns.
+                 cgroup, rootless: bool) -> None:
+    """Unshare the namespaces, join the cgroup, fork PID 1, report its PID, wait for it; never returns.
 
     Rootless, a user namespace comes first, in the same unshare(2): the others
-    are then owned by it, and we hold every capability over them.
+    are then owned by it, and we hold every capability over them.  The shim
+    learns of the unshare ("u") at once, to plug the new netns into the bridge
+    while we join the cgroup; PID 1 is forked after that, so it starts in it.
     """
     try:
         set_pdeathsig(signal.SIGKILL)  # the shim gone means the container goes too
-        os.read(go_r, 1)  # wait until the shim has put us in the container's cgroup
         flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
         if config["NetworkMode"] != "host":
             flags |= CLONE_NEWNET
@@ -451,6 +462,8 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
             userns.enter_own(flags)
         else:
             unshare(flags)
+        os.write(pid_w, b"u")
+        cgroup.add(os.getpid())
         child = os.fork()
         if child == 0:
             os.close(pid_w)
@@ -473,8 +486,10 @@ def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: i
         set_pdeathsig(signal.SIGKILL)
         os.read(go_r, 2)
         os.close(go_r)
-        unshare(CLONE_NEWCGROUP)  # after the shim put us in our cgroup: it becomes our "/"
-        if config["NetworkMode"] != "host":
+        unshare(CLONE_NEWCGROUP)  # born in our cgroup: it becomes our "/"
+        if lease is not None:
+            network.configure_own_eth0(config["Id"], lease)
+        elif config["NetworkMode"] != "host":
             network.bring_up_loopback()
         take_stdio(stdio, config["Tty"])
         if lease is not None:
