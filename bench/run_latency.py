@@ -118,6 +118,33 @@ def timed_command(argv: list[str], env: dict | None = None) -> tuple[float, str 
     return seconds, None
 
 
+def store_holders(root: Path) -> list[int]:
+    """PIDs of the other processes that hold a file of the store open (minidock's shims)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue  # it ended while we looked
+        if any(link.startswith(str(root)) for link in links):
+            found.append(int(pid))
+    return found
+
+
+def settle(root: Path, timeout: float = 10) -> None:
+    """Untimed: wait until minidock's shims are gone.
+
+    A shim reports the exit code before it takes an idle bridge down (the
+    kernel needs ~40 ms to delete a bridge); that tail must not overlap the
+    next contender's run and slow it.
+    """
+    deadline = time.monotonic() + timeout
+    while store_holders(root) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def timed_call(fn) -> tuple[float, str | None]:
     """Wall time of ``fn()`` in this process, after an untimed ``sync``."""
     os.sync()
@@ -194,16 +221,25 @@ class Bench:
     def contenders(self) -> dict[str, callable]:
         md = minidock_argv()
         return {
-            "minidock CLI (bridge)": lambda: timed_command(md + ["run", "--rm", "busybox", "true"], self.md_env),
-            "minidock CLI (--network none)": lambda: timed_command(
-                md + ["run", "--rm", "--network", "none", "busybox", "true"], self.md_env),
+            "minidock CLI (bridge)": self.settled(lambda: timed_command(md + ["run", "--rm", "busybox", "true"],
+                                                                       self.md_env)),
+            "minidock CLI (--network none)": self.settled(lambda: timed_command(
+                md + ["run", "--rm", "--network", "none", "busybox", "true"], self.md_env)),
             "podman": self.podman_run,
             "runc": self.runc_run,
-            "minidock API (bridge)": lambda: timed_call(
-                lambda: self.client.containers.run("busybox", "true", remove=True)),
-            "minidock API (network none)": lambda: timed_call(
-                lambda: self.client.containers.run("busybox", "true", remove=True, network_mode="none")),
+            "minidock API (bridge)": self.settled(lambda: timed_call(
+                lambda: self.client.containers.run("busybox", "true", remove=True))),
+            "minidock API (network none)": self.settled(lambda: timed_call(
+                lambda: self.client.containers.run("busybox", "true", remove=True, network_mode="none"))),
         }
+
+    def settled(self, run):
+        """``run``, then (untimed) wait for minidock's shims to finish: see ``settle``."""
+        def run_then_settle():
+            result = run()
+            settle(self.md_root)
+            return result
+        return run_then_settle
 
     def podman_run(self) -> tuple[float, str | None]:
         # --cidfile only so that clean-up can find any cgroup a failed run leaves behind
