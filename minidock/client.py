@@ -14,7 +14,6 @@ line (``cli.py``) is a thin layer over this module and nothing else.
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 
 from . import __version__
@@ -34,12 +33,14 @@ class Client:
 
     def version(self) -> dict:
         """Like ``docker version``'s server part."""
+        import platform  # here, not at the top: every command would pay for it
         return {"Version": __version__, "ApiVersion": "1.43", "Os": "linux",
                 "Arch": platform.machine(), "KernelVersion": platform.release(),
                 "PythonVersion": platform.python_version()}
 
     def info(self) -> dict:
         """Like ``docker info``: what the engine has and where, and which run mode is in force."""
+        import platform
         from .runtime import cgroups, mode
         run_mode, why = mode.detect()
         states = [self.containers.containers.state(c)["Status"] for c in self.containers.containers.ids()]
@@ -69,6 +70,7 @@ class Client:
 
 
 def _os_name() -> str:
+    import platform
     try:
         for line in Path("/etc/os-release").read_text().splitlines():
             if line.startswith("PRETTY_NAME="):

@@ -24,8 +24,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
-import secrets
 import signal
 import time
 from pathlib import Path
@@ -143,7 +143,7 @@ class Containers:
         argv = entrypoint + command   # docker: a new --entrypoint resets the image's CMD
         if not argv:
             raise APIError("no command specified")
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()  # 256 random bits, as docker's IDs
         with self.store.lock():
             name = self._claim_name(name, cid)
             try:
@@ -181,7 +181,7 @@ class Containers:
         names = self.store.read_json("names.json", {})
         if name is None:
             while name is None or name in names:
-                name = f"{secrets.choice(ADJECTIVES)}_{secrets.choice(SCIENTISTS)}"
+                name = f"{random.choice(ADJECTIVES)}_{random.choice(SCIENTISTS)}"  # docker: math/rand
         name = name.lstrip("/")
         if not NAME_RE.match(name):
             raise APIError(f'Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')

@@ -349,15 +349,16 @@ def plug(store, container_id: str, pid: int) -> str:
     host, peer = veth_names(container_id)
     _netns(pid)  # refuse the host's namespace before creating anything
     bridge = ensure_bridge(store)
-    with IPRoute() as ipr, _failing(f"cannot create {host} for container {container_id[:12]}"):
-        # the peer is born inside the container: it never appears among the host's links
-        ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "net_ns_pid": pid})
-    try:  # from here on the pair is ours: on any failure, delete it (one end takes the other along)
-        with _failing(f"cannot connect container {container_id[:12]} to {bridge}"), IPRoute() as ipr:
-            ipr.link("set", ifname=host, master=ipr.link_lookup(ifname=bridge)[0], state="up")
-    except BaseException:
-        detach(container_id)
-        raise
+    with IPRoute() as ipr:
+        with _failing(f"cannot create {host} for container {container_id[:12]}"):
+            # the peer is born inside the container: it never appears among the host's links
+            ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "net_ns_pid": pid})
+        try:  # from here on the pair is ours: on any failure, delete it (one end takes the other along)
+            with _failing(f"cannot connect container {container_id[:12]} to {bridge}"):
+                ipr.link("set", ifname=host, master=_link_index(bridge), state="up")
+        except BaseException:
+            detach(container_id)
+            raise
     return host
 
 
