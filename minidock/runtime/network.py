@@ -60,6 +60,11 @@ def IPRoute(*args, **kwargs):
     return ipr(*args, **kwargs)
 
 
+def load_pyroute2() -> None:
+    """Import pyroute2 now: before a fork, so that both sides have it (each would import it anew)."""
+    import pyroute2  # noqa: F401
+
+
 def off_the_event_loop(fn):
     """Run ``fn`` in a worker thread when this thread runs an asyncio loop.
 

@@ -171,6 +171,7 @@ class Shim:
         try:
             if self.config["NetworkMode"] == "bridge":
                 lease = network.allocate(self.store, self.cid)
+                network.load_pyroute2()  # the shim plugs the veth, the container's PID 1 sets up eth0
             ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
             keeper, pid, error = self._start(cgroup, lease, stdio, listener)
