@@ -26,13 +26,13 @@ from typing import BinaryIO, Iterable
 
 from . import changes as changefmt
 from . import compression
-from . import layer as layerfmt
-from .digest import HashingWriter, sha256_bytes
+from .digest import HashingReader, chain_id, sha256_bytes
 from .display import rfc3339
 from .errors import APIError, DigestMismatch, InvalidArchive
-from .image import Images, ImageRecord, check_depth
+from .image import Images, ImageRecord, StagedLayer, check_depth
 from .reference import familiar, parse
-from .store import CHUNK, Store
+from .store import CHUNK
+from .tarstream import TarStream
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -43,13 +43,12 @@ BLOB_NAME = re.compile(r"(?:.*/)?blobs/sha256/([a-f0-9]{64})")
 
 # -- save -------------------------------------------------------------------
 
-def oci_manifest(store: Store, rec: ImageRecord) -> bytes:
-    """The OCI manifest of an image whose layers are kept uncompressed."""
-    def descriptor(media_type: str, digest: str) -> dict:
-        return {"mediaType": media_type, "digest": digest, "size": store.blob_path(digest).stat().st_size}
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": descriptor(OCI_CONFIG, rec.id),
-                "layers": [descriptor(OCI_LAYER, d) for d in rec.diff_ids]}
+def oci_manifest(images: Images, rec: ImageRecord) -> bytes:
+    """The OCI manifest of an image whose layers are sent uncompressed."""
+    layers = [{"mediaType": OCI_LAYER, "digest": d, "size": images.layer_meta(c)["tar_size"]}
+              for d, c in zip(rec.diff_ids, rec.chain_ids)]
+    config = {"mediaType": OCI_CONFIG, "digest": rec.id, "size": images.store.blob_path(rec.id).stat().st_size}
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
     return json.dumps(manifest, separators=(",", ":")).encode()
 
 
@@ -57,14 +56,14 @@ def save(images: Images, names: list[str], out: BinaryIO) -> None:
     """Write the images ``names`` (tags or IDs) to ``out`` as one tar."""
     store = images.store
     entries, index, repositories = [], [], {}
-    blobs: dict[str, bytes | None] = {}   # digest -> bytes held in memory, or None: a store file
+    blobs: dict[str, bytes | str] = {}   # digest -> bytes held in memory, or the ChainID of a layer dir
     for name in names:
         rec = images.get(name)
         # docker saves the tag it was given; an image named by ID is saved untagged
         tags = [str(parse(name))] if _names_tag(name, rec) else []
-        manifest = oci_manifest(store, rec)
-        blobs[rec.id] = None
-        blobs.update({d: None for d in rec.diff_ids})
+        manifest = oci_manifest(images, rec)
+        blobs[rec.id] = store.read_blob(rec.id)
+        blobs.update({d: c for d, c in zip(rec.diff_ids, rec.chain_ids) if d not in blobs})
         blobs[sha256_bytes(manifest)] = manifest
         entries.append({"Config": _blob_name(rec.id), "RepoTags": [familiar(t) for t in tags] or None,
                         "Layers": [_blob_name(d) for d in rec.diff_ids]})
@@ -82,9 +81,9 @@ def save(images: Images, names: list[str], out: BinaryIO) -> None:
         _add_dir(tar, "blobs/sha256/")
         for digest in sorted(blobs):
             data = blobs[digest]
-            if data is None:
-                with open(store.blob_path(digest), "rb") as f:
-                    _add_file(tar, _blob_name(digest), f, os.fstat(f.fileno()).st_size)
+            if isinstance(data, str):  # a layer: its tar regenerated from the layer dir
+                with images.open_layer(data) as f:
+                    _add_file(tar, _blob_name(digest), f, images.layer_meta(data)["tar_size"])
             else:
                 _add_bytes(tar, _blob_name(digest), data)
         _add_bytes(tar, "index.json", _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index}))
@@ -132,43 +131,80 @@ def _add_file(tar: tarfile.TarFile, name: str, f: BinaryIO, size: int) -> None:
 
 @dataclass
 class Member:
-    """A regular file of the archive, already copied into the store's tmp/."""
-    path: Path
+    """A regular file of the archive: a small file copied into tmp/, or a layer already extracted.
+
+    A member that looks like a tar is extracted as it streams by (into a
+    staged layer dir), before the manifest that names it has been read: the
+    archive is read once, and a layer is written to disk once.
+    """
     digest: str
     size: int
+    path: Path | None = None            # the bytes, for a member that is not a layer
+    layer: StagedLayer | None = None    # the extracted layer, for one that is
+    error: InvalidArchive | None = None  # why it could not be extracted, if it was tried
+
+    def data(self) -> bytes:
+        if self.path is None:
+            raise InvalidArchive("an image layer stands where the archive should have a JSON file")
+        return self.path.read_bytes()
 
 
 class ArchiveReader:
     """Reads a (possibly unseekable) image archive once, keeping its files by name.
 
     Member names never become paths on disk: each file is streamed into a
-    numbered temp file while it is hashed.  Names are only dictionary keys,
-    yet one that points outside the archive (``../../etc/passwd``) is refused.
+    numbered temp file (or a numbered staged layer dir) while it is hashed.
+    Names are only dictionary keys, yet one that points outside the archive
+    (``../../etc/passwd``) is refused.
     """
 
-    def __init__(self, stream: BinaryIO, tmpdir: Path):
+    def __init__(self, stream: BinaryIO, tmpdir: Path, images: Images):
         self.files: dict[str, Member] = {}
         self.links: dict[str, str] = {}
+        self.images = images
         try:
-            with tarfile.open(fileobj=stream, mode="r|*") as tar:
-                for n, info in enumerate(tar):
-                    self._take(tar, info, tmpdir / str(n))
+            tar = TarStream(compression.decompressed(stream))
+            n = 0
+            while info := tar.next():
+                self._take(tar, info, tmpdir / str(n))
+                n += 1
         except (tarfile.TarError, *compression.CORRUPT) as e:
             raise InvalidArchive(f"archive is truncated or corrupt: {e}") from None
 
-    def _take(self, tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path) -> None:
+    def _take(self, tar: TarStream, info: tarfile.TarInfo, dest: Path) -> None:
         name = _inside(info.name, info.name)
         if info.issym() or info.islnk():
             base = os.path.dirname(name) if info.issym() else ""
             self.links[name] = _inside(os.path.join(base, info.linkname), info.name)
-        elif info.isreg():
-            with tar.extractfile(info) as src, open(dest, "wb") as out:
-                w = HashingWriter(out)
-                while chunk := src.read(CHUNK):
-                    w.write(chunk)
-            if w.size != info.size:
-                raise InvalidArchive(f"archive member {info.name} is truncated")
-            self.files[name] = Member(dest, w.digest, w.size)
+        elif info.isreg():  # (the tar reader itself refuses a member cut short)
+            head = bytes(tar.read(512))
+            member = Member("", info.size)
+            if _looks_like_layer(head):
+                self._stage(member, head, tar, dest)
+            else:
+                src = HashingReader(compression.prefixed(head, tar))
+                member.path = dest
+                with open(dest, "wb") as out:
+                    while chunk := src.read(CHUNK):
+                        out.write(chunk)
+                member.digest = src.digest
+            self.files[name] = member
+
+    def _stage(self, member: Member, head: bytes, tar: TarStream, dest: Path) -> None:
+        """Extract a member that looks like a layer while it streams by; note why not if it cannot be."""
+        plain = not (head.startswith(compression.ZSTD_MAGIC) or compression.is_compressed(head))
+        body = compression.prefixed(head, tar)
+        src = body if plain else HashingReader(body)  # a plain tar's digest is its DiffID: no need to hash twice
+        try:
+            member.layer = self.images.stage_layer(src, dest)
+        except InvalidArchive as e:
+            member.error = e
+        while src.read(CHUNK):
+            pass  # what an error left unread
+        if not plain:
+            member.digest = src.digest
+        elif member.layer is not None:
+            member.digest = member.layer.diff_id
 
     def member(self, name: str) -> Member:
         """The file at ``name``, following in-archive links (podman's layer.tar -> ../x.tar).
@@ -180,6 +216,8 @@ class ArchiveReader:
             name = os.path.normpath(name).removeprefix("./")
             if name in self.files:
                 m, named = self.files[name], BLOB_NAME.fullmatch(name)
+                if m.error is not None:
+                    raise m.error
                 if named and m.digest != "sha256:" + named.group(1):
                     raise DigestMismatch(f"digest mismatch: {name} hashes to {m.digest}")
                 return m
@@ -194,7 +232,7 @@ class ArchiveReader:
         if m.size > 16 << 20:
             raise InvalidArchive(f"{name} is too large for a JSON document")
         try:
-            return json.loads(m.path.read_bytes())
+            return json.loads(m.data())
         except (ValueError, UnicodeDecodeError) as e:
             raise InvalidArchive(f"{name} is not valid JSON: {e}") from None
 
@@ -205,6 +243,11 @@ class ArchiveReader:
         if m.digest != digest:
             raise DigestMismatch(f"digest mismatch: blob {digest} hashes to {m.digest}")
         return m
+
+
+def _looks_like_layer(head: bytes) -> bool:
+    """Whether a member starts like a tar (ustar magic at 257, POSIX) or a compressed stream."""
+    return head[257:262] == b"ustar" or head.startswith(compression.ZSTD_MAGIC) or compression.is_compressed(head)
 
 
 def _inside(path: str, member: str) -> str:
@@ -232,27 +275,26 @@ def load(images: Images, stream: BinaryIO) -> list[tuple[str, str]]:
     store = images.store
     with store.lock(), store.temp_path() as tmp:
         tmp.mkdir()
-        reader = ArchiveReader(stream, tmp)
+        reader = ArchiveReader(stream, tmp, images)
         found = _docker_images(reader) if _has(reader, "manifest.json") else _oci_images(reader)
         if not found:
             raise InvalidArchive("archive holds no image: no manifest.json or index.json found")
-        staged = [(img, _stage_layers(store, img, tmp)) for img in found]
-        moved = []
+        staged = [(img, _staged_layers(images, img, tmp)) for img in found]
+        made: list[str] = []
         try:
-            for img, layers in staged:
-                for path, diff_id in layers:
-                    if not store.has_blob(diff_id):
-                        os.replace(path, store.blob_path(diff_id))
-                        moved.append(diff_id)
             for img, layers in staged:  # all layers first: a hostile one leaves no image behind
-                images.add_layers([diff_id for _, diff_id in layers])
+                chain = None
+                for layer in layers:
+                    before = store.layer_dir(chain_id(layer.diff_id, chain)).exists()
+                    chain = images.commit_layer(layer, chain)
+                    made += [] if before else [chain]
             lines = []
             for img, _ in staged:
-                image_id = images.add(img.config.path.read_bytes(), tags=img.tags)
+                image_id = images.add(img.config.data(), tags=img.tags)
                 lines += [("Loaded image", familiar(t)) for t in img.tags] or [("Loaded image ID", image_id)]
             return lines
         except BaseException:
-            images.forget_blobs(moved)
+            images.forget_layers(made)
             raise
 
 
@@ -286,7 +328,7 @@ def _oci_images(reader: ArchiveReader) -> list[LoadedImage]:
 
 def _pick_manifest(reader: ArchiveReader, prefix: str, desc: dict) -> dict:
     """Follow an index to the linux/amd64 manifest (image-spec image-index.md)."""
-    doc = json.loads(reader.blob(prefix, desc["digest"]).path.read_bytes())
+    doc = json.loads(reader.blob(prefix, desc["digest"]).data())
     if "manifests" in doc:
         for sub in doc["manifests"]:
             plat = sub.get("platform", {})
@@ -303,33 +345,24 @@ def _oci_tags(desc: dict) -> list[str]:
     return [str(parse(name))] if (":" in name or "/" in name) else []
 
 
-def _stage_layers(store: Store, img: LoadedImage, tmp: Path) -> list[tuple[Path, str]]:
-    """Decompress each layer as needed and check the DiffIDs the config promises."""
-    config = json.loads(img.config.path.read_bytes())
+def _staged_layers(images: Images, img: LoadedImage, tmp: Path) -> list[StagedLayer]:
+    """The image's layers, extracted, with the DiffIDs its config promises."""
+    config = json.loads(img.config.data())
     promised = config.get("rootfs", {}).get("diff_ids", [])
     check_depth(len(promised))
     if len(promised) != len(img.layers):
         raise InvalidArchive(f"config lists {len(promised)} layers, the archive has {len(img.layers)}")
     staged = []
     for member, diff_id in zip(img.layers, promised):
-        path, actual = _uncompressed(member, tmp)
-        if actual != diff_id:
-            raise DigestMismatch(f"digest mismatch: layer should have DiffID {diff_id}, has {actual}")
-        staged.append((path, actual))
+        if member.error is not None:
+            raise member.error
+        if member.layer is None:  # not recognised as a tar while streaming (an old v7 tar?)
+            with open(member.path, "rb") as f:
+                member.layer = images.stage_layer(f, member.path.with_name(f"{member.path.name}.layer"))
+        if member.layer.diff_id != diff_id:
+            raise DigestMismatch(f"digest mismatch: layer should have DiffID {diff_id}, has {member.layer.diff_id}")
+        staged.append(member.layer)
     return staged
-
-
-def _uncompressed(member: Member, tmp: Path) -> tuple[Path, str]:
-    """The member as an uncompressed tar and its DiffID (it may be gzip/bzip2/xz)."""
-    with open(member.path, "rb") as f:
-        if not compression.is_compressed(f.read(6)):
-            return member.path, member.digest
-        f.seek(0)
-        out_path = member.path.with_suffix(".tar")
-        with open(out_path, "wb") as out:
-            w = HashingWriter(out)
-            compression.copy_decompressed(f, w)
-    return out_path, w.digest
 
 
 # -- import -----------------------------------------------------------------
@@ -348,15 +381,12 @@ def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str
         changefmt.apply_change(container_config, line)
     store = images.store
     epoch = source_date_epoch() if epoch is None else epoch
-    with store.lock(), store.temp_path(".tar") as tmp:
+    with store.lock():
         if stream is None and os.path.isdir(source):
-            with open(tmp, "wb") as out:
-                layerfmt.write_layer_tar(Path(source), out, epoch=epoch, owner=owner)
+            chain = images.add_dir_layer(Path(source), None, epoch=epoch, owner=owner)
         else:
-            with open(tmp, "wb") as out:
-                compression.copy_decompressed(stream, out)
-        with open(tmp, "rb") as f:
-            diff_id, _ = store.put_blob_stream(f)
+            chain = images.add_layer(stream, None)
+        diff_id = chain  # a bottom layer's ChainID is its DiffID
         created = rfc3339(epoch if epoch is not None else time.time())
         config = {"architecture": "amd64", "os": "linux", "created": created, "config": container_config,
                   "rootfs": {"type": "layers", "diff_ids": [diff_id]},
@@ -367,7 +397,7 @@ def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str
         try:
             return images.add(data, tags=tags)
         except BaseException:
-            images.forget_blobs([diff_id])
+            images.forget_layers([chain])
             raise
 
 

@@ -36,7 +36,7 @@ def is_compressed(head: bytes) -> bool:
 def decompressed(stream: BinaryIO) -> BinaryIO:
     """A reader of the uncompressed bytes of ``stream`` (which may be unseekable)."""
     head = stream.read(6)
-    whole = io.BufferedReader(_Prefixed(head, stream), 1 << 20)
+    whole = prefixed(head, stream)
     for magic, opener in OPENERS.items():
         if is_compressed(head) and head.startswith(magic):
             return opener(whole)
@@ -49,6 +49,11 @@ def copy_decompressed(stream: BinaryIO, out: BinaryIO) -> None:
         shutil.copyfileobj(decompressed(stream), out, 1 << 20)
     except CORRUPT as e:
         raise InvalidArchive(f"input is truncated or corrupt: {e}") from None
+
+
+def prefixed(head: bytes, rest: BinaryIO) -> BinaryIO:
+    """A reader of ``head`` (bytes already read from a stream), then the rest of the stream."""
+    return io.BufferedReader(_Prefixed(head, rest), 1 << 20)
 
 
 class _Prefixed(io.RawIOBase):

@@ -312,7 +312,6 @@ class Containers:
     def commit(self, cid: str, ref: str | None = None, message: str = "", author: str = "",
                changes: list[str] = (), pause: bool = True) -> str:
         """A new image: the container's image plus its writable layer as one more layer."""
-        from . import layer as layerfmt
         from .archive import source_date_epoch
         config = self.config(cid)
         base = self.images.record(config["Image"])
@@ -325,12 +324,10 @@ class Containers:
             changefmt.apply_change(container_cfg, line)
         epoch = source_date_epoch()
         created = rfc3339(epoch if epoch is not None else time.time())
-        with self.store.lock(), self.store.temp_path(".tar") as tmp:
-            with open(tmp, "wb") as out:
-                source = self.dir(cid) / ("upper" if config["Driver"] == "overlay" else "rootfs")
-                layerfmt.write_layer_tar(source, out, epoch=epoch)
-            with open(tmp, "rb") as f:
-                diff_id, _ = self.store.put_blob_stream(f)
+        with self.store.lock():
+            source = self.dir(cid) / ("upper" if config["Driver"] == "overlay" else "rootfs")
+            chain = self.images.add_dir_layer(source, base.chain_ids[-1] if base.diff_ids else None, epoch=epoch)
+            diff_id = self.images.layer_meta(chain)["diff_id"]
             new_cfg["config"] = container_cfg
             new_cfg["created"] = created
             if epoch is None:  # the container's ID would make a reproducible commit unreproducible

@@ -105,10 +105,15 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     A layer's ChainID names the whole stack beneath it, so two images share an
     extracted layer only when they share every layer below it too.
     """
-    chain = []
+    chain: list[str] = []
     for diff_id in diff_ids:
-        chain.append(sha256_bytes(f"{chain[-1]} {diff_id}".encode()) if chain else diff_id)
+        chain.append(chain_id(diff_id, chain[-1] if chain else None))
     return chain
+
+
+def chain_id(diff_id: str, parent_chain: str | None) -> str:
+    """The ChainID of one layer over the stack ``parent_chain`` names (None: the bottom layer)."""
+    return diff_id if parent_chain is None else sha256_bytes(f"{parent_chain} {diff_id}".encode())
 
 
 def resolve_prefix(prefix: str, candidates: Iterable[str], *, what: str = "image") -> str:

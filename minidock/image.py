@@ -11,16 +11,19 @@ local parent (the image it was built on here, which ``history`` shows).
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from . import layer as layerfmt
-from .digest import chain_ids, resolve_prefix, sha256_bytes, short_id
-from .errors import APIError, Conflict, ImageNotFound, InvalidReference
+from . import tarsplit
+from .digest import chain_id, chain_ids, resolve_prefix, short_id
+from .errors import APIError, Conflict, DigestMismatch, ImageNotFound, InvalidReference
 from .reference import Reference, familiar, parse
 from .store import Store, remove_tree
 
@@ -91,10 +94,27 @@ def whiteout_format() -> tuple[str, str]:
     return ("overlay", "user") if run_mode == "rootless" else ("keep", "user")
 
 
-def _extract(blob: str, dest: str, mode: str, prefix: str) -> int:
-    """Apply one layer tar to an empty directory; the bytes written."""
-    with open(blob, "rb") as f:
-        return layerfmt.apply_layer_tar(f, Path(dest), whiteouts=mode, xattr_prefix=prefix)
+@dataclass
+class StagedLayer:
+    """A layer extracted into a temp dir (``diff/``, its tar-split record), not yet in the store."""
+    path: Path
+    meta: dict              # diff_id, size, tar_size, moved, whiteouts
+    home: str | None = None  # its ChainID once moved into the store
+
+    @property
+    def diff_id(self) -> str:
+        return self.meta["diff_id"]
+
+
+def _extract(stream: BinaryIO, root: str, mode: str, prefix: str, inline: bool) -> dict:
+    """Apply one layer tar to ``root/diff``, recording its tar-split; return its layer.json facts."""
+    root = Path(root)
+    with tarsplit.open_record(root) as out:
+        recorder = tarsplit.Recorder(root, out, inline_unreadable=inline)
+        size = layerfmt.apply_layer_tar(stream, root / "diff", whiteouts=mode, xattr_prefix=prefix,
+                                        split=recorder)
+    return {"diff_id": recorder.diff_id, "size": size, "tar_size": recorder.tar_size, "moved": recorder.moved,
+            "whiteouts": mode}
 
 
 class Images:
@@ -161,34 +181,86 @@ class Images:
 
     # -- adding -----------------------------------------------------------
 
-    def add_layer(self, diff_id: str, parent_chain: str | None) -> str:
-        """Extract the layer blob ``diff_id`` on top of ``parent_chain``; return its ChainID.
+    def stage_layer(self, stream: BinaryIO, where: Path) -> StagedLayer:
+        """Extract a layer tar (plain or compressed) into the new temp dir ``where``.
+
+        Its DiffID is computed on the way, and a tar-split record kept, so the
+        store holds each layer once, as files, and can still give back its tar.
+        """
+        mode, prefix = whiteout_format()
+        (where / "diff").mkdir(parents=True)
+        if mode == "overlay" and os.geteuid() != 0:  # rootless: whiteouts can be made in a user namespace
+            from .runtime.userns import run_as_root_inside
+            meta = run_as_root_inside(_extract, str(where), mode, prefix, True, feed=stream)
+        else:
+            meta = _extract(stream, str(where), mode, prefix, mode != "overlay" and os.geteuid() != 0)
+        return StagedLayer(where, meta)
+
+    def commit_layer(self, staged: StagedLayer, parent_chain: str | None) -> str:
+        """Move a staged layer into the store on top of ``parent_chain``; return its ChainID.
 
         The layer dir is keyed by ChainID, so two images that share their
         bottom layers share those directories on disk.
         """
-        chain = diff_id if parent_chain is None else sha256_bytes(f"{parent_chain} {diff_id}".encode())
+        chain = chain_id(staged.diff_id, parent_chain)
         dest = self.store.layer_dir(chain)
         if (dest / "layer.json").exists():
             return chain
-        mode, prefix = whiteout_format()
-        with self.store.temp_path() as tmp:
-            (tmp / "diff").mkdir(parents=True)
-            blob = str(self.store.blob_path(diff_id))
-            if mode == "overlay" and os.geteuid() != 0:  # rootless: whiteouts can be made in a user namespace
-                from .runtime.userns import run_as_root_inside
-                size = run_as_root_inside(_extract, blob, str(tmp / "diff"), mode, prefix)
-            else:
-                size = _extract(blob, str(tmp / "diff"), mode, prefix)
-            meta = {"diff_id": diff_id, "chain_id": chain, "parent": parent_chain,
-                    "size": size, "whiteouts": mode}
-            (tmp / "layer.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-            remove_tree(dest)  # a layer dir without layer.json is debris
-            os.replace(tmp, dest)
+        if staged.home is not None:  # already in the store over another parent: extract it again
+            with self.open_layer(staged.home) as tar:
+                return self.add_layer(tar, parent_chain)
+        meta = {**staged.meta, "chain_id": chain, "parent": parent_chain}
+        (staged.path / "layer.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+        remove_tree(dest)  # a layer dir without layer.json is debris
+        os.replace(staged.path, dest)
+        staged.home = chain
         return chain
 
+    def add_layer(self, stream: BinaryIO, parent_chain: str | None, expected: str | None = None) -> str:
+        """Extract a layer tar on top of ``parent_chain``; return its ChainID.  ``expected``: its DiffID."""
+        with self.store.lock(), self.store.temp_path() as tmp:
+            staged = self.stage_layer(stream, tmp)
+            if expected is not None and staged.diff_id != expected:
+                raise DigestMismatch(f"digest mismatch: layer should have DiffID {expected}, has {staged.diff_id}")
+            return self.commit_layer(staged, parent_chain)
+
+    def add_dir_layer(self, src: Path, parent_chain: str | None, **tar_options) -> str:
+        """A directory as a layer (``import``, ``commit``): its tar is streamed, never written out."""
+        r, w = os.pipe()
+        failure: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                with open(w, "wb") as out:
+                    layerfmt.write_layer_tar(src, out, **tar_options)
+            except BrokenPipeError:
+                pass  # the reader gave up; its own error says why
+            except BaseException as e:
+                failure.append(e)
+
+        writer = threading.Thread(target=write, name="layer-tar")
+        writer.start()
+        try:
+            with open(r, "rb") as tar:
+                chain = self.add_layer(tar, parent_chain)
+        finally:
+            writer.join()
+        if failure:
+            raise failure[0]
+        return chain
+
+    def layer_meta(self, chain: str) -> dict:
+        """What ``layer.json`` says of a layer dir."""
+        return json.loads((self.store.layer_dir(chain) / "layer.json").read_text())
+
+    def open_layer(self, chain: str) -> BinaryIO:
+        """The exact tar of a layer, regenerated from its files (checked against its DiffID as it is read)."""
+        root, meta = self.store.layer_dir(chain), self.layer_meta(chain)
+        tar = tarsplit.LayerTar(root, meta["diff_id"], meta["tar_size"], meta.get("moved"))
+        return io.BufferedReader(tar, tarsplit.CHUNK)
+
     def add(self, config_bytes: bytes, tags: list[str] = (), parent: str | None = None) -> str:
-        """Register an image whose layer blobs are in the store; return its ID.
+        """Register an image whose layers are in the store (their layer dirs); return its ID.
 
         Layers are extracted first and the index written last, so an
         interrupted ``add`` leaves no image behind (only reusable layers).
@@ -197,7 +269,9 @@ class Images:
         diff_ids = config.get("rootfs", {}).get("diff_ids", [])
         check_depth(len(diff_ids))
         with self.store.lock():
-            self.add_layers(diff_ids)
+            for diff_id, chain in zip(diff_ids, chain_ids(diff_ids)):
+                if not (self.store.layer_dir(chain) / "layer.json").exists():
+                    raise APIError(f"layer {diff_id} is missing from the store")
             image_id = self.store.put_blob(config_bytes)
             idx = self._index()
             meta = idx["images"].setdefault(image_id, {"added": time.time()})
@@ -208,24 +282,10 @@ class Images:
             self._save(idx)
         return image_id
 
-    def add_layers(self, diff_ids: list[str]) -> str | None:
-        """Extract a stack of layer blobs, bottom first; return the top ChainID."""
-        chain = None
+    def forget_layers(self, chains: list[str]) -> None:
+        """Undo a failed add: drop the layer dirs among ``chains`` that no image uses."""
         with self.store.lock():
-            for diff_id in diff_ids:
-                if not self.store.has_blob(diff_id):
-                    raise APIError(f"layer {diff_id} is missing from the store")
-                chain = self.add_layer(diff_id, chain)
-        return chain
-
-    def forget_blobs(self, diff_ids: list[str]) -> None:
-        """Undo a failed add: drop the layer blobs given and the layer dirs that no image uses."""
-        with self.store.lock():
-            used = {d for r in self.list(all=True) for d in r.diff_ids}
-            for diff_id in diff_ids:
-                if diff_id not in used:
-                    self.store.remove_blob(diff_id)
-            self._unused_layers(self._layer_dirs(), self._index())
+            self._unused_layers(list(chains), self._index())
 
     # -- tags -------------------------------------------------------------
 
@@ -316,19 +376,12 @@ class Images:
         return used
 
     def _unused_layers(self, candidates: list[str], idx: dict) -> list[str]:
-        """Remove the layer dirs (and tar blobs) among ``candidates`` nothing uses."""
+        """Remove the layer dirs among ``candidates`` nothing uses."""
         used = self._used_chains(idx)
-        used_diffs = {json.loads((self.store.layer_dir(c) / "layer.json").read_text())["diff_id"]
-                      for c in used if (self.store.layer_dir(c) / "layer.json").exists()}
         gone = []
         for chain in reversed(candidates):
             if chain in used:
                 continue
-            layer_json = self.store.layer_dir(chain) / "layer.json"
-            if layer_json.exists():
-                diff_id = json.loads(layer_json.read_text())["diff_id"]
-                if diff_id not in used_diffs:
-                    self.store.remove_blob(diff_id)
             remove_tree(self.store.layer_dir(chain))
             gone.append(chain)
         return gone

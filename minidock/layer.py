@@ -40,6 +40,8 @@ from typing import BinaryIO, Iterator, NamedTuple
 
 from .compression import CORRUPT, decompressed
 from .errors import InvalidArchive
+from .tarsplit import Recorder
+from .tarstream import TarStream
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -176,29 +178,28 @@ def _reading() -> Iterator[None]:
     try:
         yield
     except READ_ERRORS as err:
-        raise InvalidArchive(f"layer is truncated or corrupt: {str(err) or type(err).__name__}") from None
+        raise _corrupt(err) from None
 
 
-def _members(stream: BinaryIO) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
-    """Yield (tar, member) for each entry of a layer read as a stream (plain, gzip, bz2 or xz)."""
+def _corrupt(err: BaseException) -> InvalidArchive:
+    return InvalidArchive(f"layer is truncated or corrupt: {str(err) or type(err).__name__}")
+
+
+def _members(stream: BinaryIO, split: Recorder | None = None) -> Iterator[tuple[TarStream, tarfile.TarInfo]]:
+    """Yield (tar, member) for each entry of a layer read as a stream (plain, gzip, bz2 or xz).
+
+    A tar-split recorder, if given, learns every byte of the tar on the way.
+    """
     with _reading():
-        plain = decompressed(stream)
-        tar = tarfile.open(fileobj=plain, mode="r|")
+        tar = TarStream(decompressed(stream), split)
     while True:
-        with _reading():
+        try:
             member = tar.next()
-            if member is None:
-                return _check_end(tar, plain)
+        except READ_ERRORS as err:
+            raise _corrupt(err) from None
+        if member is None:
+            return
         yield tar, member
-
-
-def _check_end(tar: tarfile.TarFile, plain: BinaryIO) -> None:
-    """Refuse a tar cut short: tarfile takes a tar cut at a header boundary for a finished one."""
-    # A real end is a block of zeros (POSIX ustar: "two consecutive 512-byte blocks of zeros").
-    if tar.fileobj.tell() < tar.offset + tarfile.BLOCKSIZE:
-        raise tarfile.ReadError("it stops before the end-of-archive blocks")
-    while plain.read(CHUNK):
-        pass  # read to the end, so a cut or corrupt compressed stream is noticed too
 
 
 def _clean(name: str) -> list[str]:
@@ -229,11 +230,14 @@ def _kind(member: tarfile.TarInfo, base: str) -> str:
     return _type_kind(member)
 
 
+KINDS = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",
+         tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink", tarfile.DIRTYPE: "dir",
+         tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "device", tarfile.BLKTYPE: "device"}
+
+
 def _type_kind(member: tarfile.TarInfo) -> str:
     """What the entry's tar type makes it, whatever its name; "other" for a type minidock does not create."""
-    kinds = [("file", member.isreg()), ("hardlink", member.islnk()), ("symlink", member.issym()),
-             ("dir", member.isdir()), ("fifo", member.isfifo()), ("device", member.ischr() or member.isblk())]
-    return next((kind for kind, match in kinds if match), "other")
+    return KINDS.get(member.type, "other")
 
 
 def list_layer_tar(stream: BinaryIO) -> list[tuple[str, str, int]]:
@@ -249,7 +253,7 @@ def list_layer_tar(stream: BinaryIO) -> list[tuple[str, str, int]]:
 # -- applying ---------------------------------------------------------------
 
 def apply_layer_tar(stream: BinaryIO, dest: Path, *, whiteouts: str = "apply",
-                    xattr_prefix: str = "trusted") -> int:
+                    xattr_prefix: str = "trusted", split: Recorder | None = None) -> int:
     """Extract the layer tar in `stream` (plain, gzip, bz2 or xz; may be unseekable) into `dest`; return bytes written.
 
     ``whiteouts`` says what a marker becomes: "apply" deletes what it hides
@@ -259,12 +263,13 @@ def apply_layer_tar(stream: BinaryIO, dest: Path, *, whiteouts: str = "apply",
     *contained*, not refused: followed as if dest were "/", as containerd's
     fs.RootPath and docker's chrooted unpack do.  Anything hostile that cannot
     be contained raises InvalidArchive; ``dest`` may then hold part of the layer.
+    ``split``, a tar-split recorder, learns where each file's content went.
     """
     if whiteouts not in WHITEOUT_MODES or xattr_prefix not in ("trusted", "user"):
         raise ValueError(f"whiteouts must be one of {WHITEOUT_MODES}, xattr_prefix trusted or user")
-    extractor = _Extractor(Path(dest), whiteouts, xattr_prefix)
+    extractor = _Extractor(Path(dest), whiteouts, xattr_prefix, split)
     extractor.dest.mkdir(parents=True, exist_ok=True)
-    for tar, member in _members(stream):
+    for tar, member in _members(stream, split):
         extractor.add(tar, member)
     extractor.finish()
     return extractor.size
@@ -308,18 +313,23 @@ def _is_real_dir(root: Path, rel: tuple[str, ...]) -> bool:
     return True
 
 
-def _make_room(path: Path, keep_dir: bool) -> bool:
-    """Remove what is at `path` for a new entry (True if anything was); a directory over a directory merges."""
+def _make_room(path: Path | str, keep_dir: bool, split: Recorder | None = None) -> bool:
+    """Remove what is at `path` for a new entry (True if anything was); a directory over a directory merges.
+
+    With a tar-split recorder, what holds content it recorded is moved aside instead.
+    """
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return False
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(path)  # a symlink here is removed, never written through
-    elif not keep_dir:
+    if stat.S_ISDIR(st.st_mode) and keep_dir:
+        return False
+    if split is not None and split.moving_aside(path):
+        return True
+    if stat.S_ISDIR(st.st_mode):
         shutil.rmtree(path)
     else:
-        return False
+        os.unlink(path)  # a symlink here is removed, never written through
     return True
 
 
@@ -331,17 +341,20 @@ def _mode(member: tarfile.TarInfo) -> int:
 class _Extractor:
     """The state of one extraction: where, how, and what this tar has written so far."""
 
-    def __init__(self, dest: Path, whiteouts: str, xattr_prefix: str):
-        self.dest, self.whiteouts, self.xattr_prefix = dest, whiteouts, xattr_prefix
+    def __init__(self, dest: Path, whiteouts: str, xattr_prefix: str, split: Recorder | None):
+        self.dest, self.whiteouts, self.xattr_prefix, self.split = dest, whiteouts, xattr_prefix, split
         self.size = 0
         self.written: set[tuple[str, ...]] = set()  # real paths this tar created
         self.ancestors: set[tuple[str, ...]] = set()  # directories above them
+        self.marked: set[tuple[str, ...]] = set()  # whiteouts it made in overlay form
+        # into an empty dest, only what this tar made can be in an entry's way: no need to look
+        self.fresh = not os.path.exists(dest) or not os.listdir(dest)
         self.dirs: dict[tuple[str, ...], tarfile.TarInfo] = {}  # mode and mtime applied last
         # resolved parents by entry parent: a layer has thousands of files in a few
         # directories; valid until something is removed or a symlink is made
         self.parents_of: dict[tuple[str, ...], list[str]] = {}
 
-    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def add(self, tar: TarStream, member: tarfile.TarInfo) -> None:
         """Apply one entry of the tar."""
         parts = _entry_parts(member.name)
         kind = _kind(member, parts[-1] if parts else "")
@@ -351,9 +364,10 @@ class _Extractor:
         if not parts:
             return self._root(member)
         rel = (*self._parents(parts, member.name), parts[-1])
-        path = self.dest.joinpath(*rel)
+        path = os.path.join(self.dest, *rel)  # a str: pathlib costs more than the syscalls here
         target = self._link_target(member) if member.islnk() else None
-        if _make_room(path, keep_dir=member.isdir()) or member.issym():
+        in_the_way = not self.fresh or rel in self.written or rel in self.ancestors or rel in self.marked
+        if in_the_way and _make_room(path, keep_dir=member.isdir(), split=self.split) or member.issym():
             self.parents_of.clear()
         self._create(tar, member, path, target)
         self.written.add(rel)
@@ -403,15 +417,16 @@ class _Extractor:
             raise InvalidArchive(f'layer entry "{member.name}" is a hardlink to the layer root')
         return self.dest.joinpath(*_resolve(self.dest, parts[:-1]), parts[-1])
 
-    def _create(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path, target: Path | None) -> None:
+    def _create(self, tar: TarStream, member: tarfile.TarInfo, path: str, target: Path | None) -> None:
         """Create the file, directory, link, fifo or device node at `path` (nothing is there now)."""
         if member.isreg():
             # O_EXCL|O_NOFOLLOW: if anything, above all a symlink, appeared here, fail, never write through it
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            with open(fd, "wb") as out:
-                self.size += _copy(tar.extractfile(member), out)
-                out.flush()
+            try:
+                self.size += _copy(tar.extractfile(member, into=path, mode=member.mode), fd)
                 self._set_fd_metadata(fd, member)  # through the fd: by path it is several times slower
+            finally:
+                os.close(fd)
         elif member.isdir():
             if not os.path.isdir(path):
                 os.mkdir(path, 0o700)  # opened up in finish(), once its contents are in
@@ -478,9 +493,10 @@ class _Extractor:
             self._remove_lower(rel)
         elif rel not in self.written:  # a file of this same layer wins over its whiteout
             path = self.dest.joinpath(*rel)
-            _make_room(path, keep_dir=False)
+            _make_room(path, keep_dir=False, split=self.split)
             os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))  # overlayfs.rst: whiteout = char dev 0/0
             self._set_metadata(path, member)
+            self.marked.add(rel)
 
     def _opaque(self, rel: tuple[str, ...]) -> None:
         """Hide what lower layers put in directory `rel`: delete it, or mark it for overlayfs."""
@@ -513,13 +529,16 @@ class _Extractor:
                 os.utime(path, (member.mtime, member.mtime))
 
 
-def _copy(src: BinaryIO, out: BinaryIO) -> int:
-    """Stream `src` into `out` a chunk at a time; return the number of bytes."""
+def _copy(src: TarStream, fd: int) -> int:
+    """Stream a member's content into the open file ``fd`` a chunk at a time; return the number of bytes."""
     total = 0
     while True:
-        with _reading():
-            chunk = src.read(CHUNK)
+        try:
+            chunk = src.read1(CHUNK)
+        except READ_ERRORS as err:
+            raise _corrupt(err) from None
         if not chunk:
             return total
-        out.write(chunk)
         total += len(chunk)
+        while chunk:
+            chunk = chunk[os.write(fd, chunk):]

@@ -4,9 +4,10 @@ Everything minidock knows lives under one root directory (``MINIDOCK_ROOT``)::
 
     ROOT/lock                  flock(2): one writer at a time
     ROOT/tmp/                  half-written files; renamed into place when whole
-    ROOT/blobs/sha256/<hex>    configs, manifests and layer tars, named by digest
+    ROOT/blobs/sha256/<hex>    configs and manifests, named by digest
     ROOT/images.json           which images exist, their tags and local parents
-    ROOT/layers/<chain hex>/   an extracted layer (``diff/``) and its ``layer.json``
+    ROOT/layers/<chain hex>/   an extracted layer (``diff/``), its ``layer.json``, and
+                               the tar-split record that gives back its exact tar
 
 Two rules keep it consistent however a command ends:
 

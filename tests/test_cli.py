@@ -14,7 +14,7 @@ import pytest
 
 import minidock
 from conftest import REPO, run_cli
-from archives import docker_archive, image_config, one_line_error, small_layer
+from archives import docker_archive, image_config, one_line_error, small_layer, stored_layer, add_layers
 
 def output_of(proc: subprocess.CompletedProcess) -> str:
     """What a command that must succeed printed."""
@@ -55,8 +55,9 @@ def test_images_prints_docker_s_table(two):
 
 def test_images_quiet_all_and_no_trunc(two, client):
     busybox, small = two
-    child = client.images.images.add(image_config([small_layer("hello"), small_layer("world"),
-                                                   small_layer("hello")]), parent=small.id)
+    layers = [small_layer("hello"), small_layer("world"), small_layer("hello")]
+    add_layers(client, layers)
+    child = client.images.images.add(image_config(layers), parent=small.id)
     client.images.images.remove("small:1")  # small is now an untagged parent: hidden without -a
     assert sorted(lines_of(run_cli("images", "-q"))) == sorted([busybox.id[7:19], child[7:19]])
     everything = lines_of(run_cli("images", "-aq"))
@@ -144,7 +145,7 @@ def test_history_of_a_loaded_image_shows_missing_below_the_top(client):
 
 def test_history_no_trunc_keeps_a_long_created_by(client):
     long = "/bin/sh -c " + "echo something quite long && " * 4
-    client.store.put_blob(small_layer())
+    add_layers(client, [small_layer()])
     client.images.images.add(image_config([small_layer()], history=[{"created_by": long}]), tags=["long:1"])
     short = lines_of(run_cli("history", "long:1"))[1]
     assert long not in short and "…" in short
@@ -242,7 +243,7 @@ def test_bootstrap_is_cached_and_its_layer_is_a_busybox_rootfs(root, tmp_path):
 # -- system df and prune ---------------------------------------------------------------------------
 
 def test_system_df_shows_shared_and_unique_sizes(busybox, client):
-    base = client.store.blob_path(busybox.attrs["RootFS"]["Layers"][0]).read_bytes()
+    base = stored_layer(client, busybox)
     client.images.load(docker_archive([base, small_layer("on top")], tags=["derived:1"]))
     table = lines_of(run_cli("system", "df"))
     assert re.fullmatch(r"TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE", table[0])

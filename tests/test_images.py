@@ -10,7 +10,7 @@ import pytest
 
 import minidock
 from conftest import run_cli
-from archives import docker_archive, image_config, one_line_error, sha, small_layer, store_files
+from archives import docker_archive, image_config, one_line_error, sha, small_layer, store_files, stored_layer, add_layers
 from minidock.errors import APIError, Conflict, ImageNotFound, InvalidReference
 from minidock.image import MAX_LAYERS, Images
 
@@ -37,8 +37,8 @@ def colliding_configs(n_hex: int = 4) -> tuple[bytes, bytes]:
 def test_the_image_id_is_the_sha256_of_the_config_blob(small, client):
     config = client.store.read_blob(small.id)
     assert sha(config) == small.id
-    for diff_id in json.loads(config)["rootfs"]["diff_ids"]:
-        assert sha(client.store.blob_path(diff_id).read_bytes()) == diff_id
+    for n, diff_id in enumerate(json.loads(config)["rootfs"]["diff_ids"]):
+        assert sha(stored_layer(client, small, n)) == diff_id
     assert small.short_id == "sha256:" + small.id[7:19]
 
 
@@ -132,7 +132,7 @@ def test_rmi_untags_first_and_deletes_with_the_last_tag(small, client):
     assert {what for what, _ in lines} == {"Untagged", "Deleted"} and len(lines) == 4  # two layers
     assert not client.store.has_blob(small.id)
     assert not any(d.exists() for d in layer_dirs)
-    assert client.store.blob_digests() == []
+    assert client.store.blob_digests() == [] and list(client.store.layers.iterdir()) == []
 
 
 def test_rmi_by_id_of_a_multiply_tagged_image_needs_force(small, client):
@@ -165,8 +165,7 @@ def test_rmi_of_one_of_several_tags_untags_even_while_a_container_uses_the_image
 def test_rmi_of_the_last_tag_of_a_parent_only_untags_it(client):
     """docker: the image stays, untagged, while a child image needs it (images -a shows it)."""
     base, top = [small_layer("base")], [small_layer("base"), small_layer("top")]
-    for layer in top:
-        client.store.put_blob(layer)
+    add_layers(client, top)
     images = client.images.images
     parent = images.add(image_config(base), tags=["parent:1"])
     images.add(image_config(top), tags=["child:1"], parent=parent)
@@ -178,8 +177,7 @@ def test_rmi_of_the_last_tag_of_a_parent_only_untags_it(client):
 
 def test_rmi_refuses_an_image_with_children(client):
     base, top = [small_layer("base")], [small_layer("base"), small_layer("top")]
-    for layer in base + top:
-        client.store.put_blob(layer)
+    add_layers(client, top)
     images = client.images.images
     parent = images.add(image_config(base))
     images.add(image_config(top), tags=["child:1"], parent=parent)
@@ -204,7 +202,7 @@ def test_prune_removes_dangling_images_and_stray_layer_dirs(small, client):
     assert result["SpaceReclaimed"] >= 10000
     assert sorted(t for i in client.images.list(all=True) for t in i.tags) == ["moving:tag", "small:1"]
     assert not stray.exists()
-    assert not client.store.has_blob(first.attrs["RootFS"]["Layers"][0])
+    assert not client.store.layer_dir(first.attrs["RootFS"]["Layers"][0]).exists()
 
 
 def test_prune_keeps_what_a_container_uses(client):
@@ -215,7 +213,7 @@ def test_prune_keeps_what_a_container_uses(client):
 
 
 def test_df_counts_a_shared_base_layer_once(busybox, client):
-    base = client.store.blob_path(busybox.attrs["RootFS"]["Layers"][0]).read_bytes()
+    base = stored_layer(client, busybox)
     top = small_layer("on top")
     client.images.load(docker_archive([base, top], tags=["derived:1"]))
     df = client.df()
@@ -242,8 +240,7 @@ def test_history_of_a_loaded_image_has_missing_below_the_top(client):
 
 def test_history_names_local_parents(client):
     base, top = [small_layer("base")], [small_layer("base"), small_layer("top")]
-    for layer in top:
-        client.store.put_blob(layer)
+    add_layers(client, top)
     images = client.images.images
     parent = images.add(image_config(base), tags=["parent:1"])
     child = images.add(image_config(top), tags=["child:1"], parent=parent)

@@ -15,10 +15,11 @@ container's keeper unshares one before the other namespaces.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import traceback
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from ..errors import InvalidArchive, MinidockError
 from .syscalls import CLONE_NEWUSER, unshare
@@ -41,15 +42,22 @@ def enter_own(flags: int = 0) -> None:
     map_self(uid, gid)
 
 
-def run_as_root_inside(fn: Callable, *args):
-    """Run ``fn(*args)`` in a child that is root of its own user namespace; return its JSON result."""
+def run_as_root_inside(fn: Callable, *args, feed: BinaryIO | None = None):
+    """Run ``fn(*args)`` in a child that is root of its own user namespace; return its JSON result.
+
+    With ``feed``, the child gets a reader of ``feed``'s bytes as its first
+    argument: we copy them down a pipe while it works.
+    """
     r, w = os.pipe()
+    data_r, data_w = os.pipe() if feed is not None else (None, None)
     pid = os.fork()
     if pid == 0:
         os.close(r)
+        _close_all_but(w, data_r)  # above all other pipes' write ends, or their readers never see EOF
         try:
             enter_own()
-            reply = {"result": fn(*args)}
+            given = (os.fdopen(data_r, "rb"), *args) if feed is not None else args
+            reply = {"result": fn(*given)}
         except MinidockError as e:
             reply = {"error": str(e), "archive": isinstance(e, InvalidArchive)}
         except BaseException as e:
@@ -58,6 +66,9 @@ def run_as_root_inside(fn: Callable, *args):
         os.write(w, json.dumps(reply).encode())
         os._exit(0)
     os.close(w)
+    if feed is not None:
+        os.close(data_r)
+        _pump(feed, data_w)
     with os.fdopen(r, "rb") as f:
         data = f.read()
     os.waitpid(pid, 0)
@@ -65,3 +76,24 @@ def run_as_root_inside(fn: Callable, *args):
     if "error" in reply:
         raise (InvalidArchive if reply["archive"] else MinidockError)(reply["error"])
     return reply["result"]
+
+
+def _pump(feed: BinaryIO, fd: int) -> None:
+    """Copy ``feed`` into the pipe ``fd`` and close it; stop early if the reader has gone."""
+    with open(fd, "wb", buffering=0) as out:
+        try:
+            while chunk := feed.read(1 << 20):
+                view = memoryview(chunk)
+                while view:  # an unbuffered write may take only part
+                    view = view[out.write(view):]
+        except BrokenPipeError:
+            pass  # the child stopped reading: its reply says why
+
+
+def _close_all_but(*keep: int | None) -> None:
+    """In a forked child: close every fd above stderr except ``keep``."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
