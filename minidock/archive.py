@@ -45,7 +45,7 @@ BLOB_NAME = re.compile(r"(?:.*/)?blobs/sha256/([a-f0-9]{64})")
 
 def oci_manifest(images: Images, rec: ImageRecord) -> bytes:
     """The OCI manifest of an image whose layers are sent uncompressed."""
-    layers = [{"mediaType": OCI_LAYER, "digest": d, "size": images.layer_meta(c)["tar_size"]}
+    layers = [{"mediaType": OCI_LAYER, "digest": d, "size": images.layer_tar_size(c)}
               for d, c in zip(rec.diff_ids, rec.chain_ids)]
     config = {"mediaType": OCI_CONFIG, "digest": rec.id, "size": images.store.blob_path(rec.id).stat().st_size}
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
@@ -83,7 +83,7 @@ def save(images: Images, names: list[str], out: BinaryIO) -> None:
             data = blobs[digest]
             if isinstance(data, str):  # a layer: its tar regenerated from the layer dir
                 with images.open_layer(data) as f:
-                    _add_file(tar, _blob_name(digest), f, images.layer_meta(data)["tar_size"])
+                    _add_file(tar, _blob_name(digest), f, images.layer_tar_size(data))
             else:
                 _add_bytes(tar, _blob_name(digest), data)
         _add_bytes(tar, "index.json", _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index}))

@@ -253,10 +253,18 @@ class Images:
         """What ``layer.json`` says of a layer dir."""
         return json.loads((self.store.layer_dir(chain) / "layer.json").read_text())
 
+    def layer_tar_size(self, chain: str) -> int:
+        """The size of a layer's tar (what ``open_layer`` gives back)."""
+        meta = self.layer_meta(chain)
+        if "tar_size" not in meta:  # layer dirs made before tar-split kept their tar as a blob instead
+            raise APIError(f"layer {meta['diff_id']} was stored by an older minidock and cannot be exported: "
+                           "remove its images and load or import them again")
+        return meta["tar_size"]
+
     def open_layer(self, chain: str) -> BinaryIO:
         """The exact tar of a layer, regenerated from its files (checked against its DiffID as it is read)."""
-        root, meta = self.store.layer_dir(chain), self.layer_meta(chain)
-        tar = tarsplit.LayerTar(root, meta["diff_id"], meta["tar_size"], meta.get("moved"))
+        root, size, meta = self.store.layer_dir(chain), self.layer_tar_size(chain), self.layer_meta(chain)
+        tar = tarsplit.LayerTar(root, meta["diff_id"], size, meta.get("moved"))
         return io.BufferedReader(tar, tarsplit.CHUNK)
 
     def add(self, config_bytes: bytes, tags: list[str] = (), parent: str | None = None) -> str:
