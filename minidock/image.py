@@ -22,7 +22,7 @@ from typing import BinaryIO, Callable
 
 from . import layer as layerfmt
 from . import tarsplit
-from .digest import chain_id, chain_ids, resolve_prefix, short_id
+from .digest import HashingWriter, chain_id, chain_ids, resolve_prefix, short_id
 from .errors import APIError, Conflict, DigestMismatch, ImageNotFound, InvalidReference
 from .reference import Reference, familiar, parse
 from .store import Store, remove_tree
@@ -115,6 +115,13 @@ def _extract(stream: BinaryIO, root: str, mode: str, prefix: str, inline: bool) 
                                         split=recorder)
     return {"diff_id": recorder.diff_id, "size": size, "tar_size": recorder.tar_size, "moved": recorder.moved,
             "whiteouts": mode}
+
+
+class _Nowhere:
+    """A sink for bytes that only need hashing."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
 
 
 class Images:
@@ -225,7 +232,17 @@ class Images:
             return self.commit_layer(staged, parent_chain)
 
     def add_dir_layer(self, src: Path, parent_chain: str | None, **tar_options) -> str:
-        """A directory as a layer (``import``, ``commit``): its tar is streamed, never written out."""
+        """A directory as a layer (``import``, ``commit``); its tar is streamed, never written out.
+
+        A first pass only hashes the tar: when that layer is in the store
+        already (a commit of an unchanged container, an import done before),
+        nothing more is written, as podman reuses a layer it has.
+        """
+        digest = HashingWriter(_Nowhere())
+        layerfmt.write_layer_tar(src, digest, **tar_options)
+        chain = chain_id(digest.digest, parent_chain)
+        if (self.store.layer_dir(chain) / "layer.json").exists():
+            return chain
         r, w = os.pipe()
         failure: list[BaseException] = []
 
@@ -242,12 +259,13 @@ class Images:
         writer.start()
         try:
             with open(r, "rb") as tar:
-                chain = self.add_layer(tar, parent_chain)
+                return self.add_layer(tar, parent_chain, expected=digest.digest)
+        except DigestMismatch:
+            raise APIError(f"{src} changed while it was being made into a layer; try again") from None
         finally:
             writer.join()
-        if failure:
-            raise failure[0]
-        return chain
+            if failure:
+                raise failure[0]
 
     def layer_meta(self, chain: str) -> dict:
         """What ``layer.json`` says of a layer dir."""

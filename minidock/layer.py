@@ -41,7 +41,7 @@ from typing import BinaryIO, Iterator, NamedTuple
 from .compression import CORRUPT, decompressed
 from .errors import InvalidArchive
 from .tarsplit import Recorder
-from .tarstream import TarStream
+from .tarstream import BLOCK, TarStream, end_bytes, header_bytes
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -80,18 +80,36 @@ def write_layer_tar(src: Path, out: BinaryIO, *, epoch: int | None = None,
     unprivileged user still makes an image whose files belong to root.
     """
     first_names: dict[tuple[int, int], str] = {}
-    # PAX, so long or non-ASCII names need no GNU extension; tarfile adds a pax
-    # header only when a field does not fit the ustar header.
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for entry in _walk(Path(src)):
-            info = _header(entry, epoch, first_names)
-            if owner is not None:
-                info.uid, info.gid = owner
-            if info.isreg() and info.size:
-                with open(os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
-                    tar.addfile(info, f)  # tarfile copies in chunks
-            else:
-                tar.addfile(info)
+    offset = 0
+    for entry in _walk(Path(src)):
+        info = _header(entry, epoch, first_names)
+        if owner is not None:
+            info.uid, info.gid = owner
+        # PAX, so long or non-ASCII names need no GNU extension: a pax header
+        # comes only when a field does not fit the ustar header
+        block = header_bytes(info)
+        out.write(block)
+        offset += len(block)
+        if info.isreg() and info.size:
+            _copy_file(entry.path, info.size, out)
+            offset += info.size + -info.size % BLOCK
+            out.write(bytes(-info.size % BLOCK))
+    out.write(end_bytes(offset))
+
+
+def _copy_file(path: Path, size: int, out: BinaryIO) -> None:
+    """Exactly ``size`` bytes of the file at ``path`` (its size when it was listed) into ``out``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        left = size
+        while left:
+            chunk = os.read(fd, min(left, CHUNK))
+            if not chunk:
+                raise OSError(f"{path} shrank while it was being written into a layer")
+            out.write(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
 
 
 def _walk(directory: Path, prefix: str = "") -> Iterator[_Entry]:

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, require_root, require_tool, run_cli
+import minidock.image
 from minidock.errors import APIError, ImageNotFound
 from minidock.models.containers import ContainerError
 from minidock.runtime import cgroups, network
@@ -503,7 +504,7 @@ def fetch(url: str) -> str | None:
         return None
 
 
-def test_diff_commit_export(engine, tmp_path):
+def test_diff_commit_export(engine, tmp_path, monkeypatch):
     run_cli("run", "--name", "chg", "busybox", "sh", "-c",
             "echo new > /added; echo x >> /etc/passwd; rm /bin/cat; mkdir /tmp/d", check=True)
     assert out("diff", "chg").splitlines() == ["A /added", "C /bin", "D /bin/cat", "C /etc", "C /etc/passwd",
@@ -525,6 +526,13 @@ def test_diff_commit_export(engine, tmp_path):
     assert "tmp/d" in [n.rstrip("/") for n in names] and "bin/cat" not in names
     assert "bin/sh" in names and not [n for n in names if ".wh." in n]
     assert md("export", "chg").stdout == tar_path.read_bytes()
+
+    # a second commit of the unchanged container reuses the layer: hashed, never extracted again
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("the layer was extracted again")
+    monkeypatch.setattr(minidock.image.Images, "stage_layer", no_extraction)
+    again = engine.containers.get("chg").commit("mine", "2")
+    assert again.record.chain_ids == image.record.chain_ids
 
 
 def test_rmi_refuses_an_image_in_use(engine, busybox):
