@@ -164,6 +164,31 @@ class ImageCollection:
                 while chunk := f.read(chunk_size):
                     yield chunk
 
+    def pull(self, repository: str, tag: str | None = None, all_tags: bool = False, platform: str | None = None,
+             say=None, trace: list | None = None) -> Image | list[Image]:
+        """``docker pull``: fetch an image from its registry (``tag``, default ``latest``, or ``@digest``)."""
+        from ..registry import distribution
+        say = say or (lambda line: None)
+        if all_tags:
+            from ..reference import parse
+            ref = parse(repository)
+            reg = distribution.registry_for(ref, trace=trace)
+            try:
+                tags = reg.tags(ref.path)
+            finally:
+                reg.close()
+            return [self.pull(f"{ref.name}:{t}", platform=platform, say=say, trace=trace) for t in tags]
+        name = f"{repository}:{tag}" if tag and not tag.startswith("sha256:") else \
+            f"{repository}@{tag}" if tag else repository
+        return self.get(distribution.pull(self.images, name, platform=platform, say=say, trace=trace))
+
+    def push(self, repository: str, tag: str | None = None, all_tags: bool = False, say=None,
+             trace: list | None = None) -> list[tuple[str, str]]:
+        """``docker push``: send an image (its missing layers, its config, its manifest) to its registry."""
+        from ..registry import distribution
+        name = f"{repository}:{tag}" if tag else repository
+        return distribution.push(self.images, name, all_tags=all_tags, say=say or (lambda line: None), trace=trace)
+
     def bootstrap(self) -> Image:
         """Make the course's ``busybox:latest`` from the host's busybox-static if missing."""
         return self.get(bootstrap_busybox(self.images)[0])
