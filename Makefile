@@ -14,6 +14,7 @@ APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
 NOTEBOOKS    := notebooks
 NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg
 LAB_PORT     ?= 8888
+REGISTRY_ADDR ?= 127.0.0.1:5000
 
 .PHONY: setup apt venv test unit notebooks lab bootstrap regen-notebooks bench clean
 
@@ -55,8 +56,11 @@ regen-notebooks: venv  ## re-execute every notebook and store its outputs
 	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False "$$nb" \
 	  && $(BIN)/jupyter nbconvert --coalesce-streams --inplace "$$nb" || exit 1; done
 
-lab: setup  ## open the course in JupyterLab on 127.0.0.1
-	cd $(NOTEBOOKS) && $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
+lab: setup  ## open the course in JupyterLab on 127.0.0.1, with the course's registry beside it
+	$(BIN)/minidock registry serve --addr $(REGISTRY_ADDR) & registry=$$!; \
+	trap 'kill $$registry 2>/dev/null; wait $$registry' EXIT INT TERM; \
+	cd $(NOTEBOOKS) && MINIDOCK_REGISTRY_MIRROR=http://$(REGISTRY_ADDR) \
+	  $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 bench: setup  ## benchmarks against the real peers (not tests)

@@ -43,8 +43,31 @@ def start(chapter: str) -> Client:
     return client
 
 
+def registry(client: Client):
+    """Start the chapter's own registry on 127.0.0.1 (a free port), as the course's Docker Hub.
+
+    ``REGISTRY`` (its ``HOST:PORT``) and ``MINIDOCK_REGISTRY_MIRROR`` (so that
+    ``pull busybox`` asks it, not Docker Hub) are set for ``!minidock`` cells;
+    credentials go to a config dir of the chapter's own.  ``finish`` stops it.
+    """
+    from .registry.server import RegistryServer
+    server = RegistryServer(client.store.root / "registry").start()
+    _registries.append(server)
+    os.environ["REGISTRY"] = server.address
+    os.environ["MINIDOCK_REGISTRY_MIRROR"] = server.url
+    os.environ["MINIDOCK_CONFIG"] = str(client.store.root / "config")
+    return server
+
+
+_registries: list = []
+
+
 def finish(client: Client) -> None:
-    """Remove the chapter's containers and store: the course leaves nothing behind."""
+    """Remove the chapter's containers, registry and store: the course leaves nothing behind."""
+    while _registries:
+        _registries.pop().stop()
+    for name in ("REGISTRY", "MINIDOCK_REGISTRY_MIRROR", "MINIDOCK_CONFIG"):
+        os.environ.pop(name, None)
     _remove_containers(client.store.root)
     shutil.rmtree(client.store.root, ignore_errors=True)
 
