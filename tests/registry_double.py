@@ -16,6 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def sha(data: bytes) -> str:
@@ -38,10 +39,23 @@ class Double:
                        "digest": sha(config)},
             "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar", "size": len(layer),
                         "digest": sha(layer)} for layer in layers]}).encode()
+        self.manifests = {"latest": (self.manifest, DOCKER_MANIFEST)}  # tag or digest -> (bytes, type)
         self.token_auth = token_auth      # (user, password) the token endpoint wants
         self.faults: dict[str, str] = {}  # blob digest -> "wrong-bytes" | "long-length" | "cut-500" | "500"
         self.requests: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+
+    def add_index(self, platforms: dict[str, bytes], blobs: dict[str, bytes]) -> None:
+        """Serve ``multi``: an OCI index of the manifests given per "os/arch" (and their blobs)."""
+        self.blobs.update(blobs)
+        entries = []
+        for platform, manifest in sorted(platforms.items()):
+            os_, arch = platform.split("/")
+            self.manifests[sha(manifest)] = (manifest, DOCKER_MANIFEST)
+            entries.append({"mediaType": DOCKER_MANIFEST, "digest": sha(manifest), "size": len(manifest),
+                            "platform": {"os": os_, "architecture": arch}})
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
+        self.manifests["multi"] = (index, OCI_INDEX)
 
     @property
     def host(self) -> str:
@@ -74,9 +88,10 @@ class Double:
                                                            f'service="double",scope="repository:{double.REPO}:pull"'})
                 if self.path == "/v2/":
                     return self._send(200, b"{}")
-                if self.path == f"/v2/{double.REPO}/manifests/latest":
-                    return self._send(200, double.manifest, {"Content-Type": DOCKER_MANIFEST,
-                                                             "Docker-Content-Digest": sha(double.manifest)})
+                prefix = f"/v2/{double.REPO}/manifests/"
+                if self.path.startswith(prefix) and self.path[len(prefix):] in double.manifests:
+                    data, media_type = double.manifests[self.path[len(prefix):]]
+                    return self._send(200, data, {"Content-Type": media_type, "Docker-Content-Digest": sha(data)})
                 prefix = f"/v2/{double.REPO}/blobs/"
                 if self.path.startswith(prefix) and self.path[len(prefix):] in double.blobs:
                     return self._blob(self.path[len(prefix):])

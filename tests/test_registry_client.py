@@ -227,3 +227,56 @@ def test_an_interrupted_pull_resumes_with_the_layers_it_verified(client):
     assert lines[1].endswith(": Already exists") and lines[2].endswith(": Pulling fs layer")
     blob_gets = [r for r in double.requests if "/blobs/" in r]
     assert len(blob_gets) == 2 + 2  # config and layer one; then config again and layer two only
+
+
+def test_chunked_upload_to_the_real_registry(busybox, registry, monkeypatch, tmp_path):
+    """Blobs over the threshold go up in PATCH chunks; distribution must take them and keep the digest."""
+    from minidock.registry import distribution
+    monkeypatch.setattr(distribution, "CHUNKED_ABOVE", 1 << 20)
+    monkeypatch.setattr(distribution, "CHUNK", 300_000)
+    trace: list = []
+    busybox.tag(f"{registry.host}/chunked/bb", "1")
+    busybox.client.images.push(f"{registry.host}/chunked/bb", "1", trace=trace)
+    patches = [status for method, _, status in trace if method == "PATCH"]
+    assert len(patches) >= 7 and set(patches) == {202}
+    env = other_store(tmp_path)
+    assert cli("pull", "-q", f"{registry.host}/chunked/bb:1", env=env).returncode == 0
+    assert minidock.Client(tmp_path / "other").images.get(f"{registry.host}/chunked/bb:1").id == busybox.id
+
+
+def test_push_and_pull_all_tags(busybox, registry, tmp_path):
+    for tag in ("a", "b"):
+        run_cli("tag", "busybox", f"{registry.host}/many/bb:{tag}", check=True)
+    lines = run_cli("push", "-a", f"{registry.host}/many/bb", check=True).stdout.decode().splitlines()
+    assert [line.split(":")[0] for line in lines if ": digest: " in line] == ["a", "b"]
+    env = other_store(tmp_path)
+    assert cli("pull", "-a", "-q", f"{registry.host}/many/bb", env=env).stdout.decode() == f"{registry.host}/many/bb\n"
+    tags = minidock.Client(tmp_path / "other").images.get(f"{registry.host}/many/bb:a").tags
+    assert tags == [f"{registry.host}/many/bb:a", f"{registry.host}/many/bb:b"]
+
+
+def test_an_index_gives_the_platform_asked_for(client):
+    amd, arm = [tar_of(entry("arch", b"amd64"))], [tar_of(entry("arch", b"arm64"))]
+    with Double(amd) as double, Double(arm) as other:
+        double.add_index({"linux/amd64": double.manifest, "linux/arm64": other.manifest}, other.blobs)
+        name = f"{double.host}/{double.REPO}:multi"
+        assert client.images.pull(name).attrs["RootFS"]["Layers"] == [sha(amd[0])]
+        assert client.images.pull(name, platform="linux/arm64").attrs["RootFS"]["Layers"] == [sha(arm[0])]
+        with pytest.raises(minidock.errors.APIError, match="no matching manifest for linux/s390x"):
+            client.images.pull(name, platform="linux/s390x")
+
+
+def test_the_registry_picture_and_its_text_twin(busybox, tmp_path):
+    from minidock.registry.server import RegistryServer
+    from minidock.viz import registry as picture
+    with RegistryServer(tmp_path / "reg") as server:
+        for repo in ("one/bb", "two/bb"):
+            busybox.tag(f"{server.address}/{repo}", "latest")
+            busybox.client.images.push(f"{server.address}/{repo}", "latest")
+        data = picture.registry_contents(server.address)
+    layer = busybox.attrs["RootFS"]["Layers"][0].split(":")[1][:12]
+    text = picture.registry_text(data)
+    assert [t.repository for t in data] == ["one/bb", "two/bb"] and data[0].manifest == data[1].manifest
+    assert text.endswith("layers named by more than one manifest: none")  # one manifest, named twice
+    dot = picture.registry_dot(data)
+    assert dot.count(f'label="layer {layer}') == 1 and dot.count(f'"{data[0].manifest}" [') == 1

@@ -24,11 +24,9 @@ def pull_cmd(client: Client, opts) -> None:
     ref = parse(name)
     if not opts.all_tags and ":" not in name.rsplit("/", 1)[-1] and "@" not in name and not opts.quiet:
         out("Using default tag: latest")
-    if opts.all_tags:
-        images = client.images.pull(ref.name, all_tags=True, platform=opts.platform, say=_say(opts.quiet))
-        if opts.quiet:
-            for image in images:
-                out(image.tags[0] if image.tags else image.id)
+    if opts.all_tags:  # as docker: every tag's progress, then the repository's name
+        client.images.pull(ref.name, all_tags=True, platform=opts.platform, say=_say(opts.quiet))
+        out(ref.name)
         return
     client.images.pull(name, platform=opts.platform, say=_say(opts.quiet))
     out(str(ref))
