@@ -5,7 +5,13 @@ Parsing follows Docker's two passes (moby/buildkit ``frontend/dockerfile``):
 continuations) and splits off each instruction's flags; ``instructions``
 checks each one's arguments.  Nothing is expanded here: ``$VAR`` is replaced
 at build time, step by step, because ENV and ARG change the environment as
-the build goes (``expand``, ``expand_words``, ``key_values``).
+the build goes.  What Docker expands, and how (its ``instructions`` package):
+
+* ``expand`` (one word, blanks kept): each ADD/COPY word and flag value, the
+  FROM image (with the meta ARGs only), USER, WORKDIR, STOPSIGNAL as a whole;
+* ``expand_words`` (split after expansion): EXPOSE, VOLUME in shell form;
+* ``key_values``: ENV, LABEL and ARG arguments;
+* nothing: RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK (the shell does it at run time).
 
 Dockerfile reference: https://docs.docker.com/reference/dockerfile/
 """
