@@ -14,7 +14,7 @@ from .. import __version__
 from ..cligrammar import HelpShown
 from ..client import Client
 from ..errors import MinidockError, UsageError
-from . import containers, distribution, images, registry  # noqa: F401  (they register their commands)
+from . import build, containers, distribution, images, registry  # noqa: F401  (they register their commands)
 from .base import COMMANDS, PROG, out, parser_for
 
 

@@ -1,0 +1,163 @@
+"""``minidock build``: the seed's example, the cache, multi-stage, failures, hostile contexts, and podman side by side."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import minidock
+from conftest import REPO, run_cli
+
+pytestmark = pytest.mark.root
+CONTEXTS = REPO / "tests" / "contexts"
+
+
+def build(*args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = run_cli("build", *args, input=input)
+    if check:
+        assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    return proc
+
+
+def lines(proc) -> list[str]:
+    return proc.stdout.decode().splitlines()
+
+
+def context(tmp_path: Path, name: str) -> Path:
+    """A copy of a test context (builds must not depend on, or change, the repository's files)."""
+    dest = tmp_path / name
+    shutil.copytree(CONTEXTS / name, dest, symlinks=True)
+    return dest
+
+
+def test_the_seed_s_example_builds_and_runs(busybox, client, tmp_path):
+    proc = build("-t=ouruser/sinatra:v2", str(context(tmp_path, "seed")))  # the seed's -t="..." form
+    out = lines(proc)
+    assert out[0] == "Step 1/6 : FROM busybox" and out[1] == f" ---> {busybox.id[7:19]}"
+    assert "Step 3/6 : RUN mkdir -p /opt/sinatra &&     echo \"require 'sinatra'\" > /opt/sinatra/app.rb" in out
+    assert any(line.startswith(" ---> Running in ") for line in out)
+    assert out[-1] == "Successfully tagged ouruser/sinatra:v2" and out[-2].startswith("Successfully built ")
+    image = client.images.get("ouruser/sinatra:v2")
+    assert out[-2] == f"Successfully built {image.id[7:19]}"
+    assert len(image.attrs["RootFS"]["Layers"]) == len(busybox.attrs["RootFS"]["Layers"]) + 2  # two RUNs
+    assert image.attrs["Author"] == "Docker Newbee <newbee@docker.com>"
+    assert image.attrs["Config"]["Cmd"] == ["cat", "/opt/sinatra/app.rb"]
+    assert image.attrs["Config"]["ExposedPorts"] == {"4567/tcp": {}}
+    history = image.history()
+    assert sum(1 for h in history if "#(nop)" in h["CreatedBy"]) >= 3  # MAINTAINER, EXPOSE, CMD: no layer
+    assert run_cli("run", "--rm", "--network", "none", "ouruser/sinatra:v2").stdout == b"require 'sinatra'\n"
+
+
+def test_the_cache_reruns_exactly_the_steps_after_a_changed_file(busybox, client, tmp_path):
+    ctx = context(tmp_path, "app")
+    first = build("-t", "app:1", str(ctx))
+    assert " ---> Using cache" not in lines(first)
+    again = lines(build("-t", "app:1", str(ctx)))
+    assert again.count(" ---> Using cache") == 13 - 1  # every step but FROM
+    (ctx / "config.txt").write_text("port=9090\n")
+    third = lines(build("-t", "app:2", str(ctx)))
+    steps = [i for i, line in enumerate(third) if line.startswith("Step ")]
+    cached = [third[i].split(" : ")[1].split()[0] for i in steps if third[i + 1] == " ---> Using cache"]
+    assert cached == ["ARG", "ENV", "LABEL", "WORKDIR", "COPY"]  # up to the COPY of src/, not config.txt
+    assert client.images.get("app:2").id != client.images.get("app:1").id
+    no_cache = lines(build("--no-cache", "-t", "app:3", str(ctx)))
+    assert " ---> Using cache" not in no_cache
+    assert client.images.get("app:3").id != client.images.get("app:2").id or os.environ.get("SOURCE_DATE_EPOCH")
+
+
+def test_config_files_and_dockerignore_of_the_app(busybox, client, tmp_path):
+    build("-t", "app:1", "--build-arg", "VERSION=2.5", str(context(tmp_path, "app")))
+    cfg = client.images.get("app:1").attrs["Config"]
+    assert "APP_VERSION=2.5" in cfg["Env"] and cfg["WorkingDir"] == "/app" and cfg["User"] == "1000:1000"
+    assert cfg["Labels"] == {"org.example.title": "demo app", "org.example.version": "2.5"}
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "9000/tcp": {}, "9001/tcp": {}}
+    assert (cfg["Entrypoint"], cfg["Cmd"], cfg["StopSignal"]) == (["/app/src/run.sh"], ["--port", "8080"], "SIGINT")
+    out = run_cli("run", "--rm", "--network", "none", "app:1").stdout
+    assert out == b"app 2.5 --port 8080\n"
+    listing = run_cli("run", "--rm", "--network", "none", "--entrypoint", "cat", "app:1", "listing.txt").stdout
+    assert b"1000     1000" in listing and b"config.txt" in listing
+    files = run_cli("run", "--rm", "--network", "none", "--entrypoint", "ls", "app:1", "src").stdout.split()
+    assert files == [b"data.txt", b"run.sh", b"secret-but-wanted.txt"]  # .dockerignore kept the rest out
+
+
+def test_multi_stage_copies_from_the_first_and_tags_only_the_last(busybox, client, tmp_path):
+    ctx = context(tmp_path, "multistage")
+    proc = build("-t", "multi:1", str(ctx))
+    image = client.images.get("multi:1")
+    assert run_cli("run", "--rm", "--network", "none", "multi:1").stdout == b"built by the first stage\n"
+    assert len(image.attrs["RootFS"]["Layers"]) == len(busybox.attrs["RootFS"]["Layers"]) + 2
+    assert [i.tags for i in client.images.list()] == [["multi:1"], ["busybox:latest"]] or \
+        sorted(t for i in client.images.list() for t in i.tags) == ["busybox:latest", "multi:1"]
+    assert "Successfully tagged multi:1" in lines(proc)
+    build("--target", "builder", "-t", "stage:1", str(ctx))
+    assert client.images.get("stage:1").attrs["Config"]["WorkingDir"] == "/work"
+
+
+def test_a_failing_run_stops_the_build_and_leaves_no_container(busybox, client, tmp_path):
+    ctx = tmp_path / "fail"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo before\nRUN exit 3\nCMD [\"sh\"]\n")
+    proc = build("-t", "broken:1", str(ctx), check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == "minidock: The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+    assert client.containers.list(all=True) == []
+    with pytest.raises(minidock.errors.ImageNotFound):
+        client.images.get("broken:1")
+
+
+def test_a_dockerfile_error_names_file_and_line_and_builds_nothing(busybox, client, tmp_path):
+    ctx = tmp_path / "typo"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\n\nRUNN echo hi\n")
+    before = sorted(p.name for p in client.store.layers.iterdir())
+    proc = build(str(ctx), check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == "minidock: Dockerfile:3: unknown instruction: RUNN (did you mean RUN?)"
+    assert sorted(p.name for p in client.store.layers.iterdir()) == before
+    assert client.containers.list(all=True) == []
+
+
+@pytest.mark.parametrize("dockerfile", ["FROM busybox\nCOPY ../outside.txt /\n",
+                                        "FROM busybox\nCOPY link/passwd /stolen\n",
+                                        "FROM busybox\nCOPY abs /stolen\n"])
+def test_a_hostile_context_cannot_copy_from_outside(busybox, client, tmp_path, dockerfile):
+    (tmp_path / "outside.txt").write_text("secret")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    (ctx / "link").symlink_to("/etc")
+    (ctx / "abs").symlink_to("/etc/passwd")
+    proc = build("-t", "hostile:1", str(ctx), check=False)
+    if proc.returncode == 0:  # COPY of a symlink copies the link itself, never what it points at
+        out = run_cli("run", "--rm", "--network", "none", "hostile:1", "readlink", "/stolen").stdout
+        assert out == b"/etc/passwd\n"
+        cat = run_cli("run", "--rm", "--network", "none", "hostile:1", "cat", "/stolen").stdout
+        assert b"root:x:0:0:root:/root:/bin/sh" in cat  # the image's own /etc/passwd, not the host's
+        assert open("/etc/passwd", "rb").read() != cat
+    else:
+        assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
+        assert b"outside the build context" in proc.stderr or b"not found in build context" in proc.stderr
+
+
+def test_reproducible_with_source_date_epoch(busybox, client, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    ctx = context(tmp_path, "app")
+    first = build("-q", str(ctx)).stdout.decode().strip()
+    again = build("-q", "--no-cache", str(ctx)).stdout.decode().strip()
+    assert first == again and first.startswith("sha256:")
+
+
+def test_a_tar_context_on_stdin(busybox, client, tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(CONTEXTS / "multistage", arcname=".")
+    build("-t", "fromtar:1", "-", input=buf.getvalue())
+    assert run_cli("run", "--rm", "--network", "none", "fromtar:1").stdout == b"built by the first stage\n"
