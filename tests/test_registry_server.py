@@ -183,6 +183,19 @@ def test_a_stream_of_unknown_length_arrives_chunked(http):
     assert http("GET", f"/v2/stream/blobs/{digest}").data == b"".join(pieces)
 
 
+def test_a_malformed_body_is_refused_quietly(http, capfd):
+    location = http("POST", "/v2/bad/blobs/uploads/").headers["Location"]
+    assert http.error_code("PATCH", location, 400, headers={"Content-Length": "many"}) == "BLOB_UPLOAD_INVALID"
+    http.conn.connect()
+    http.conn.sock.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "zz\r\n".encode())
+    answer = http.conn.sock.makefile("rb").read().decode()  # up to the close the server announces
+    assert answer.startswith("HTTP/1.1 400 ") and "BLOB_UPLOAD_INVALID" in answer
+    http.conn.close()
+    assert http("GET", "/v2/").status == 200
+    assert capfd.readouterr().err == ""
+
+
 def test_cross_repository_mount(http):
     digest = http.push_blob("team/a", b"shared layer")
     assert http.error_code("HEAD", f"/v2/team/b/blobs/{digest}", 404) == ""  # linked to a only

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import bcrypt
+
 from .storage import RegistryError, Storage, Upload
 
 API_VERSION = "registry/2.0"
@@ -87,7 +89,6 @@ class Htpasswd:
 
     def check(self, authorization: str | None) -> bool:
         """Whether an ``Authorization: Basic ...`` header names a user and their password."""
-        import bcrypt
         scheme, _, encoded = (authorization or "").partition(" ")
         try:
             user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
@@ -175,10 +176,13 @@ class RegistryHandler(BaseHTTPRequestHandler):
 
     def body(self) -> Iterator[bytes]:
         """The request body in pieces: by Content-Length, or chunked (Go sends a stream of unknown size so)."""
+        length = self.headers.get("Content-Length") or "0"
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             yield from self._chunked()
+        elif length.isdigit():
+            yield from self._exactly(int(length))
         else:
-            yield from self._exactly(int(self.headers.get("Content-Length") or 0))
+            raise RegistryError("BLOB_UPLOAD_INVALID", f"Content-Length: {length}")
         self.body_read = True
 
     def _exactly(self, size: int) -> Iterator[bytes]:
@@ -191,11 +195,17 @@ class RegistryHandler(BaseHTTPRequestHandler):
 
     def _chunked(self) -> Iterator[bytes]:
         """RFC 9112 chunked coding: ``<hex size>[;ext]CRLF <bytes> CRLF`` ... ``0 CRLF [trailers] CRLF``."""
-        while size := int(self.rfile.readline().split(b";")[0], 16):
+        while size := self._chunk_size():
             yield from self._exactly(size)
             self.rfile.readline()
         while self.rfile.readline() not in (b"\r\n", b"\n", b""):
             pass
+
+    def _chunk_size(self) -> int:
+        line = self.rfile.readline(100).split(b";")[0].strip()
+        if not re.fullmatch(rb"[0-9a-fA-F]{1,15}", line):
+            raise RegistryError("BLOB_UPLOAD_INVALID", "malformed chunked transfer coding")
+        return int(line, 16)
 
     def read_body(self, limit: int) -> bytes:
         data = bytearray()
