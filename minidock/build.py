@@ -54,6 +54,7 @@ class StageState:
     image_id: str | None
     config: dict
     args: dict[str, str | None] = field(default_factory=dict)   # ARGs declared in this stage
+    cmd_set: bool = False  # whether this stage set CMD itself
 
     @property
     def container_config(self) -> dict:
@@ -84,7 +85,8 @@ class Builder:
         self.used_args: set[str] = set()
         self.meta = {}                           # ARGs before the first FROM
         for ins in dockerfile.meta_args:
-            for key, value in dfile.key_values(ins.args[0], {}, dockerfile.escape):
+            for key, value in _checked(dockerfile, ins, dfile.key_values, ins.args[0], {}, dockerfile.escape,
+                                       legacy_env=False, instruction="ARG"):
                 self.meta[key] = self.build_args.get(key, value)
                 self.used_args.add(key)
 
@@ -160,7 +162,8 @@ class Builder:
 
     def _arg(self, state: StageState, ins: dfile.Instruction) -> StageState:
         """``ARG name[=default]``: --build-arg wins, then the default, then a same-named ARG before FROM."""
-        for key, default in dfile.key_values(ins.args[0], state.env(), self.df.escape):
+        for key, default in _checked(self.df, ins, dfile.key_values, ins.args[0], state.env(), self.df.escape,
+                                     legacy_env=False, instruction="ARG"):
             self.used_args.add(key)
             if key in self.build_args:
                 state.args[key] = self.build_args[key]
@@ -178,7 +181,9 @@ class Builder:
             return f"MAINTAINER {arg}", lambda c: None
         if cmd in ("CMD", "ENTRYPOINT"):
             argv = list(ins.args) if ins.json else self._shell(state) + [arg]
-            return f"{cmd} {json.dumps(argv)}", lambda c: _set_command(c, cmd, argv)
+            keep_cmd = state.cmd_set  # a new ENTRYPOINT drops a CMD inherited from the base, not one set here
+            state.cmd_set = state.cmd_set or cmd == "CMD"
+            return f"{cmd} {json.dumps(argv)}", lambda c: _set_command(c, cmd, argv, keep_cmd)
         if cmd == "SHELL":
             return f"SHELL {json.dumps(list(ins.args))}", lambda c: c.update(Shell=list(ins.args))
         if cmd == "HEALTHCHECK":
@@ -187,9 +192,12 @@ class Builder:
         if cmd == "ONBUILD":
             return f"ONBUILD {arg}", lambda c: c.setdefault("OnBuild", []).append(arg)
         if cmd in ("ENV", "LABEL"):
-            pairs = dfile.key_values(arg, env, esc)
+            pairs = _checked(self.df, ins, dfile.key_values, arg, env, esc, instruction=cmd)
             return f"{cmd} " + " ".join(f"{k}={v}" for k, v in pairs), lambda c: _set_pairs(c, cmd, pairs)
-        words = list(ins.args) if ins.json else dfile.expand_words(arg, env, esc)
+        if cmd in ("USER", "WORKDIR", "STOPSIGNAL"):  # Docker keeps their blanks: one word, expanded
+            words = [_checked(self.df, ins, dfile.expand, arg, env, esc)]
+        else:
+            words = list(ins.args) if ins.json else _checked(self.df, ins, dfile.expand_words, arg, env, esc)
         if cmd == "WORKDIR":
             path = os.path.normpath(os.path.join(state.container_config.get("WorkingDir") or "/", words[0]))
             return f"WORKDIR {path}", lambda c: c.update(WorkingDir=path)
@@ -199,10 +207,7 @@ class Builder:
         return list(state.container_config.get("Shell") or DEFAULT_SHELL)
 
     def _expand(self, ins: dfile.Instruction, word: str, env: dict) -> str:
-        try:
-            return dfile.expand(word, env, self.df.escape)
-        except ValueError as e:
-            raise dfile.DockerfileError(self.df.filename, ins.line, str(e)) from None
+        return _checked(self.df, ins, dfile.expand, word, env, self.df.escape)
 
     # -- images of each step ------------------------------------------------
 
@@ -216,7 +221,8 @@ class Builder:
             try:
                 image_id = self.images.resolve(cache[key])
                 self.say(" ---> Using cache")
-                new = StageState(image_id, json.loads(self.images.store.read_blob(image_id)), dict(state.args))
+                new = StageState(image_id, json.loads(self.images.store.read_blob(image_id)), dict(state.args),
+                                 state.cmd_set)
                 return new
             except MinidockError:
                 pass  # the cached image was removed since
@@ -252,7 +258,7 @@ class Builder:
         config.pop("container", None)
         data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
         image_id = self.images.add(data, parent=state.image_id)
-        return StageState(image_id, config, dict(state.args))
+        return StageState(image_id, config, dict(state.args), state.cmd_set)
 
     # -- RUN --------------------------------------------------------------
 
@@ -308,7 +314,8 @@ class Builder:
     # -- COPY and ADD -----------------------------------------------------
 
     def _copy(self, state: StageState, ins: dfile.Instruction) -> StageState:
-        words = list(ins.args) if ins.json else dfile.expand_words(ins.args[0], state.env(), self.df.escape)
+        words = list(ins.args) if ins.json else _checked(self.df, ins, dfile.expand_words, ins.args[0],
+                                                         state.env(), self.df.escape)
         if len(words) < 2:
             raise dfile.DockerfileError(self.df.filename, ins.line, f"{ins.cmd} requires at least two arguments")
         *srcs, dest = words
@@ -369,25 +376,35 @@ class Builder:
             remove_tree(flat)
 
 
+def _checked(df: dfile.Dockerfile, ins: dfile.Instruction, fn, *args, **kwargs):
+    """Call one of the parser's word functions; a ValueError becomes ``Dockerfile:LINE: message``."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as e:
+        raise dfile.DockerfileError(df.filename, ins.line, str(e)) from None
+
+
 def _set_pairs(c: dict, cmd: str, pairs: list[tuple[str, str]]) -> None:
-    """ENV (a later value replaces an earlier one of the same name) or LABEL."""
+    """ENV (a new value of a name already set replaces it where it stands, as Docker does) or LABEL."""
     if cmd == "LABEL":
         c.setdefault("Labels", {}).update(pairs)
         return
     env = list(c.get("Env") or [])
     for key, value in pairs:
-        env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
+        names = [e.partition("=")[0] for e in env]
+        if key in names:
+            env[names.index(key)] = f"{key}={value}"
+        else:
+            env.append(f"{key}={value}")
     c["Env"] = env
 
 
 def _set_words(c: dict, cmd: str, words: list[str]) -> None:
-    """EXPOSE (ranges and /proto as Docker), VOLUME, USER, STOPSIGNAL."""
-    if cmd == "EXPOSE":
+    """EXPOSE, VOLUME, USER, STOPSIGNAL."""
+    if cmd == "EXPOSE":  # a range stays one key ("9000-9001/tcp"), as buildah records it
         for word in words:
             ports, _, proto = word.partition("/")
-            low, _, high = ports.partition("-")
-            for port in range(int(low), int(high or low) + 1):
-                c.setdefault("ExposedPorts", {})[f"{port}/{(proto or 'tcp').lower()}"] = {}
+            c.setdefault("ExposedPorts", {})[f"{ports}/{(proto or 'tcp').lower()}"] = {}
     elif cmd == "VOLUME":
         for volume in words:
             c.setdefault("Volumes", {})[volume] = {}
@@ -397,11 +414,12 @@ def _set_words(c: dict, cmd: str, words: list[str]) -> None:
         c["StopSignal"] = words[0]
 
 
-def _set_command(c: dict, cmd: str, argv: list[str]) -> None:
-    """CMD or ENTRYPOINT; a new ENTRYPOINT resets an inherited CMD (Docker's rule)."""
+def _set_command(c: dict, cmd: str, argv: list[str], keep_cmd: bool) -> None:
+    """CMD or ENTRYPOINT; "If CMD is defined from the base image, setting ENTRYPOINT will reset CMD"."""
     if cmd == "ENTRYPOINT":
         c["Entrypoint"] = argv
-        c["Cmd"] = None
+        if not keep_cmd:
+            c["Cmd"] = None
     else:
         c["Cmd"] = argv
 
