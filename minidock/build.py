@@ -329,8 +329,11 @@ class Builder:
             picked = [(rel, ctx_obj.files_under(rel)) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
             digest = content_digest(ctx_obj.root, [p for _, files in picked for p in files])
             text = f"{ins.cmd} {json.dumps(srcs)} {dest} {json.dumps(ins.flags, sort_keys=True)}"
+            # the history says what docker's does: "COPY file:<digest of the content> in /dest"
+            kind = "multi" if len(picked) > 1 else "dir" if len(picked[0][1]) > 1 else "file"
+            created_by = f"{ins.cmd} {kind}:{digest.split(':')[1]} in {dest}"
             return self._cached(state, ins, text, lambda: self._lay_out_copy(state, ins, ctx_obj, picked, dest,
-                                                                              Path(tmp), text), extra=digest)
+                                                                              Path(tmp), created_by), extra=digest)
 
     def _source_root(self, ins: dfile.Instruction):
         """The tree a COPY reads: the context, or (``--from``) a stage's or an image's files, flattened."""
@@ -346,7 +349,7 @@ class Builder:
         return flat / "root", None
 
     def _lay_out_copy(self, state: StageState, ins: dfile.Instruction, ctx: Context,
-                      picked: list[tuple[str, list[str]]], dest: str, tmp: Path, text: str) -> StageState:
+                      picked: list[tuple[str, list[str]]], dest: str, tmp: Path, created_by: str) -> StageState:
         owner = _owner(ins.flags.get("chown"), self.images, state.image_id)
         chmod = int(ins.flags["chmod"], 8) if ins.flags.get("chmod") else None
         to_dir = dest.endswith("/") or len(picked) > 1 or any((ctx.root / rel).is_dir() and
@@ -367,7 +370,7 @@ class Builder:
         chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch,
                                           owner=None if os.geteuid() == 0 else owner or (0, 0))
         config = json.loads(json.dumps(state.config))
-        return self._add(state, config, f"/bin/sh -c #(nop) {text}", empty=False,
+        return self._add(state, config, f"/bin/sh -c #(nop) {created_by}", empty=False,
                          diff_id=self.images.layer_meta(chain)["diff_id"])
 
     def close(self) -> None:

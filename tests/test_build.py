@@ -161,3 +161,15 @@ def test_a_tar_context_on_stdin(busybox, client, tmp_path):
         tar.add(CONTEXTS / "multistage", arcname=".")
     build("-t", "fromtar:1", "-", input=buf.getvalue())
     assert run_cli("run", "--rm", "--network", "none", "fromtar:1").stdout == b"built by the first stage\n"
+
+
+def test_the_steps_picture_tells_layers_from_config_only_steps(busybox, client, tmp_path):
+    from minidock.viz import steps as build_steps
+    build("-t", "seed:1", str(context(tmp_path, "seed")))
+    steps = build_steps.steps_of(client.images.get("seed:1"))
+    assert [s.layer for s in steps] == [True, False, True, True, False, False]  # busybox, MAINTAINER, 2 RUNs, ...
+    text = build_steps.steps_text(steps)
+    assert text.splitlines()[-1] == "6 steps, 3 of them filesystem layers"
+    assert "MAINTAINER Docker Newbee <newbee@docker.com>" in text
+    dot = build_steps.steps_dot(steps)
+    assert dot.count('style="dashed"') == 3 and dot.count('style="filled"') == 3

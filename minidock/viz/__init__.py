@@ -9,7 +9,9 @@ graphviz dot source, and ``svg(dot)`` shows that in Jupyter.
   each path, what whiteouts and opaque directories hide (``unionfs.UnionView``);
 * ``network``: ``network_of`` -- the bridge, the veth pairs, each container's eth0;
 * ``namespaces``: ``namespace_map`` -- processes grouped by the inode of ``/proc/PID/ns/*``;
-* ``lifecycle``: ``state_machine``, ``lifecycle_of`` -- created, running, exited, removed.
+* ``lifecycle``: ``state_machine``, ``lifecycle_of`` -- created, running, exited, removed;
+* ``steps``: ``steps_of`` -- an image's build steps, layers and config-only ones (chapter 2);
+* ``registry``: ``registry_contents`` -- repositories, manifests and blobs of a registry (chapter 7).
 
 ``dotlang`` writes the dot text they share.
 """
