@@ -173,3 +173,43 @@ def test_the_steps_picture_tells_layers_from_config_only_steps(busybox, client, 
     assert "MAINTAINER Docker Newbee <newbee@docker.com>" in text
     dot = build_steps.steps_dot(steps)
     assert dot.count('style="dashed"') == 3 and dot.count('style="filled"') == 3
+
+
+def test_onbuild_triggers_run_in_the_child_build(busybox, client, tmp_path):
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    parent.mkdir(), child.mkdir()
+    (parent / "Dockerfile").write_text("FROM busybox\nONBUILD RUN echo triggered > /onbuild\n")
+    build("-t", "base-with-trigger:1", str(parent))
+    assert client.images.get("base-with-trigger:1").attrs["Config"]["OnBuild"] == ["RUN echo triggered > /onbuild"]
+    (child / "Dockerfile").write_text("FROM base-with-trigger:1\nCMD [\"cat\", \"/onbuild\"]\n")
+    out = lines(build("-t", "child:1", str(child)))
+    assert "# Executing 1 build trigger: RUN echo triggered > /onbuild" in out
+    assert run_cli("run", "--rm", "--network", "none", "child:1").stdout == b"triggered\n"
+    assert not client.images.get("child:1").attrs["Config"].get("OnBuild")  # triggers fire once
+
+
+def test_add_unpacks_a_local_tar_and_refuses_a_url(busybox, client, tmp_path):
+    ctx = tmp_path / "add"
+    ctx.mkdir()
+    with tarfile.open(ctx / "bundle.tar.gz", "w:gz") as tar:
+        data = b"from the archive\n"
+        info = tarfile.TarInfo("inside/file.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (ctx / "Dockerfile").write_text("FROM busybox\nADD bundle.tar.gz /opt/\nCMD [\"cat\", \"/opt/inside/file.txt\"]\n")
+    build("-t", "added:1", str(ctx))
+    assert run_cli("run", "--rm", "--network", "none", "added:1").stdout == b"from the archive\n"
+    (ctx / "Dockerfile").write_text("FROM busybox\nADD https://example.invalid/x.tar /x\n")
+    proc = build(str(ctx), check=False)
+    assert proc.returncode == 1 and b"needs the network" in proc.stderr
+
+
+@pytest.mark.parametrize("patterns,path,excluded", [
+    ("*.log", "build.log", True), ("*.log", "src/build.log", False), ("**/*.log", "src/deep/x.log", True),
+    ("src", "src/a/b.txt", True), ("src\n!src/keep.txt", "src/keep.txt", False),
+    ("src\n!src/keep.txt", "src/other.txt", True), ("/abs/path", "abs/path", True), ("a?c", "abc", True),
+    ("[ab].txt", "b.txt", True), ("[ab].txt", "c.txt", False), ("# comment\n\n x \n", "x", True),
+])
+def test_dockerignore_patterns_follow_docker_s_rules(patterns, path, excluded):
+    from minidock.buildcontext import Ignore
+    assert Ignore(patterns).excluded(path) is excluded
