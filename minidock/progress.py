@@ -2,7 +2,8 @@
 
 Docker shows a bar while it loads or saves a large archive; so does minidock,
 when the transfer is known to be over a few MB and someone is watching:
-stderr is a terminal, or ``MINIDOCK_PROGRESS=1`` asks for it (``=0`` turns it off).
+stderr is a terminal, or a notebook's kernel runs minidock, or
+``MINIDOCK_PROGRESS=1`` asks for it (``=0`` turns it off).
 Piped into a file or a test, the output stays clean.
 """
 
@@ -16,11 +17,16 @@ THRESHOLD = 4 << 20  # bars for transfers of a few MB and more
 
 
 def wanted(total: int | None) -> bool:
-    """Whether to draw a bar for a transfer of ``total`` bytes (None: unknown)."""
+    """Whether to draw a bar for a transfer of ``total`` bytes (None: unknown).
+
+    Someone watches a terminal (stderr is a TTY) or a notebook (a Jupyter
+    kernel runs us, and tqdm draws a widget there).
+    """
     forced = os.environ.get("MINIDOCK_PROGRESS")
     if forced is not None:
         return forced not in ("", "0")
-    return sys.stderr.isatty() and total is not None and total >= THRESHOLD
+    watched = sys.stderr.isatty() or "ipykernel" in sys.modules
+    return watched and total is not None and total >= THRESHOLD
 
 
 class Metered:

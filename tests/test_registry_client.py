@@ -280,3 +280,21 @@ def test_the_registry_picture_and_its_text_twin(busybox, tmp_path):
     assert text.endswith("layers named by more than one manifest: none")  # one manifest, named twice
     dot = picture.registry_dot(data)
     assert dot.count(f'label="layer {layer}') == 1 and dot.count(f'"{data[0].manifest}" [') == 1
+
+
+def test_which_scheme_and_which_registry(tmp_path, monkeypatch):
+    """http:// only for this machine or an insecure registry (as Docker); docker.io through a configured mirror."""
+    from minidock.registry import distribution
+    from minidock.registry.client import scheme_for
+    assert scheme_for("127.0.0.1:5000") == scheme_for("localhost") == scheme_for("[::1]:5000") == "http"
+    assert scheme_for("registry.example:5000") == "https"
+    assert scheme_for("registry.example:5000", ["registry.example:5000"]) == "http"
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"registry-mirrors": ["http://127.0.0.1:5999"],
+                                                    "insecure-registries": ["lab.example:5000"]}))
+    assert distribution.endpoint("docker.io") == ("127.0.0.1:5999", "http")
+    assert distribution.endpoint("lab.example:5000") == ("lab.example:5000", "http")
+    assert distribution.endpoint("other.example") == ("other.example", "https")
+    with pytest.raises(minidock.errors.APIError, match="cannot push to Docker Hub"):
+        distribution.endpoint("docker.io", pushing=True)
