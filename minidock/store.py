@@ -182,10 +182,16 @@ class Store:
 def remove_tree(path: Path) -> None:
     """Remove a file or a directory tree; fine if it is already gone."""
     if path.is_dir() and not path.is_symlink():
-        # a layer may hold read-only directories; make them writable first
-        for d, _, _ in os.walk(path):
-            with contextlib.suppress(OSError):
-                os.chmod(d, 0o700)
+        # A layer may hold read-only directories, and overlay's work/work is mode 000:
+        # open each up before walking into it (root would not need to; a rootless user does).
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+        for d, subdirs, _ in os.walk(path):
+            for sub in subdirs:
+                child = os.path.join(d, sub)
+                if not os.path.islink(child):  # a link to a directory is listed too; never chmod its target
+                    with contextlib.suppress(OSError):
+                        os.chmod(child, 0o700)
         shutil.rmtree(path, ignore_errors=True)
     else:
         with contextlib.suppress(FileNotFoundError):

@@ -73,3 +73,16 @@ def test_rootless_refuses_what_needs_root_with_one_line(as_nobody):
         proc = as_nobody("run", *args, "busybox", "true", check=False)
         assert proc.returncode == 125 and words in proc.stderr and "Traceback" not in proc.stderr
     assert as_nobody("ps", "-aq").stdout.strip() == ""
+
+
+def test_a_rootless_build_runs_its_steps_in_rootless_containers(as_nobody):
+    """RUN needs a container: in rootless mode, a user namespace; COPY a layer the user owns."""
+    as_nobody("bootstrap", "busybox")
+    home = Path(as_nobody("info", "--format", "{{.DockerRootDir}}").stdout.strip()).parent
+    ctx = home / "ctx"
+    shutil.copytree(REPO / "tests" / "contexts" / "multistage", ctx)
+    for path in [ctx, *ctx.rglob("*")]:
+        os.chown(path, NOBODY, NOBODY)
+    out = as_nobody("build", "-t", "rootless-built:1", str(ctx)).stdout
+    assert "Successfully tagged rootless-built:1" in out
+    assert as_nobody("run", "--rm", "rootless-built:1").stdout == "built by the first stage\n"

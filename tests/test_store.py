@@ -154,3 +154,38 @@ def test_debris_of_a_killed_command_is_swept_by_the_next_locked_one(busybox, cli
     assert list(client.store.tmp.iterdir()) == []
     assert sorted(p.name for p in client.store.blobs.iterdir()) == before
     assert [i.tags for i in client.images.list()] == [["after:1", "busybox:latest"]]
+
+
+def test_remove_tree_opens_up_closed_directories_and_never_follows_links():
+    """overlay's work/work is mode 000; a rootless user must open it before removing it."""
+    import shutil
+    import tempfile
+    from minidock.store import remove_tree
+    base = Path(tempfile.mkdtemp(prefix="minidock-rmtree-"))  # pytest's tmp dirs are root's alone
+    try:
+        os.chmod(base, 0o755)
+        outside = base / "outside"
+        outside.mkdir()
+        os.chmod(outside, 0o555)
+        tree = base / "tree"
+        (tree / "work" / "work").mkdir(parents=True)
+        (tree / "work" / "work" / "f").write_text("x")
+        os.chmod(tree / "work" / "work", 0)
+        (tree / "link").symlink_to(outside)
+        if os.geteuid() == 0:  # root needs no permission: remove it as the user who owns it (rootless mode)
+            for path in [base, tree, *tree.rglob("*")]:  # the parent too: removing tree writes to it
+                os.lchown(path, 65534, 65534)
+            pid = os.fork()
+            if pid == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+                remove_tree(tree)
+                os._exit(0)
+            os.waitpid(pid, 0)
+        else:
+            remove_tree(tree)
+        assert not tree.exists()
+        assert outside.exists() and outside.stat().st_mode & 0o777 == 0o555
+    finally:
+        os.chmod(base / "outside", 0o755)
+        shutil.rmtree(base)
