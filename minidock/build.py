@@ -278,10 +278,10 @@ class Builder:
             code = self._attached(cid)
             if code != 0:
                 raise BuildError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
-            driver = self.containers.config(cid)["Driver"]
-            upper = self.containers.dir(cid) / ("upper" if driver == "overlay" else "rootfs")
             parent = self.images.record(state.image_id).chain_ids
-            chain = self.images.add_dir_layer(upper, parent[-1] if parent else None, epoch=self.epoch)
+            with self.images.store.temp_path() as tmp:
+                layer = self.containers.writable_layer(cid, tmp)
+                chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch)
             diff_id = self.images.layer_meta(chain)["diff_id"]
             config = json.loads(json.dumps(state.config))
             return self._add(state, config, " ".join(argv), empty=False, diff_id=diff_id)

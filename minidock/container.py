@@ -225,10 +225,9 @@ class Containers:
         state = self.state(cid)
         if state["Status"] == "running":
             return state
-        run_mode, why = mode.detect()
-        if run_mode == "chroot-emulated":
-            raise APIError(f"minidock runs in {run_mode} mode here ({why}); starting containers "
-                           "in this mode is not built yet: run as root, or where user namespaces are allowed")
+        if mode.detect()[0] == "chroot-emulated":
+            from .runtime import emulated
+            emulated.proot()  # or a one-line error saying what to install
         return shim.spawn(self.store, cid, attach)
 
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
@@ -309,6 +308,23 @@ class Containers:
             return UnionView([self.dir(cid) / "rootfs"])
         return UnionView(layers + [self.dir(cid) / "init"], self.dir(cid) / "upper")
 
+    def changes(self, cid: str) -> list[tuple[str, str]]:
+        """``diff``: what the container added (A), changed (C) and deleted (D), by path."""
+        from .unionfs import UnionView, changes, naive_changes
+        config = self.config(cid)
+        if config["Driver"] == "vfs":  # no upper layer: compare the whole copy with the image
+            image = UnionView([self.store.layer_dir(c) / "diff" for c in config["Layers"]])
+            return naive_changes(image, self.dir(cid) / "rootfs")
+        return changes(self.view(cid))
+
+    def writable_layer(self, cid: str, tmp: Path) -> Path:
+        """The directory that is the container's layer: overlay's upper dir, or (vfs) its changes laid out in ``tmp``."""
+        if self.config(cid)["Driver"] == "overlay":
+            return self.dir(cid) / "upper"
+        from .unionfs import layer_of_changes
+        layer_of_changes(self.changes(cid), self.dir(cid) / "rootfs", tmp)
+        return tmp
+
     def commit(self, cid: str, ref: str | None = None, message: str = "", author: str = "",
                changes: list[str] = (), pause: bool = True) -> str:
         """A new image: the container's image plus its writable layer as one more layer."""
@@ -324,8 +340,8 @@ class Containers:
             changefmt.apply_change(container_cfg, line)
         epoch = source_date_epoch()
         created = rfc3339(epoch if epoch is not None else time.time())
-        with self.store.lock():
-            source = self.dir(cid) / ("upper" if config["Driver"] == "overlay" else "rootfs")
+        with self.store.lock(), self.store.temp_path() as tmp:
+            source = self.writable_layer(cid, tmp)
             chain = self.images.add_dir_layer(source, base.chain_ids[-1] if base.diff_ids else None, epoch=epoch)
             diff_id = self.images.layer_meta(chain)["diff_id"]
             new_cfg["config"] = container_cfg

@@ -360,6 +360,58 @@ def changes(view: UnionView) -> list[tuple[str, str]]:
     return [(kind, path) for path, kind in sorted(found.items())]
 
 
+def naive_changes(lower: UnionView, tree: Path) -> list[tuple[str, str]]:
+    """``docker diff`` for the vfs driver: a whole copied tree against the image it was copied from.
+
+    Docker's naive diff (pkg/archive ChangesDirs) when no driver keeps an
+    upper layer: an entry the image lacks is A; one whose type, owner, mode,
+    size, mtime or link target differ is C (a directory: owner and mode only);
+    an image entry the tree lacks is D (its contents are not listed again).
+    """
+    found: dict[str, str] = {}
+    for rel, st in _tree(tree):
+        below = lower._find(rel)
+        if not below.hits:
+            _note(found, rel, "A")
+        elif _differs(st, below.hits[0][1], tree.joinpath(*rel), below.real):
+            _note(found, rel, "C")
+    for entry in lower._walk(lower._root()):
+        rel = entry.rel
+        if not os.path.lexists(tree.joinpath(*rel)) and os.path.lexists(tree.joinpath(*rel[:-1])):
+            _note(found, rel, "D")
+    return [(kind, path) for path, kind in sorted(found.items())]
+
+
+def _differs(st: os.stat_result, old: os.stat_result, path: Path, old_path: Path) -> bool:
+    if stat.S_IFMT(st.st_mode) != stat.S_IFMT(old.st_mode) or _owner_mode(st) != _owner_mode(old):
+        return True
+    if stat.S_ISDIR(st.st_mode):
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        return os.readlink(path) != os.readlink(old_path)
+    return (st.st_size, st.st_mtime_ns // 1_000_000_000) != (old.st_size, old.st_mtime_ns // 1_000_000_000)
+
+
+def layer_of_changes(changes: list[tuple[str, str]], tree: Path, dest: Path) -> None:
+    """Lay out in ``dest`` the layer a naive diff describes: what was added or changed, ``.wh.`` for what went."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for kind, path in changes:
+        rel = _parts(path)
+        out = dest.joinpath(*rel)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "D":
+            (out.parent / (WHITEOUT_PREFIX + rel[-1])).touch()
+            continue
+        st = os.lstat(tree.joinpath(*rel))
+        if stat.S_ISDIR(st.st_mode):
+            out.mkdir(exist_ok=True)
+        elif not _copy_entry(tree.joinpath(*rel), out, st):
+            continue
+    for kind, path in sorted(changes, key=lambda c: -len(_parts(c[1]))):  # deepest first: mtimes stay
+        if kind != "D":
+            _copy_metadata(dest.joinpath(*_parts(path)), os.lstat(tree.joinpath(*_parts(path))))
+
+
 def _note(found: dict[str, str], rel: tuple[str, ...], kind: str) -> None:
     """Record one change, and C for each directory above it (a change inside a directory changes it)."""
     for i in range(1, len(rel)):

@@ -140,9 +140,8 @@ class Container:
 
     def diff(self) -> list[dict]:
         """docker-py's shape: Kind 0 = changed, 1 = added, 2 = deleted."""
-        from ..unionfs import changes
         kinds = {"C": 0, "A": 1, "D": 2}
-        return [{"Path": path, "Kind": kinds[kind]} for kind, path in changes(self._c.view(self.id))]
+        return [{"Path": path, "Kind": kinds[kind]} for kind, path in self._c.changes(self.id)]
 
     def export(self, chunk_size: int = 2 << 20) -> Iterator[bytes]:
         """The container's flattened file system as a tar, chunk by chunk."""

@@ -46,7 +46,7 @@ from pathlib import Path
 from ..display import rfc3339
 from ..errors import APIError, MinidockError
 from ..store import Store
-from . import cgroups, network, userns
+from . import cgroups, mode, network, userns
 from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
 from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
                        CLONE_NEWUTS, DEFAULT_CAPABILITIES, drop_capabilities, set_no_new_privs,
@@ -160,13 +160,14 @@ class Shim:
         self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
         self.proxies: list[network.PortProxy] = []
         self.rootless = os.geteuid() != 0
+        self.emulated = self.config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
 
     def run(self) -> None:
         """Set up, start the container, pump its I/O until it ends, clean up."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stop/kill signal the container, not us
         listener = self._listen()
         lease = None
-        cgroup = NoCgroup() if self.rootless else cgroups.Cgroup.create(
+        cgroup = NoCgroup() if self.rootless or self.emulated else cgroups.Cgroup.create(
             self.cid, memory=self.config["Memory"], pids=self.config["PidsLimit"], cpus=self.config["Cpus"])
         try:
             if self.config["NetworkMode"] == "bridge":
@@ -244,7 +245,7 @@ class Shim:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease,
-                         cgroup, self.rootless)
+                         cgroup, self.rootless, self.emulated)
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
         unshared = os.read(pid_r, 1) == b"u"
@@ -446,7 +447,7 @@ def _start_time(pid: int):
 # -- inside the container's namespaces ------------------------------------------
 
 def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease,
-                 cgroup, rootless: bool) -> None:
+                 cgroup, rootless: bool, emulated: bool = False) -> None:
     """Unshare the namespaces, join the cgroup, fork PID 1, report its PID, wait for it; never returns.
 
     Rootless, a user namespace comes first, in the same unshare(2): the others
@@ -459,7 +460,9 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
         if config["NetworkMode"] != "host":
             flags |= CLONE_NEWNET
-        if rootless:
+        if emulated:
+            pass  # no namespace at all: proot only fakes the root file system
+        elif rootless:
             userns.enter_own(flags)
         else:
             unshare(flags)
@@ -468,6 +471,8 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         child = os.fork()
         if child == 0:
             os.close(pid_w)
+            if emulated:
+                _emulated_main(config, cdir, stdio, go_r, err_w)
             _container_main(config, cdir, store, stdio, go_r, err_w, lease, rootless)
         os.write(pid_w, str(child).encode())
         os.close(pid_w)
@@ -501,6 +506,32 @@ def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: i
         if config["Init"]:
             _tiny_init(argv, env, err_w)
         exec_or_report(argv, env, err_w)
+    except BaseException as e:
+        traceback.print_exc()
+        _report(err_w, 125, f"{type(e).__name__}: {e}")
+        os._exit(125)
+
+
+def _emulated_main(config: dict, cdir, stdio, go_r: int, err_w: int) -> None:
+    """The chroot-emulated mode's first process: proot runs the command in the flattened rootfs."""
+    from . import emulated
+    try:
+        set_pdeathsig(signal.SIGKILL)
+        os.read(go_r, 2)
+        os.close(go_r)
+        take_stdio(stdio, config["Tty"])
+        env = dict(e.split("=", 1) for e in config["Env"])
+        env.setdefault("HOSTNAME", config["Hostname"])
+        argv = [config["Path"], *config["Args"]]
+        try:
+            line = emulated.command(config, Path(cdir), argv, env)
+        except FileNotFoundError:
+            _report(err_w, 127, f'exec: "{argv[0]}": executable file not found in $PATH')
+            os._exit(127)
+        except PermissionError:
+            _report(err_w, 126, f'exec: "{argv[0]}": permission denied')
+            os._exit(126)
+        exec_or_report(line, env, err_w)
     except BaseException as e:
         traceback.print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")

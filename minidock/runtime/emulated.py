@@ -1,0 +1,62 @@
+"""The chroot-emulated mode: where there is no root and no user namespace (Binder), proot runs the program.
+
+proot (proot-me.github.io) intercepts a process's system calls with ptrace
+and rewrites the paths in them, so ``proot -r ROOTFS sh`` sees ROOTFS as
+``/`` -- a chroot without privileges.  Nothing else is isolated: the
+process shares the host's PIDs, network, hostname and IPC, and ``-0`` only
+makes it *believe* it is root.  ``minidock info`` says so; this module
+only builds the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import APIError, MinidockError
+from .rootfs import setup_user
+
+ETC_FILES = ("hosts", "hostname", "resolv.conf")
+
+
+def proot() -> str:
+    """The proot executable, or a one-line error saying what to install."""
+    found = shutil.which("proot")
+    if not found:
+        raise APIError("containers in chroot-emulated mode need proot (apt-get install proot)")
+    return found
+
+
+def command(config: dict, cdir: Path, argv: list[str], env: dict) -> list[str]:
+    """``proot ... ARGV`` for a container whose flattened root file system is ``cdir/rootfs``."""
+    rootfs = cdir / "rootfs"
+    uid, gid, _, _ = _user(config["User"], rootfs)
+    os.makedirs(rootfs / (config["WorkingDir"] or "/").lstrip("/"), exist_ok=True)  # docker creates WORKDIR
+    line = [proot(), "-r", str(rootfs), "-w", config["WorkingDir"] or "/",
+            "-b", "/dev", "-b", "/proc", "-b", "/sys"]
+    for name in ETC_FILES:
+        line += ["-b", f"{cdir / name}:/etc/{name}"]
+    line += ["-0"] if uid == 0 else ["-i", f"{uid}:{gid}"]
+    return line + [resolve(argv[0], rootfs, env.get("PATH", "")), *argv[1:]]
+
+
+def _user(user: str, rootfs: Path) -> tuple[int, int, list[int], str]:
+    try:
+        return setup_user(user or "root", rootfs / "etc")
+    except MinidockError:
+        if user and user not in ("root", "0"):
+            raise
+        return 0, 0, [], "/root"
+
+
+def resolve(name: str, rootfs: Path, path: str) -> str:
+    """Find the command inside the root file system, as execvp would there; FileNotFoundError if absent."""
+    candidates = [name] if "/" in name else [f"{d}/{name}" for d in path.split(":") if d]
+    for candidate in candidates:
+        inside = rootfs / candidate.lstrip("/")
+        if os.path.lexists(inside):
+            if not os.access(inside, os.X_OK) and not inside.is_symlink():
+                raise PermissionError(candidate)
+            return candidate
+    raise FileNotFoundError(name)

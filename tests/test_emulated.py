@@ -1,0 +1,57 @@
+"""The chroot-emulated mode (Binder's): proot runs containers in a flattened copy of the image; nothing is isolated.
+
+Forced here with ``MINIDOCK_MODE=chroot-emulated``; the commands and their
+results must be those of the other modes wherever the mode can give them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from conftest import REPO, require_tool, run_cli
+
+@pytest.fixture(autouse=True)
+def emulated(busybox, monkeypatch):
+    require_tool("proot")
+    monkeypatch.setenv("MINIDOCK_MODE", "chroot-emulated")
+
+
+def md(*args: str, input: bytes | None = None):
+    return run_cli(*args, input=input, env=os.environ | {"MINIDOCK_MODE": "chroot-emulated"})
+
+
+def test_info_says_what_is_not_isolated():
+    out = md("info", "--format", "{{.RunMode}}").stdout.decode().strip()
+    assert out == "chroot-emulated"
+
+
+def test_a_container_runs_in_the_image_s_files_with_its_exit_code():
+    proc = md("run", "--rm", "busybox", "sh", "-c", "cat /etc/os-release 2>/dev/null || ls /bin/busybox; id -u; exit 7")
+    assert proc.returncode == 7
+    assert proc.stdout.decode().split() == ["/bin/busybox", "0"]  # the image's files; "root" only to itself
+    missing = md("run", "--rm", "busybox", "nosuch")
+    assert missing.returncode == 127 and b"executable file not found" in missing.stderr
+
+
+def test_diff_and_commit_of_a_copied_tree(client):
+    md("run", "--name", "e1", "busybox", "sh", "-c", "echo new > /added; rm /bin/cat; echo y >> /etc/passwd")
+    assert md("diff", "e1").stdout.decode().splitlines() == ["A /added", "C /bin", "D /bin/cat", "C /etc",
+                                                             "C /etc/passwd"]  # as in the overlay modes
+    assert md("commit", "e1", "emulated:1").returncode == 0
+    image = client.images.get("emulated:1")
+    assert len(image.attrs["RootFS"]["Layers"]) == 2
+    assert client.images.images.layer_meta(image.record.chain_ids[-1])["size"] < 1000  # the changes, not a copy
+    out = md("run", "--rm", "emulated:1", "sh", "-c", "cat /added; ls /bin/cat 2>&1; tail -1 /etc/passwd").stdout
+    assert out == b"new\nls: /bin/cat: No such file or directory\ny\n"
+    md("rm", "e1")
+
+
+def test_a_build_runs_its_steps_under_proot(tmp_path):
+    ctx = tmp_path / "ctx"
+    shutil.copytree(REPO / "tests" / "contexts" / "multistage", ctx)
+    proc = md("build", "-t", "emulated-build:1", str(ctx))
+    assert proc.returncode == 0, proc.stderr
+    assert md("run", "--rm", "emulated-build:1").stdout == b"built by the first stage\n"
