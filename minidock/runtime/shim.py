@@ -523,15 +523,11 @@ def _emulated_main(config: dict, cdir, stdio, go_r: int, err_w: int) -> None:
         env = dict(e.split("=", 1) for e in config["Env"])
         env.setdefault("HOSTNAME", config["Hostname"])
         argv = [config["Path"], *config["Args"]]
-        try:
+
+        def run_under_proot() -> None:  # the command is looked up in the image's files first
             line = emulated.command(config, Path(cdir), argv, env)
-        except FileNotFoundError:
-            _report(err_w, 127, f'exec: "{argv[0]}": executable file not found in $PATH')
-            os._exit(127)
-        except PermissionError:
-            _report(err_w, 126, f'exec: "{argv[0]}": permission denied')
-            os._exit(126)
-        exec_or_report(line, env, err_w)
+            os.execve(line[0], line, env)
+        exec_or_report(argv, env, err_w, run_under_proot)
     except BaseException as e:
         traceback.print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
@@ -603,10 +599,13 @@ def restore_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-def exec_or_report(argv: list[str], env: dict, err_w: int) -> None:
-    """execve, or report why not: 127 not found, 126 not executable (docker's codes)."""
+def exec_or_report(argv: list[str], env: dict, err_w: int, run=None) -> None:
+    """execve (or ``run()``, which execs), or report why not: 127 not found, 126 not executable (docker's codes)."""
     try:
-        os.execvpe(argv[0], argv, env)
+        if run is not None:
+            run()
+        else:
+            os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
         _report(err_w, 127, f'exec: "{argv[0]}": executable file not found in $PATH')
         os._exit(127)
