@@ -16,7 +16,7 @@ NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/s
 LAB_PORT     ?= 8888
 REGISTRY_ADDR ?= 127.0.0.1:5000
 
-.PHONY: setup apt venv test unit notebooks lab bootstrap regen-notebooks bench clean
+.PHONY: setup apt venv test unit notebooks lab bootstrap regen-notebooks bench docs clean
 
 setup: apt venv bootstrap  ## install everything (idempotent)
 
@@ -35,7 +35,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[course,test]'
+	$(BIN)/pip install -q -e '.[course,test,docs]'
 	touch $@
 
 bootstrap: venv  ## the base image busybox:latest in the default store
@@ -62,6 +62,10 @@ lab: setup  ## open the course in JupyterLab on 127.0.0.1, with the course's reg
 	cd $(NOTEBOOKS) && MINIDOCK_REGISTRY_MIRROR=http://$(REGISTRY_ADDR) \
 	  $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+docs: venv  ## the docs (chapters from their stored outputs, CLI and API reference), warnings as errors
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
 
 bench: setup  ## benchmarks against the real peers (not tests)
 	$(BIN)/python bench/save_load.py
