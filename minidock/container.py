@@ -230,12 +230,24 @@ class Containers:
             emulated.proot()  # or a one-line error saying what to install
         return shim.spawn(self.store, cid, attach)
 
+    def _signal(self, cid: str, pid: int, sig: int) -> None:
+        """Signal the container's first process; under proot (vfs), its whole process group.
+
+        In a PID namespace, killing PID 1 ends every process of the container.
+        proot has no namespace: its tracees outlive it, so the group (PID 1
+        made it with setsid) gets the signal.
+        """
+        if self.config(cid)["Driver"] == "vfs":
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
         """Send a signal to the container's main process."""
         state = self.state(cid)
         if state["Status"] != "running":
             raise Conflict(f"Cannot kill container: {cid[:12]}: Container {cid} is not running")
-        os.kill(state["Pid"], sig)
+        self._signal(cid, state["Pid"], sig)
 
     def stop(self, cid: str, timeout: float = 10) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds (PID 1 ignores signals it has no handler for)."""
@@ -245,10 +257,10 @@ class Containers:
         name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
         stop_signal = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
         with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
-            os.kill(state["Pid"], stop_signal)
+            self._signal(cid, state["Pid"], stop_signal)
         if self.wait(cid, timeout=timeout) is None:
             with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
-                os.kill(state["Pid"], signal.SIGKILL)
+                self._signal(cid, state["Pid"], signal.SIGKILL)
             self.wait(cid)
 
     def wait(self, cid: str, timeout: float | None = None) -> int | None:
@@ -270,7 +282,7 @@ class Containers:
                 raise Conflict(f"You cannot remove a running container {cid}. Stop the container "
                                "before attempting removal or force remove")
             with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
-                os.kill(state["Pid"], signal.SIGKILL)
+                self._signal(cid, state["Pid"], signal.SIGKILL)
             self.wait(cid)
         from .runtime import shim
         with self.store.lock():

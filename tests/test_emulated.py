@@ -55,3 +55,32 @@ def test_a_build_runs_its_steps_under_proot(tmp_path):
     proc = md("build", "-t", "emulated-build:1", str(ctx))
     assert proc.returncode == 0, proc.stderr
     assert md("run", "--rm", "emulated-build:1").stdout == b"built by the first stage\n"
+
+
+def test_rm_f_ends_every_process_of_an_emulated_container():
+    """proot's tracees outlive proot: the whole process group must get the SIGKILL."""
+    cid = md("run", "-d", "busybox", "sh", "-c", "sleep 987651 & sleep 987652").stdout.decode().strip()
+    import time
+    deadline = time.monotonic() + 10
+    while len(_sleepers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_sleepers()) == 2
+    assert md("rm", "-f", cid).returncode == 0
+    deadline = time.monotonic() + 10
+    while _sleepers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sleepers() == []
+
+
+def _sleepers() -> list[int]:
+    """PIDs of the test's own sleeps (their distinctive durations), zombies excluded."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cmd[:2] in ([b"sleep", b"987651"], [b"sleep", b"987652"]) and state != "Z":
+            found.append(int(pid))
+    return found
