@@ -578,8 +578,13 @@ def stats(c: Containers, cid: str) -> dict:
 
 
 def export_to(c: Containers, cid: str, out) -> None:
-    """``docker export``: the container's file system, flattened into one tar."""
+    """``docker export``: the container's file system, flattened into one tar.
+
+    With ``SOURCE_DATE_EPOCH`` set, times are clamped to it, as commit and
+    build do, so exporting and importing the same container twice gives the same image.
+    """
     from . import layer as layerfmt
+    from .archive import source_date_epoch
     with c.store.temp_path() as tmp:
         c.view(cid).flatten(tmp)
-        layerfmt.write_layer_tar(tmp, out)
+        layerfmt.write_layer_tar(tmp, out, epoch=source_date_epoch())
