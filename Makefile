@@ -67,8 +67,9 @@ docs: venv  ## the docs (chapters from their stored outputs, CLI and API referen
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
-bench: setup  ## benchmarks against the real peers (not tests)
-	$(BIN)/python bench/save_load.py
+bench: setup  ## every benchmark against the real peers (not tests); exits 1 if any target is not met
+	@status=0; for b in save_load commit run_latency registry build; do \
+	  echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
