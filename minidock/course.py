@@ -8,6 +8,10 @@ which gives the notebook a store of its own (so chapters run alone, in any
 order, and never touch the teacher's images), makes the base image in it, and
 fixes the clock images are stamped with, so every image ID printed in a
 chapter is the same on every machine, run after run.
+
+Each chapter ends with exercises, each checked by one line (``minidock/exercises.py``)::
+
+    course.check("01-images", 3, client)
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from .client import Client
+from .exercises import check  # noqa: F401  (the notebooks' checker: course.check(chapter, n, client))
 
 # 2023-11-14T22:13:20Z: the time every image made in a chapter claims
 # (reproducible-builds.org's SOURCE_DATE_EPOCH), so IDs do not depend on when

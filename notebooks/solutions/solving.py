@@ -1,0 +1,25 @@
+"""What every solution shares: a shell line run as a notebook's `!` cell runs it, and the ✓ it must get.
+
+The solutions run as plain scripts (``python notebooks/solutions/01-images.py``),
+with ``minidock`` on PATH; ``course.start`` points ``MINIDOCK_ROOT`` at the
+chapter's store, so the commands here and the Python ``client`` share it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def sh(command: str) -> str:
+    """Run ``command`` with bash; its standard output, or an error that shows what it printed."""
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {command}\n{proc.stdout}{proc.stderr}")
+    return proc.stdout
+
+
+def right(verdict) -> None:
+    """Print a checker's line; stop unless it says right."""
+    print(verdict)
+    if not verdict.right:
+        raise SystemExit(f"expected ✓ right, got: {verdict}")
