@@ -497,7 +497,7 @@ def stop_then_rm(client: Client, plain_exit=None, trap_exit=None) -> str:
         raise NotYet(f"plain_exit={plain_exit}: sleep ignores SIGTERM as PID 1, so what did stop send after 10 s?")
     if trap_exit != 0:
         raise NotYet(f"trap_exit={trap_exit}: what does `trap 'exit 0' TERM` exit with?")
-    return "137 = 128 + SIGKILL after a 10 s wait; 0 at once when PID 1 handles SIGTERM"
+    return "137 = 128 + SIGKILL once stop has waited; 0 at once when PID 1 handles SIGTERM"
 
 
 @exercise("08-cleaning-up", 2)
