@@ -22,6 +22,7 @@ exercise is one function under ``@exercise(chapter, number)`` that raises
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import tarfile
@@ -433,7 +434,6 @@ def what_save_holds(client: Client, layers=None, has_busybox_layer=None, archive
     if not Path(archive).is_file():
         raise NotYet(f"there is no {archive} here: minidock save -o {archive} busybox:hello")
     with tarfile.open(archive) as tar:
-        import json
         manifest = json.load(tar.extractfile("manifest.json"))
     if [m["RepoTags"] for m in manifest] != [["busybox:hello"]]:
         raise NotYet(f"{archive} holds {[m['RepoTags'] for m in manifest]}: save busybox:hello alone")

@@ -4,10 +4,9 @@ import tempfile
 
 from minidock import course
 from minidock.runtime import mode
-from solving import right, sh
+from solving import chapter, right, sh
 
-client = course.start("00-setup")
-try:
+with chapter("00-setup") as client:
     # 1. The first line of `minidock info`; the NO rows of the rootless column.
     run_mode = sh("minidock info --format '{{.RunMode}}'").strip()
     lacks = [feature for feature, isolated in mode.ISOLATES["rootless"].items() if not isolated]
@@ -19,5 +18,3 @@ try:
                       "minidock bootstrap busybox >/dev/null\n"
                       "minidock inspect --format '{{.Id}}' busybox").strip()
     right(course.check("00-setup", 2, client, epoch=1600000000, image_id=image_id))
-finally:
-    course.finish(client)

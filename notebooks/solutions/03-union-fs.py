@@ -1,17 +1,13 @@
 """Chapter 03's exercises, solved: a whiteout, copy-up's price, an opaque directory, who deleted a file."""
 
 import os
-import tempfile
 from pathlib import Path
 
 from minidock import course
 from minidock.unionfs import UnionView
-from solving import right, sh
+from solving import chapter, right, sh
 
-client = course.start("03-union-fs")
-scratch = tempfile.mkdtemp(prefix="minidock-03-")
-os.chdir(scratch)
-try:
+with chapter("03-union-fs") as client:
     # The chapter's demo:2 (demo.conf deleted, skel replaced) and box, running.
     sh("minidock run --name step1 busybox sh -c 'echo \"Welcome to demo 1\" > /etc/motd; echo \"demo 1\" > /etc/issue; "
        "echo colour=blue > /etc/demo.conf; mkdir /etc/skel; echo \"export EDITOR=vi\" > /etc/skel/.profile'\n"
@@ -51,7 +47,3 @@ try:
     view = UnionView([client.store.layer_dir(chain_id) / "diff" for chain_id in demo.record.chain_ids])
     kind, layer = view.hidden_by("/etc/demo.conf")
     right(course.check("03-union-fs", 4, client, diff_id=demo.attrs["RootFS"]["Layers"][layer]))
-finally:
-    os.chdir("/")
-    sh(f"rm -rf {scratch}")
-    course.finish(client)

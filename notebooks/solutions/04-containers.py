@@ -1,10 +1,9 @@
 """Chapter 04's exercises, solved: no network, -t versus -i, a clean stop."""
 
 from minidock import course
-from solving import right, sh
+from solving import chapter, right, sh
 
-client = course.start("04-containers")
-try:
+with chapter("04-containers") as client:
     # 1. --network none: only the loopback; no veth (step 4), no address (step 5).
     lines = sh("minidock run --name nonet --network none busybox ip -o link").splitlines()
     interfaces = [line.split(":")[1].strip().split("@")[0] for line in lines]
@@ -18,5 +17,3 @@ try:
     sh("minidock run -d --name clean busybox sh -c \"trap 'exit 0' TERM; httpd -f -p 80 & wait\"\n"
        "minidock stop -t 5 clean")
     right(course.check("04-containers", 3, client))
-finally:
-    course.finish(client)

@@ -6,10 +6,9 @@ import pexpect
 
 from minidock import course
 from minidock.runtime.syscalls import CAPABILITIES
-from solving import right, sh
+from solving import chapter, right, sh
 
-client = course.start("05-entering-containers")
-try:
+with chapter("05-entering-containers") as client:
     sh("minidock run -d --name box -h box busybox sleep 1000")
     pid = client.containers.get("box").pid
 
@@ -34,5 +33,3 @@ try:
     executed = sh("minidock exec box grep CapEff /proc/self/status").split()[1]
     missing = sorted(capabilities(entered) - capabilities(executed))
     right(course.check("05-entering-containers", 3, client, missing=missing))
-finally:
-    course.finish(client)

@@ -1,10 +1,9 @@
 """Chapter 07's exercises, solved: the same image pushed again, one more layer pushed."""
 
 from minidock import course
-from solving import right, sh
+from solving import chapter, right, sh
 
-client = course.start("07-registry")
-try:
+with chapter("07-registry") as client:
     course.registry(client)
     # The chapter's v2: busybox and a layer with /hello.txt, pushed.
     sh("minidock run --name writer busybox sh -c 'echo \"hello from a new layer\" > /hello.txt'\n"
@@ -21,5 +20,3 @@ try:
                 "minidock commit v3 $REGISTRY/ouruser/sinatra:v3\n"
                 "minidock push $REGISTRY/ouruser/sinatra:v3")
     right(course.check("07-registry", 2, client, sent=pushed.count(": Pushed")))
-finally:
-    course.finish(client)

@@ -1,9 +1,7 @@
 """Chapter 08's exercises, solved: stop then rm, a child image first, what rebuilds leave behind."""
 
 from minidock import course
-from solving import right, sh
-
-client = course.start("08-cleaning-up")
+from solving import chapter, right, sh
 
 
 def stopped_exit_code(name: str, command: str) -> int:
@@ -14,7 +12,7 @@ def stopped_exit_code(name: str, command: str) -> int:
     return code
 
 
-try:
+with chapter("08-cleaning-up") as client:
     # 1. sleep ignores SIGTERM as PID 1 (SIGKILL follows: 137); a shell with a trap exits 0.
     plain_exit = stopped_exit_code("plain", "sleep 1000")
     trap_exit = stopped_exit_code("trapper", "sh -c \"trap 'exit 0' TERM; sleep 1000 & wait\"")
@@ -33,5 +31,3 @@ try:
     dangling = sh("minidock images --format '{{.Tag}}'").split().count("<none>")
     sh("minidock system prune -f")
     right(course.check("08-cleaning-up", 3, client, dangling=dangling))
-finally:
-    course.finish(client)

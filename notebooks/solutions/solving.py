@@ -1,4 +1,4 @@
-"""What every solution shares: a shell line run as a notebook's `!` cell runs it, and the ✓ it must get.
+"""What every solution shares: the chapter's store, a shell line run as a `!` cell runs it, the ✓ it must get.
 
 The solutions run as plain scripts (``python notebooks/solutions/01-images.py``),
 with ``minidock`` on PATH; ``course.start`` points ``MINIDOCK_ROOT`` at the
@@ -7,7 +7,27 @@ chapter's store, so the commands here and the Python ``client`` share it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
+
+from minidock import course
+
+
+@contextmanager
+def chapter(name: str):
+    """The chapter's fresh store (``course.start``), in a scratch working directory; both removed after."""
+    client = course.start(name)
+    here, scratch = os.getcwd(), tempfile.mkdtemp(prefix=f"minidock-{name[:2]}-")
+    os.chdir(scratch)
+    try:
+        yield client
+    finally:
+        os.chdir(here)
+        shutil.rmtree(scratch)
+        course.finish(client)
 
 
 def sh(command: str) -> str:

@@ -1,0 +1,92 @@
+"""The chapters' exercises: every solution gets ✓ from its checkers; wrong answers get ✗, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, require_root
+from minidock import course, exercises
+
+SOLUTIONS = REPO / "notebooks" / "solutions"
+# chapters whose solutions need no containers (everything else runs them, as root)
+WITHOUT_CONTAINERS = {"00-setup", "01-images"}
+
+
+def solution_of(chapter: str) -> Path:
+    return SOLUTIONS / f"{chapter}.py"
+
+
+def chapters() -> list[str]:
+    return sorted({chapter for chapter, _ in exercises.CHECKERS})
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_every_chapter_has_a_solution(chapter):
+    assert solution_of(chapter).is_file()
+
+
+@pytest.mark.parametrize("chapter", [
+    pytest.param(c, marks=() if c in WITHOUT_CONTAINERS else pytest.mark.root) for c in chapters()])
+def test_solution_gets_right(chapter, tmp_path):
+    """Run the solution as a learner would; each checker it calls must say ✓ (the script exits 1 otherwise)."""
+    if chapter not in WITHOUT_CONTAINERS:
+        require_root()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "MINIDOCK_COURSE_DIR": str(tmp_path / "course")}
+    proc = subprocess.run([sys.executable, str(solution_of(chapter))], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    checks = [n for c, n in exercises.CHECKERS if c == chapter]
+    assert proc.stdout.count("✓ right: ") == len(checks), proc.stdout
+    assert not (tmp_path / "course" / chapter).exists(), "the solution left its store behind"
+
+
+@pytest.fixture
+def learner(busybox, client, tmp_path, monkeypatch):
+    """A fresh store with busybox, the working directory empty, no registry: an untouched notebook."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGISTRY", raising=False)
+    return client
+
+
+@pytest.mark.parametrize("chapter, number", sorted(exercises.CHECKERS))
+def test_untouched_is_not_yet(learner, chapter, number):
+    verdict = course.check(chapter, number, learner)
+    assert not verdict.right and verdict.startswith("✗ not yet: ") and "\n" not in verdict
+
+
+@pytest.mark.parametrize("chapter, number, answers, says", [
+    ("00-setup", 1, {"run_mode": "root-ish", "rootless_lacks": []}, "is not this machine's"),
+    ("01-images", 1, {"rows": 4, "images": 1, "tag": "latest"}, "one row per name"),
+    ("01-images", 1, {"rows": 3, "images": 3, "tag": "latest"}, "one object per image ID"),
+    ("01-images", 1, {"rows": 3, "images": 1, "tag": "1.0"}, "default one"),
+    ("01-images", 2, {"n12": 10, "n16": 5e9}, "n12=10 is too few"),
+    ("01-images", 2, {"n12": 2e7, "n16": 1e12}, "is too many"),
+    ("01-images", 2, {"n12": "many", "n16": 5e9}, "of the wrong kind"),
+    ("03-union-fs", 4, {"diff_id": "sha256:0000"}, "no image demo:2"),
+    ("08-cleaning-up", 1, {"plain_exit": 143, "trap_exit": 0}, "plain_exit=143"),
+    ("08-cleaning-up", 2, {"order": ["base:1", "child:1"]}, "which can go first"),
+])
+def test_wrong_answers_are_not_yet(learner, chapter, number, answers, says):
+    verdict = course.check(chapter, number, learner, **answers)
+    assert not verdict.right and says in verdict, verdict
+
+
+def test_right_answers_without_containers(learner):
+    verdict = course.check("01-images", 1, learner, rows=3, images=1, tag="latest")
+    assert verdict.right and verdict.startswith("✓ right: ")
+
+
+def test_unknown_exercise_or_answer(learner):
+    assert "has no exercise 9 (it has [1, 2, 3])" in course.check("01-images", 9, learner)
+    assert "takes no answer rowz=" in course.check("01-images", 1, learner, rowz=3)
+
+
+def test_verdict_shows_as_its_line():
+    verdict = exercises.Verdict(False, "a hint")
+    assert repr(verdict) == "✗ not yet: a hint" and verdict.right is False
