@@ -54,15 +54,23 @@ from ..errors import APIError
 
 
 def IPRoute(*args, **kwargs):
-    """pyroute2's IPRoute, imported on first use: pyroute2 takes about 0.3 s to
-    import, and a container without the bridge (or ``ps``, ``create``) never needs it."""
+    """pyroute2's IPRoute, imported on first use: all of pyroute2 takes about 0.25 s to
+    import.  Only what reads the network (the pictures, the overlap check) uses it;
+    a container start uses ``rtnl`` (pyroute2's message classes on a plain socket)."""
     from pyroute2 import IPRoute as ipr
     return ipr(*args, **kwargs)
 
 
+def Rtnl():
+    """A lean rtnetlink socket in our own network namespace (see ``rtnl``)."""
+    from .rtnl import Rtnl as rtnl
+    return rtnl()
+
+
 def load_pyroute2() -> None:
-    """Import pyroute2 now: before a fork, so that both sides have it (each would import it anew)."""
-    import pyroute2  # noqa: F401
+    """Load the netlink message classes now: before a fork, so that both sides have them."""
+    from . import rtnl
+    rtnl._messages()
 
 
 def off_the_event_loop(fn):
@@ -91,8 +99,8 @@ def off_the_event_loop(fn):
 
 
 def _is_netlink_error(error: Exception) -> bool:
-    from pyroute2 import NetlinkError
-    return isinstance(error, NetlinkError)
+    """pyroute2's NetlinkError or rtnl's: both carry the errno as ``code``."""
+    return type(error).__name__ == "NetlinkError" and isinstance(getattr(error, "code", None), int)
 
 BRIDGE = "minidock0"
 DEFAULT_SUBNET = "10.87.0.0/16"
@@ -256,13 +264,13 @@ def ensure_bridge(store) -> str:
     if _bridge_ready(name, gateway(net)):
         return name
     check_overlap(net)
-    with IPRoute() as ipr:
+    with Rtnl() as nl:
         with _ignore(errno.EEXIST):  # another container made it meanwhile
-            ipr.link("add", ifname=name, kind="bridge")
-        (index,) = ipr.link_lookup(ifname=name)
+            nl.add_bridge(name)
+        index = _link_index(name)
         with _ignore(errno.EEXIST):
-            ipr.addr("add", index=index, address=gateway(net), prefixlen=net.prefixlen)
-        ipr.link("set", index=index, state="up")
+            nl.add_address(index, gateway(net), net.prefixlen)
+        nl.set_link(index, up=True)
     return name
 
 
@@ -333,19 +341,42 @@ def _failing(what: str):
 def attach(store, container_id: str, pid: int, lease: Lease) -> str:
     """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name.
 
-    Both halves from here, the inside through a netlink socket opened in the
-    container's namespace.  (The shim does the same in two processes: it
-    ``plug``s, and the container's first process runs ``configure_eth0``
+    Both halves from here, the inside by a child that joins the container's
+    network namespace.  (The shim does the same in two processes: it
+    ``plug``s, and the container's first process runs ``configure_own_eth0``
     itself, already inside, before it execs.)
     """
     host = plug(store, container_id, pid)
     try:
-        with _failing(f"cannot connect container {container_id[:12]} to {bridge_name()}"), _inside(pid) as ns:
-            configure_eth0(ns, container_id, lease)
+        _in_netns_of(pid, configure_own_eth0, container_id, lease)
     except BaseException:
         detach(container_id)
         raise
     return host
+
+
+def _in_netns_of(pid: int, fn, *args) -> None:
+    """Run ``fn(*args)`` in a child that joined the network namespace of ``pid``; its error, one line."""
+    path = _netns(pid)
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(r)
+        try:
+            from .syscalls import CLONE_NEWNET, setns
+            with open(path) as ns:
+                setns(ns.fileno(), CLONE_NEWNET)
+            fn(*args)
+            os._exit(0)
+        except BaseException as e:
+            os.write(w, str(e).encode()[:4000])
+            os._exit(1)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        message = f.read().decode()
+    if os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) != 0:
+        raise APIError(message or f"configuring the network of process {pid} failed")
+
 
 
 @off_the_event_loop
@@ -354,51 +385,45 @@ def plug(store, container_id: str, pid: int) -> str:
     host, peer = veth_names(container_id)
     _netns(pid)  # refuse the host's namespace before creating anything
     bridge = ensure_bridge(store)
-    with IPRoute() as ipr:
+    with Rtnl() as nl:
         with _failing(f"cannot create {host} for container {container_id[:12]}"):
             # the peer is born inside the container: it never appears among the host's links
-            ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "net_ns_pid": pid})
+            nl.add_veth(host, peer, pid)
         try:  # from here on the pair is ours: on any failure, delete it (one end takes the other along)
             with _failing(f"cannot connect container {container_id[:12]} to {bridge}"):
-                ipr.link("set", ifname=host, master=_link_index(bridge), state="up")
+                nl.set_link(_link_index(host), master=_link_index(bridge), up=True)
         except BaseException:
             detach(container_id)
             raise
     return host
 
 
-def configure_eth0(ns, container_id: str, lease: Lease) -> None:
-    """The container's half, on a netlink socket ``ns`` of its namespace: the peer becomes
-    ``eth0`` with the lease's MAC and address, up, with ``lo``, and a default route via the gateway."""
-    (eth0,) = ns.link_lookup(ifname=veth_names(container_id)[1])
-    ns.link("set", index=eth0, ifname="eth0", address=lease.mac)
-    ns.addr("add", index=eth0, address=lease.address, prefixlen=lease.prefixlen)
-    ns.link("set", index=eth0, state="up")
-    ns.link("set", ifname="lo", state="up")
-    ns.route("add", dst="0.0.0.0/0", gateway=lease.gateway)
-
-
-@off_the_event_loop
 def configure_own_eth0(container_id: str, lease: Lease) -> None:
-    """``configure_eth0`` from inside: run by the container's first process, in its own namespace."""
-    with _failing(f"cannot connect container {container_id[:12]} to {bridge_name()}"), IPRoute() as ns:
-        configure_eth0(ns, container_id, lease)
+    """The container's half, from inside its network namespace (its first process does it before
+    exec): the peer becomes ``eth0`` with the lease's MAC and address, up, with ``lo``, and a
+    default route via the gateway."""
+    with _failing(f"cannot connect container {container_id[:12]} to {bridge_name()}"), Rtnl() as nl:
+        eth0 = socket.if_nametoindex(veth_names(container_id)[1])  # in this namespace: ours
+        nl.set_link(eth0, name="eth0", mac=lease.mac)
+        nl.add_address(eth0, lease.address, lease.prefixlen)
+        nl.set_link(eth0, up=True)
+        nl.set_link(socket.if_nametoindex("lo"), up=True)
+        nl.add_default_route(lease.gateway)
 
 
 @off_the_event_loop
 def loopback_only(pid: int) -> None:
     """``--network none``: the container keeps only ``lo``, brought up."""
-    with _inside(pid) as ns:
-        ns.link("set", ifname="lo", state="up")
+    _in_netns_of(pid, bring_up_loopback)
 
 
 def _delete_link(name: str) -> None:
     """Delete the host's link called ``name``, if there is one."""
-    if _link_index(name) is None:
+    index = _link_index(name)
+    if index is None:
         return
-    with IPRoute() as ipr, _ignore(errno.ENODEV):
-        for index in ipr.link_lookup(ifname=name):
-            ipr.link("del", index=index)
+    with Rtnl() as nl, _ignore(errno.ENODEV):
+        nl.delete_link(index)
 
 
 @off_the_event_loop
