@@ -139,25 +139,34 @@ def subnet(store) -> ipaddress.IPv4Network:
     return net
 
 
-@off_the_event_loop
 def check_overlap(net: ipaddress.IPv4Network) -> None:
     """Refuse a pool that overlaps a route already on the host (docker: "overlaps with other one").
 
     The default route (0.0.0.0/0) overlaps everything and is skipped, as
     docker skips it; so is the route of our own bridge.
     """
-    with IPRoute() as ipr:
-        routes = ipr.get_routes(family=socket.AF_INET)
-        # looked up after the routes: a bridge another process made meanwhile is ours too
-        ours = set(ipr.link_lookup(ifname=bridge_name()))
-        for route in routes:
-            dst = route.get("dst")
-            if route["dst_len"] == 0 or dst is None or route.get("oif") in ours:
-                continue
-            other = ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False)
-            if net.overlaps(other):
-                raise APIError(f"subnet {net} overlaps with the host's route to {other}: "
-                               f"choose another with MINIDOCK_SUBNET or {CONFIG}")
+    for iface, other in host_routes():
+        if other.prefixlen == 0 or iface == bridge_name():
+            continue
+        if net.overlaps(other):
+            raise APIError(f"subnet {net} overlaps with the host's route to {other}: "
+                           f"choose another with MINIDOCK_SUBNET or {CONFIG}")
+
+
+def host_routes() -> list[tuple[str, ipaddress.IPv4Network]]:
+    """(interface, network) of each IPv4 route of the main table, from /proc/net/route.
+
+    The kernel prints each address and mask there as 8 hex digits of the
+    32-bit value in host byte order (little-endian here): no netlink needed.
+    """
+    found = []
+    with open("/proc/net/route") as f:
+        next(f)  # the heading
+        for line in f:
+            iface, dest, _, _, _, _, _, mask, *_ = line.split()
+            address, netmask = (socket.inet_ntoa(struct.pack("=I", int(x, 16))) for x in (dest, mask))
+            found.append((iface, ipaddress.IPv4Network(f"{address}/{netmask}", strict=False)))
+    return found
 
 
 def mac_for(address: str) -> str:

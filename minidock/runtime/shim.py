@@ -70,6 +70,8 @@ def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
     state comes from the shim: with ``--rm`` a quick container may be gone
     by the time we could read it.
     """
+    if json.loads((store.root / "containers" / cid / "config.json").read_text())["NetworkMode"] == "bridge":
+        network.load_pyroute2()  # once per process (an API user starts many): each shim inherits it
     notify_r, notify_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the intermediate child: detach from our session, fork the shim, leave
