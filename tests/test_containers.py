@@ -556,6 +556,18 @@ def spawn(*args: str):
     return pexpect, pexpect.spawn(MINIDOCK, list(args), cwd=str(REPO), timeout=10)
 
 
+def test_the_terminal_is_the_container_s_own(engine):
+    """-t: the pty comes from the container's devpts, so tty(1) names it there, as in docker."""
+    pexpect, child = spawn("run", "-t", "-i", "--rm", "--network", "none", "busybox", "sh")
+    child.expect(r"/ # ")
+    child.sendline("tty; ls /dev/pts")
+    child.expect(r"/dev/pts/0\r\n0\s+ptmx\r\n")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
 def test_tty_shell_exits_with_its_code(engine):
     pexpect, child = spawn("run", "-t", "-i", "--name", "tty", "busybox", "sh")
     child.expect(r"/ # ")

@@ -178,6 +178,8 @@ class Shim:
             ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
             keeper, pid, error = self._start(cgroup, lease, stdio, listener)
+            if "pty" in stdio and not error:
+                stdio = self._master_from(stdio["pty"])
             state = self.containers.write_state(
                 self.cid, Status="exited" if error else "running", Pid=0 if error else pid,
                 ShimPid=os.getpid(), ShimStart=_start_time(os.getpid()), ExitCode=error[0] if error else 0,
@@ -218,7 +220,17 @@ class Shim:
         return sock
 
     def _stdio(self) -> dict:
-        """The container's stdio: a pty (``-t``) or pipes, and our ends of them."""
+        """The container's stdio: a pty (``-t``) or pipes, and our ends of them.
+
+        With ``-t`` the pty is made by the container's first process in the
+        container's own devpts (so ``tty`` inside says ``/dev/pts/0``), and its
+        master comes back to us over a socketpair; proot (emulated) has no
+        devpts of its own, so there we make it here.
+        """
+        if self.config["Tty"] and not self.emulated:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            return {"child": (theirs.fileno(),), "in": None, "out": {}, "close": [theirs.detach()],
+                    "pty": ours}
         if self.config["Tty"]:
             master, slave = pty.openpty()
             return {"child": (slave, slave, slave), "in": master, "out": {master: STDOUT}, "close": [slave]}
@@ -227,6 +239,15 @@ class Shim:
         err_r, err_w = os.pipe()
         return {"child": (in_r, out_w, err_w), "in": in_w, "out": {out_r: STDOUT, err_r: STDERR},
                 "close": [in_r, out_w, err_w]}
+
+    @staticmethod
+    def _master_from(sock: socket.socket) -> dict:
+        """The pty master the container's first process made in its devpts and sent us (SCM_RIGHTS)."""
+        with sock:
+            _, fds, _, _ = socket.recv_fds(sock, 16, 1)
+        if not fds:
+            raise MinidockError("the container's first process sent no terminal")
+        return {"in": fds[0], "out": {fds[0]: STDOUT}, "close": []}
 
     def _start(self, cgroup, lease, stdio, listener) -> tuple[int, int, tuple[int, str] | None]:
         """Fork the keeper; plug its new netns into the bridge while it joins the cgroup; let PID 1 exec.
@@ -242,7 +263,8 @@ class Shim:
             # the container must hold none of the shim's fds: a pipe held open
             # by it would make the starting command wait for its end
             ours = [go_w, pid_r, err_r, self.log.fileno(), self.notify_w, listener.fileno(),
-                    stdio["in"], *stdio["out"], *(c.fileno() for c in self.clients)]
+                    stdio["in"], *stdio["out"], *(c.fileno() for c in self.clients),
+                    stdio["pty"].fileno() if "pty" in stdio else None]
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -499,10 +521,13 @@ def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: i
             network.configure_own_eth0(config["Id"], lease)
         elif config["NetworkMode"] != "host":
             network.bring_up_loopback()
-        take_stdio(stdio, config["Tty"])
+        if not config["Tty"]:
+            take_stdio(stdio, False)
         if lease is not None:
             (cdir / "hosts").write_text(_hosts(config, lease))
         enter_rootfs(_rootfs_spec(config, cdir, store, rootless))
+        if config["Tty"]:  # our devpts is mounted now: make the pty here, send the shim its master
+            take_stdio(_pty_for_shim(stdio[0]), True)
         env = settle(config, config["User"], config["WorkingDir"], config["Env"])
         argv = [config["Path"], *config["Args"]]
         if config["Init"]:
@@ -534,6 +559,21 @@ def _emulated_main(config: dict, cdir, stdio, go_r: int, err_w: int) -> None:
         traceback.print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
         os._exit(125)
+
+
+TIOCGPTN, TIOCSPTLCK = 0x80045430, 0x40045431  # <asm-generic/ioctls.h>: ptsname(3) and unlockpt(3)
+
+
+def _pty_for_shim(sock_fd: int) -> tuple[int, int, int]:
+    """Open a pty in our /dev/pts (the container's devpts), send its master to the shim; the slave x3."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
+    slave = os.open(f"/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
+    with socket.socket(fileno=sock_fd) as sock:
+        socket.send_fds(sock, [b"pty"], [master])
+    os.close(master)
+    return slave, slave, slave
 
 
 def take_stdio(stdio, tty: bool) -> None:
