@@ -271,3 +271,13 @@ def test_system_prune_asks_first_then_removes_dangling_images(small, client):
     everything = lines_of(run_cli("system", "prune", "-a", "--force"))
     assert "untagged: small:1" in everything and f"deleted: {small.id}" in everything
     assert client.images.list(all=True) == [] and list(client.store.layers.iterdir()) == []
+
+
+def test_image_prune_removes_dangling_images_and_with_a_all_unused_ones(busybox, client):
+    client.images.load(docker_archive([small_layer("dangling")], tags=()))
+    lines = lines_of(run_cli("image", "prune", "-f"))
+    assert lines[0] == "Deleted Images:" and lines[-1].startswith("Total reclaimed space: ")
+    assert [i.tags for i in client.images.list(all=True)] == [["busybox:latest"]]
+    assert lines_of(run_cli("image", "prune", "-a", "-f"))[1] == "untagged: busybox:latest"
+    assert client.images.list(all=True) == []
+    assert one_line_error(run_cli("image", "ls"), "unknown command", code=125)

@@ -728,3 +728,15 @@ def test_nsenter_matches_util_linux(engine):
         rows = ps_rows(listing)
         assert rows[0] == (1, "sleep 30")
         assert {cmd.replace("{ps} ", "") for _, cmd in rows[1:]} == {f"sh -c {script}"}
+
+
+def test_container_prune_removes_stopped_containers_only(engine):
+    run_cli("run", "--name", "stopped1", "busybox", "true", check=True)
+    running = run_d("--name", "running1", "busybox", "sleep", "60")
+    refused = run_cli("container", "prune", input=b"n\n")
+    assert refused.stdout.decode().startswith("WARNING! This will remove all stopped containers.")
+    assert [c.name for c in engine.containers.list(all=True) if c.name == "stopped1"] == ["stopped1"]
+    lines = out("container", "prune", "-f").splitlines()
+    assert lines[0] == "Deleted Containers:" and len(lines[1]) == 64 and lines[-1] == "Total reclaimed space: 0B"
+    assert [c.name for c in engine.containers.list(all=True)] == ["running1"]
+    out("rm", "-f", running)

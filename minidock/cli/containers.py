@@ -520,3 +520,25 @@ def nsenter_cmd(client: Client, opts) -> int:
                                 ("cgroup", opts.cgroup), ("mnt", opts.mount)) if on or opts.all]
     argv = opts.args or [os.environ.get("SHELL", "/bin/sh")]
     return nsenter.run_in(opts.target, argv, namespaces=chosen)
+
+
+@command("container", "COMMAND", "Manage containers: prune", counts=(1, None))
+def container_cmd(client: Client, opts) -> int:
+    raise UsageError(f'unknown command "{opts.args[0]}" for "minidock container"')
+
+
+@command("container prune", "[OPTIONS]", "Remove all stopped containers",
+         flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
+         counts=(0, 0))
+def container_prune_cmd(client: Client, opts) -> int:
+    from .images import _confirmed
+    if not (opts.force or _confirmed("all stopped containers")):
+        return 0
+    gone = client.containers.prune()["ContainersDeleted"]
+    if gone:
+        out("Deleted Containers:")
+        for cid in gone:
+            out(cid)
+        out()
+    out("Total reclaimed space: 0B")
+    return 0

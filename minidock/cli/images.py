@@ -276,7 +276,18 @@ def system_prune_cmd(client: Client, opts) -> int:
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    result = client.images.prune(all=opts.all)
+    _print_pruned(client.images.prune(all=opts.all))
+    return 0
+
+
+def _confirmed(warning: str) -> bool:
+    """docker's prompt before a prune; only "y" or "yes" goes on."""
+    sys.stdout.write(f"WARNING! This will remove {warning}.\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _print_pruned(result: dict) -> None:
     if result["ImagesDeleted"]:
         out("Deleted Images:")
         for item in result["ImagesDeleted"]:
@@ -284,4 +295,19 @@ def system_prune_cmd(client: Client, opts) -> int:
             out(f"{what.lower()}: {which}")
         out()
     out(f"Total reclaimed space: {human_size(result['SpaceReclaimed'])}")
+
+
+@command("image", "COMMAND", "Manage images: prune", counts=(1, None))
+def image_cmd(client: Client, opts) -> int:
+    raise UsageError(f'unknown command "{opts.args[0]}" for "minidock image"')
+
+
+@command("image prune", "[OPTIONS]", "Remove unused images",
+         flag("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones"),
+         flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
+         counts=(0, 0))
+def image_prune_cmd(client: Client, opts) -> int:
+    what = "all images without at least one container associated to them" if opts.all else "all dangling images"
+    if opts.force or _confirmed(what):
+        _print_pruned(client.images.prune(all=opts.all))
     return 0
