@@ -83,6 +83,7 @@ class Builder:
         self.epoch = source_date_epoch()
         self.stages: dict[str, str] = {}       # stage name or index -> its image ID
         self.used_args: set[str] = set()
+        self.flat_roots: list[Path] = []      # images flattened for COPY --from, removed by close()
         self.meta = {}                           # ARGs before the first FROM
         for ins in dockerfile.meta_args:
             for key, value in _checked(dockerfile, ins, dfile.key_values, ins.args[0], {}, dockerfile.escape,
@@ -345,7 +346,7 @@ class Builder:
         flat = Path(tempfile.mkdtemp(dir=self.images.store.tmp, prefix=f"{os.getpid()}-from-"))
         rec = self.images.record(image_id)
         UnionView([self.images.store.layer_dir(c) / "diff" for c in rec.chain_ids]).flatten(flat / "root")
-        self._flat_roots = getattr(self, "_flat_roots", []) + [flat]
+        self.flat_roots.append(flat)
         return flat / "root", None
 
     def _lay_out_copy(self, state: StageState, ins: dfile.Instruction, ctx: Context,
@@ -375,7 +376,7 @@ class Builder:
 
     def close(self) -> None:
         from .store import remove_tree
-        for flat in getattr(self, "_flat_roots", []):
+        for flat in self.flat_roots:
             remove_tree(flat)
 
 

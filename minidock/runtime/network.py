@@ -261,7 +261,6 @@ def _ignore(*codes: int):
             raise
 
 
-@off_the_event_loop
 def ensure_bridge(store) -> str:
     """Create the bridge with the gateway address and bring it up; fine if it exists already.
 
@@ -346,7 +345,6 @@ def _failing(what: str):
         raise APIError(f"{what}: {os.strerror(e.code)}") from None
 
 
-@off_the_event_loop
 def attach(store, container_id: str, pid: int, lease: Lease) -> str:
     """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name.
 
@@ -388,7 +386,6 @@ def _in_netns_of(pid: int, fn, *args) -> None:
 
 
 
-@off_the_event_loop
 def plug(store, container_id: str, pid: int) -> str:
     """The host's half: a veth pair whose peer is born in the namespace of ``pid``, the host end on the bridge."""
     host, peer = veth_names(container_id)
@@ -420,7 +417,6 @@ def configure_own_eth0(container_id: str, lease: Lease) -> None:
         nl.add_default_route(lease.gateway)
 
 
-@off_the_event_loop
 def loopback_only(pid: int) -> None:
     """``--network none``: the container keeps only ``lo``, brought up."""
     _in_netns_of(pid, bring_up_loopback)
@@ -435,7 +431,6 @@ def _delete_link(name: str) -> None:
         nl.delete_link(index)
 
 
-@off_the_event_loop
 def detach(container_id: str) -> None:
     """Delete the container's host-side veth if it is still there (it dies with the namespace too)."""
     _delete_link(veth_names(container_id)[0])
@@ -468,7 +463,6 @@ def bridge_ports() -> list[str]:
         return sorted(link.get("IFLA_IFNAME") for link in ipr.get_links() if link.get("IFLA_MASTER") == bridge[0])
 
 
-@off_the_event_loop
 def remove_bridge() -> None:
     """Delete the bridge (its route and gateway address go with it); fine if it is gone."""
     _delete_link(bridge_name())
