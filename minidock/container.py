@@ -491,16 +491,23 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
     namespaces (/proc/PID/ns/*), then fork -- joining a PID namespace only
     places the *children* of the caller in it -- then exec.
     """
-    from .runtime import cgroups, nsenter, shim
+    from .runtime import cgroups, emulated, mode, nsenter, shim
     state = c.state(cid)
     if state["Status"] != "running":
         raise Conflict(f"Container {cid} is not running")
     config = c.config(cid)
+    proot = config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     child = os.fork()
     if child == 0:
         try:
             os.close(err_r)
+            if proot:  # no namespaces to join: a second proot in the same files
+                shim.take_stdio(stdio, tty)
+                environ = dict(e.split("=", 1) for e in merge_env(config["Env"], list(env), tty))
+                as_asked = dict(config, User=user or config["User"], WorkingDir=workdir or config["WorkingDir"])
+                shim.exec_or_report(argv, environ, err_w,
+                                    lambda: emulated.execute(as_asked, c.dir(cid), argv, environ))
             with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
                 cgroups.Cgroup.open(cid).add(os.getpid())
             rootless = ["user"] if os.geteuid() != 0 else []  # first: it owns the others
@@ -554,11 +561,13 @@ def top(c: Containers, cid: str) -> dict:
     if state["Status"] != "running":
         raise Conflict(f"Container {cid} is not running")
     ns = os.stat(f"/proc/{state['Pid']}/ns/pid").st_ino
+    # no PID namespace of its own (chroot-emulated): its processes are its first one's process group
+    group = os.getpgid(state["Pid"]) if ns == os.stat("/proc/self/ns/pid").st_ino else None
     rows = []
     for entry in sorted(os.listdir("/proc"), key=lambda p: (len(p), p)):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}/ns/pid").st_ino != ns:
+                if os.stat(f"/proc/{entry}/ns/pid").st_ino != ns or group is not None and os.getpgid(int(entry)) != group:
                     continue
                 status = dict(line.split(":\t", 1) for line in
                               Path(f"/proc/{entry}/status").read_text().splitlines() if ":\t" in line)

@@ -57,6 +57,20 @@ def test_a_build_runs_its_steps_under_proot(tmp_path):
     assert md("run", "--rm", "emulated-build:1").stdout == b"built by the first stage\n"
 
 
+def test_exec_runs_a_second_program_in_the_same_files():
+    """No namespaces to join: exec is a second proot over the container's rootfs, with -w, -e and -u."""
+    cid = md("run", "-d", "busybox", "sh", "-c", "while [ ! -e /tmp/done ]; do sleep 0.1; done; cat /tmp/done").stdout
+    cid = cid.decode().strip()
+    out = md("exec", "-w", "/etc", "-e", "GREETING=hi", cid, "sh", "-c", "pwd; echo $GREETING $HOME; id -u")
+    assert out.returncode == 0 and out.stdout.decode().split() == ["/etc", "hi", "/root", "0"]
+    assert md("exec", "-u", "nobody", cid, "id", "-u").stdout.decode().strip() == "65534"
+    assert md("exec", cid, "nosuch").returncode == 127
+    assert md("exec", cid, "sh", "-c", "echo written by exec > /tmp/done").returncode == 0
+    assert md("wait", cid).stdout.strip() == b"0"
+    assert md("logs", cid).stdout == b"written by exec\n"
+    md("rm", cid)
+
+
 def test_rm_f_ends_every_process_of_an_emulated_container():
     """proot's tracees outlive proot: the whole process group must get the SIGKILL."""
     cid = md("run", "-d", "busybox", "sh", "-c", "sleep 987651 & sleep 987652").stdout.decode().strip()
@@ -65,6 +79,9 @@ def test_rm_f_ends_every_process_of_an_emulated_container():
     while len(_sleepers()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(_sleepers()) == 2
+    top = md("top", cid).stdout.decode().splitlines()[1:]  # no PID namespace: its process group, not the host's
+    assert sorted(int(row.split()[1]) for row in top if row.split()[3] == "sleep") == sorted(_sleepers())
+    assert len(top) == 3, top  # proot and the two sleeps
     assert md("rm", "-f", cid).returncode == 0
     deadline = time.monotonic() + 10
     while _sleepers() and time.monotonic() < deadline:

@@ -28,6 +28,18 @@ def proot() -> str:
     return found
 
 
+def execute(config: dict, cdir: Path, argv: list[str], env: dict) -> None:
+    """Exec ``argv`` under proot in the container's files, as its first process or as an ``exec``; never returns.
+
+    ``config``'s User and WorkingDir say who and where; HOME and HOSTNAME are
+    set as docker sets them when ``env`` lacks them.
+    """
+    env.setdefault("HOSTNAME", config["Hostname"])
+    env.setdefault("HOME", _user(config["User"], cdir / "rootfs")[3])
+    line = command(config, cdir, argv, env)
+    os.execve(line[0], line, env)
+
+
 def command(config: dict, cdir: Path, argv: list[str], env: dict) -> list[str]:
     """``proot ... ARGV`` for a container whose flattened root file system is ``cdir/rootfs``."""
     rootfs = cdir / "rootfs"

@@ -548,13 +548,8 @@ def _emulated_main(config: dict, cdir, stdio, go_r: int, err_w: int) -> None:
         os.close(go_r)
         take_stdio(stdio, config["Tty"])
         env = dict(e.split("=", 1) for e in config["Env"])
-        env.setdefault("HOSTNAME", config["Hostname"])
         argv = [config["Path"], *config["Args"]]
-
-        def run_under_proot() -> None:  # the command is looked up in the image's files first
-            line = emulated.command(config, Path(cdir), argv, env)
-            os.execve(line[0], line, env)
-        exec_or_report(argv, env, err_w, run_under_proot)
+        exec_or_report(argv, env, err_w, lambda: emulated.execute(config, Path(cdir), argv, env))
     except BaseException as e:
         traceback.print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
