@@ -7,10 +7,11 @@ export PATH := $(BIN):$(PATH)
 
 # Debian packages: the base image's busybox, graphviz for pictures, the real
 # peers minidock is tested against (docs/testing.md), and what Debian's python3 needs to run
-# minidock as an unprivileged user (the rootless tests).
+# minidock as an unprivileged user (the rootless tests), and the chromium that
+# tests/test_browser.py drives through Playwright (Playwright never downloads one).
 APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
                 podman skopeo umoci runc docker-registry \
-                python3-tqdm python3-pyroute2
+                python3-tqdm python3-pyroute2 chromium
 NOTEBOOKS    := notebooks
 NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg
 LAB_PORT     ?= 8888
