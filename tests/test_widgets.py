@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -106,6 +107,15 @@ def test_a_slider_move_reads_the_layer_again(layered, client):
     assert "+ /etc/late" in listing(view.files.value)
     view.slider.value = 2
     assert "  /etc/late" in listing(view.files.value)
+
+
+def test_the_slider_still_moves_when_the_store_is_gone(layered, client):
+    """A chapter's last cell removes its store; the slider shows what it read at first, and says so."""
+    view = widgets.layer_slider(layered, "/etc")
+    shutil.rmtree(client.store.root / "layers")
+    view.slider.value = 1
+    *lines, note = listing(view.files.value)
+    assert lines[1:] == LISTINGS[1] and "gone from the store" in note
 
 
 def test_the_slider_escapes_what_it_shows(client):

@@ -129,6 +129,9 @@ def layer_slider(image, prefix: str = "/"):
     """A slider over ``image``'s layers (at the top one) above the files under ``prefix`` after that layer.
 
     The files are ``<pre class="minidock-layer-files">``, read again at every move.
+    Every layer is also read once at the start, so the slider still moves when
+    the layers are gone (a chapter's last cell removes its store): then it
+    shows what it read then, and says so.
     """
     widgets = _ipywidgets()
     if widgets is None or not image.record.chain_ids:
@@ -136,10 +139,17 @@ def layer_slider(image, prefix: str = "/"):
     dirs, labels = layer_dirs(image), layer_labels(image)
     slider = widgets.IntSlider(value=len(dirs) - 1, min=0, max=len(dirs) - 1, description="layer")
     files = widgets.HTML()
+    first_read = [layer_files_text(layer_files(dirs, k, labels[k], prefix)) for k in range(len(dirs))]
 
     def show(_change=None):
         k = slider.value
-        files.value = _pre("minidock-layer-files", layer_files_text(layer_files(dirs, k, labels[k], prefix)))
+        try:
+            if not all(d.is_dir() for d in dirs[:k + 1]):
+                raise FileNotFoundError(dirs[k])
+            text = layer_files_text(layer_files(dirs, k, labels[k], prefix))
+        except OSError:
+            text = first_read[k] + "(the layers are gone from the store: as read when the slider was made)\n"
+        files.value = _pre("minidock-layer-files", text)
 
     slider.observe(show, names="value")
     show()
