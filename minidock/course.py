@@ -45,7 +45,69 @@ def start(chapter: str) -> Client:
     os.environ["SOURCE_DATE_EPOCH"] = str(COURSE_EPOCH)
     client = Client(root)
     client.images.bootstrap()
+    _register_needs()
+    print(mode_line())
     return client
+
+
+def mode_line() -> str:
+    """One line saying which run mode the chapter runs in and what is real in it."""
+    from .runtime import mode
+    name, why = mode.detect()
+    real = [feature for feature, used in mode.ISOLATES[name].items() if used]
+    namespaces = [feature for feature in real if feature in NAMESPACES]
+    real = ([f"{', '.join(namespaces)} namespaces"] if namespaces else []) + [f for f in real if f not in NAMESPACES]
+    line = f"Run mode: {name} ({why}). Real here: {'; '.join(real) or 'no isolation at all'}."
+    if name != "root":
+        line += " Cells that begin with %%needs say what they lack instead of running."
+    return line
+
+
+NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "cgroup", "user")
+
+# what a cell may need beyond the mode's own isolation (runtime/mode.py's ISOLATES)
+HOST_ROOT = "host root"  # uid 0 on the host itself: util-linux's nsenter, mount(8), /run/minidock
+
+
+def lacking(*needs: str) -> list[str]:
+    """Which of ``needs`` (ISOLATES' keys, or HOST_ROOT) this machine's run mode does not have."""
+    from .runtime import mode
+    name = mode.detect()[0]
+    have = {**mode.ISOLATES[name], HOST_ROOT: name == "root"}
+    unknown = [need for need in needs if need not in have]
+    if unknown:
+        raise ValueError(f"unknown needs {unknown}: choose from {sorted(have)}")
+    return [need for need in needs if not have[need]]
+
+
+def needs(line: str, cell: str) -> None:
+    """The ``%%needs FEATURE[, FEATURE...]`` cell magic: run the cell only where the run mode has them.
+
+    Where it does not (Binder's chroot-emulated mode, say), the cell prints
+    plainly what it would have shown and why it cannot here, instead of
+    failing; the rest of the chapter goes on.  The body may itself start with
+    a cell magic (``%%bash``).
+    """
+    from IPython import get_ipython
+    from .runtime import mode
+    missing = lacking(*(need.strip() for need in line.split(",") if need.strip()))
+    if missing:
+        name, why = mode.detect()
+        print(f"[not run in the {name} mode ({why}): this cell needs {', '.join(missing)}; "
+              "the root mode (a VM as root) runs it]")
+        return
+    get_ipython().run_cell(cell, store_history=False).raise_error()
+
+
+def _register_needs() -> None:
+    """Make ``%%needs`` available in the notebook that called ``start`` (nothing outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.register_magic_function(needs, magic_kind="cell")
 
 
 def registry(client: Client):
