@@ -131,7 +131,7 @@ def layer_slider(image, prefix: str = "/"):
     The files are ``<pre class="minidock-layer-files">``, read again at every move.
     Every layer is also read once at the start, so the slider still moves when
     the layers are gone (a chapter's last cell removes its store): then it
-    shows what it read then, and says so.
+    shows what it read then.
     """
     widgets = _ipywidgets()
     if widgets is None or not image.record.chain_ids:
@@ -148,7 +148,7 @@ def layer_slider(image, prefix: str = "/"):
                 raise FileNotFoundError(dirs[k])
             text = layer_files_text(layer_files(dirs, k, labels[k], prefix))
         except OSError:
-            text = first_read[k] + "(the layers are gone from the store: as read when the slider was made)\n"
+            text = first_read[k]  # the layers are gone from the store: as read when the slider was made
         files.value = _pre("minidock-layer-files", text)
 
     slider.observe(show, names="value")
