@@ -22,6 +22,7 @@ limits still bind them.  (In v2 it goes beside that cgroup, in its parent: see
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -207,6 +208,17 @@ class Cgroup:
         """Move process ``pid`` (all its threads) into this cgroup, in every hierarchy."""
         for d in self.dirs():
             (d / "cgroup.procs").write_text(str(pid))
+
+    def leave(self, pid: int) -> None:
+        """Move process ``pid`` back to where this process sits, in every hierarchy, if the kernel lets it.
+
+        The shim's keeper joins the container's cgroup only so that PID 1 is
+        born in it; it leaves right after, so ``--pids-limit 10`` means ten
+        processes of the container's own, as in docker.
+        """
+        for tree in set(self.trees.values()):
+            with contextlib.suppress(OSError):  # v2's no-internal-process rule may refuse: it then stays
+                (tree.mount / tree.own.lstrip("/") / "cgroup.procs").write_text(str(pid))
 
     def pids(self) -> list[int]:
         """The processes in this cgroup (a process is in all its directories, or on its way out)."""

@@ -441,6 +441,9 @@ class NoCgroup:
     def add(self, pid: int) -> None:
         pass
 
+    def leave(self, pid: int) -> None:
+        pass
+
     def remove(self) -> None:
         pass
 
@@ -498,6 +501,7 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
             if emulated:
                 _emulated_main(config, cdir, stdio, go_r, err_w)
             _container_main(config, cdir, store, stdio, go_r, err_w, lease, rootless)
+        cgroup.leave(os.getpid())  # PID 1 was born in the cgroup; the keeper is not the container's
         os.write(pid_w, str(child).encode())
         os.close(pid_w)
         for fd in (go_r, err_w, *stdio):
