@@ -484,12 +484,14 @@ def log_lines(c: Containers, cid: str, **options):
 
 
 def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=None, user="",
-                 tty: bool = False, stdio=(0, 1, 2)) -> tuple[int, int]:
+                 tty: bool = False, stdio=(0, 1, 2), pty_sock: int | None = None) -> tuple[int, int]:
     """Start ``argv`` inside a running container; return (pid, fd that reports exec errors).
 
     The same mechanism as ``nsenter``: setns(2) into each of the container's
     namespaces (/proc/PID/ns/*), then fork -- joining a PID namespace only
-    places the *children* of the caller in it -- then exec.
+    places the *children* of the caller in it -- then exec.  With ``pty_sock``
+    (``exec -t``) the process makes its terminal in the container's own
+    devpts, as docker's does, and sends the master over that unix socket.
     """
     from .runtime import cgroups, emulated, mode, nsenter, shim
     state = c.state(cid)
@@ -503,7 +505,7 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
         try:
             os.close(err_r)
             if proot:  # no namespaces to join: a second proot in the same files
-                shim.take_stdio(stdio, tty)
+                shim.take_stdio(stdio if pty_sock is None else shim._pty_for_shim(pty_sock), tty)
                 environ = dict(e.split("=", 1) for e in merge_env(config["Env"], list(env), tty))
                 as_asked = dict(config, User=user or config["User"], WorkingDir=workdir or config["WorkingDir"])
                 shim.exec_or_report(argv, environ, err_w,
@@ -515,7 +517,7 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
             if os.fork():
                 code = os.waitstatus_to_exitcode(os.wait()[1])
                 os._exit(128 - code if code < 0 else code)
-            shim.take_stdio(stdio, tty)
+            shim.take_stdio(stdio if pty_sock is None else shim._pty_for_shim(pty_sock), tty)
             environ = shim.settle(config, user or config["User"], workdir or config["WorkingDir"],
                                   merge_env(config["Env"], list(env), tty))
             shim.exec_or_report(argv, environ, err_w)

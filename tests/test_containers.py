@@ -591,6 +591,22 @@ def test_tty_ctrl_d_ends_with_0(engine):
     assert child.exitstatus == 0
 
 
+def test_exec_t_gets_a_terminal_of_the_container_s_own(engine):
+    """As docker's: the pty is made in the container's devpts, so ``tty`` names a file that exists inside."""
+    run_d("--name", "ttyx", "--network", "none", "busybox", "sleep", "30")
+    pexpect, child = spawn("exec", "-it", "ttyx", "sh")
+    child.expect(r"/ # ")
+    child.sendline("tty; ls /dev/pts; stty size")
+    child.expect(r"/dev/pts/0\r\n0 +ptmx\r\n(\d+) (\d+)\r\n")
+    assert child.match.groups() == (b"24", b"80")  # pexpect's window, passed on
+    child.sendline("exit 4")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 4
+    missing = run_cli("exec", "-t", "ttyx", "nosuch")
+    assert missing.returncode == 127 and b"executable file not found" in missing.stderr
+
+
 def test_detach_keys_leave_it_running(engine):
     run_d("-t", "-i", "--name", "det", "busybox", "sh")
     pexpect, child = spawn("attach", "det")

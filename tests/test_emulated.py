@@ -65,6 +65,7 @@ def test_exec_runs_a_second_program_in_the_same_files():
     assert out.returncode == 0 and out.stdout.decode().split() == ["/etc", "hi", "/root", "0"]
     assert md("exec", "-u", "nobody", cid, "id", "-u").stdout.decode().strip() == "65534"
     assert md("exec", cid, "nosuch").returncode == 127
+    assert md("exec", "-t", cid, "sh", "-c", "[ -t 0 ] && echo a terminal").stdout == b"a terminal\r\n"
     assert md("exec", cid, "sh", "-c", "echo written by exec > /tmp/done").returncode == 0
     assert md("wait", cid).stdout.strip() == b"0"
     assert md("logs", cid).stdout == b"written by exec\n"

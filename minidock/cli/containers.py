@@ -373,16 +373,22 @@ def exec_error(code: int, message: str) -> MinidockError:
 
 
 def exec_with_pty(c, cid: str, argv: list[str], opts) -> int:
-    """``exec -t``: the command gets a pty whose other side is relayed to our terminal."""
-    import pty
-    master, slave = pty.openpty()
+    """``exec -t``: the command makes a pty in the container's devpts and sends us its master to relay."""
+    import socket
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid, err_r = ctr.exec_process(c, cid, argv, env=opts.env, workdir=opts.workdir, user=opts.user or "",
+                                  tty=True, pty_sock=theirs.fileno())
+    theirs.close()
+    with ours:
+        _, fds, _, _ = socket.recv_fds(ours, 16, 1)
+    if not fds:  # it ended before it had a terminal: exec_wait says why
+        code, message = ctr.exec_wait(pid, err_r)
+        raise exec_error(code or 126, message or "exec: no terminal was made")
+    master = fds[0]
     if sys.stdin.isatty():  # the pty gets our window size
         import fcntl
         size = fcntl.ioctl(sys.stdin.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
-    pid, err_r = ctr.exec_process(c, cid, argv, env=opts.env, workdir=opts.workdir, user=opts.user or "",
-                                  tty=True, stdio=(slave, slave, slave))
-    os.close(slave)
+        fcntl.ioctl(master, termios.TIOCSWINSZ, size)
     raw = opts.interactive and sys.stdin.isatty()
     saved = termios.tcgetattr(sys.stdin.fileno()) if raw else None
     if raw:
