@@ -26,6 +26,7 @@ import contextlib
 import errno
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,20 @@ class Cgroup:
         for d in self.dirs():
             (d / "cgroup.procs").write_text(str(pid))
 
+    def warm(self) -> None:
+        """Start, on a thread, the wait the kernel makes before the first move into a cgroup.
+
+        A write to any v1 cgroup.procs takes the cgroup threadgroup lock for
+        writing, which first waits out an RCU grace period (~25 ms here) unless
+        another writer did so just before.  Moving ourselves into the cgroup we
+        are already in is such a writer: started now, it has done the waiting
+        by the time the container's process is moved in.
+        """
+        v1 = [tree for tree in self.trees.values() if tree.version == 1]
+        if v1:
+            procs = v1[0].mount / v1[0].own.lstrip("/") / "cgroup.procs"
+            threading.Thread(target=_write_quietly, args=(procs, str(os.getpid())), daemon=True).start()
+
     def leave(self, pid: int) -> None:
         """Move process ``pid`` back to where this process sits, in every hierarchy, if the kernel lets it.
 
@@ -330,3 +345,8 @@ def all_names() -> list[str]:
             if base.is_dir():
                 names.update(p.name for p in base.iterdir() if p.is_dir())
     return sorted(names)
+
+
+def _write_quietly(path: Path, text: str) -> None:
+    with contextlib.suppress(OSError):
+        path.write_text(text)

@@ -171,6 +171,7 @@ class Shim:
         lease = None
         cgroup = NoCgroup() if self.rootless or self.emulated else cgroups.Cgroup.create(
             self.cid, memory=self.config["Memory"], pids=self.config["PidsLimit"], cpus=self.config["Cpus"])
+        cgroup.warm()
         try:
             if self.config["NetworkMode"] == "bridge":
                 lease = network.allocate(self.store, self.cid)
@@ -442,6 +443,9 @@ class NoCgroup:
         pass
 
     def leave(self, pid: int) -> None:
+        pass
+
+    def warm(self) -> None:
         pass
 
     def remove(self) -> None:
