@@ -281,3 +281,20 @@ def test_image_prune_removes_dangling_images_and_with_a_all_unused_ones(busybox,
     assert lines_of(run_cli("image", "prune", "-a", "-f"))[1] == "untagged: busybox:latest"
     assert client.images.list(all=True) == []
     assert one_line_error(run_cli("image", "ls"), "unknown command", code=125)
+
+
+def test_images_filters_dangling_and_reference(two, client):
+    busybox, small = two
+    (first,) = client.images.load(docker_archive([small_layer("first")], tags=["dang:1"]))
+    (second,) = client.images.load(docker_archive([small_layer("second")], tags=["dang:1"]))  # takes the tag
+    assert lines_of(run_cli("images", "-q", "-f", "dangling=true")) == [first.id[7:19]]
+    assert sorted(lines_of(run_cli("images", "-q", "--filter=dangling=false"))) == \
+        sorted(i.id[7:19] for i in (busybox, small, second))
+    named = lines_of(run_cli("images", "-f", "reference=dan*", "-f", "reference=busybox:lat*",
+                             "--format", "{{.Repository}}:{{.Tag}}"))
+    assert sorted(named) == ["busybox:latest", "dang:1"]
+    assert lines_of(run_cli("images", "-f", "reference=nothing*")) == \
+        ["REPOSITORY   TAG       IMAGE ID   CREATED   SIZE"]
+    for bad in ("dangling=maybe", "label=x", "dangling"):
+        proc = run_cli("images", "-f", bad)
+        assert proc.returncode == 125 and proc.stderr.count(b"\n") <= 2 and b"filter" in proc.stderr, proc.stderr

@@ -367,6 +367,26 @@ def test_interactive_stdin(engine):
 # -- the lifecycle ----------------------------------------------------------------
 
 
+def test_ps_filters_as_docker_s(engine):
+    """Values of one key: any may match; different keys: all must."""
+    assert run_cli("run", "--name", "three", "--network", "none", "busybox", "sh", "-c", "exit 3").returncode == 3
+    out("commit", "three", "kid:1")
+    out("run", "--name", "kid", "--network", "none", "kid:1", "true")
+    up = run_d("--name", "up", "--network", "none", "busybox", "sleep", "30")
+
+    def names(*filters: str) -> list[str]:
+        return sorted(out("ps", "-a", *filters, "--format", "{{.Names}}").split())
+    assert names("-f", "ancestor=busybox") == ["kid", "three", "up"]  # kid:1 is built on busybox
+    assert names("-f", "ancestor=kid:1") == ["kid"]
+    assert names("-f", "exited=3") == ["three"] and names("-f", "exited=0") == ["kid"]
+    assert names("-f", "name=three", "-f", "name=kid") == ["kid", "three"]
+    assert names("-f", "ancestor=busybox", "-f", "status=running") == ["up"]
+    assert names("-f", f"id={up[:6]}") == ["up"]
+    assert sorted(out("ps", "-f", "exited=3", "--format", "{{.Names}}").split()) == ["three"]  # -a implied
+    assert run_cli("ps", "-f", "ancestor=nosuch").returncode == 1
+    assert run_cli("ps", "-f", "volume=x").returncode == 125
+
+
 def test_create_start_attach_wait_ps(engine):
     cid = out("create", "--name", "cr", "busybox", "sh", "-c", "echo hi; echo oops >&2; exit 3").strip()
     assert out("ps", "-a", "--format", "{{.Names}} {{.Status}}") == "cr Created\n"

@@ -7,6 +7,7 @@ from typing import Callable
 
 from ..cligrammar import CommandParser
 from ..display import tabwrite
+from ..errors import UsageError
 
 PROG = "minidock"
 
@@ -54,6 +55,20 @@ def parser_for(name: str) -> CommandParser:
     for names, kwargs in cmd.flags:
         p.add_argument(*names, **kwargs)
     return p
+
+
+def filters(values: list[str], known: tuple[str, ...]) -> dict[str, list[str]]:
+    """``-f KEY=VALUE`` flags as docker reads them: a key may repeat (any of its values matches),
+    different keys must all match."""
+    found: dict[str, list[str]] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {item}")
+        if key not in known:
+            raise UsageError(f"invalid filter '{key}' (minidock knows {', '.join(known)})")
+        found.setdefault(key, []).append(value)
+    return found
 
 
 def out(text: str = "") -> None:

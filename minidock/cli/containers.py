@@ -17,7 +17,7 @@ from ..client import Client
 from ..display import format_table, human_duration, human_size, parse_rfc3339, parse_size, time_ago
 from ..errors import APIError, MinidockError, UsageError
 from ..models.containers import FrameReader, parse_signal
-from .base import command, flag, formatted, out
+from .base import command, filters, flag, formatted, out
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
 
@@ -210,20 +210,29 @@ def ps_row(client: Client, cid: str, no_trunc: bool, size: bool) -> dict:
          flag("-s", "--size", action="store_true", help="Display total file sizes"),
          counts=(0, 0))
 def ps_cmd(client: Client, opts) -> None:
-    filters = dict(f.split("=", 1) for f in opts.filter if "=" in f)
-    unknown = set(filters) - {"status", "name"}
-    if unknown:
-        raise UsageError(f'invalid filter \'{unknown.pop()}\' (minidock knows "status" and "name")')
-    everyone = opts.all or "status" in filters
-    rows = [ps_row(client, c.id, opts.no_trunc, opts.size) for c in client.containers.list(all=everyone)]
-    rows = [r for r in rows if filters.get("status", r["State"]) == r["State"]
-            and filters.get("name", r["Names"]) in r["Names"]]
+    wanted = filters(opts.filter, ("status", "name", "id", "exited", "ancestor"))
+    everyone = opts.all or "status" in wanted or "exited" in wanted
+    ancestors = [client.images.get(name).record.chain_ids for name in wanted.get("ancestor", [])]
+    rows = []
+    for c in client.containers.list(all=everyone):
+        row, state = ps_row(client, c.id, opts.no_trunc, opts.size), client.containers.containers.state(c.id)
+        checks = {"status": lambda v: v == row["State"], "name": lambda v: v in row["Names"],
+                  "id": lambda v: c.id.startswith(v), "exited": lambda v: row["State"] == "exited"
+                  and str(state["ExitCode"]) == v}
+        if all(any(checks[key](v) for v in values) for key, values in wanted.items() if key != "ancestor") \
+                and (not ancestors or any(_descends(client.containers.containers.config(c.id)["Layers"], chain) for chain in ancestors)):
+            rows.append(row)
     if opts.quiet:
         return out("\n".join(r["ID"] for r in rows)) if rows else None
     if opts.format:
         return out(formatted(opts.format, rows, PS_HEADERS))
     cols = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"] + (["Size"] if opts.size else [])
     out(format_table([PS_HEADERS[k] for k in cols], [[r[k] for k in cols] for r in rows]))
+
+
+def _descends(layers: list[str], ancestor: list[str]) -> bool:
+    """``ancestor=IMAGE``: the container's image is that image or built on it (its layers first)."""
+    return layers[:len(ancestor)] == ancestor
 
 
 # -- output and input ---------------------------------------------------------

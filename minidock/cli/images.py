@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ from ..models.images import Image
 from ..digest import short_id
 from ..display import format_table, human_size, parse_rfc3339, time_ago
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, flag, formatted, out
+from .base import command, filters, flag, formatted, out
 
 
 # -- images -------------------------------------------------------------------
@@ -39,13 +40,24 @@ def image_rows(client: Client, images: list[Image], no_trunc: bool, all_: bool) 
 @command("images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images",
          flag("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)"),
          flag("--digests", action="store_true", help="Show digests"),
+         flag("-f", "--filter", action="append", default=[], help="Filter output based on conditions provided"),
          flag("--format", help="Format output using a Go template"),
          flag("--no-trunc", action="store_true", help="Don't truncate output"),
          flag("-q", "--quiet", action="store_true", help="Only show image IDs"),
          counts=(0, 1))
 def images_cmd(client: Client, opts) -> None:
+    wanted = filters(opts.filter, ("dangling", "reference"))
     images = client.images.list(name=opts.args[0] if opts.args else None, all=opts.all)
+    for value in wanted.get("dangling", []):
+        if value not in ("true", "false"):
+            raise UsageError(f"invalid filter 'dangling={value}' (true or false)")
+    if "dangling" in wanted:  # dangling: no tag at all
+        images = [i for i in images if (not i.tags) == ("true" in wanted["dangling"])]
     rows = image_rows(client, images, opts.no_trunc, opts.all)
+    if "reference" in wanted:  # docker's reference=PATTERN: a glob over NAME or NAME:TAG
+        rows = [r for r in rows if r["Tag"] != "<none>" and any(
+            fnmatch.fnmatchcase(r["Repository"], p) or fnmatch.fnmatchcase(f"{r['Repository']}:{r['Tag']}", p)
+            for p in wanted["reference"])]
     if opts.quiet:
         seen = dict.fromkeys(r["ID"] for r in rows)
         return out("\n".join(seen)) if seen else None
