@@ -778,3 +778,20 @@ def test_container_prune_removes_stopped_containers_only(engine):
     assert lines[0] == "Deleted Containers:" and len(lines[1]) == 64 and lines[-1] == "Total reclaimed space: 0B"
     assert [c.name for c in engine.containers.list(all=True)] == ["running1"]
     out("rm", "-f", running)
+
+
+def test_system_prune_removes_stopped_containers_then_the_images_they_held(engine):
+    """docker's order: with the stopped container gone, its image is unused, and -a takes it."""
+    stopped = run_cli("run", "--name", "stopped2", "--network", "none", "busybox", "true", check=True)
+    assert stopped.returncode == 0
+    out("commit", "stopped2", "held:1")
+    run_cli("run", "--name", "onheld", "--network", "none", "held:1", "true", check=True)
+    running = run_d("--name", "running2", "--network", "none", "busybox", "sleep", "60")
+    asked = run_cli("system", "prune", input=b"n\n").stdout.decode()
+    assert asked.startswith("WARNING! This will remove:\n  - all stopped containers\n")
+    lines = out("system", "prune", "-a", "-f").splitlines()
+    assert lines[0] == "Deleted Containers:" and len([x for x in lines[1:3] if len(x) == 64]) == 2
+    assert "Deleted Images:" in lines and "untagged: held:1" in lines
+    assert [c.name for c in engine.containers.list(all=True)] == ["running2"]
+    assert [i.tags for i in engine.images.list()] == [["busybox:latest"]]  # running2 holds it
+    out("rm", "-f", running)

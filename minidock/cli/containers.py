@@ -551,9 +551,6 @@ def container_prune_cmd(client: Client, opts) -> int:
         return 0
     gone = client.containers.prune()["ContainersDeleted"]
     if gone:
-        out("Deleted Containers:")
-        for cid in gone:
-            out(cid)
-        out()
+        out("Deleted Containers:\n" + "\n".join(gone) + "\n")
     out("Total reclaimed space: 0B")
     return 0

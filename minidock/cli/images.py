@@ -281,13 +281,17 @@ def system_df_cmd(client: Client, opts) -> None:
          flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
          counts=(0, 0))
 def system_prune_cmd(client: Client, opts) -> int:
+    """docker's: stopped containers first (their images are then unused), then images and layers."""
     if not opts.force:
         images = "all images without at least one container associated to them" if opts.all else "all dangling images"
-        sys.stdout.write(f"WARNING! This will remove:\n  - {images}\n  - all unused layer directories\n\n"
-                         "Are you sure you want to continue? [y/N] ")
+        sys.stdout.write(f"WARNING! This will remove:\n  - all stopped containers\n  - {images}\n"
+                         "  - all unused layer directories\n\nAre you sure you want to continue? [y/N] ")
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
+    gone = client.containers.prune()["ContainersDeleted"]
+    if gone:
+        out("Deleted Containers:\n" + "\n".join(gone) + "\n")
     _print_pruned(client.images.prune(all=opts.all))
     return 0
 
