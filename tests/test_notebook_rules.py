@@ -1,0 +1,32 @@
+"""The course's rules for its notebooks, checked on the files in git (nbval runs them; this reads them)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import REPO
+
+CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+def code_cells(path) -> list[dict]:
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_the_nine_chapters():
+    assert [p.name[:2] for p in CHAPTERS] == [f"{n:02d}" for n in range(9)]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_a_chapter_starts_fresh_ends_clean_and_hides_little(path):
+    cells = code_cells(path)
+    sources = ["".join(c["source"]) for c in cells]
+    assert sources[0] == f'from minidock import course; client = course.start("{path.stem}")'
+    assert "course.finish(client)" in sources[-1]
+    assert not any("NBVAL_SKIP" in s for s in sources), "no cell may be skipped in CI"
+    ignored = sum("NBVAL_IGNORE_OUTPUT" in s for s in sources)
+    assert ignored <= 0.1 * len(cells), f"{ignored} of {len(cells)} code cells ignore their output"
+    assert all(c["execution_count"] for c in cells), "stored without running every cell (make regen-notebooks)"
+    assert not any(o["output_type"] == "error" for c in cells for o in c["outputs"]), "a stored error"
