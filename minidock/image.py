@@ -431,6 +431,7 @@ class Images:
             for chain in self._unused_layers(self._layer_dirs(), self._index()):
                 if ("Deleted", chain) not in lines:
                     lines.append(("Deleted", chain))
+            self.store.remove_dangling_links()
             return lines, before - self.store_size()
 
     # -- disk usage -------------------------------------------------------

@@ -55,6 +55,7 @@ class Store:
         self.tmp = self.root / "tmp"
         self.blobs = self.root / "blobs" / "sha256"
         self.layers = self.root / "layers"
+        self.links = self.root / "l"  # short symlinks to deep images' layer dirs, for overlay's options
         # owner only: layers hold setuid files and, as root, device nodes (Docker's root is 0710, CVE-2021-41091)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for d in (self.tmp, self.blobs, self.layers):
@@ -92,6 +93,13 @@ class Store:
                 remove_tree(entry)
 
     # -- atomic files -----------------------------------------------------
+
+    def remove_dangling_links(self) -> None:
+        """Drop the short links (``l/``) whose layer or container directory is gone (prune calls it)."""
+        with contextlib.suppress(FileNotFoundError):
+            for link in self.links.iterdir():
+                if not link.exists():  # follows the link: False when its target is gone
+                    link.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def temp_path(self, suffix: str = "") -> Iterator[Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -57,19 +58,24 @@ def _escape(path: Path | str) -> str:
 
 
 def mount_overlay(lowerdirs: list[Path], upper: Path, work: Path, target: Path, *,
-                  userxattr: bool = False, readonly: bool = False) -> None:
+                  userxattr: bool = False, readonly: bool = False, links: Path | None = None) -> None:
     """Mount overlay at ``target`` (lowerdirs bottom first).
 
     mount(2) copies its data from the caller in one page (4096 bytes here) and
     silently cuts what is longer, so a deep image's lowerdir list may not fit.
     Docker gives each layer a short symlink (overlay2/l/ABC...) and mounts from
-    inside its directory with relative paths; when the absolute paths are too
-    long, this chdir()s to the layers' common parent and passes relative ones.
+    inside that directory; with ``links`` (a directory for such symlinks) this
+    does the same when the absolute paths are too long, which lets docker's
+    127 layers fit.  Without it, it chdir()s to the layers' common parent and
+    passes relative paths.
     """
     target = os.path.abspath(target)
     dirs = [os.path.abspath(d) for d in (*lowerdirs, upper, work)]
     data, base = overlay_options(dirs[:-2], dirs[-2], dirs[-1], userxattr=userxattr), None
-    if not _fits(data):
+    if not _fits(data) and links is not None:
+        base = os.path.abspath(links)
+        data = overlay_options([short_link(links, d) for d in dirs[:-2]], dirs[-2], dirs[-1], userxattr=userxattr)
+    elif not _fits(data):
         base = os.path.commonpath(dirs)
         short = [os.path.relpath(d, base) for d in dirs]
         data = overlay_options(short[:-2], short[-2], short[-1], userxattr=userxattr)
@@ -84,6 +90,24 @@ def mount_overlay(lowerdirs: list[Path], upper: Path, work: Path, target: Path, 
             mount("overlay", target, "overlay", MS_RDONLY if readonly else 0, data)
         except OSError as e:
             raise _explained(e, f"mount overlay on {target}") from None
+
+
+def short_link(links: Path, target: str) -> str:
+    """The name of a symlink in ``links`` to the directory ``target``, made if missing (24 hex digits).
+
+    The name is a digest of the target's path, so every mount of the same
+    layer finds the same link, and two containers making it at once agree.
+    """
+    name = hashlib.sha256(os.fsencode(target)).hexdigest()[:24]
+    path = os.path.join(links, name)
+    if not (os.path.islink(path) and os.readlink(path) == target):
+        os.makedirs(links, exist_ok=True)
+        temp = f"{path}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        os.symlink(target, temp)
+        os.replace(temp, path)
+    return name
 
 
 @contextlib.contextmanager

@@ -54,6 +54,7 @@ class RootfsSpec:
     readonly: bool = False        # --read-only: "/" only; binds, /dev, /proc stay as Docker has them
     hostname: str = ""
     userxattr: bool = False       # rootless: overlay keeps its marks in user.* xattrs
+    links: Path | None = None     # where short symlinks to deep stacks' lowerdirs go (the store's l/)
 
 
 def enter_rootfs(spec: RootfsSpec) -> None:
@@ -95,7 +96,8 @@ def mount_root(spec: RootfsSpec) -> None:
     if spec.lowerdirs is None:
         mount(spec.rootfs, spec.rootfs, None, MS_BIND | MS_REC)
     else:  # mount_overlay takes the layers bottom first, as an image lists them
-        mount_overlay(spec.lowerdirs[::-1], spec.upperdir, spec.workdir, spec.rootfs, userxattr=spec.userxattr)
+        mount_overlay(spec.lowerdirs[::-1], spec.upperdir, spec.workdir, spec.rootfs, userxattr=spec.userxattr,
+                      links=spec.links)
 
 
 def enter_root(rootfs: Path) -> str:
