@@ -134,7 +134,7 @@ class Containers:
             raise APIError(f'network {network} not found (minidock has "bridge", "none" and "host")')
         run_mode = mode.detect()[0]
         if run_mode != "root":
-            network = check_unprivileged(run_mode, network, ports or publish_all, memory or pids_limit or cpus)
+            network = check_unprivileged(run_mode, network, memory or pids_limit or cpus)
         published = [net.parse_publish(p) for p in ports]
         if publish_all:
             published += [("127.0.0.1", None, int(p.split("/")[0]), "tcp") for p in cfg.get("ExposedPorts") or {}]
@@ -372,10 +372,8 @@ class Containers:
             return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
 
 
-def check_unprivileged(run_mode: str, network: str, publishing, limits) -> str:
-    """What a container may have without root: its own loopback only, no limits, no published ports."""
-    if publishing:
-        raise APIError(f"publishing ports needs root mode; minidock runs in {run_mode} mode here")
+def check_unprivileged(run_mode: str, network: str, limits) -> str:
+    """What a container may have without root: its own loopback only (``-p`` proxies into it), no limits."""
     if limits:
         raise APIError(f"memory, pids and cpu limits need cgroups, which {run_mode} mode here cannot write")
     if network == "host" and run_mode == "rootless":

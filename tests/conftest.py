@@ -100,3 +100,16 @@ def pytest_runtest_makereport(item, call):
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every test must run: {report.longrepr}"
+
+
+def fetched(url: str, tries: int = 100) -> bytes | None:
+    """The body at ``url`` (on 127.0.0.1) once something answers there, trying for ~10 s; None if nothing did."""
+    import time
+    import urllib.request
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read()
+        except OSError:
+            time.sleep(0.1)
+    return None

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, require_tool, run_cli
+from conftest import REPO, fetched, require_tool, run_cli
 
 @pytest.fixture(autouse=True)
 def emulated(busybox, monkeypatch):
@@ -102,3 +102,12 @@ def _sleepers() -> list[int]:
         if cmd[:2] in ([b"sleep", b"987651"], [b"sleep", b"987652"]) and state != "Z":
             found.append(int(pid))
     return found
+
+
+def test_a_published_port_reaches_the_host_s_own_port_the_container_listens_on():
+    """No network namespace: the container's 8080 is the host's, and the proxy forwards -p's port to it."""
+    cid = md("run", "-d", "-h", "emulated-web", "-p", "127.0.0.1::18431", "busybox",
+             "httpd", "-f", "-p", "127.0.0.1:18431", "-h", "/etc").stdout.decode().strip()
+    host = md("port", cid, "18431").stdout.decode().strip()
+    assert fetched(f"http://{host}/hostname") == b"emulated-web\n"
+    md("rm", "-f", cid)

@@ -534,9 +534,11 @@ class PortProxy:
 
     MAX_CONNECTIONS = 64
 
-    def __init__(self, host_ip: str, host_port: int, container_ip: str, container_port: int):
+    def __init__(self, host_ip: str, host_port: int, container_ip: str, container_port: int,
+                 open_socket=None):
         self.host_ip, self.host_port = host_ip, host_port
         self.container_ip, self.container_port = container_ip, container_port
+        self.open_socket = open_socket  # rootless: a socket made inside the container's netns
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._guard = threading.Lock()
@@ -583,7 +585,7 @@ class PortProxy:
     def _relay(self, client: socket.socket) -> None:
         """Connect to the container, then copy both ways until both sides are done."""
         try:
-            with client, socket.create_connection((self.container_ip, self.container_port), timeout=5) as upstream:
+            with client, self._connect() as upstream:
                 upstream.settimeout(None)
                 pair = {client, upstream}
                 with self._guard:
@@ -600,6 +602,19 @@ class PortProxy:
             pass  # the container refused or is gone: drop the client, as docker-proxy does
         finally:
             self._slots.release()
+
+    def _connect(self) -> socket.socket:
+        """The connection to the container, from a socket of the right network namespace."""
+        if self.open_socket is None:
+            return socket.create_connection((self.container_ip, self.container_port), timeout=5)
+        upstream = self.open_socket()
+        try:
+            upstream.settimeout(5)
+            upstream.connect((self.container_ip, self.container_port))
+        except OSError:
+            upstream.close()
+            raise
+        return upstream
 
 
 def bring_up_loopback() -> None:

@@ -33,12 +33,14 @@ import fcntl
 import json
 import os
 import pty
+import select
 import selectors
 import signal
 import socket
 import struct
 import sys
 import termios
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -161,6 +163,8 @@ class Shim:
         self.log = open(self.dir / "log.json", "ab")
         self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
         self.proxies: list[network.PortProxy] = []
+        self.sockets, self.keeper_sockets = socket.socketpair()  # rootless -p: the keeper makes sockets
+        self.socket_lock = threading.Lock()
         self.rootless = os.geteuid() != 0
         self.emulated = self.config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
 
@@ -265,14 +269,16 @@ class Shim:
             # by it would make the starting command wait for its end
             ours = [go_w, pid_r, err_r, self.log.fileno(), self.notify_w, listener.fileno(),
                     stdio["in"], *stdio["out"], *(c.fileno() for c in self.clients),
-                    stdio["pty"].fileno() if "pty" in stdio else None]
+                    stdio["pty"].fileno() if "pty" in stdio else None, self.sockets.fileno()]
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease,
-                         cgroup, self.rootless, self.emulated)
+                         cgroup, self.rootless, self.emulated,
+                         self.keeper_sockets.fileno() if self.rootless and self.config["Ports"] else -1)
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
+        self.keeper_sockets.close()
         unshared = os.read(pid_r, 1) == b"u"
         if unshared and lease is not None:
             network.plug(self.store, self.cid, keeper)  # PID 1 will be in the keeper's netns
@@ -296,10 +302,31 @@ class Shim:
             host_port = host_port or network.free_port(host_ip)
             if lease is not None:
                 proxy = network.PortProxy(host_ip, host_port, lease.address, port)
+            elif self.emulated and host_port != port:  # the container's ports are the host's own
+                proxy = network.PortProxy(host_ip, host_port, "127.0.0.1", port)
+            elif self.rootless and self.config["NetworkMode"] != "host":  # into its netns, through the keeper
+                proxy = network.PortProxy(host_ip, host_port, "127.0.0.1", port, self._socket_inside)
+            else:
+                proxy = None
+            if proxy is not None:
                 proxy.start()
                 self.proxies.append(proxy)
             ports.append([host_ip, host_port, port, proto])
         return ports
+
+    def _socket_inside(self) -> socket.socket:
+        """A TCP socket made in the container's network namespace by its keeper (rootless ``-p``).
+
+        The shim may not enter a namespace its user namespace owns; the keeper
+        is in it, so it makes the socket and passes it over (SCM_RIGHTS).
+        Connected from here, it reaches the container's own 127.0.0.1.
+        """
+        with self.socket_lock:
+            self.sockets.send(b"s")
+            _, fds, _, _ = socket.recv_fds(self.sockets, 1, 1)
+        if not fds:
+            raise OSError(errno.ECONNREFUSED, "the container is gone")
+        return socket.socket(fileno=fds[0])
 
     # -- the I/O loop -----------------------------------------------------
 
@@ -478,7 +505,7 @@ def _start_time(pid: int):
 # -- inside the container's namespaces ------------------------------------------
 
 def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease,
-                 cgroup, rootless: bool, emulated: bool = False) -> None:
+                 cgroup, rootless: bool, emulated: bool = False, sockets: int = -1) -> None:
     """Unshare the namespaces, join the cgroup, fork PID 1, report its PID, wait for it; never returns.
 
     Rootless, a user namespace comes first, in the same unshare(2): the others
@@ -502,6 +529,8 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         child = os.fork()
         if child == 0:
             os.close(pid_w)
+            if sockets >= 0:
+                os.close(sockets)
             if emulated:
                 _emulated_main(config, cdir, stdio, go_r, err_w)
             _container_main(config, cdir, store, stdio, go_r, err_w, lease, rootless)
@@ -511,11 +540,32 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         for fd in (go_r, err_w, *stdio):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if sockets >= 0:
+            _make_sockets_until_the_end(socket.socket(fileno=sockets), child)
         code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
         os._exit(128 - code if code < 0 else code)
     except BaseException:
         traceback.print_exc()
         os._exit(125)
+
+
+def _make_sockets_until_the_end(sockets: socket.socket, child: int) -> None:
+    """The keeper's one service: a TCP socket of our network namespace for each request, until PID 1 ends."""
+    pidfd = os.pidfd_open(child)
+    poll = select.poll()
+    poll.register(pidfd, select.POLLIN)
+    poll.register(sockets, select.POLLIN)
+    while True:
+        ready = dict(poll.poll())
+        if pidfd in ready:
+            break
+        if not sockets.recv(1):  # the shim is gone
+            poll.unregister(sockets)
+            continue
+        with socket.socket() as made:
+            socket.send_fds(sockets, [b"s"], [made.fileno()])
+    os.close(pidfd)
+    sockets.close()
 
 
 def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: int, lease, rootless: bool) -> None:
