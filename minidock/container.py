@@ -503,7 +503,7 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
         try:
             os.close(err_r)
             if proot:  # no namespaces to join: a second proot in the same files
-                shim.take_stdio(stdio if pty_sock is None else shim._pty_for_shim(pty_sock), tty)
+                shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)
                 environ = dict(e.split("=", 1) for e in merge_env(config["Env"], list(env), tty))
                 as_asked = dict(config, User=user or config["User"], WorkingDir=workdir or config["WorkingDir"])
                 shim.exec_or_report(argv, environ, err_w,
@@ -515,7 +515,7 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
             if os.fork():
                 code = os.waitstatus_to_exitcode(os.wait()[1])
                 os._exit(128 - code if code < 0 else code)
-            shim.take_stdio(stdio if pty_sock is None else shim._pty_for_shim(pty_sock), tty)
+            shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)  # in its devpts
             environ = shim.settle(config, user or config["User"], workdir or config["WorkingDir"],
                                   merge_env(config["Env"], list(env), tty))
             shim.exec_or_report(argv, environ, err_w)
@@ -567,7 +567,9 @@ def top(c: Containers, cid: str) -> dict:
     for entry in sorted(os.listdir("/proc"), key=lambda p: (len(p), p)):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}/ns/pid").st_ino != ns or group is not None and os.getpgid(int(entry)) != group:
+                if os.stat(f"/proc/{entry}/ns/pid").st_ino != ns:
+                    continue
+                if group is not None and os.getpgid(int(entry)) != group:
                     continue
                 status = dict(line.split(":\t", 1) for line in
                               Path(f"/proc/{entry}/status").read_text().splitlines() if ":\t" in line)

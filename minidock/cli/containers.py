@@ -9,14 +9,13 @@ import signal
 import socket
 import sys
 import termios
-import time
 import tty as ttymod
 
 from .. import container as ctr
 from ..client import Client
-from ..display import format_table, human_duration, human_size, parse_rfc3339, parse_size, time_ago
+from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
-from ..models.containers import FrameReader, parse_signal
+from ..models.containers import PS_HEADERS, FrameReader, parse_signal, ps_row
 from .base import command, filters, flag, formatted, out
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
@@ -164,42 +163,6 @@ def rename_cmd(client: Client, opts) -> None:
 
 
 # -- ps -----------------------------------------------------------------------
-
-PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-              "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
-              "Size": "SIZE", "State": "STATE"}
-
-
-def status_text(state: dict) -> str:
-    """docker's STATUS column: "Up 3 seconds", "Exited (0) 21 hours ago", "Created"."""
-    if state["Status"] == "running":
-        return "Up " + human_duration(time.time() - parse_rfc3339(state["StartedAt"]))
-    if state["Status"] == "exited":
-        return f"Exited ({state['ExitCode']}) {time_ago(parse_rfc3339(state['FinishedAt']))}"
-    return state["Status"].capitalize()
-
-
-def ports_text(ports) -> str:
-    return ", ".join(f"{ip}:{hp}->{p}/{proto}" if hp else f"{p}/{proto}" for ip, hp, p, proto in ports)
-
-
-def ps_row(client: Client, cid: str, no_trunc: bool, size: bool) -> dict:
-    c = client.containers.containers
-    config, state = c.config(cid), c.state(cid)
-    cmd = " ".join([config["Path"], *config["Args"]])
-    if not no_trunc and len(cmd) > 20:
-        cmd = cmd[:19] + "…"
-    row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": f'"{cmd}"',
-           "CreatedAt": config["Created"], "RunningFor": time_ago(parse_rfc3339(config["Created"])),
-           "Status": status_text(state), "State": state["Status"],
-           "Ports": ports_text(state.get("Ports") or config["Ports"]) if state["Status"] == "running" else "",
-           "Names": config["Name"]}
-    if size:
-        upper = sum(p.stat().st_size for p in (c.dir(cid) / "upper").rglob("*") if p.is_file() and not p.is_symlink())
-        image = client.images.images.size(client.images.images.record(config["Image"]))
-        row["Size"] = f"{human_size(upper)} (virtual {human_size(upper + image)})"
-    return row
-
 
 @command("ps", "[OPTIONS]", "List containers",
          flag("-a", "--all", action="store_true", help="Show all containers (default shows just running)"),

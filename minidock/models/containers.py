@@ -14,11 +14,12 @@ import shlex
 import signal as signals
 import socket
 import struct
+import time
 from collections import namedtuple
 from typing import TYPE_CHECKING, Iterator
 
 from ..container import Containers
-from ..display import parse_size
+from ..display import human_duration, human_size, parse_rfc3339, parse_size, time_ago
 from ..errors import APIError, MinidockError
 
 if TYPE_CHECKING:
@@ -374,3 +375,42 @@ def _publish_spec(container_port: str, host) -> str:
     if isinstance(host, tuple):
         return f"{host[0]}:{host[1]}:{container_port}"
     return f"{host}:{container_port}" if host else str(container_port)
+
+
+# -- ps's rows: what the command line and the notebooks' dashboard list --------
+
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+              "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
+              "Size": "SIZE", "State": "STATE"}
+
+
+def status_text(state: dict) -> str:
+    """docker's STATUS column: "Up 3 seconds", "Exited (0) 21 hours ago", "Created"."""
+    if state["Status"] == "running":
+        return "Up " + human_duration(time.time() - parse_rfc3339(state["StartedAt"]))
+    if state["Status"] == "exited":
+        return f"Exited ({state['ExitCode']}) {time_ago(parse_rfc3339(state['FinishedAt']))}"
+    return state["Status"].capitalize()
+
+
+def ports_text(ports) -> str:
+    return ", ".join(f"{ip}:{hp}->{p}/{proto}" if hp else f"{p}/{proto}" for ip, hp, p, proto in ports)
+
+
+def ps_row(client: Client, cid: str, no_trunc: bool, size: bool) -> dict:
+    """One row of ``ps``: every column docker's ``--format`` knows, as ``ps`` and the dashboard show it."""
+    c = client.containers.containers
+    config, state = c.config(cid), c.state(cid)
+    cmd = " ".join([config["Path"], *config["Args"]])
+    if not no_trunc and len(cmd) > 20:
+        cmd = cmd[:19] + "…"
+    row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": f'"{cmd}"',
+           "CreatedAt": config["Created"], "RunningFor": time_ago(parse_rfc3339(config["Created"])),
+           "Status": status_text(state), "State": state["Status"],
+           "Ports": ports_text(state.get("Ports") or config["Ports"]) if state["Status"] == "running" else "",
+           "Names": config["Name"]}
+    if size:
+        upper = sum(p.stat().st_size for p in (c.dir(cid) / "upper").rglob("*") if p.is_file() and not p.is_symlink())
+        image = client.images.images.size(client.images.images.record(config["Image"]))
+        row["Size"] = f"{human_size(upper)} (virtual {human_size(upper + image)})"
+    return row

@@ -59,6 +59,10 @@ class Hierarchy:
         """Where minidock's cgroups go in this tree."""
         return self.mount / self.own / "minidock"
 
+    def own_procs(self) -> Path:
+        """The cgroup.procs of ``own``: writing a PID there moves that process (back) to it."""
+        return self.mount / self.own / "cgroup.procs"
+
 
 def _own_cgroups() -> dict[str, str]:
     """This process's cgroup per hierarchy: ``{"memory": "/a/b", ..., "": "/"}`` ("" is v2)."""
@@ -221,8 +225,7 @@ class Cgroup:
         """
         v1 = [tree for tree in self.trees.values() if tree.version == 1]
         if v1:
-            procs = v1[0].mount / v1[0].own.lstrip("/") / "cgroup.procs"
-            threading.Thread(target=_write_quietly, args=(procs, str(os.getpid())), daemon=True).start()
+            threading.Thread(target=_write_quietly, args=(v1[0].own_procs(), os.getpid()), daemon=True).start()
 
     def leave(self, pid: int) -> None:
         """Move process ``pid`` back to where this process sits, in every hierarchy, if the kernel lets it.
@@ -231,9 +234,8 @@ class Cgroup:
         born in it; it leaves right after, so ``--pids-limit 10`` means ten
         processes of the container's own, as in docker.
         """
-        for tree in set(self.trees.values()):
-            with contextlib.suppress(OSError):  # v2's no-internal-process rule may refuse: it then stays
-                (tree.mount / tree.own.lstrip("/") / "cgroup.procs").write_text(str(pid))
+        for tree in set(self.trees.values()):  # (v2's ``own`` is our parent, which the kernel may refuse)
+            _write_quietly(tree.own_procs(), pid)
 
     def pids(self) -> list[int]:
         """The processes in this cgroup (a process is in all its directories, or on its way out)."""
@@ -347,6 +349,7 @@ def all_names() -> list[str]:
     return sorted(names)
 
 
-def _write_quietly(path: Path, text: str) -> None:
+def _write_quietly(procs: Path, pid: int) -> None:
+    """Move ``pid`` by its cgroup.procs; a refusal (v2's no-internal-process rule, say) leaves it where it is."""
     with contextlib.suppress(OSError):
-        path.write_text(text)
+        procs.write_text(str(pid))

@@ -163,9 +163,10 @@ class Shim:
         self.log = open(self.dir / "log.json", "ab")
         self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
         self.proxies: list[network.PortProxy] = []
-        self.sockets, self.keeper_sockets = socket.socketpair()  # rootless -p: the keeper makes sockets
-        self.socket_lock = threading.Lock()
         self.rootless = os.geteuid() != 0
+        publishing_rootless = self.rootless and self.config["Ports"]  # the keeper makes the proxy's sockets
+        self.sockets, self.keeper_sockets = socket.socketpair() if publishing_rootless else (None, None)
+        self.socket_lock = threading.Lock()
         self.emulated = self.config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
 
     def run(self) -> None:
@@ -269,16 +270,16 @@ class Shim:
             # by it would make the starting command wait for its end
             ours = [go_w, pid_r, err_r, self.log.fileno(), self.notify_w, listener.fileno(),
                     stdio["in"], *stdio["out"], *(c.fileno() for c in self.clients),
-                    stdio["pty"].fileno() if "pty" in stdio else None, self.sockets.fileno()]
+                    stdio["pty"].fileno() if "pty" in stdio else None, self.sockets and self.sockets.fileno()]
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease,
-                         cgroup, self.rootless, self.emulated,
-                         self.keeper_sockets.fileno() if self.rootless and self.config["Ports"] else -1)
+                         cgroup, self.rootless, self.emulated, self.keeper_sockets and self.keeper_sockets.fileno())
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
-        self.keeper_sockets.close()
+        if self.keeper_sockets:
+            self.keeper_sockets.close()
         unshared = os.read(pid_r, 1) == b"u"
         if unshared and lease is not None:
             network.plug(self.store, self.cid, keeper)  # PID 1 will be in the keeper's netns
@@ -304,7 +305,7 @@ class Shim:
                 proxy = network.PortProxy(host_ip, host_port, lease.address, port)
             elif self.emulated and host_port != port:  # the container's ports are the host's own
                 proxy = network.PortProxy(host_ip, host_port, "127.0.0.1", port)
-            elif self.rootless and self.config["NetworkMode"] != "host":  # into its netns, through the keeper
+            elif self.sockets:  # rootless: into its netns, through the keeper
                 proxy = network.PortProxy(host_ip, host_port, "127.0.0.1", port, self._socket_inside)
             else:
                 proxy = None
@@ -505,7 +506,7 @@ def _start_time(pid: int):
 # -- inside the container's namespaces ------------------------------------------
 
 def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease,
-                 cgroup, rootless: bool, emulated: bool = False, sockets: int = -1) -> None:
+                 cgroup, rootless: bool, emulated: bool = False, sockets: int | None = None) -> None:
     """Unshare the namespaces, join the cgroup, fork PID 1, report its PID, wait for it; never returns.
 
     Rootless, a user namespace comes first, in the same unshare(2): the others
@@ -529,7 +530,7 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         child = os.fork()
         if child == 0:
             os.close(pid_w)
-            if sockets >= 0:
+            if sockets is not None:
                 os.close(sockets)
             if emulated:
                 _emulated_main(config, cdir, stdio, go_r, err_w)
@@ -540,7 +541,7 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         for fd in (go_r, err_w, *stdio):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if sockets >= 0:
+        if sockets is not None:
             _make_sockets_until_the_end(socket.socket(fileno=sockets), child)
         code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
         os._exit(128 - code if code < 0 else code)
@@ -585,7 +586,7 @@ def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: i
             (cdir / "hosts").write_text(_hosts(config, lease))
         enter_rootfs(_rootfs_spec(config, cdir, store, rootless))
         if config["Tty"]:  # our devpts is mounted now: make the pty here, send the shim its master
-            take_stdio(_pty_for_shim(stdio[0]), True)
+            take_stdio(send_new_pty(stdio[0]), True)
         env = settle(config, config["User"], config["WorkingDir"], config["Env"])
         argv = [config["Path"], *config["Args"]]
         if config["Init"]:
@@ -617,8 +618,9 @@ def _emulated_main(config: dict, cdir, stdio, go_r: int, err_w: int) -> None:
 TIOCGPTN, TIOCSPTLCK = 0x80045430, 0x40045431  # <asm-generic/ioctls.h>: ptsname(3) and unlockpt(3)
 
 
-def _pty_for_shim(sock_fd: int) -> tuple[int, int, int]:
-    """Open a pty in our /dev/pts (the container's devpts), send its master to the shim; the slave x3."""
+def send_new_pty(sock_fd: int) -> tuple[int, int, int]:
+    """Open a pty in our /dev/pts (the container's devpts), send its master over ``sock_fd`` (to the shim, or
+    to ``exec -t``'s command line); return the slave, three times, for stdin, stdout and stderr."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
     number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..display import format_table
 from ..errors import MinidockError
+from ..models.containers import PS_HEADERS, ps_row  # ps's own rows: the dashboard and `ps -a` agree
 from ..runtime.nsenter import namespaces_of
 from ..unionfs import UnionView, changes
 from .layers import layer_labels
@@ -163,13 +164,11 @@ COLUMNS = ("ID", "Image", "Command", "Status", "Names")  # of ps's columns: enou
 
 def dashboard_rows(client) -> list[tuple[object, dict]]:
     """(container, its ``ps -a`` row) for every container, newest first."""
-    from ..cli.containers import ps_row  # the CLI's own rows: the dashboard and `ps -a` never disagree
     return [(c, ps_row(client, c.id, no_trunc=False, size=False)) for c in client.containers.list(all=True)]
 
 
 def dashboard_text(client) -> str:
     """The text twin: ``ps -a`` with the dashboard's columns."""
-    from ..cli.containers import PS_HEADERS
     rows = [[row[k] for k in COLUMNS] for _, row in dashboard_rows(client)]
     return format_table([PS_HEADERS[k] for k in COLUMNS], rows) + "\n"
 
@@ -182,7 +181,6 @@ def container_dashboard(client, stop_timeout: float = 10):
     widgets = _ipywidgets()
     if widgets is None:
         return TextTwin(lambda: dashboard_text(client))
-    from ..cli.containers import PS_HEADERS
     table = widgets.GridBox(layout=widgets.Layout(grid_template_columns=f"repeat({len(COLUMNS) + 3}, auto)",
                                                   grid_gap="2px 12px"))
     logs = widgets.HTML(_pre("minidock-logs", ""))
