@@ -348,10 +348,10 @@ def _failing(what: str):
 def attach(store, container_id: str, pid: int, lease: Lease) -> str:
     """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name.
 
-    Both halves from here, the inside by a child that joins the container's
-    network namespace.  (The shim does the same in two processes: it
-    ``plug``s, and the container's first process runs ``configure_own_eth0``
-    itself, already inside, before it execs.)
+    The host's half (``plug``), then the inside (``configure_own_eth0``) with
+    this thread in the container's network namespace for the moment it takes.
+    The shim does this while the container's first process builds its root
+    file system, and lets it exec only after.
     """
     host = plug(store, container_id, pid)
     try:
@@ -363,27 +363,25 @@ def attach(store, container_id: str, pid: int, lease: Lease) -> str:
 
 
 def _in_netns_of(pid: int, fn, *args) -> None:
-    """Run ``fn(*args)`` in a child that joined the network namespace of ``pid``; its error, one line."""
-    path = _netns(pid)
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(r)
-        try:
-            from .syscalls import CLONE_NEWNET, setns
-            with open(path) as ns:
-                setns(ns.fileno(), CLONE_NEWNET)
-            fn(*args)
-            os._exit(0)
-        except BaseException as e:
-            os.write(w, str(e).encode()[:4000])
-            os._exit(1)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        message = f.read().decode()
-    if os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) != 0:
-        raise APIError(message or f"configuring the network of process {pid} failed")
+    """Run ``fn(*args)`` with this thread in the network namespace of ``pid``; any failure, one APIError.
 
+    A network namespace is a per-thread attribute: ``setns`` moves this
+    thread only (the process's other threads stay where they are), and a
+    netlink socket opened meanwhile belongs to the namespace it was opened in.
+    We hold an fd of our own namespace to come back to, whatever ``fn`` did.
+    """
+    from .syscalls import CLONE_NEWNET, setns
+    path = _netns(pid)
+    with open("/proc/thread-self/ns/net") as ours, open(path) as theirs:
+        setns(theirs.fileno(), CLONE_NEWNET)
+        try:
+            fn(*args)
+        except APIError:
+            raise
+        except Exception as e:
+            raise APIError(f"configuring the network of process {pid} failed: {e}") from None
+        finally:
+            setns(ours.fileno(), CLONE_NEWNET)
 
 
 def plug(store, container_id: str, pid: int) -> str:
@@ -405,9 +403,9 @@ def plug(store, container_id: str, pid: int) -> str:
 
 
 def configure_own_eth0(container_id: str, lease: Lease) -> None:
-    """The container's half, from inside its network namespace (its first process does it before
-    exec): the peer becomes ``eth0`` with the lease's MAC and address, up, with ``lo``, and a
-    default route via the gateway."""
+    """The container's half, from inside its network namespace (``attach`` enters it): the peer
+    becomes ``eth0`` with the lease's MAC and address, up, with ``lo``, and a default route via
+    the gateway."""
     with _failing(f"cannot connect container {container_id[:12]} to {bridge_name()}"), Rtnl() as nl:
         eth0 = socket.if_nametoindex(veth_names(container_id)[1])  # in this namespace: ours
         nl.set_link(eth0, name="eth0", mac=lease.mac)

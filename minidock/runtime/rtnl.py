@@ -4,9 +4,12 @@ Importing ``pyroute2`` runs its package ``__init__``, which imports all of
 it, asyncio included: about 0.25 s, more than the rest of ``minidock run``.
 A container start needs five kinds of request (a bridge, a veth pair, an
 address, a link up or on a bridge, a default route).  So this module loads
-only pyroute2's *message classes* (``ifinfmsg``, ``ifaddrmsg``, ``rtmsg``:
-they encode the netlink messages) and sends them on a plain
-``AF_NETLINK`` socket, as ``ip link``/``ip addr`` do.  The rest of pyroute2
+only pyroute2's *message classes* (``ifaddrmsg``, ``rtmsg``: they encode the
+netlink messages) and sends them on a plain ``AF_NETLINK`` socket, as ``ip
+link``/``ip addr`` do.  For links it declares its own ``linkmsg`` on
+pyroute2's ``nlmsg``/``nla`` with just the five attributes it sends:
+pyroute2's ``ifinfmsg`` knows every kind of link there is, and loading its
+plugins took longer than all the rest of pyroute2 that a start needs.  The rest of pyroute2
 (``IPRoute``, used to read the network for the pictures) still loads in
 full the first time anything else is asked of the package.
 
@@ -16,6 +19,7 @@ with an ``nlmsgerr`` whose error is 0 or a negative errno (netlink(7)).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import socket
@@ -31,6 +35,7 @@ IFF_UP = 0x1
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
 
 
+@functools.cache
 def _messages():
     """pyroute2's message classes, without running the package's heavy ``__init__``."""
     if "pyroute2" not in sys.modules:
@@ -49,9 +54,35 @@ def _messages():
         package.__getattr__ = load_rest
         sys.modules["pyroute2"] = package
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
-    return ifinfmsg, ifaddrmsg, rtmsg
+    return _linkmsg(), ifaddrmsg, rtmsg
+
+
+def _linkmsg():
+    """``struct ifinfomsg`` with the attributes we send (numbers from ``linux/if_link.h``, ``veth.h``)."""
+    from pyroute2.netlink import nla, nlmsg
+
+    class link_fields:
+        fields = (("family", "B"), ("__align", "x"), ("ifi_type", "H"), ("index", "i"),
+                  ("flags", "I"), ("change", "I"))
+        nla_map = ((1, "IFLA_ADDRESS", "l2addr"), (3, "IFLA_IFNAME", "asciiz"), (10, "IFLA_MASTER", "uint32"),
+                   (18, "IFLA_LINKINFO", "linkinfo"), (19, "IFLA_NET_NS_PID", "uint32"))
+
+        class linkinfo(nla):
+            nla_map = ((1, "IFLA_INFO_KIND", "asciiz"), (2, "IFLA_INFO_DATA", "veth_data"))
+
+            class veth_data(nla):
+                nla_map = ((1, "VETH_INFO_PEER", "veth_peer"),)
+
+                class veth_peer(nla):  # the peer: an ifinfomsg of its own, then its attributes
+                    fields = (("family", "B"), ("__align", "x"), ("ifi_type", "H"), ("index", "i"),
+                              ("flags", "I"), ("change", "I"))
+                    nla_map = ((3, "IFLA_IFNAME", "asciiz"), (19, "IFLA_NET_NS_PID", "uint32"))
+
+    class linkmsg(link_fields, nlmsg):
+        pass
+
+    return linkmsg
 
 
 class NetlinkError(OSError):
@@ -66,7 +97,7 @@ class Rtnl:
     """One NETLINK_ROUTE socket, in the network namespace of the process that opens it."""
 
     def __init__(self):
-        self.ifinfmsg, self.ifaddrmsg, self.rtmsg = _messages()
+        self.linkmsg, self.ifaddrmsg, self.rtmsg = _messages()
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
         self.sock.bind((0, 0))
         self.seq = 0
@@ -98,7 +129,7 @@ class Rtnl:
                 offset += max(length, 16)
 
     def _link(self, index: int = 0, up: bool | None = None, **attrs):
-        msg = self.ifinfmsg()
+        msg = self.linkmsg()
         msg["family"], msg["index"] = socket.AF_UNSPEC, index
         if up is not None:
             msg["flags"], msg["change"] = (IFF_UP if up else 0), IFF_UP

@@ -64,6 +64,9 @@ def frame(stream: int, data: bytes) -> bytes:
 
 # -- starting a shim ----------------------------------------------------------
 
+_spawned_before = False
+
+
 def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
     """Start container ``cid`` under a new shim; return its state once it runs.
 
@@ -71,9 +74,16 @@ def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
     client, so ``run`` sees every byte of output from the very first.  The
     state comes from the shim: with ``--rm`` a quick container may be gone
     by the time we could read it.
+
+    The shim loads pyroute2's message classes itself (``rtnl``), while the
+    container's first process builds its root file system: so a one-shot
+    ``minidock run`` need not load them before the fork.  A process that
+    starts a second container loads them here, once, for all its shims.
     """
-    if json.loads((store.root / "containers" / cid / "config.json").read_text())["NetworkMode"] == "bridge":
-        network.load_pyroute2()  # once per process (an API user starts many): each shim inherits it
+    global _spawned_before
+    if _spawned_before and json.loads((store.root / "containers" / cid / "config.json").read_text())["NetworkMode"] == "bridge":
+        network.load_pyroute2()  # a process that starts many (an API user): loaded once, every shim inherits it
+    _spawned_before = True
     notify_r, notify_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the intermediate child: detach from our session, fork the shim, leave
@@ -180,7 +190,6 @@ class Shim:
         try:
             if self.config["NetworkMode"] == "bridge":
                 lease = network.allocate(self.store, self.cid)
-                network.load_pyroute2()  # the shim plugs the veth, the container's PID 1 sets up eth0
             ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
             keeper, pid, error = self._start(cgroup, lease, stdio, listener)
@@ -206,7 +215,8 @@ class Shim:
             cgroup.remove()  # kills whatever of the container was started
             release_network(self.store, self.cid, self.config)
             raise
-        if lease is not None:  # after the clients have their exit code: they need not wait for it
+        if lease is not None:  # after the clients have their exit code: they need not wait for these
+            network.detach(self.cid)
             network.remove_idle_bridge()
 
     def _listen(self) -> socket.socket:
@@ -256,10 +266,12 @@ class Shim:
         return {"in": fds[0], "out": {fds[0]: STDOUT}, "close": []}
 
     def _start(self, cgroup, lease, stdio, listener) -> tuple[int, int, tuple[int, str] | None]:
-        """Fork the keeper; plug its new netns into the bridge while it joins the cgroup; let PID 1 exec.
+        """Fork the keeper; connect its new netns to the bridge meanwhile; then let PID 1 exec.
 
-        The two overlap on purpose: the first write to a cgroup.procs waits a
-        whole RCU grace period in the kernel (~10 ms), as netlink work does.
+        The work overlaps on purpose, on two CPUs: while we load pyroute2 and
+        cable the veth (``network.attach``), the keeper joins the cgroup (the
+        first write to a cgroup.procs waits a whole RCU grace period, ~10 ms)
+        and PID 1 builds its root file system.  PID 1 execs at our "go".
         """
         go_r, go_w = os.pipe()
         pid_r, pid_w = os.pipe()
@@ -281,14 +293,22 @@ class Shim:
         if self.keeper_sockets:
             self.keeper_sockets.close()
         unshared = os.read(pid_r, 1) == b"u"
+        cabling = None
         if unshared and lease is not None:
-            network.plug(self.store, self.cid, keeper)  # PID 1 will be in the keeper's netns
+            try:  # PID 1 will be in the keeper's netns
+                network.attach(self.store, self.cid, keeper, lease)
+            except MinidockError as e:  # the container's own failure, if it has one, says more
+                cabling = e
         pid = int(os.read(pid_r, 32) or b"0") if unshared else 0
         os.close(pid_r)
-        os.write(go_w, b"go")
+        if cabling is None:
+            with contextlib.suppress(BrokenPipeError):  # PID 1 failed already: its error follows
+                os.write(go_w, b"go")
         os.close(go_w)
         with os.fdopen(err_r, "rb") as f:
             failure = f.read()
+        if cabling is not None and not failure:
+            raise cabling
         if not pid:
             return keeper, 0, (125, "the container could not be started: " + (failure.decode() or "see shim.log"))
         if failure:
@@ -442,14 +462,16 @@ class Shim:
         """Free the container's resources, record the exit (or remove it: ``--rm``), tell the clients.
 
         The clients hear the exit code last, so ``run --rm`` returns when the
-        container is gone.  The bridge, shared by all containers, is not the
-        container's: ``run`` takes it down after this, if it is idle.
+        container is gone.  Two network leftovers go after that, in ``run``:
+        the host end of the veth (the kernel deletes the pair with the
+        container's network namespace anyway, and deleting it ourselves waits
+        some 20 ms for the kernel), and the bridge, which is not the
+        container's: it goes if it is idle.
         """
         for proxy in self.proxies:
             proxy.stop()
         cgroup.remove()
         if self.config["NetworkMode"] == "bridge":
-            network.detach(self.cid)
             network.release(self.store, self.cid)
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
@@ -570,16 +592,12 @@ def _make_sockets_until_the_end(sockets: socket.socket, child: int) -> None:
 
 
 def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: int, lease, rootless: bool) -> None:
-    """PID 1: wait for the go, build the root file system, drop privileges, exec."""
+    """PID 1: build the root file system, drop privileges, wait for the go (the network), exec."""
     try:
         set_pdeathsig(signal.SIGKILL)
-        os.read(go_r, 2)
-        os.close(go_r)
         unshare(CLONE_NEWCGROUP)  # born in our cgroup: it becomes our "/"
-        if lease is not None:
-            network.configure_own_eth0(config["Id"], lease)
-        elif config["NetworkMode"] != "host":
-            network.bring_up_loopback()
+        if lease is None and config["NetworkMode"] != "host":
+            network.bring_up_loopback()  # with a lease, the shim brings up lo and eth0
         if not config["Tty"]:
             take_stdio(stdio, False)
         if lease is not None:
@@ -588,6 +606,9 @@ def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: i
         if config["Tty"]:  # our devpts is mounted now: make the pty here, send the shim its master
             take_stdio(send_new_pty(stdio[0]), True)
         env = settle(config, config["User"], config["WorkingDir"], config["Env"])
+        if os.read(go_r, 2) != b"go":  # the shim could not connect us, and said why
+            os._exit(125)
+        os.close(go_r)
         argv = [config["Path"], *config["Args"]]
         if config["Init"]:
             _tiny_init(argv, env, err_w)
