@@ -5,6 +5,20 @@ Start with ``client = minidock.from_env()``, as with the Docker SDK for Python.
 
 __version__ = "0.1.0"
 
-from .client import Client, from_env  # noqa: E402  (the version must exist first)
-
 __all__ = ["Client", "from_env", "__version__"]
+
+
+def __getattr__(name: str):
+    """``minidock.Client``, ``minidock.from_env`` and the modules (``minidock.errors``, as docker-py's
+    ``docker.errors``), imported on first use (PEP 562): the command line, or a notebook that
+    imports one module, need not load the whole API."""
+    import importlib
+    if name in ("Client", "from_env"):
+        return getattr(importlib.import_module(".client", __name__), name)
+    if not name.startswith("__"):
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":  # the module exists, something it imports does not
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

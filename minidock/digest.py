@@ -8,7 +8,6 @@ layer tar.  Docker shows the first 12 hex characters ("short ID") and accepts
 any unique prefix of the hex wherever an ID is expected.
 """
 
-import hashlib
 import math
 import re
 from collections.abc import Iterable
@@ -26,6 +25,9 @@ _HEX = re.compile(r"[a-f0-9]+")
 
 def sha256_bytes(data: bytes) -> str:
     """The digest ``sha256:<64 hex>`` of some bytes."""
+    # here and in _Hashing, not at the top: loading OpenSSL takes milliseconds, and many commands
+    # never hash (``ps``; ``run`` of a one-layer image, whose ChainID is its DiffID)
+    import hashlib
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -42,6 +44,7 @@ class _Hashing:
     """What HashingReader and HashingWriter share: a running sha256 and a byte count."""
 
     def __init__(self, stream):
+        import hashlib
         self._stream = stream
         self._hash = hashlib.sha256()
         self.size = 0

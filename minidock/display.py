@@ -10,12 +10,15 @@ read like docker's, character for character:
 * times: Go's ``time.RFC3339Nano``, as ``docker inspect`` shows them.
 """
 
-import calendar
+from __future__ import annotations
+
 import math
 import re
 import time
-from datetime import datetime, timedelta
-from decimal import Decimal
+
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 _DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 
@@ -100,9 +103,6 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
     return tabwrite("\n".join("\t".join(cells) for cells in [headers, *rows]))
 
 
-_EPOCH = datetime(1970, 1, 1)
-
-
 def rfc3339(ts: float | int | Decimal) -> str:
     """Go's ``time.RFC3339Nano`` in UTC: "2024-01-02T03:04:05.123456789Z".
 
@@ -111,10 +111,12 @@ def rfc3339(ts: float | int | Decimal) -> str:
     digits of its shortest repr; pass a Decimal to keep nanoseconds exactly.
     Go's zero time (``0001-01-01T00:00:00Z``, docker's "never") round-trips.
     """
+    from datetime import datetime, timedelta  # here, not at the top: -v and --help would pay for them
+    from decimal import Decimal
     exact = Decimal(str(ts))
     seconds = math.floor(exact)
     nanos = int((exact - seconds) * 1_000_000_000)
-    stamp = (_EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    stamp = (datetime(1970, 1, 1) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
     fraction = f"{nanos:09d}".rstrip("0")
     return stamp + ("." + fraction if fraction else "") + "Z"
 
@@ -131,6 +133,7 @@ def parse_rfc3339(text: str) -> float:
     match = _RFC3339.fullmatch(text)
     if not match:
         raise ValueError(f'parsing time "{text}" as RFC 3339: not a valid time')
+    import calendar  # here, not at the top: it imports locale, and only tables of ages parse times
     *fields, fraction, sign, hours, minutes = match.groups()
     seconds = calendar.timegm(tuple(map(int, fields)))
     if sign:

@@ -16,16 +16,18 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections import namedtuple
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
 
-from . import layer as layerfmt
-from . import tarsplit
 from .digest import HashingWriter, chain_id, chain_ids, resolve_prefix, short_id
 from .errors import APIError, Conflict, DigestMismatch, ImageNotFound, InvalidReference
 from .reference import Reference, familiar, parse
 from .store import Store, remove_tree
+
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 # AUFS, Docker's first storage driver, could stack at most 127 branches, hence
 # the book's "an image cannot have more than 127 layers".  (Today's moby caps an
@@ -33,16 +35,17 @@ from .store import Store, remove_tree
 MAX_LAYERS = 127
 
 
-@dataclass
-class ImageRecord:
-    """One image as the store knows it."""
+class ImageRecord(namedtuple("ImageRecord", "id config tags digests parent added")):
+    """One image as the store knows it.
 
-    id: str
-    config: dict
-    tags: list[str]       # canonical references, e.g. docker.io/library/busybox:latest
-    digests: list[str]    # name@sha256:... it was pushed or pulled as
-    parent: str | None
-    added: float
+    ``id`` and ``config`` (the parsed config JSON); ``tags``: canonical references,
+    e.g. docker.io/library/busybox:latest; ``digests``: name@sha256:... it was
+    pushed or pulled as; ``parent``: an image ID or None; ``added``: when, in
+    seconds since the epoch.  (A namedtuple: every command reads images, and a
+    dataclass costs each the import of ``inspect``.)
+    """
+
+    __slots__ = ()
 
     @property
     def diff_ids(self) -> list[str]:
@@ -94,12 +97,13 @@ def whiteout_format() -> tuple[str, str]:
     return ("overlay", "user") if run_mode == "rootless" else ("keep", "user")
 
 
-@dataclass
 class StagedLayer:
     """A layer extracted into a temp dir (``diff/``, its tar-split record), not yet in the store."""
-    path: Path
-    meta: dict              # diff_id, size, tar_size, moved, whiteouts
-    home: str | None = None  # its ChainID once moved into the store
+
+    def __init__(self, path: Path, meta: dict, home: str | None = None):
+        self.path = path
+        self.meta = meta  # diff_id, size, tar_size, moved, whiteouts
+        self.home = home  # its ChainID once moved into the store
 
     @property
     def diff_id(self) -> str:
@@ -108,6 +112,8 @@ class StagedLayer:
 
 def _extract(stream: BinaryIO, root: str, mode: str, prefix: str, inline: bool) -> dict:
     """Apply one layer tar to ``root/diff``, recording its tar-split; return its layer.json facts."""
+    from . import layer as layerfmt  # here and below, not at the top: ``run`` would pay for tarfile
+    from . import tarsplit
     root = Path(root)
     with tarsplit.open_record(root) as out:
         recorder = tarsplit.Recorder(root, out, inline_unreadable=inline)
@@ -238,6 +244,7 @@ class Images:
         already (a commit of an unchanged container, an import done before),
         nothing more is written, as podman reuses a layer it has.
         """
+        from . import layer as layerfmt
         digest = HashingWriter(_Nowhere())
         layerfmt.write_layer_tar(src, digest, **tar_options)
         chain = chain_id(digest.digest, parent_chain)
@@ -281,6 +288,7 @@ class Images:
 
     def open_layer(self, chain: str) -> BinaryIO:
         """The exact tar of a layer, regenerated from its files (checked against its DiffID as it is read)."""
+        from . import tarsplit
         root, size, meta = self.store.layer_dir(chain), self.layer_tar_size(chain), self.layer_meta(chain)
         tar = tarsplit.LayerTar(root, meta["diff_id"], size, meta.get("moved"))
         return io.BufferedReader(tar, tarsplit.CHUNK)

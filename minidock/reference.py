@@ -8,7 +8,7 @@ repository on the registry at ``localhost:5000``.
 """
 
 import re
-from dataclasses import dataclass, replace
+from collections import namedtuple
 
 from .digest import is_digest
 from .errors import InvalidReference
@@ -35,14 +35,14 @@ _REMAINDER_RE = re.compile(rf"({_PATH})(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCI
 _IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A parsed, normalised image reference."""
+class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None, None))):
+    """A parsed, normalised image reference: ``domain``, ``path``, ``tag`` and ``digest`` (None when absent).
 
-    domain: str
-    path: str
-    tag: str | None = None
-    digest: str | None = None
+    A namedtuple rather than a frozen dataclass: most commands parse references,
+    and ``dataclasses`` would cost each the import of ``inspect``.
+    """
+
+    __slots__ = ()
 
     @property
     def name(self) -> str:
@@ -68,7 +68,7 @@ class Reference:
         """The same repository (and digest) with another tag."""
         if not TAG_RE.fullmatch(tag):
             raise InvalidReference(f'invalid tag format: "{tag}"')
-        return replace(self, tag=tag)
+        return self._replace(tag=tag)
 
     def _suffix(self) -> str:
         return (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")

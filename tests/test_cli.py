@@ -219,6 +219,34 @@ def test_help_version_and_info(root):
     assert lines_of(run_cli("info", "-f", "{{.Images}} {{.DockerRootDir}}")) == [f"0 {root}"]
 
 
+def test_the_dispatch_table_names_the_module_of_every_command():
+    """``minidock CMD`` imports only the module ``cli.MODULE_OF`` names: every command of
+    every module under minidock/cli/ must be there, under its own module, and nothing else."""
+    import importlib
+    import pkgutil
+    from minidock import cli
+    from minidock.cli.base import COMMANDS
+
+    for module in pkgutil.iter_modules(cli.__path__):
+        importlib.import_module(f"{cli.__name__}.{module.name}")
+    declared_in = {name: cmd.run.__module__.rpartition(".")[2] for name, cmd in COMMANDS.items()}
+    assert {name: m for name, m in declared_in.items() if " " not in name} == cli.MODULE_OF
+    for name, module in declared_in.items():  # a subcommand ("system df") comes with its parent
+        assert module == cli.MODULE_OF[name.split()[0]], name
+
+
+def test_a_command_imports_only_the_module_that_declares_it(root):
+    """``-v`` loads no engine and no command; ``ps`` only the container commands."""
+    def loaded(*args: str) -> list[str]:
+        code = ("import sys; from minidock.cli import main; main(sys.argv[1:]); "
+                "print(*sorted(m for m in sys.modules if m.startswith(('minidock.cli.', 'minidock.client'))))")
+        return output_of(subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                                        cwd=REPO)).splitlines()[-1].split()
+
+    assert loaded("-v") == ["minidock.cli.base"]
+    assert loaded("ps") == ["minidock.cli.base", "minidock.cli.containers", "minidock.client"]
+
+
 # -- bootstrap --------------------------------------------------------------------------------------
 
 def test_bootstrap_is_cached_and_its_layer_is_a_busybox_rootfs(root, tmp_path):

@@ -13,11 +13,12 @@ from docutils.parsers.rst import Directive
 
 class CliReference(Directive):
     def run(self):
-        from minidock.cli import COMMANDS, PROG
+        from minidock.cli import PROG, load_all
         from minidock.cli.base import parser_for
         out = []
-        for name in sorted(COMMANDS):
-            cmd = COMMANDS[name]
+        commands = load_all()  # the command line imports only the module of the command it runs
+        for name in sorted(commands):
+            cmd = commands[name]
             section = nodes.section(ids=[f"cli-{name.replace(' ', '-')}"])
             section += nodes.title(text=f"{PROG} {name}")
             section += nodes.paragraph(text=cmd.short)

@@ -8,14 +8,47 @@ and docker's exit code; a traceback here would be a bug.  The commands live in
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from .. import __version__
 from ..cligrammar import HelpShown
-from ..client import Client
 from ..errors import MinidockError, UsageError
-from . import build, containers, distribution, images, registry  # noqa: F401  (they register their commands)
-from .base import COMMANDS, PROG, out, parser_for
+from .base import COMMANDS, PROG, Command, out, parser_for
+
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
+if TYPE_CHECKING:
+    from ..client import Client
+
+
+# -- which module declares each command -----------------------------------------
+
+# A command runs with only its own module imported: importing all five would
+# make every command pay for all of them.  A subcommand ("system df") lives
+# with its parent.  tests/test_cli.py checks this table against what the
+# modules register, so it cannot drift.
+DECLARED_IN = {
+    "build": ("build",),
+    "containers": ("run", "create", "start", "stop", "restart", "kill", "rm", "wait", "rename", "ps", "logs",
+                   "attach", "exec", "top", "port", "stats", "diff", "commit", "export", "nsenter", "container"),
+    "distribution": ("pull", "push", "login", "logout"),
+    "images": ("images", "tag", "rmi", "history", "inspect", "save", "load", "import", "bootstrap", "version",
+               "info", "system", "image"),
+    "registry": ("registry",),
+}
+MODULE_OF = {name: module for module, names in DECLARED_IN.items() for name in names}
+
+
+def load(name: str) -> None:
+    """Register command ``name`` (and its subcommands) by importing the module that declares it."""
+    importlib.import_module(f"{__name__}.{MODULE_OF[name.split()[0]]}")
+
+
+def load_all() -> dict[str, Command]:
+    """Every command, registered (``--help`` and the docs list them all)."""
+    for module in DECLARED_IN:
+        importlib.import_module(f"{__name__}.{module}")
+    return COMMANDS
 
 
 # -- dispatch -----------------------------------------------------------------
@@ -34,6 +67,7 @@ Commands:
 
 def top_help() -> str:
     """``minidock --help``: every command with its one-line description."""
+    load_all()
     names = sorted(n for n in COMMANDS if " " not in n)
     return TOP_USAGE + "\n".join(f"  {n:<12}{COMMANDS[n].short}" for n in names) + \
         "\n\nRun 'minidock COMMAND --help' for more information on a command.\n"
@@ -41,10 +75,14 @@ def top_help() -> str:
 
 def dispatch(client: Client | None, name: str, argv: list[str]) -> int:
     """Parse ``argv`` for command ``name`` and run it; return its exit status."""
+    load(name)
     if argv and f"{name} {argv[0]}" in COMMANDS:  # a subcommand ("system df -v") parses its own flags
         name, argv = f"{name} {argv[0]}", argv[1:]
     opts = parser_for(name).parse_args(argv)
-    return COMMANDS[name].run(client or Client(), opts) or 0
+    if client is None:
+        from ..client import Client  # here, not at the top: --help and -v need no engine
+        client = Client()
+    return COMMANDS[name].run(client, opts) or 0
 
 
 def exit_code(error: MinidockError, name: str) -> int:
@@ -67,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if argv[0].startswith("-"):
             raise UsageError(f"unknown flag: {argv[0]}")
-        if argv[0] not in COMMANDS:
+        if argv[0] not in MODULE_OF:
             raise UsageError(f"'{argv[0]}' is not a minidock command.")
         return dispatch(None, argv[0], argv[1:])
     except HelpShown as shown:
@@ -78,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = getattr(e, "hint", None)
         if hint:
             print(hint, file=sys.stderr)
-        elif isinstance(e, UsageError) and argv and argv[0] not in COMMANDS:
+        elif isinstance(e, UsageError) and argv and argv[0] not in MODULE_OF:
             print("See 'minidock --help'", file=sys.stderr)
         return exit_code(e, argv[0])
     except BrokenPipeError:

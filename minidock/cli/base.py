@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from ..cligrammar import CommandParser
 from ..display import tabwrite
@@ -12,7 +11,6 @@ from ..errors import UsageError
 PROG = "minidock"
 
 
-@dataclass
 class Command:
     """One subcommand: how to parse it and what to run.
 
@@ -20,14 +18,16 @@ class Command:
     docker's CLI exits 1 after "Error response from daemon" for most commands,
     while ``run``-like commands keep 125/126/127 apart (None: the error's own code).
     Usage errors are 125 everywhere.
+
+    A plain class, not a dataclass: ``dataclasses`` imports ``inspect``, which
+    ``minidock -v`` and ``--help`` would pay for.
     """
-    run: Callable
-    usage: str
-    short: str
-    flags: list
-    counts: tuple
-    error_code: int | None = 1
-    interspersed: bool = True   # False: stop at the first positional (``run IMAGE CMD -la``)
+
+    def __init__(self, run: Callable, usage: str, short: str, flags: list, counts: tuple,
+                 error_code: int | None = 1, interspersed: bool = True):
+        self.run, self.usage, self.short, self.flags, self.counts = run, usage, short, flags, counts
+        self.error_code = error_code
+        self.interspersed = interspersed  # False: stop at the first positional (``run IMAGE CMD -la``)
 
 
 COMMANDS: dict[str, Command] = {}

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .. import progress, template
+from .. import progress
 from ..client import Client
 from ..models.images import Image
 from ..digest import short_id
@@ -130,6 +130,7 @@ def inspect_cmd(client: Client, opts) -> int:
             print(f"Error: No such object: {name}", file=sys.stderr)
             status = 1
     if opts.format:
+        from .. import template  # only --format needs it
         for attrs in found:
             out(template.render(opts.format, attrs, missing_key="error"))
     else:
@@ -232,6 +233,7 @@ def bootstrap_cmd(client: Client, opts) -> None:
 def version_cmd(client: Client, opts) -> None:
     v = client.version()
     if opts.format:
+        from .. import template
         return out(template.render(opts.format, {"Client": v, "Server": v}))
     for key in ("Version", "ApiVersion", "PythonVersion", "Os", "Arch", "KernelVersion"):
         out(f" {key + ':':<16}{v[key]}")
@@ -242,6 +244,7 @@ def version_cmd(client: Client, opts) -> None:
 def info_cmd(client: Client, opts) -> None:
     info = client.info()
     if opts.format:
+        from .. import template
         return out(template.render(opts.format, info))
     out(f"Run mode: {info['RunMode']} ({info['RunModeReason']})")
     for feature, used in info["Isolation"].items():

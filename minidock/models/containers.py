@@ -16,12 +16,13 @@ import socket
 import struct
 import time
 from collections import namedtuple
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
 
 from ..container import Containers
 from ..display import human_duration, human_size, parse_rfc3339, parse_size, time_ago
 from ..errors import APIError, MinidockError
 
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
     from ..client import Client
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from collections.abc import Iterator
 
-from .. import archive
-from ..bootstrap import bootstrap_busybox
 from ..digest import short_id
 from ..display import rfc3339
 from ..image import ImageRecord, Images
 from ..reference import familiar, parse
 
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from ..client import Client
 
 
@@ -134,6 +135,7 @@ class ImageCollection:
 
     def load(self, data: bytes | BinaryIO) -> list[Image]:
         """Load a ``save`` archive (bytes or a binary stream); return the images in it."""
+        from .. import archive  # here, not at the top: ``run`` and ``ps`` would pay for tarfile
         stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
         self.last_load = archive.load(self.images, stream)
         return [self.get(name) for _, name in self.last_load]
@@ -141,6 +143,7 @@ class ImageCollection:
     def import_image(self, src: str | os.PathLike | BinaryIO, repository: str | None = None,
                      tag: str | None = None, changes: list[str] = (), message: str | None = None) -> Image:
         """``docker import``: a one-layer image from a rootfs tar, stream, or directory."""
+        from .. import archive
         ref = f"{repository}:{tag}" if repository and tag else repository
         if hasattr(src, "read"):
             image_id = archive.import_rootfs(self.images, "-", src, ref, changes, message)
@@ -153,6 +156,7 @@ class ImageCollection:
 
     def save_to(self, names: list[str], out: BinaryIO) -> None:
         """Write a ``save`` archive of several images to a stream."""
+        from .. import archive
         archive.save(self.images, names, out)
 
     def save_chunks(self, names: list[str], chunk_size: int) -> Iterator[bytes]:
@@ -191,6 +195,7 @@ class ImageCollection:
 
     def bootstrap(self) -> Image:
         """Make the course's ``busybox:latest`` from the host's busybox-static if missing."""
+        from ..bootstrap import bootstrap_busybox
         return self.get(bootstrap_busybox(self.images)[0])
 
     def history_of(self, rec: ImageRecord) -> list[dict]:

@@ -28,7 +28,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from .syscalls import mounts
@@ -47,13 +47,15 @@ CPU_MAX = {1: [("cpu.cfs_period_us", "{period}"), ("cpu.cfs_quota_us", "{quota}"
            2: [("cpu.max", "{quota} {period}")]}
 
 
-@dataclass(frozen=True)
-class Hierarchy:
-    """One mounted cgroup tree, and where this process sits in it."""
+class Hierarchy(namedtuple("Hierarchy", "version mount own")):
+    """One mounted cgroup tree, and where this process sits in it.
 
-    version: int       # 1 or 2
-    mount: Path        # e.g. /sys/fs/cgroup/memory
-    own: str           # this process's cgroup relative to the mount, e.g. "process_api/f42..."
+    ``version``: 1 or 2; ``mount``: a Path, e.g. /sys/fs/cgroup/memory; ``own``: this
+    process's cgroup relative to the mount, e.g. "process_api/f42...".  (A namedtuple:
+    making a dataclass takes a millisecond, which every ``run`` would pay.)
+    """
+
+    __slots__ = ()
 
     def base(self) -> Path:
         """Where minidock's cgroups go in this tree."""

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import MinidockError
 from .syscalls import MNT_DETACH, MS_RDONLY, mount, umount2
@@ -98,6 +97,7 @@ def short_link(links: Path, target: str) -> str:
     The name is a digest of the target's path, so every mount of the same
     layer finds the same link, and two containers making it at once agree.
     """
+    import hashlib  # here, not at the top: only lowerdirs too long for one page need it
     name = hashlib.sha256(os.fsencode(target)).hexdigest()[:24]
     path = os.path.join(links, name)
     if not (os.path.islink(path) and os.readlink(path) == target):

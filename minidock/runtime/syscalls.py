@@ -14,7 +14,8 @@ import ctypes
 import errno
 import os
 import re
-from typing import Iterable, NamedTuple
+from collections import namedtuple
+from collections.abc import Iterable
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -177,15 +178,19 @@ def _as_command(source, fstype, flags: int, data: str | None) -> str:
     return f"mount -t {os.fsdecode(fstype)} {os.fsdecode(source)}" + (f" -o {data}" if data else "")
 
 
-class Mount(NamedTuple):
-    """One line of /proc/self/mountinfo (proc(5))."""
+class Mount(namedtuple("Mount", "root point options fstype source super_options")):
+    """One line of /proc/self/mountinfo (proc(5)).
 
-    root: str     # the directory of the file system that is mounted (e.g. a bind's source)
-    point: str    # where, as the reading process sees it
-    options: str  # per-mount: rw/ro, nosuid, nodev, noexec, atime
-    fstype: str
-    source: str
-    super_options: str  # per file system: e.g. a v1 cgroup's controllers, overlay's lowerdir
+    ``root``: the directory of the file system that is mounted (e.g. a bind's source);
+    ``point``: where, as the reading process sees it; ``options``: per-mount (rw/ro,
+    nosuid, nodev, noexec, atime); ``fstype``, ``source``; ``super_options``: per
+    file system, e.g. a v1 cgroup's controllers, overlay's lowerdir.
+
+    A collections.namedtuple, not a typing.NamedTuple: ``run`` would pay for
+    importing typing.
+    """
+
+    __slots__ = ()
 
 
 def mounts() -> list[Mount]:

@@ -19,10 +19,14 @@ import contextlib
 import json
 import os
 import traceback
-from typing import BinaryIO, Callable
+from collections.abc import Callable
 
 from ..errors import InvalidArchive, MinidockError
 from .syscalls import CLONE_NEWUSER, unshare
+
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 def map_self(uid: int, gid: int) -> None:
