@@ -1,5 +1,5 @@
 """``python -m minidock`` is the ``minidock`` command."""
 
-from .cli import main
+from .cli import program
 
-raise SystemExit(main())
+program()

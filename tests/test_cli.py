@@ -247,6 +247,22 @@ def test_a_command_imports_only_the_module_that_declares_it(root):
     assert loaded("ps") == ["minidock.cli.base", "minidock.cli.containers", "minidock.client"]
 
 
+@pytest.mark.parametrize("hook", [False, True])
+def test_the_program_leaves_at_once_yet_runs_what_was_asked_to_run_at_exit(busybox, hook):
+    """``program`` skips the interpreter's teardown (os._exit) only when no atexit hook waits:
+    either way the output is all there and the exit status is the command's."""
+    code = ("import atexit, sys; from minidock.cli import program; "
+            + ("atexit.register(lambda: print('the hook ran', file=sys.stderr)); " if hook else "")
+            + "sys.argv = ['minidock', *sys.argv[1:]]; program()")
+    proc = subprocess.run([sys.executable, "-c", code, "images", "--format", "{{.Repository}}"],
+                          capture_output=True, cwd=REPO)
+    assert proc.returncode == 0 and proc.stdout.decode().split() == ["busybox"]
+    assert proc.stderr.decode() == ("the hook ran\n" if hook else "")
+    proc = subprocess.run([sys.executable, "-c", code, "inspect", "no-such-thing"], capture_output=True, cwd=REPO)
+    assert proc.returncode == 1 and proc.stdout == b"[]\n"
+    assert proc.stderr.decode().startswith("Error: No such object: no-such-thing\n")
+
+
 # -- bootstrap --------------------------------------------------------------------------------------
 
 def test_bootstrap_is_cached_and_its_layer_is_a_busybox_rootfs(root, tmp_path):

@@ -391,8 +391,8 @@ def test_refuses_the_hosts_own_namespace(net):
 
 def test_a_failed_attach_leaves_no_veth(net, spawn):
     pid, container_id = spawn(), cid(5)
-    lease = network.allocate(net, container_id)
-    lease.gateway = "10.255.255.1"  # outside eth0's subnet: the default route cannot be added
+    lease = network.allocate(net, container_id)._replace(gateway="10.255.255.1")  # outside eth0's subnet:
+    # the default route cannot be added
     with pytest.raises(APIError, match=f"cannot connect container {container_id[:12]} to mdt{TAG}"):
         network.attach(net, container_id, pid, lease)
     assert network.veth_names(container_id)[0] not in our_links()

@@ -424,8 +424,8 @@ def test_a_read_only_plain_root(as_root, tmp_path, host_files):
 
 
 def test_a_failed_setup_names_the_call_and_leaves_no_mount(overlay_spec, tmp_path):
-    overlay_spec.lowerdirs = [tmp_path / "no-such-layer"]  # alone: the lowerdir is the first option
-    with Container(overlay_spec, [BUSYBOX, "true"]) as box:
+    spec = overlay_spec._replace(lowerdirs=[tmp_path / "no-such-layer"])  # alone: the lowerdir is the first option
+    with Container(spec, [BUSYBOX, "true"]) as box:
         code, output = box.run_to_end()
     assert code == 125
     assert f"mount overlay on {tmp_path}" in output and "ENOENT" in output

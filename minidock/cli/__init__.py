@@ -93,8 +93,33 @@ def exit_code(error: MinidockError, name: str) -> int:
     return cmd.error_code
 
 
+def program() -> None:
+    """The ``minidock`` program (and ``python -m minidock``): :func:`main`, then leave at once.
+
+    When ``main`` returns the command is done, and what is left is the
+    interpreter unloading its modules one by one: some 10 ms that every
+    command would pay.  So we flush our output and ``os._exit`` -- unless
+    something still wants to run at exit (an atexit hook: coverage, say; a
+    thread that is not a daemon), and then we exit as usual.
+    """
+    import atexit
+    import os
+    import threading
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # ``minidock images | head -1``: the reader has what it wanted
+        pass
+    pending = getattr(atexit, "_ncallbacks", lambda: 1)() or \
+        any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread())
+    if pending:
+        sys.exit(code)
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``minidock`` command."""
+    """The ``minidock`` command's work: run ``argv``; return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         if not argv or argv[0] in ("-h", "--help", "help"):

@@ -46,7 +46,7 @@ import os
 import socket
 import struct
 import threading
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 
@@ -111,15 +111,11 @@ RUN_DIR = "/run/minidock"  # the host's, like the bridge: cleared by a reboot, a
 # -- the address pool (IPAM) ------------------------------------------------
 
 
-@dataclass
-class Lease:
-    """One container's address on the bridge network."""
+class Lease(namedtuple("Lease", "container_id address prefixlen gateway mac")):
+    """One container's address on the bridge network.  (A namedtuple, not a dataclass:
+    every ``run`` would pay for importing ``inspect``.)"""
 
-    container_id: str
-    address: str
-    prefixlen: int
-    gateway: str
-    mac: str
+    __slots__ = ()
 
 
 def bridge_name() -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
 from ..errors import NotFound
@@ -42,19 +42,21 @@ DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc
 SAFE = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 
-@dataclass
-class RootfsSpec:
-    """What ``enter_rootfs`` builds; the caller (the shim) fills it from the container's config."""
+class RootfsSpec(namedtuple("RootfsSpec", "rootfs lowerdirs upperdir workdir binds readonly hostname userxattr links",
+                             defaults=((), False, "", False, None))):
+    """What ``enter_rootfs`` builds; the caller (the shim) fills it from the container's config.
 
-    rootfs: Path                  # the root: a prepared dir (vfs), or the overlay's mount point ("merged")
-    lowerdirs: list[Path] | None  # overlay lowers, topmost first; None: ``rootfs`` is a plain dir
-    upperdir: Path | None
-    workdir: Path | None
-    binds: list[tuple[Path, str]] = field(default_factory=list)  # host file -> path in the container
-    readonly: bool = False        # --read-only: "/" only; binds, /dev, /proc stay as Docker has them
-    hostname: str = ""
-    userxattr: bool = False       # rootless: overlay keeps its marks in user.* xattrs
-    links: Path | None = None     # where short symlinks to deep stacks' lowerdirs go (the store's l/)
+    ``rootfs``: the root, a prepared dir (vfs) or the overlay's mount point
+    ("merged"); ``lowerdirs``: overlay lowers, topmost first (None: ``rootfs``
+    is a plain dir); ``upperdir``, ``workdir``; ``binds``: (host file, path in
+    the container) pairs; ``readonly``: --read-only ("/" only: binds, /dev and
+    /proc stay as Docker has them); ``hostname``; ``userxattr``: rootless, so
+    overlay keeps its marks in user.* xattrs; ``links``: where short symlinks
+    to deep stacks' lowerdirs go (the store's ``l/``).  (A namedtuple, not a
+    dataclass: every ``run`` would pay for importing ``inspect``.)
+    """
+
+    __slots__ = ()
 
 
 def enter_rootfs(spec: RootfsSpec) -> None:

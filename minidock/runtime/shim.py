@@ -32,7 +32,6 @@ import errno
 import fcntl
 import json
 import os
-import pty
 import select
 import selectors
 import signal
@@ -42,7 +41,6 @@ import sys
 import termios
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from ..display import rfc3339
@@ -122,11 +120,11 @@ def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
             sys.modules["asyncio"]._set_running_loop(None)
         Shim(store, cid, notify_w, attach).run()
     except MinidockError as e:  # a refusal the user should read (a port taken, a bad user...)
-        traceback.print_exc()
+        _print_exc()
         _notify(notify_w, {"error": str(e), "code": e.exit_code})
         code = 1
     except BaseException:
-        traceback.print_exc()
+        _print_exc()
         _notify(notify_w, {"error": "the shim failed; see shim.log in the container's directory"})
         code = 1
     os._exit(code)
@@ -143,6 +141,13 @@ def _quiet_stdio(store: Store, cid: str) -> None:
     os.close(log)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     sys.stderr = os.fdopen(2, "w", buffering=1)
+
+
+def _print_exc() -> None:
+    """The exception being handled, with its traceback, to shim.log (``traceback`` is imported
+    here: only a failure needs it, and every ``run`` would pay for it)."""
+    import traceback
+    traceback.print_exc()
 
 
 def _notify(fd: int, message: dict) -> None:
@@ -248,6 +253,7 @@ class Shim:
             return {"child": (theirs.fileno(),), "in": None, "out": {}, "close": [theirs.detach()],
                     "pty": ours}
         if self.config["Tty"]:
+            import pty  # here, not at the top: only the emulated mode's -t needs it
             master, slave = pty.openpty()
             return {"child": (slave, slave, slave), "in": master, "out": {master: STDOUT}, "close": [slave]}
         in_r, in_w = os.pipe() if self.config["OpenStdin"] else (os.open(os.devnull, os.O_RDONLY), None)
@@ -568,7 +574,7 @@ def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int,
         code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
         os._exit(128 - code if code < 0 else code)
     except BaseException:
-        traceback.print_exc()
+        _print_exc()
         os._exit(125)
 
 
@@ -614,7 +620,7 @@ def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: i
             _tiny_init(argv, env, err_w)
         exec_or_report(argv, env, err_w)
     except BaseException as e:
-        traceback.print_exc()
+        _print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
         os._exit(125)
 
@@ -631,7 +637,7 @@ def _emulated_main(config: dict, cdir, stdio, go_r: int, err_w: int) -> None:
         argv = [config["Path"], *config["Args"]]
         exec_or_report(argv, env, err_w, lambda: emulated.execute(config, Path(cdir), argv, env))
     except BaseException as e:
-        traceback.print_exc()
+        _print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
         os._exit(125)
 

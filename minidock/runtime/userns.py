@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import traceback
 from collections.abc import Callable
 
 from ..errors import InvalidArchive, MinidockError
@@ -65,6 +64,7 @@ def run_as_root_inside(fn: Callable, *args, feed: BinaryIO | None = None):
         except MinidockError as e:
             reply = {"error": str(e), "archive": isinstance(e, InvalidArchive)}
         except BaseException as e:
+            import traceback  # here, not at the top: only a failure needs it, and every run would pay
             traceback.print_exc()
             reply = {"error": f"{type(e).__name__}: {e}", "archive": False}
         os.write(w, json.dumps(reply).encode())
