@@ -35,8 +35,8 @@ call's median at most 2x runc's.  The exit status is 0 only if all are met.
 
 Isolation: minidock uses a store in a temp dir and a bridge of its own
 (``MINIDOCK_BRIDGE``) on a /24 that overlaps no host route (``MINIDOCK_SUBNET``);
-podman its own ``--root``/``--runroot``/``--tmpdir`` there; runc its own
-``--root``.  Everything is removed at the end: containers, podman's storage,
+its address pool in the temp dir (``MINIDOCK_RUN``); podman its own
+``--root``/``--runroot``/``--tmpdir`` there; runc its own ``--root``.  Everything is removed at the end: containers, podman's storage,
 the bundle, the bridge, and cgroups left by runs of ours.
 """
 
@@ -180,6 +180,7 @@ class Bench:
         # our own store and bridge (its subnet is chosen in setup): others keep theirs (minidock0)
         os.environ["MINIDOCK_ROOT"] = str(self.md_root)
         os.environ["MINIDOCK_BRIDGE"] = f"mdbench{self.tag}"[:15]
+        os.environ["MINIDOCK_RUN"] = str(work / "run")  # the bridge's address pool: gone with the temp dir
         self.podman = ["podman", f"--root={work / 'podman' / 'root'}", f"--runroot={work / 'podman' / 'run'}",
                        f"--tmpdir={work / 'podman' / 'tmp'}"]
         self.podman_env = os.environ | {"CONTAINERS_CONF": str(CONTAINERS_CONF)}
