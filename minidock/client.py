@@ -56,17 +56,28 @@ class Client:
                 "NCPU": os.cpu_count(), "MemTotal": _mem_total()}
 
     def df(self) -> dict:
-        """Like ``docker system df -v``: sizes of images, shared and unique."""
-        images = self.images.images
+        """Like ``docker system df -v``: sizes of images (shared and unique, and how many containers
+        use each) and of the containers' writable layers."""
+        from .models.containers import status_text
+        images, containers = self.images.images, self.containers.containers
         counts = images.layer_counts()
-        rows = []
+        configs = {cid: containers.config(cid) for cid in containers.ids()}
+        image_rows = []
         for rec in images.list(all=True):
             size, shared = images.size(rec), images.shared_size(rec, counts)
-            rows.append({"Id": rec.id, "RepoTags": [familiar(t) for t in rec.tags],
-                         "Size": size, "SharedSize": shared, "UniqueSize": size - shared,
-                         "Created": rec.created})
+            image_rows.append({"Id": rec.id, "RepoTags": [familiar(t) for t in rec.tags],
+                               "Size": size, "SharedSize": shared, "UniqueSize": size - shared,
+                               "Created": rec.created,
+                               "Containers": sum(config["Image"] == rec.id for config in configs.values())})
         layers = sum(images.layer_size(c) for c in counts)
-        return {"Images": rows, "LayersSize": layers}
+        container_rows = []
+        for cid, config in configs.items():
+            state = containers.state(cid)
+            container_rows.append({"Id": cid, "Names": [config["Name"]], "Image": config["ImageName"],
+                                   "ImageID": config["Image"], "Command": " ".join([config["Path"], *config["Args"]]),
+                                   "Created": config["Created"], "SizeRw": containers.size_rw(cid),
+                                   "State": state["Status"], "Status": status_text(state)})
+        return {"Images": image_rows, "LayersSize": layers, "Containers": container_rows}
 
 
 def _os_name() -> str:

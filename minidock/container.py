@@ -111,6 +111,11 @@ class Containers:
     def name_of(self, cid: str) -> str:
         return self.config(cid)["Name"]
 
+    def size_rw(self, cid: str) -> int:
+        """Bytes of the files in the container's writable layer (docker's SizeRw): what ``rm`` frees."""
+        return sum(p.lstat().st_size for p in (self.dir(cid) / "upper").rglob("*")
+                   if p.is_file() and not p.is_symlink())
+
     def using_image(self, image_id: str) -> list[str]:
         """Containers created from an image (``rmi`` refuses while there are any)."""
         return [c for c in self.ids() if self.config(c)["Image"] == image_id]

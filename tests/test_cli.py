@@ -295,10 +295,13 @@ def test_system_df_shows_shared_and_unique_sizes(busybox, client):
     verbose = lines_of(run_cli("system", "df", "-v"))
     header = next(r for r in verbose if r.startswith("REPOSITORY"))
     assert re.fullmatch(r"REPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE +UNIQUE SIZE +CONTAINERS", header)
-    rows = {r.split()[0]: r.split() for r in verbose[verbose.index(header) + 1:]}
+    images = verbose[verbose.index(header) + 1:verbose.index("Containers space usage:")]
+    rows = {r.split()[0]: r.split() for r in images if r.strip()}
     size = rows["busybox"][-4]
     assert rows["busybox"][-3:] == [size, "0B", "0"]
     assert rows["derived"][-3:] == [size, "6B", "0"]
+    assert verbose[-1].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "SIZE", "CREATED", "STATUS", "NAMES"]
+    assert table[2].split() == ["Containers", "0", "0", "0B", "0B"]  # no share of nothing
 
 
 def test_system_prune_asks_first_then_removes_dangling_images(small, client):

@@ -403,6 +403,26 @@ def test_create_start_attach_wait_ps(engine):
     assert row.startswith(cid) and '"sh -c echo hi; echo oops >&2; exit 3"' in row and "(virtual " in row
 
 
+
+def test_system_df_counts_containers_and_what_their_removal_frees(engine):
+    """docker's rows: images in use are ACTIVE and not reclaimable; a running container is ACTIVE, and
+    the writable layers of the others are what ``container prune`` would free."""
+    run_d("--name", "up", "busybox", "sh", "-c", "echo hello > /greeting; sleep 30")
+    out("run", "--name", "done", "busybox", "sh", "-c", "head -c 5000 /dev/zero > /zeros")
+    assert eventually(lambda: "6B" in out("ps", "-s", "--format", "{{.Size}}"))
+    rows = {line.split()[0]: line.split()[1:] for line in out("system", "df").splitlines()[1:]}
+    assert rows["Images"][:2] == ["1", "1"] and rows["Images"][-2:] == ["0B", "(0%)"]
+    assert rows["Containers"] == ["2", "1", "5.01kB", "5kB", "(99%)"]
+    verbose = out("system", "df", "-v").splitlines()
+    assert verbose[verbose.index("Images space usage:") + 3].split()[-1] == "2"  # busybox: used by both
+    table = verbose[verbose.index("Containers space usage:") + 2:]
+    assert table[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "SIZE", "CREATED", "STATUS", "NAMES"]
+    sizes = {line.split()[-1]: line for line in table[1:]}
+    assert '"sh -c head -c 5000 …"   5kB' in sizes["done"] and "Exited (0)" in sizes["done"]
+    assert "6B" in sizes["up"] and " Up " in sizes["up"]
+    out("container", "prune", "-f")
+    assert out("system", "df").splitlines()[2].split() == ["Containers", "1", "1", "6B", "0B", "(0%)"]
+
 def test_run_detached_status_up(engine):
     cid = run_d("--name", "up", "busybox", "sleep", "30")
     assert re.fullmatch(r"[0-9a-f]{64}", cid)

@@ -263,20 +263,38 @@ def system_cmd(client: Client, opts) -> int:
          flag("-v", "--verbose", action="store_true", help="Show detailed information on space usage"),
          counts=(0, 0))
 def system_df_cmd(client: Client, opts) -> None:
+    from ..models.containers import command_column
     df = client.df()
-    rows = [["Images", str(len(df["Images"])), "0", human_size(df["LayersSize"]),
-             f"{human_size(df['LayersSize'])} ({100 if df['LayersSize'] else 0}%)"]]
+    images, containers, layers = df["Images"], df["Containers"], df["LayersSize"]
+    used = [i for i in images if i["Containers"]]
+    active = [c for c in containers if c["State"] == "running"]
+    stopped_size = sum(c["SizeRw"] for c in containers if c["State"] != "running")
+    rows = [["Images", str(len(images)), str(len(used)), human_size(layers),
+             _reclaimable(layers - sum(i["UniqueSize"] for i in used), layers)],
+            ["Containers", str(len(containers)), str(len(active)), human_size(sum(c["SizeRw"] for c in containers)),
+             _reclaimable(stopped_size, sum(c["SizeRw"] for c in containers))]]
     out(format_table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows))
     if opts.verbose:
         out("\nImages space usage:\n")
         table = []
-        for r in df["Images"]:
+        for r in images:
             for tag in r["RepoTags"] or ["<none>:<none>"]:
                 repo, _, t = tag.rpartition(":")
                 table.append([repo, t, short_id(r["Id"]), time_ago(parse_rfc3339(r["Created"])),
-                              human_size(r["Size"]), human_size(r["SharedSize"]), human_size(r["UniqueSize"]), "0"])
+                              human_size(r["Size"]), human_size(r["SharedSize"]), human_size(r["UniqueSize"]),
+                              str(r["Containers"])])
         out(format_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE",
                           "UNIQUE SIZE", "CONTAINERS"], table))
+        out("\nContainers space usage:\n")
+        table = [[short_id(c["Id"]), c["Image"], command_column(c["Command"]), human_size(c["SizeRw"]),
+                  time_ago(parse_rfc3339(c["Created"])), c["Status"], c["Names"][0]] for c in containers]
+        out(format_table(["CONTAINER ID", "IMAGE", "COMMAND", "SIZE", "CREATED", "STATUS", "NAMES"], table))
+
+
+def _reclaimable(size: int, total: int) -> str:
+    """docker's RECLAIMABLE column: the size, and its share of the total when there is any."""
+    return f"{human_size(size)} ({size * 100 // total}%)" if total else human_size(size)
+
 
 
 @command("system prune", "[OPTIONS]", "Remove unused data",

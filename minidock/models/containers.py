@@ -398,20 +398,23 @@ def ports_text(ports) -> str:
     return ", ".join(f"{ip}:{hp}->{p}/{proto}" if hp else f"{p}/{proto}" for ip, hp, p, proto in ports)
 
 
+def command_column(cmd: str, no_trunc: bool = False) -> str:
+    """docker's COMMAND column: quoted, cut to 20 characters unless ``--no-trunc``."""
+    return f'"{cmd[:19]}…"' if len(cmd) > 20 and not no_trunc else f'"{cmd}"'
+
+
 def ps_row(client: Client, cid: str, no_trunc: bool, size: bool) -> dict:
     """One row of ``ps``: every column docker's ``--format`` knows, as ``ps`` and the dashboard show it."""
     c = client.containers.containers
     config, state = c.config(cid), c.state(cid)
     cmd = " ".join([config["Path"], *config["Args"]])
-    if not no_trunc and len(cmd) > 20:
-        cmd = cmd[:19] + "…"
-    row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": f'"{cmd}"',
+    row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": command_column(cmd, no_trunc),
            "CreatedAt": config["Created"], "RunningFor": time_ago(parse_rfc3339(config["Created"])),
            "Status": status_text(state), "State": state["Status"],
            "Ports": ports_text(state.get("Ports") or config["Ports"]) if state["Status"] == "running" else "",
            "Names": config["Name"]}
     if size:
-        upper = sum(p.stat().st_size for p in (c.dir(cid) / "upper").rglob("*") if p.is_file() and not p.is_symlink())
+        upper = c.size_rw(cid)
         image = client.images.images.size(client.images.images.record(config["Image"]))
         row["Size"] = f"{human_size(upper)} (virtual {human_size(upper + image)})"
     return row
