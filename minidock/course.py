@@ -55,15 +55,14 @@ def mode_line() -> str:
     from .runtime import mode
     name, why = mode.detect()
     real = [feature for feature, used in mode.ISOLATES[name].items() if used]
-    namespaces = [feature for feature in real if feature in NAMESPACES]
-    real = ([f"{', '.join(namespaces)} namespaces"] if namespaces else []) + [f for f in real if f not in NAMESPACES]
+    namespaces = [feature for feature in real if feature in mode.NAMESPACES]
+    real = ([f"{', '.join(namespaces)} namespaces"] if namespaces else []) + \
+        [f for f in real if f not in mode.NAMESPACES]
     line = f"Run mode: {name} ({why}). Real here: {'; '.join(real) or 'no isolation at all'}."
     if name != "root":
         line += " Cells that begin with %%needs say what they lack instead of running."
     return line
 
-
-NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "cgroup", "user")
 
 # what a cell may need beyond the mode's own isolation (runtime/mode.py's ISOLATES)
 HOST_ROOT = "host root"  # uid 0 on the host itself: util-linux's nsenter, mount(8), /run/minidock

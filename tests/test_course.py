@@ -34,6 +34,11 @@ def test_the_mode_line_says_what_is_real(monkeypatch):
     monkeypatch.setenv("MINIDOCK_MODE", "rootless")
     line = course.mode_line()
     assert "user namespaces; overlayfs." in line and "bridge" not in line
+    from minidock.runtime import mode
+    assert all(set(mode.NAMESPACES) < set(features) for features in mode.ISOLATES.values())
+    monkeypatch.setenv("MINIDOCK_MODE", "root")
+    assert "Real here: pid, mount, uts, ipc, net, cgroup namespaces; overlayfs; cgroup limits; bridge network." \
+        in course.mode_line()
 
 
 def test_a_cell_that_needs_what_the_mode_lacks_says_so_and_does_not_run(shell, monkeypatch, capsys):

@@ -34,6 +34,10 @@ ISOLATES = {
 }
 
 
+# the keys of ISOLATES that are kinds of namespace (the others are other kernel features)
+NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "cgroup", "user")
+
+
 def has_capability(cap: int, pid: str = "self") -> bool:
     """Whether the process's effective set (CapEff in /proc/PID/status) holds ``cap``."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
