@@ -32,7 +32,7 @@ from conftest import REPO, require_root, require_tool, run_cli
 import minidock.image
 from minidock.errors import APIError, ImageNotFound
 from minidock.models.containers import ContainerError
-from minidock.runtime import cgroups, network
+from minidock.runtime import cgroups, network, rootfs
 
 pytestmark = pytest.mark.root
 TAG = f"{os.getpid() & 0xFFFFFF:06x}"
@@ -346,6 +346,27 @@ def test_memory_and_pids_limits(engine):
                    "n=0; while sleep 5 & do n=$((n+1)); echo $n; done")
     assert b"can't fork" in proc.stderr
     assert int(proc.stdout.split()[-1]) == 9
+
+
+
+def test_the_container_reads_its_own_limits_in_sys_fs_cgroup(engine):
+    """/sys/fs/cgroup as docker mounts it: the host's hierarchies, read-only, rooted at the container's cgroup."""
+    found = rootfs.cgroup_hierarchies()
+    v2 = cgroups.cgroup_version() == "v2"
+    limits = "memory.max pids.max" if v2 else "memory/memory.limit_in_bytes pids/pids.max"
+    script = ("cd /sys/fs/cgroup; ls; echo --; grep ' /sys/fs/cgroup' /proc/self/mountinfo | cut -d' ' -f5,6; "
+              f"echo --; touch x pids/x 2>&1; echo --; cat {limits}")
+    proc = run_cli("run", "--rm", "--memory", "32m", "--pids-limit", "10", "busybox", "sh", "-c", script)
+    listed, mounted, touched, read = (part.split("\n") for part in proc.stdout.decode().strip().split("\n--\n"))
+    assert read == [str(32 << 20), "10"], proc.stderr
+    assert all("Read-only file system" in line for line in touched) and len(touched) == 2
+    options = "ro,nosuid,nodev,noexec,relatime"
+    if v2:
+        assert mounted == [f"/sys/fs/cgroup {options}"]
+    else:
+        assert sorted(listed) == sorted(name for name, _, _ in found)
+        assert sorted(mounted) == sorted([f"/sys/fs/cgroup {options}"] + [
+            f"/sys/fs/cgroup/{name} {options}" for name, kind, _ in found if kind != "symlink"])
 
 
 def test_init_is_pid_1_and_forwards_signals(engine):

@@ -655,3 +655,39 @@ def test_cgroup_v2_code_path(monkeypatch, cgroup_name):
         assert proc.wait(5) == -signal.SIGKILL
     cg.remove()
     assert not cgroups.exists(cgroup_name)
+
+
+@pytest.mark.parametrize("layout", ["v1 with links", "hybrid", "v2"])
+def test_cgroup_hierarchies_read_from_the_mount_table(monkeypatch, tmp_path, layout):
+    """What a container's /sys/fs/cgroup repeats of the host's, for each layout (no kernel needed)."""
+    from minidock.runtime import rootfs
+    from minidock.runtime.syscalls import Mount
+    top = tmp_path / "cgroup"
+    top.mkdir()
+
+    def cgroup(name: str, options: str, fstype: str = "cgroup") -> Mount:
+        return Mount("/", f"{top}/{name}".rstrip("/"), "rw,nosuid", fstype, fstype, options)
+
+    table = [Mount("/", "/", "rw", "ext4", "/dev/vda1", "rw"), Mount("/", str(top), "rw", "tmpfs", "tmpfs", "rw")]
+    if layout == "v2":
+        table[1:] = [cgroup("", "rw,nsdelegate,memory_recursiveprot", "cgroup2")]
+    else:
+        table += [cgroup("cpu,cpuacct", "rw,cpu,cpuacct"), cgroup("memory", "rw,memory"),
+                  cgroup("systemd", "rw,xattr,name=systemd")]
+        table += [cgroup("unified", "rw,nsdelegate", "cgroup2")] if layout == "hybrid" else []
+        table += [Mount("/", f"{top}/memory/deeper", "rw", "cgroup", "cgroup", "rw,memory")]  # not just below
+    if layout == "v1 with links":
+        for name in ("cpu", "cpuacct"):
+            (top / name).symlink_to("cpu,cpuacct")
+    monkeypatch.setattr(rootfs, "mounts", lambda: table)
+    found = rootfs.cgroup_hierarchies(str(top))
+    if layout == "v2":
+        assert found == [("", "cgroup2", "")]
+        return
+    expected = [("cpu,cpuacct", "cgroup", "cpu,cpuacct"), ("memory", "cgroup", "memory"),
+                ("systemd", "cgroup", "xattr,name=systemd")]
+    if layout == "hybrid":
+        assert found == expected + [("unified", "cgroup2", "")]
+    else:
+        assert found[:3] == expected
+        assert sorted(found[3:]) == [("cpu", "symlink", "cpu,cpuacct"), ("cpuacct", "symlink", "cpu,cpuacct")]

@@ -8,6 +8,7 @@ steps (libcontainer/rootfs_linux.go), with the mounts moved after pivot_root::
     mount the root              overlay of the image's layers, or a bind of a plain dir (vfs)
     pivot_root                  the root becomes "/"; the host's old root waits at /.pivot_root-XXXX
     /dev /proc /sys, binds      host files are still reachable through the old root
+    /sys/fs/cgroup              the host's hierarchies, seen from the container's cgroup namespace
     masked and read-only paths  Docker's lists, so a container cannot read kcore or write /proc/sys
     detach the old root         from here on, the host's files are out of reach
     read-only root, hostname    --read-only, --hostname
@@ -42,8 +43,9 @@ DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc
 SAFE = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 
-class RootfsSpec(namedtuple("RootfsSpec", "rootfs lowerdirs upperdir workdir binds readonly hostname userxattr links",
-                             defaults=((), False, "", False, None))):
+class RootfsSpec(namedtuple("RootfsSpec",
+                            "rootfs lowerdirs upperdir workdir binds readonly hostname userxattr links cgroupfs",
+                            defaults=((), False, "", False, None, False))):
     """What ``enter_rootfs`` builds; the caller (the shim) fills it from the container's config.
 
     ``rootfs``: the root, a prepared dir (vfs) or the overlay's mount point
@@ -52,7 +54,9 @@ class RootfsSpec(namedtuple("RootfsSpec", "rootfs lowerdirs upperdir workdir bin
     the container) pairs; ``readonly``: --read-only ("/" only: binds, /dev and
     /proc stay as Docker has them); ``hostname``; ``userxattr``: rootless, so
     overlay keeps its marks in user.* xattrs; ``links``: where short symlinks
-    to deep stacks' lowerdirs go (the store's ``l/``).  (A namedtuple, not a
+    to deep stacks' lowerdirs go (the store's ``l/``); ``cgroupfs``: mount
+    /sys/fs/cgroup (root mode: the caller has unshared CLONE_NEWCGROUP in its
+    cgroup, and cgroup v1 cannot be mounted in a user namespace).  (A namedtuple, not a
     dataclass: every ``run`` would pay for importing ``inspect``.)
     """
 
@@ -65,10 +69,12 @@ def enter_rootfs(spec: RootfsSpec) -> None:
     mount_root(spec)
     sources = {dest: os.path.realpath(src) for src, dest in spec.binds}
     devices = {name: os.path.realpath(f"/dev/{name}") for name in DEVICES}
+    hierarchies = cgroup_hierarchies() if spec.cgroupfs else []  # the host's, read before they are out of sight
     old = enter_root(spec.rootfs)
     mount_dev(old, devices)
     mount_proc()
     mount_sys(old)  # after /proc: its fallback reads /proc/self/mountinfo
+    mount_cgroups(hierarchies)
     for dest, src in sources.items():
         bind_file(old + src, dest)
     mask_paths(MASKED_PATHS)
@@ -155,6 +161,52 @@ def mount_sys(old: str) -> None:
         _mount_dir("sysfs", "/sys", "sysfs", SAFE | MS_RDONLY)
     except PermissionError:
         bind_readonly_tree(old + "/sys", "/sys")
+
+
+def cgroup_hierarchies(top: str = "/sys/fs/cgroup") -> list[tuple[str, str, str]]:
+    """The cgroup file systems mounted at ``top`` or just below it: (name under ``top``, type, options).
+
+    v1 (and hybrid) has a tmpfs at ``top`` and one directory per hierarchy
+    (``memory``, ``cpu,cpuacct``, ``name=systemd``...: the options say which);
+    pure v2 mounts cgroup2 at ``top`` itself, whose name is then "".
+    Symlinks beside them (``cpu -> cpu,cpuacct``) are listed as type "symlink".
+    """
+    found = []
+    for m in mounts():
+        if m.fstype in ("cgroup", "cgroup2") and (m.point == top or os.path.dirname(m.point) == top):
+            options = [o for o in m.super_options.split(",") if o not in ("rw", "ro")] if m.fstype == "cgroup" else []
+            found.append(("" if m.point == top else os.path.basename(m.point), m.fstype, ",".join(options)))
+    if found and all(name for name, _, _ in found):  # v1 or hybrid: the symlinks beside them too
+        found += [(entry.name, "symlink", os.readlink(entry.path)) for entry in os.scandir(top) if entry.is_symlink()]
+    return found
+
+
+def mount_cgroups(hierarchies: list[tuple[str, str, str]]) -> None:
+    """/sys/fs/cgroup as docker shows it: the host's hierarchies, read-only, each mounted anew.
+
+    In a new cgroup namespace a cgroup file system shows the namespace's
+    root -- here the container's own cgroup -- so ``cat
+    /sys/fs/cgroup/memory/memory.limit_in_bytes`` reads the container's
+    ``--memory``.  v1 hierarchies go on a tmpfs, as on the host; pure v2 is
+    one cgroup2 mount.  A hierarchy the kernel refuses is left out.
+    """
+    top = "/sys/fs/cgroup"
+    if any(name == "" for name, _, _ in hierarchies):
+        _mount_dir("cgroup2", top, "cgroup2", SAFE | MS_RDONLY)
+        return
+    if not hierarchies:
+        return
+    _mount_dir("tmpfs", top, "tmpfs", SAFE, "mode=755")
+    for name, fstype, options in hierarchies:
+        path = f"{top}/{name}"
+        if fstype == "symlink":
+            os.symlink(options, path)
+            continue
+        try:
+            _mount_dir(fstype, path, fstype, SAFE | MS_RDONLY, options or None)
+        except OSError:
+            os.rmdir(path)
+    remount_readonly(top)
 
 
 def bind_readonly_tree(source: str, target: str) -> None:

@@ -681,7 +681,8 @@ def _rootfs_spec(config: dict, cdir, store: Store, rootless: bool = False) -> Ro
         return RootfsSpec(cdir / "rootfs", None, None, None, binds, config["ReadonlyRootfs"], config["Hostname"])
     lowers = [cdir / "init"] + [store.layer_dir(c) / "diff" for c in reversed(config["Layers"])]
     return RootfsSpec(cdir / "merged", lowers, cdir / "upper", cdir / "work", binds,
-                      config["ReadonlyRootfs"], config["Hostname"], userxattr=rootless, links=store.links)
+                      config["ReadonlyRootfs"], config["Hostname"], userxattr=rootless, links=store.links,
+                      cgroupfs=not rootless)
 
 
 def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:
