@@ -175,15 +175,16 @@ def rename_cmd(client: Client, opts) -> None:
 def ps_cmd(client: Client, opts) -> None:
     wanted = filters(opts.filter, ("status", "name", "id", "exited", "ancestor"))
     everyone = opts.all or "status" in wanted or "exited" in wanted
-    ancestors = [client.images.get(name).record.chain_ids for name in wanted.get("ancestor", [])]
+    lineage = {name: client.images.get(name).record.chain_ids for name in wanted.get("ancestor", [])}
+    records = client.containers.containers
     rows = []
     for c in client.containers.list(all=everyone):
-        row, state = ps_row(client, c.id, opts.no_trunc, opts.size), client.containers.containers.state(c.id)
+        row, state = ps_row(client, c.id, opts.no_trunc, opts.size), records.state(c.id)
         checks = {"status": lambda v: v == row["State"], "name": lambda v: v in row["Names"],
-                  "id": lambda v: c.id.startswith(v), "exited": lambda v: row["State"] == "exited"
-                  and str(state["ExitCode"]) == v}
-        if all(any(checks[key](v) for v in values) for key, values in wanted.items() if key != "ancestor") \
-                and (not ancestors or any(_descends(client.containers.containers.config(c.id)["Layers"], chain) for chain in ancestors)):
+                  "id": lambda v: c.id.startswith(v),
+                  "exited": lambda v: row["State"] == "exited" and str(state["ExitCode"]) == v,
+                  "ancestor": lambda v: _descends(records.config(c.id)["Layers"], lineage[v])}
+        if all(any(checks[key](v) for v in values) for key, values in wanted.items()):
             rows.append(row)
     if opts.quiet:
         return out("\n".join(r["ID"] for r in rows)) if rows else None

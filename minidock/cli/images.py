@@ -268,11 +268,11 @@ def system_df_cmd(client: Client, opts) -> None:
     images, containers, layers = df["Images"], df["Containers"], df["LayersSize"]
     used = [i for i in images if i["Containers"]]
     active = [c for c in containers if c["State"] == "running"]
-    stopped_size = sum(c["SizeRw"] for c in containers if c["State"] != "running")
+    written = sum(c["SizeRw"] for c in containers)
+    stopped = sum(c["SizeRw"] for c in containers if c["State"] != "running")
     rows = [["Images", str(len(images)), str(len(used)), human_size(layers),
              _reclaimable(layers - sum(i["UniqueSize"] for i in used), layers)],
-            ["Containers", str(len(containers)), str(len(active)), human_size(sum(c["SizeRw"] for c in containers)),
-             _reclaimable(stopped_size, sum(c["SizeRw"] for c in containers))]]
+            ["Containers", str(len(containers)), str(len(active)), human_size(written), _reclaimable(stopped, written)]]
     out(format_table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows))
     if opts.verbose:
         out("\nImages space usage:\n")
@@ -294,7 +294,6 @@ def system_df_cmd(client: Client, opts) -> None:
 def _reclaimable(size: int, total: int) -> str:
     """docker's RECLAIMABLE column: the size, and its share of the total when there is any."""
     return f"{human_size(size)} ({size * 100 // total}%)" if total else human_size(size)
-
 
 
 @command("system prune", "[OPTIONS]", "Remove unused data",

@@ -26,13 +26,15 @@ containers reach the host and each other, nothing more.  Published ports
 (``-p 8080:80``) go through a *userland proxy*, like ``docker-proxy``: a socket
 listening on 127.0.0.1 that copies each TCP connection to the container.
 
-How we configure the inside from outside: a netlink socket belongs to the
-network namespace it was *created* in.  pyroute2's
-``IPRoute(netns="/proc/PID/ns/net")`` forks a short-lived child that
-``setns``-es there, opens the socket and hands it back (SCM_RIGHTS); the
-calling process never leaves its own namespace.  (A process that ``setns``-es
-still sees the host's links in ``/sys/class/net``: sysfs shows the namespace
-it was mounted in.  ``socket.if_nameindex()`` asks the kernel instead.)
+How we reach the inside from outside: a netlink socket belongs to the
+network namespace it was *created* in.  To configure ``eth0``, the shim moves
+one thread into the container's namespace (``setns``: a network namespace is
+per thread), does the work there and comes back (``attach``).  To read the
+network for the pictures, pyroute2's ``IPRoute(netns="/proc/PID/ns/net")``
+forks a short-lived child that ``setns``-es there, opens the socket and hands
+it back (SCM_RIGHTS).  (A process that ``setns``-es still sees the host's
+links in ``/sys/class/net``: sysfs shows the namespace it was mounted in.
+``socket.if_nameindex()`` asks the kernel instead.)
 """
 
 from __future__ import annotations

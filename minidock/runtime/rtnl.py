@@ -9,9 +9,9 @@ netlink messages) and sends them on a plain ``AF_NETLINK`` socket, as ``ip
 link``/``ip addr`` do.  For links it declares its own ``linkmsg`` on
 pyroute2's ``nlmsg``/``nla`` with just the five attributes it sends:
 pyroute2's ``ifinfmsg`` knows every kind of link there is, and loading its
-plugins took longer than all the rest of pyroute2 that a start needs.  The rest of pyroute2
-(``IPRoute``, used to read the network for the pictures) still loads in
-full the first time anything else is asked of the package.
+plugins took longer than all the rest of pyroute2 that a start needs.  The
+rest of pyroute2 (``IPRoute``, used to read the network for the pictures)
+still loads in full the first time anything else is asked of the package.
 
 Each request asks for an acknowledgement (NLM_F_ACK); the kernel answers
 with an ``nlmsgerr`` whose error is 0 or a negative errno (netlink(7)).
@@ -61,10 +61,10 @@ def _messages():
 def _linkmsg():
     """``struct ifinfomsg`` with the attributes we send (numbers from ``linux/if_link.h``, ``veth.h``)."""
     from pyroute2.netlink import nla, nlmsg
+    ifinfomsg = (("family", "B"), ("__align", "x"), ("ifi_type", "H"), ("index", "i"), ("flags", "I"), ("change", "I"))
 
     class link_fields:
-        fields = (("family", "B"), ("__align", "x"), ("ifi_type", "H"), ("index", "i"),
-                  ("flags", "I"), ("change", "I"))
+        fields = ifinfomsg
         nla_map = ((1, "IFLA_ADDRESS", "l2addr"), (3, "IFLA_IFNAME", "asciiz"), (10, "IFLA_MASTER", "uint32"),
                    (18, "IFLA_LINKINFO", "linkinfo"), (19, "IFLA_NET_NS_PID", "uint32"))
 
@@ -75,8 +75,7 @@ def _linkmsg():
                 nla_map = ((1, "VETH_INFO_PEER", "veth_peer"),)
 
                 class veth_peer(nla):  # the peer: an ifinfomsg of its own, then its attributes
-                    fields = (("family", "B"), ("__align", "x"), ("ifi_type", "H"), ("index", "i"),
-                              ("flags", "I"), ("change", "I"))
+                    fields = ifinfomsg
                     nla_map = ((3, "IFLA_IFNAME", "asciiz"), (19, "IFLA_NET_NS_PID", "uint32"))
 
     class linkmsg(link_fields, nlmsg):

@@ -79,7 +79,8 @@ def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
     starts a second container loads them here, once, for all its shims.
     """
     global _spawned_before
-    if _spawned_before and json.loads((store.root / "containers" / cid / "config.json").read_text())["NetworkMode"] == "bridge":
+    config = store.root / "containers" / cid / "config.json"
+    if _spawned_before and json.loads(config.read_text())["NetworkMode"] == "bridge":
         network.load_pyroute2()  # a process that starts many (an API user): loaded once, every shim inherits it
     _spawned_before = True
     notify_r, notify_w = os.pipe()
