@@ -212,7 +212,7 @@ class Bench:
         spec["process"]["terminal"] = False
         spec["process"]["args"] = ["true"]
         spec_path.write_text(json.dumps(spec, indent=1))
-        from minidock.client import Client
+        from minidock.api.client import Client
         self.client = Client(self.md_root)
         print(f"busybox {md_id[:19]} in minidock, podman and a runc bundle; "
               f"minidock bridge {os.environ['MINIDOCK_BRIDGE']} on {os.environ['MINIDOCK_SUBNET']}", flush=True)

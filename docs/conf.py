@@ -23,7 +23,7 @@ for notebook in sorted((DOCS.parent / "notebooks").glob("[0-9][0-9]-*.ipynb")):
 
 project = "minidock"
 author = "the minidock developers"
-extensions = ["myst_nb", "sphinx.ext.autodoc", "cliref"]
+extensions = ["myst_nb", "sphinx.ext.autodoc", "cliref", "layermap"]
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"          # the chapters are rendered from their stored outputs (nbval checks those)

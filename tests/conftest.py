@@ -46,14 +46,14 @@ def busybox_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def busybox(busybox_store, root, client) -> minidock.models.images.Image:
+def busybox(busybox_store, root, client) -> minidock.api.images.Image:
     """conftest's ``busybox``, copied from the session's store rather than made again (it is slow)."""
     shutil.copytree(busybox_store, root, symlinks=True, dirs_exist_ok=True)
     return client.images.get("busybox")
 
 
 @pytest.fixture
-def small(client) -> minidock.models.images.Image:
+def small(client) -> minidock.api.images.Image:
     """``small:1``, a hand-made image of two tiny layers: quicker to move around than busybox."""
     from archives import docker_archive, small_layer  # (archives imports this module)
 

@@ -21,7 +21,7 @@ import pytest
 import minidock
 from conftest import run_cli
 from archives import assert_untouched, blob_name, docker_archive, entry, image_config, load_into, members, members_with_info, oci_only, one_line_error, saved, sha, small_layer, store_files, tar_of
-from minidock import layer
+from minidock.images import layer
 from minidock.errors import InvalidArchive
 
 # -- save ---------------------------------------------------------------------

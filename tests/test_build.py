@@ -164,7 +164,7 @@ def test_a_tar_context_on_stdin(busybox, client, tmp_path):
 
 
 def test_the_steps_picture_tells_layers_from_config_only_steps(busybox, client, tmp_path):
-    from minidock.viz import steps as build_steps
+    from minidock.course.viz import steps as build_steps
     build("-t", "seed:1", str(context(tmp_path, "seed")))
     steps = build_steps.steps_of(client.images.get("seed:1"))
     assert [s.layer for s in steps] == [True, False, True, True, False, False]  # busybox, MAINTAINER, 2 RUNs, ...
@@ -211,5 +211,5 @@ def test_add_unpacks_a_local_tar_and_refuses_a_url(busybox, client, tmp_path):
     ("[ab].txt", "b.txt", True), ("[ab].txt", "c.txt", False), ("# comment\n\n x \n", "x", True),
 ])
 def test_dockerignore_patterns_follow_docker_s_rules(patterns, path, excluded):
-    from minidock.buildcontext import Ignore
+    from minidock.build.context import Ignore
     assert Ignore(patterns).excluded(path) is excluded

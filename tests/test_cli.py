@@ -239,12 +239,12 @@ def test_a_command_imports_only_the_module_that_declares_it(root):
     """``-v`` loads no engine and no command; ``ps`` only the container commands."""
     def loaded(*args: str) -> list[str]:
         code = ("import sys; from minidock.cli import main; main(sys.argv[1:]); "
-                "print(*sorted(m for m in sys.modules if m.startswith(('minidock.cli.', 'minidock.client'))))")
+                "print(*sorted(m for m in sys.modules if m.startswith(('minidock.cli.', 'minidock.api.client'))))")
         return output_of(subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
                                         cwd=REPO)).splitlines()[-1].split()
 
-    assert loaded("-v") == ["minidock.cli.base"]
-    assert loaded("ps") == ["minidock.cli.base", "minidock.cli.containers", "minidock.client"]
+    assert loaded("-v") == ["minidock.cli.base", "minidock.cli.grammar"]
+    assert loaded("ps") == ["minidock.api.client", "minidock.cli.base", "minidock.cli.containers", "minidock.cli.grammar"]
 
 
 @pytest.mark.parametrize("hook", [False, True])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from minidock.cligrammar import CommandParser, HelpShown, normalize_argv
+from minidock.cli.grammar import CommandParser, HelpShown, normalize_argv
 from minidock.errors import UsageError
 
 

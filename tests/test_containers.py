@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, require_root, require_tool, run_cli
-import minidock.image
+import minidock.images.image
 from minidock.errors import APIError, ImageNotFound
-from minidock.models.containers import ContainerError
+from minidock.api.containers import ContainerError
 from minidock.runtime import cgroups, network, rootfs
 
 pytestmark = pytest.mark.root
@@ -593,7 +593,7 @@ def test_diff_commit_export(engine, tmp_path, monkeypatch):
     # a second commit of the unchanged container reuses the layer: hashed, never extracted again
     def no_extraction(*args, **kwargs):
         raise AssertionError("the layer was extracted again")
-    monkeypatch.setattr(minidock.image.Images, "stage_layer", no_extraction)
+    monkeypatch.setattr(minidock.images.image.Images, "stage_layer", no_extraction)
     again = engine.containers.get("chg").commit("mine", "2")
     assert again.record.chain_ids == image.record.chain_ids
 

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from minidock import digest as d
+from minidock.images import digest as d
 from minidock.errors import APIError, DigestMismatch, ImageNotFound, NotFound
 
 EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from minidock.dockerfile import DockerfileError, expand, expand_words, key_values, parse
+from minidock.build.dockerfile import DockerfileError, expand, expand_words, key_values, parse
 
 CORPUS = Path(__file__).parent / "dockerfiles"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, require_root
-from minidock import course, exercises
+from minidock import course
+from minidock.course import exercises
 
 SOLUTIONS = REPO / "notebooks" / "solutions"
 # chapters whose solutions need no containers (everything else runs them, as root)
@@ -21,8 +22,11 @@ def solution_of(chapter: str) -> Path:
     return SOLUTIONS / f"{chapter}.py"
 
 
+CHECKERS = exercises.load_all()
+
+
 def chapters() -> list[str]:
-    return sorted({chapter for chapter, _ in exercises.CHECKERS})
+    return sorted({chapter for chapter, _ in CHECKERS})
 
 
 @pytest.mark.parametrize("chapter", chapters())
@@ -41,7 +45,7 @@ def test_solution_gets_right(chapter, tmp_path):
     proc = subprocess.run([sys.executable, str(solution_of(chapter))], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    checks = [n for c, n in exercises.CHECKERS if c == chapter]
+    checks = [n for c, n in CHECKERS if c == chapter]
     assert proc.stdout.count("✓ right: ") == len(checks), proc.stdout
     assert not (tmp_path / "course" / chapter).exists(), "the solution left its store behind"
 
@@ -54,7 +58,7 @@ def learner(busybox, client, tmp_path, monkeypatch):
     return client
 
 
-@pytest.mark.parametrize("chapter, number", sorted(exercises.CHECKERS))
+@pytest.mark.parametrize("chapter, number", sorted(CHECKERS))
 def test_untouched_is_not_yet(learner, chapter, number):
     verdict = course.check(chapter, number, learner)
     assert not verdict.right and verdict.startswith("✗ not yet: ") and "\n" not in verdict

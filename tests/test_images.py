@@ -12,7 +12,7 @@ import minidock
 from conftest import run_cli
 from archives import docker_archive, image_config, one_line_error, sha, small_layer, store_files, stored_layer, add_layers
 from minidock.errors import APIError, Conflict, ImageNotFound, InvalidReference
-from minidock.image import MAX_LAYERS, Images
+from minidock.images.image import MAX_LAYERS, Images
 
 
 def bare_config(comment: str) -> bytes:

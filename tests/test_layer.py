@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from minidock import layer
+from minidock.images import layer
 from minidock.errors import InvalidArchive
-from minidock.layer import apply_layer_tar, list_layer_tar, write_layer_tar
+from minidock.images.layer import apply_layer_tar, list_layer_tar, write_layer_tar
 
 EPOCH = 1_700_000_000
 IS_ROOT = os.geteuid() == 0

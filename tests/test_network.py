@@ -27,7 +27,7 @@ import pytest
 from conftest import require_root, require_tool
 from minidock.errors import APIError
 from minidock.runtime import network
-from minidock.store import Store
+from minidock.images.store import Store
 
 TAG = f"{os.getpid() & 0xFFFFFF:06x}"  # in every link name this run makes
 CLONE_NEWNET = 0x40000000

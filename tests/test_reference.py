@@ -3,7 +3,7 @@
 import pytest
 
 from minidock.errors import InvalidReference
-from minidock.reference import Reference, familiar, parse
+from minidock.images.reference import Reference, familiar, parse
 
 DIGEST = "sha256:" + "ab" * 32
 SHA512 = "sha512:" + "cd" * 64

@@ -268,7 +268,7 @@ def test_an_index_gives_the_platform_asked_for(client):
 
 def test_the_registry_picture_and_its_text_twin(busybox, tmp_path):
     from minidock.registry.server import RegistryServer
-    from minidock.viz import registry as picture
+    from minidock.course.viz import registry as picture
     with RegistryServer(tmp_path / "reg") as server:
         for repo in ("one/bb", "two/bb"):
             busybox.tag(f"{server.address}/{repo}", "latest")

@@ -25,8 +25,8 @@ import pytest
 
 import minidock
 from conftest import require_root
-from minidock.bootstrap import make_rootfs
-from minidock.digest import chain_ids
+from minidock.images.bootstrap import make_rootfs
+from minidock.images.digest import chain_ids
 from minidock.errors import NotFound
 from minidock.runtime import cgroups, nsenter
 from minidock.runtime.rootfs import MASKED_PATHS, RootfsSpec, become, bind_readonly_tree, enter_rootfs, setup_user

@@ -16,9 +16,9 @@ import pytest
 
 from conftest import REPO, run_cli
 from archives import entry, small_layer, tar_of
-from minidock import store as storemod
+from minidock.images import store as storemod
 from minidock.errors import DigestMismatch
-from minidock.store import Store, default_root
+from minidock.images.store import Store, default_root
 
 
 # -- where the store is ---------------------------------------------------------
@@ -160,7 +160,7 @@ def test_remove_tree_opens_up_closed_directories_and_never_follows_links():
     """overlay's work/work is mode 000; a rootless user must open it before removing it."""
     import shutil
     import tempfile
-    from minidock.store import remove_tree
+    from minidock.images.store import remove_tree
     base = Path(tempfile.mkdtemp(prefix="minidock-rmtree-"))  # pytest's tmp dirs are root's alone
     try:
         os.chmod(base, 0o755)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from archives import docker_archive, entry, sha, small_layer, tar_of
-from minidock import tarsplit
+from minidock.images import tarsplit
 from minidock.errors import DigestMismatch
-from minidock.layer import apply_layer_tar
+from minidock.images.layer import apply_layer_tar
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for overlay whiteouts (mknod 0/0)")
 

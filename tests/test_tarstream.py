@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from minidock.tarstream import TarStream, end_bytes, header_bytes
+from minidock.images.tarstream import TarStream, end_bytes, header_bytes
 
 FIELDS = ("name", "type", "size", "mode", "uid", "gid", "mtime", "linkname", "uname", "gname")
 

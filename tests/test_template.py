@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from minidock.errors import APIError
-from minidock.template import HEADER_FUNCTIONS, is_table, render, strip_table
+from minidock.cli.template import HEADER_FUNCTIONS, is_table, render, strip_table
 
 CONTAINER = {
     "Id": "4c01db0b339c8a0c4c4a3bdf5e8e1f8b9fb6b0b1d62f5e2a7b8d6c9e0f1a2b3c",

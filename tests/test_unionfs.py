@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from archives import entry, tar_of
-from minidock import unionfs
-from minidock.layer import apply_layer_tar, write_layer_tar
+from minidock.containers import unionfs
+from minidock.images.layer import apply_layer_tar, write_layer_tar
 from minidock.runtime.overlay import MountError, mounted, overlay_options, overlay_supported
-from minidock.unionfs import Provenance, UnionView, changes
+from minidock.containers.unionfs import Provenance, UnionView, changes
 
 IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root: mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)")

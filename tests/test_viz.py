@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from minidock.unionfs import UnionView
-from minidock.viz import dotlang, layers, lifecycle, namespaces, network
+from minidock.containers.unionfs import UnionView
+from minidock.course.viz import dotlang, layers, lifecycle, namespaces, network
 
 
 def assert_renders(dot: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import require_root
-from minidock.viz.archives import archive_contents, archives_dot, archives_text
+from minidock.course.viz.archives import archive_contents, archives_dot, archives_text
 
 pytestmark = pytest.mark.root
 

@@ -19,8 +19,8 @@ import pytest
 
 from archives import docker_archive, entry, tar_of
 from conftest import require_root
-from minidock.viz import widgets
-from minidock.viz.namespaces import TYPES
+from minidock.course.viz import widgets
+from minidock.course.viz.namespaces import TYPES
 
 LAYERS = [
     tar_of(entry("etc", kind="dir"), entry("etc/issue", b"v1\n"), entry("etc/demo.conf", b"colour=blue\n"),

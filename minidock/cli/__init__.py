@@ -1,9 +1,13 @@
 """The ``minidock`` command: docker's verbs, flags and tables over the Python API.
 
-Thin on purpose: each command parses its flags (``cligrammar``), calls the API
-(``client``) and prints what docker prints.  Errors become one line on stderr
-and docker's exit code; a traceback here would be a bug.  The commands live in
-``images.py`` and ``containers.py``; ``base.py`` is how they are declared.
+Thin on purpose: each command parses its flags (``grammar.py``, docker's
+command-line grammar), calls the API and prints what docker prints (tables,
+``--format`` templates: ``template.py``).  Errors become one line on stderr and
+docker's exit code; a traceback here would be a bug.  The commands live in
+``images.py``, ``containers.py``, ``build.py``, ``distribution.py`` and
+``registry.py``; ``base.py`` is how they are declared.
+
+May use: ``api`` and the flat modules.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ import importlib
 import sys
 
 from .. import __version__
-from ..cligrammar import HelpShown
+from .grammar import HelpShown
 from ..errors import MinidockError, UsageError
 from .base import COMMANDS, PROG, Command, out, parser_for
 
 TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
-    from ..client import Client
+    from ..api.client import Client
 
 
 # -- which module declares each command -----------------------------------------
@@ -80,7 +84,7 @@ def dispatch(client: Client | None, name: str, argv: list[str]) -> int:
         name, argv = f"{name} {argv[0]}", argv[1:]
     opts = parser_for(name).parse_args(argv)
     if client is None:
-        from ..client import Client  # here, not at the top: --help and -v need no engine
+        from ..api.client import Client  # here, not at the top: --help and -v need no engine
         client = Client()
     return COMMANDS[name].run(client, opts) or 0
 

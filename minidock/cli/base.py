@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..cligrammar import CommandParser
+from .grammar import CommandParser
 from ..display import tabwrite
 from ..errors import UsageError
 
@@ -77,7 +77,7 @@ def out(text: str = "") -> None:
 
 def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
     """Render a list command's ``--format`` per item; ``table`` adds docker's header row."""
-    from .. import template  # only list commands with --format need it
+    from . import template  # only list commands with --format need it
     body = template.strip_table(fmt)  # docker pre-formats every list format: \t, \n, "table"
     rows = [template.render(body, item) for item in items]
     if not template.is_table(fmt):

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..client import Client
+from ..api.client import Client
 from ..errors import NotFound, UsageError
 from .base import command, flag, out
 
@@ -31,14 +31,14 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
          flag("--label", action="append", default=[], help="Set metadata for an image"),
          counts=(1, 1))
 def build_cmd(client: Client, opts) -> None:
-    from .. import build
+    from ..api.images import build
     say = (lambda line: None) if opts.quiet else out
     with client.store.temp_path() as tmp:  # a context from stdin is unpacked here, and removed after
         tmp.mkdir()
         context, text, name = _context(opts, tmp)
-        image_id = build.build(client, context, text, name, tags=opts.tag,
-                               build_args=_pairs(opts.build_arg, "build-arg"), no_cache=opts.no_cache,
-                               target=opts.target, labels=_pairs(opts.label, "label"), say=say)
+        image_id = build(client, context, text, name, tags=opts.tag,
+                         build_args=_pairs(opts.build_arg, "build-arg"), no_cache=opts.no_cache,
+                         target=opts.target, labels=_pairs(opts.label, "label"), say=say)
     if opts.quiet:
         out(image_id)
 
@@ -52,7 +52,7 @@ def _context(opts, tmp: Path) -> tuple[Path, str, str]:
         root.mkdir()
         if data[257:262] == b"ustar" or data[:2] == b"\x1f\x8b":
             import io
-            from ..layer import apply_layer_tar
+            from ..api.system import apply_layer_tar
             apply_layer_tar(io.BytesIO(data), root, whiteouts="keep")
         else:  # docker build - < Dockerfile: a Dockerfile and no context
             return root, data.decode(), "Dockerfile"

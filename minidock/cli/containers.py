@@ -11,11 +11,11 @@ import sys
 import termios
 import tty as ttymod
 
-from .. import container as ctr
-from ..client import Client
+from ..api import containers as ctr
+from ..api.client import Client
+from ..api.containers import PS_HEADERS, FrameReader, parse_signal, ps_row
 from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
-from ..models.containers import PS_HEADERS, FrameReader, parse_signal, ps_row
 from .base import command, filters, flag, formatted, out
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
@@ -492,13 +492,13 @@ def export_cmd(client: Client, opts) -> None:
          flag("-a", "--all", action="store_true", help="Enter all namespaces"),
          counts=(0, None), error_code=None, interspersed=False)
 def nsenter_cmd(client: Client, opts) -> int:
-    from ..runtime import nsenter
+    from ..api.system import nsenter
     if not opts.target:
         raise UsageError("nsenter: no target PID specified for --target")
     chosen = [ns for ns, on in (("ipc", opts.ipc), ("uts", opts.uts), ("net", opts.net), ("pid", opts.pid),
                                 ("cgroup", opts.cgroup), ("mnt", opts.mount)) if on or opts.all]
     argv = opts.args or [os.environ.get("SHELL", "/bin/sh")]
-    return nsenter.run_in(opts.target, argv, namespaces=chosen)
+    return nsenter(opts.target, argv, namespaces=chosen)
 
 
 @command("container", "COMMAND", "Manage containers: prune", counts=(1, None))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from ..client import Client
+from ..api.client import Client
 from ..errors import UsageError
-from ..reference import parse
+from ..api.images import parse
 from .base import command, flag, out
 
 
@@ -52,10 +52,9 @@ def push_cmd(client: Client, opts) -> None:
          flag("--password-stdin", action="store_true", help="Take the password from stdin"),
          counts=(0, 1))
 def login_cmd(client: Client, opts) -> None:
-    from ..registry import auth, distribution
-    from ..registry.client import Registry
+    from ..api import registry
     server = opts.args[0] if opts.args else "docker.io"
-    host, scheme = distribution.endpoint(server)
+    registry.endpoint(server)  # a malformed server is refused before any prompt
     password = opts.password
     if opts.password_stdin:
         if opts.password is not None:
@@ -69,20 +68,15 @@ def login_cmd(client: Client, opts) -> None:
     if password is None:
         import getpass
         password = getpass.getpass("Password: ")
-    reg = Registry(host, scheme, credentials=(user, password))
-    try:
-        reg.ping()  # answers the registry's challenge with these credentials, or fails
-    finally:
-        reg.close()
-    auth.save(host, user, password)
+    registry.login(server, user, password)
     out("Login Succeeded")
 
 
 @command("logout", "[SERVER]", "Log out from a registry", counts=(0, 1))
 def logout_cmd(client: Client, opts) -> None:
-    from ..registry import auth
+    from ..api import registry
     server = opts.args[0] if opts.args else "docker.io"
-    if auth.forget(server):
+    if registry.logout(server):
         out(f"Removing login credentials for {server}")
     else:
         out(f"Not logged in to {server}")

@@ -8,9 +8,8 @@ import os
 import sys
 
 from .. import progress
-from ..client import Client
-from ..models.images import Image
-from ..digest import short_id
+from ..api.client import Client
+from ..api.images import Image, short_id
 from ..display import format_table, human_size, parse_rfc3339, time_ago
 from ..errors import MinidockError, NotFound, UsageError
 from .base import command, filters, flag, formatted, out
@@ -130,7 +129,7 @@ def inspect_cmd(client: Client, opts) -> int:
             print(f"Error: No such object: {name}", file=sys.stderr)
             status = 1
     if opts.format:
-        from .. import template  # only --format needs it
+        from . import template  # only --format needs it
         for attrs in found:
             out(template.render(opts.format, attrs, missing_key="error"))
     else:
@@ -201,7 +200,7 @@ def _load(client: Client, stream) -> list[tuple[str, str]]:
 def import_cmd(client: Client, opts) -> None:
     source, ref = opts.args[0], (opts.args[1] if len(opts.args) > 1 else None)
     if ref:
-        from ..reference import parse
+        from ..api.images import parse
         parse(ref)  # a bad reference is reported before anything is read
     if "://" in source:
         raise MinidockError(f"cannot import from {source}: this machine has no network; "
@@ -223,7 +222,7 @@ def import_cmd(client: Client, opts) -> None:
 def bootstrap_cmd(client: Client, opts) -> None:
     if opts.args[0] != "busybox":
         raise UsageError(f'unknown base image "{opts.args[0]}": only "busybox" can be bootstrapped')
-    from ..bootstrap import bootstrap_busybox
+    from ..api.system import bootstrap_busybox
     image_id, made = bootstrap_busybox(client.images.images)
     out(f"{'Created' if made else 'Exists'}: busybox:latest {image_id}")
 
@@ -233,7 +232,7 @@ def bootstrap_cmd(client: Client, opts) -> None:
 def version_cmd(client: Client, opts) -> None:
     v = client.version()
     if opts.format:
-        from .. import template
+        from . import template
         return out(template.render(opts.format, {"Client": v, "Server": v}))
     for key in ("Version", "ApiVersion", "PythonVersion", "Os", "Arch", "KernelVersion"):
         out(f" {key + ':':<16}{v[key]}")
@@ -244,7 +243,7 @@ def version_cmd(client: Client, opts) -> None:
 def info_cmd(client: Client, opts) -> None:
     info = client.info()
     if opts.format:
-        from .. import template
+        from . import template
         return out(template.render(opts.format, info))
     out(f"Run mode: {info['RunMode']} ({info['RunModeReason']})")
     for feature, used in info["Isolation"].items():
@@ -263,7 +262,7 @@ def system_cmd(client: Client, opts) -> int:
          flag("-v", "--verbose", action="store_true", help="Show detailed information on space usage"),
          counts=(0, 0))
 def system_df_cmd(client: Client, opts) -> None:
-    from ..models.containers import command_column
+    from ..api.containers import command_column
     df = client.df()
     images, containers, layers = df["Images"], df["Containers"], df["LayersSize"]
     used = [i for i in images if i["Containers"]]

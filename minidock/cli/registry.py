@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from ..client import Client
+from ..api.client import Client
 from ..errors import UsageError
 from .base import command, flag, out
 
@@ -28,7 +28,7 @@ def registry_cmd(client: Client, opts) -> int:
          flag("--htpasswd", help="Require basic auth against this htpasswd file (bcrypt entries)"),
          counts=(0, 0))
 def registry_serve_cmd(client: Client, opts) -> None:
-    from ..registry.server import RegistryServer  # only this command pays for http.server
+    from ..api.registry import RegistryServer  # only this command pays for http.server
     addr = parse_addr(opts.addr)
     # Block SIGTERM and SIGINT before any thread starts (threads inherit the mask), then wait
     # for one in the main thread: no handler runs in the middle of a request.

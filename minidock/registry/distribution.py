@@ -24,10 +24,10 @@ import urllib.parse
 from typing import Callable
 
 from .. import progress
-from ..digest import HashingReader, chain_id, sha256_bytes
+from ..images.digest import HashingReader, chain_id, sha256_bytes
 from ..errors import APIError, DigestMismatch, InvalidReference, MinidockError
-from ..image import Images, check_depth
-from ..reference import DEFAULT_DOMAIN, Reference, parse
+from ..images.image import Images, check_depth
+from ..images.reference import DEFAULT_DOMAIN, Reference, parse
 from . import auth
 from .client import (DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Registry, scheme_for)
 

@@ -45,28 +45,26 @@ from pathlib import Path
 
 from ..display import rfc3339
 from ..errors import APIError, MinidockError
-from ..store import Store
 from . import cgroups, mode, network, userns
+from .state import write_state
+from .stdcopy import EXIT, STDERR, STDOUT, frame
 from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
 from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
                        CLONE_NEWUTS, DEFAULT_CAPABILITIES, drop_capabilities, set_no_new_privs,
-                       set_pdeathsig, unshare)
-
-STDOUT, STDERR, EXIT = 1, 2, 3
-
-
-def frame(stream: int, data: bytes) -> bytes:
-    """One stdcopy frame."""
-    return struct.pack(">BxxxL", stream, len(data)) + data
-
+                       process_start_time, set_pdeathsig, unshare)
 
 # -- starting a shim ----------------------------------------------------------
 
 _spawned_before = False
 
 
-def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
+def spawn(store, cid: str, attach: socket.socket | None = None, poststop=()) -> dict:
     """Start container ``cid`` under a new shim; return its state once it runs.
+
+    ``store`` is where the container's directory is (``ROOT/containers/ID``, the bundle) and whose
+    lock guards ``state.json``.  ``poststop`` are callables the shim calls after the container's
+    exit is recorded, as OCI's poststop hooks: the engine's own work after an exit (AutoRemove),
+    which the runtime knows nothing of.
 
     ``attach`` (one end of a socketpair) becomes the shim's first attached
     client, so ``run`` sees every byte of output from the very first.  The
@@ -90,7 +88,7 @@ def spawn(store: Store, cid: str, attach: socket.socket | None = None) -> dict:
             os.close(notify_r)
             os.setsid()
             if os.fork() == 0:
-                _shim_main(store, cid, notify_w, attach)
+                _shim_main(store, cid, notify_w, attach, poststop)
         finally:
             os._exit(0)
     os.close(notify_w)
@@ -112,14 +110,14 @@ def _start_error(reply: dict) -> MinidockError:
     return error
 
 
-def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
+def _shim_main(store, cid: str, notify_w: int, attach, poststop) -> None:
     """The shim's whole life; never returns."""
     code = 0
     try:
         _quiet_stdio(store, cid)
         if "asyncio" in sys.modules:  # forked from a Jupyter kernel, we inherited its running loop
             sys.modules["asyncio"]._set_running_loop(None)
-        Shim(store, cid, notify_w, attach).run()
+        Shim(store, cid, notify_w, attach, poststop).run()
     except MinidockError as e:  # a refusal the user should read (a port taken, a bad user...)
         _print_exc()
         _notify(notify_w, {"error": str(e), "code": e.exit_code})
@@ -131,7 +129,7 @@ def _shim_main(store: Store, cid: str, notify_w: int, attach) -> None:
     os._exit(code)
 
 
-def _quiet_stdio(store: Store, cid: str) -> None:
+def _quiet_stdio(store, cid: str) -> None:
     """Stdin from /dev/null, stdout and stderr to the container's shim.log."""
     null = os.open(os.devnull, os.O_RDONLY)
     log = os.open(store.root / "containers" / cid / "shim.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -167,13 +165,10 @@ def _notify(fd: int, message: dict) -> None:
 class Shim:
     """The state of one shim: the container's fds, the attached clients, the log."""
 
-    def __init__(self, store: Store, cid: str, notify_w: int, attach):
-        from ..container import Containers
-        from ..image import Images
-        self.store, self.cid, self.notify_w = store, cid, notify_w
-        self.containers = Containers(store, Images(store))
-        self.config = self.containers.config(cid)
-        self.dir = self.containers.dir(cid)
+    def __init__(self, store, cid: str, notify_w: int, attach, poststop):
+        self.store, self.cid, self.notify_w, self.poststop = store, cid, notify_w, poststop
+        self.dir = store.root / "containers" / cid
+        self.config = json.loads((self.dir / "config.json").read_text())
         self.clients: list[socket.socket] = [attach] if attach is not None else []
         self.sel = selectors.DefaultSelector()
         self.log = open(self.dir / "log.json", "ab")
@@ -201,9 +196,9 @@ class Shim:
             keeper, pid, error = self._start(cgroup, lease, stdio, listener)
             if "pty" in stdio and not error:
                 stdio = self._master_from(stdio["pty"])
-            state = self.containers.write_state(
-                self.cid, Status="exited" if error else "running", Pid=0 if error else pid,
-                ShimPid=os.getpid(), ShimStart=_start_time(os.getpid()), ExitCode=error[0] if error else 0,
+            state = write_state(
+                self.store, self.dir, Status="exited" if error else "running", Pid=0 if error else pid,
+                ShimPid=os.getpid(), ShimStart=process_start_time(os.getpid()), ExitCode=error[0] if error else 0,
                 StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "",
                 IPAddress=lease.address if lease else "", Gateway=lease.gateway if lease else "",
                 MacAddress=lease.mac if lease else "", IPPrefixLen=lease.prefixlen if lease else 0,
@@ -483,11 +478,9 @@ class Shim:
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "attach.sock").unlink()
-        if self.config["AutoRemove"]:
-            self.containers.delete(self.cid)  # docker's AutoRemove: the engine removes it, not the client
-        else:
-            self.containers.write_state(self.cid, Status="exited", ExitCode=status, Pid=0,
-                                        FinishedAt=rfc3339(time.time()))
+        write_state(self.store, self.dir, Status="exited", ExitCode=status, Pid=0, FinishedAt=rfc3339(time.time()))
+        for hook in self.poststop:  # the engine's (AutoRemove), run before the clients hear the exit
+            hook()
         self._broadcast(frame(EXIT, str(status).encode()))
         for client in list(self.clients):
             self._drop(client)
@@ -509,7 +502,7 @@ class NoCgroup:
         pass
 
 
-def release_resources(store: Store, cid: str) -> None:
+def release_resources(store, cid: str) -> None:
     """Free what a container held, after its shim is gone (crash) or before ``rm``."""
     with contextlib.suppress(Exception):
         cgroups.Cgroup.open(cid).remove()
@@ -520,21 +513,16 @@ def release_resources(store: Store, cid: str) -> None:
     release_network(store, cid, config)
 
 
-def release_network(store: Store, cid: str, config: dict) -> None:
+def release_network(store, cid: str, config: dict) -> None:
     """The bridge's veth and address; a container without the bridge held neither."""
     if config["NetworkMode"] == "bridge":
         network.detach(cid)
         network.release(store, cid, remove_idle_bridge=True)
 
 
-def _start_time(pid: int):
-    from ..container import process_start_time
-    return process_start_time(pid)
-
-
 # -- inside the container's namespaces ------------------------------------------
 
-def _keeper_main(config: dict, cdir, store: Store, stdio, go_r: int, pid_w: int, err_w: int, lease,
+def _keeper_main(config: dict, cdir, store, stdio, go_r: int, pid_w: int, err_w: int, lease,
                  cgroup, rootless: bool, emulated: bool = False, sockets: int | None = None) -> None:
     """Unshare the namespaces, join the cgroup, fork PID 1, report its PID, wait for it; never returns.
 
@@ -598,7 +586,7 @@ def _make_sockets_until_the_end(sockets: socket.socket, child: int) -> None:
     sockets.close()
 
 
-def _container_main(config: dict, cdir, store: Store, stdio, go_r: int, err_w: int, lease, rootless: bool) -> None:
+def _container_main(config: dict, cdir, store, stdio, go_r: int, err_w: int, lease, rootless: bool) -> None:
     """PID 1: build the root file system, drop privileges, wait for the go (the network), exec."""
     try:
         set_pdeathsig(signal.SIGKILL)
@@ -672,11 +660,10 @@ def take_stdio(stdio, tty: bool) -> None:
 
 
 def _hosts(config: dict, lease) -> str:
-    from ..container import hosts_file
-    return hosts_file(config["Hostname"], lease.address)
+    return network.hosts_file(config["Hostname"], lease.address)
 
 
-def _rootfs_spec(config: dict, cdir, store: Store, rootless: bool = False) -> RootfsSpec:
+def _rootfs_spec(config: dict, cdir, store, rootless: bool = False) -> RootfsSpec:
     binds = [(cdir / name, f"/etc/{name}") for name in ("hosts", "hostname", "resolv.conf")]
     if config["Driver"] == "vfs":
         return RootfsSpec(cdir / "rootfs", None, None, None, binds, config["ReadonlyRootfs"], config["Hostname"])

@@ -324,3 +324,18 @@ def _permitted() -> int:
     """The caller's permitted set, from /proc/self/status."""
     with open("/proc/self/status") as f:
         return next(int(line.split()[1], 16) for line in f if line.startswith("CapPrm:"))
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+
+    None when there is no such process, or only its zombie (state Z or X,
+    field 3): it has ended, its parent just has not reaped it yet.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else int(fields[19])

@@ -3,7 +3,7 @@
 import os
 
 from minidock import course
-from minidock.digest import collision_probability
+from minidock.images.digest import collision_probability
 from solving import chapter, right, sh
 
 with chapter("01-images") as client:

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from minidock import course
-from minidock.unionfs import UnionView
+from minidock.containers.unionfs import UnionView
 from solving import chapter, right, sh
 
 with chapter("03-union-fs") as client:

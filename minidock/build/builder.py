@@ -1,0 +1,511 @@
+"""``build``: a Dockerfile, step by step, each step an image on top of the last (Docker's classic builder).
+
+The seed says every instruction makes a layer.  More exactly (and as Docker
+records it): every instruction makes an *image*, the previous one plus a
+change; only RUN, COPY and ADD change files and so add a filesystem layer,
+the others change only the config and add a history entry marked
+``empty_layer``.  ``minidock history`` shows both kinds.
+
+* **RUN** runs in a real container of the previous step's image (no
+  network: this machine has none), and its writable layer becomes the layer.
+* **COPY/ADD** lay the files out in a temp dir and make it a layer.
+* The **cache**: a step is reused when the image it starts from, the
+  instruction (after variable expansion, with the build args it sees) and,
+  for COPY/ADD, the content of what it copies are the same as in an earlier
+  build (``ROOT/build-cache.json``).  So editing one file reruns exactly the
+  steps from its COPY on.
+* **Multi-stage**: ``FROM ... AS name`` starts a stage; ``COPY --from=name``
+  copies from its result; only the last stage (or ``--target``) is tagged.
+* With ``SOURCE_DATE_EPOCH`` every timestamp is that time, so building the
+  same context twice gives the same image ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import dockerfile as dfile
+from ..images.archive import source_date_epoch
+from .context import BuildError, Context, content_digest, copy_into
+from ..display import rfc3339
+from ..errors import MinidockError, NotFound
+from ..images.image import Images, check_depth
+from ..images.reference import parse
+
+CACHE = "build-cache.json"
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+METADATA = {"MAINTAINER", "EXPOSE", "CMD", "ENTRYPOINT", "ENV", "ARG", "WORKDIR", "LABEL", "USER", "VOLUME",
+            "STOPSIGNAL", "HEALTHCHECK", "SHELL", "ONBUILD"}
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class StageState:
+    """Where a stage stands: its current image, config, and the variables its steps see."""
+    image_id: str | None
+    config: dict
+    args: dict[str, str | None] = field(default_factory=dict)   # ARGs declared in this stage
+    cmd_set: bool = False  # whether this stage set CMD itself
+
+    @property
+    def container_config(self) -> dict:
+        return self.config.setdefault("config", {})
+
+    def env(self) -> dict[str, str]:
+        """What ``$VAR`` means in this stage: its ARGs, overridden by its ENV (Docker's rule)."""
+        values = {k: v for k, v in self.args.items() if v is not None}
+        for item in self.container_config.get("Env") or []:
+            k, _, v = item.partition("=")
+            values[k] = v
+        return values
+
+
+class Builder:
+    """One ``minidock build``."""
+
+    def __init__(self, client, context: Path, dockerfile: dfile.Dockerfile, *, build_args: dict[str, str] = (),
+                 no_cache: bool = False, target: str | None = None, labels: dict[str, str] = (),
+                 say: Say = print):
+        self.client, self.images = client, client.images.images
+        self.containers = client.containers.containers
+        self.context, self.df = Context(context), dockerfile
+        self.build_args, self.no_cache, self.target = dict(build_args), no_cache, target
+        self.labels, self.say = dict(labels), say
+        self.epoch = source_date_epoch()
+        self.stages: dict[str, str] = {}       # stage name or index -> its image ID
+        self.used_args: set[str] = set()
+        self.flat_roots: list[Path] = []      # images flattened for COPY --from, removed by close()
+        self.meta = {}                           # ARGs before the first FROM
+        for ins in dockerfile.meta_args:
+            for key, value in _checked(dockerfile, ins, dfile.key_values, ins.args[0], {}, dockerfile.escape,
+                                       legacy_env=False, instruction="ARG"):
+                self.meta[key] = self.build_args.get(key, value)
+                self.used_args.add(key)
+
+    # -- the whole build --------------------------------------------------
+
+    def build(self) -> str:
+        stages = list(self.df.stages)
+        if self.target is not None:
+            names = [s.name for s in stages]
+            if self.target.lower() not in names:
+                raise BuildError(f"failed to reach build target {self.target} in Dockerfile")
+            stages = stages[: names.index(self.target.lower()) + 1]
+        total = sum(len(s.instructions) for s in stages)
+        step, image_id = 0, ""
+        for stage in stages:
+            state = None
+            for ins in stage.instructions:
+                step += 1
+                self.say(f"Step {step}/{total} : {ins.original}")
+                state = self._from(stage, ins) if ins.cmd == "FROM" else self._step(state, ins)
+                self.say(f" ---> {state.image_id.split(':')[1][:12]}")
+            image_id = state.image_id
+            self.stages[str(stage.index)] = image_id
+            if stage.name:
+                self.stages[stage.name] = image_id
+        unused = sorted(set(self.build_args) - self.used_args)
+        if unused:
+            self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
+        if self.labels:
+            state = StageState(image_id, json.loads(self.images.store.read_blob(image_id)))
+            image_id = self._commit_config(state, "LABEL " + " ".join(f"{k}={v}" for k, v in self.labels.items()),
+                                           lambda c: c.setdefault("Labels", {}).update(self.labels)).image_id
+        return image_id
+
+    # -- FROM -------------------------------------------------------------
+
+    def _from(self, stage: dfile.Stage, ins: dfile.Instruction) -> StageState:
+        name = self._expand(ins, stage.base, self.meta)
+        if name.lower() in self.stages:
+            image_id = self.stages[name.lower()]
+        elif name == "scratch":
+            return self._scratch()
+        else:
+            try:
+                image_id = self.images.resolve(name)
+            except NotFound:
+                image_id = self.client.images.pull(name, say=self.say).id
+        state = StageState(image_id, json.loads(self.images.store.read_blob(image_id)))
+        for trigger in state.container_config.pop("OnBuild", None) or []:
+            self.say(f"# Executing 1 build trigger: {trigger}")
+            (triggered,) = dfile.parse(f"FROM scratch\n{trigger}\n", "ONBUILD").stages[0].instructions[1:]
+            state = self._step(state, triggered)
+        return state
+
+    def _scratch(self) -> StageState:
+        """``FROM scratch``: an image of no layers at all."""
+        config = {"architecture": "amd64", "os": "linux", "config": {},
+                  "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+        data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+        return StageState(self.images.add(data), config)
+
+    # -- the other instructions -------------------------------------------
+
+    def _step(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        if ins.cmd == "RUN":
+            return self._run(state, ins)
+        if ins.cmd in ("COPY", "ADD"):
+            return self._copy(state, ins)
+        if ins.cmd == "ARG":
+            return self._arg(state, ins)
+        text, change = self._metadata(state, ins)
+        return self._cached(state, ins, text, lambda: self._commit_config(state, text, change))
+
+    def _arg(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        """``ARG name[=default]``: --build-arg wins, then the default, then a same-named ARG before FROM."""
+        for key, default in _checked(self.df, ins, dfile.key_values, ins.args[0], state.env(), self.df.escape,
+                                     legacy_env=False, instruction="ARG"):
+            self.used_args.add(key)
+            if key in self.build_args:
+                state.args[key] = self.build_args[key]
+            else:
+                state.args[key] = default if default is not None else self.meta.get(key)
+        return self._cached(state, ins, ins.original,
+                            lambda: self._commit_config(state, ins.original, lambda c: None))
+
+    def _metadata(self, state: StageState, ins: dfile.Instruction) -> tuple[str, Callable[[dict], None]]:
+        """What a config-only instruction records in the history, and how it changes the config."""
+        env, esc = state.env(), self.df.escape
+        cmd, arg = ins.cmd, (ins.args[0] if ins.args else "")
+        if cmd == "MAINTAINER":
+            state.config["author"] = arg  # a top-level field, not the container config's
+            return f"MAINTAINER {arg}", lambda c: None
+        if cmd in ("CMD", "ENTRYPOINT"):
+            argv = list(ins.args) if ins.json else self._shell(state) + [arg]
+            keep_cmd = state.cmd_set  # a new ENTRYPOINT drops a CMD inherited from the base, not one set here
+            state.cmd_set = state.cmd_set or cmd == "CMD"
+            return f"{cmd} {json.dumps(argv)}", lambda c: _set_command(c, cmd, argv, keep_cmd)
+        if cmd == "SHELL":
+            return f"SHELL {json.dumps(list(ins.args))}", lambda c: c.update(Shell=list(ins.args))
+        if cmd == "HEALTHCHECK":
+            check = _healthcheck(ins, self._shell(state))
+            return f"HEALTHCHECK {json.dumps(check)}", lambda c: c.update(Healthcheck=check)
+        if cmd == "ONBUILD":
+            return f"ONBUILD {arg}", lambda c: c.setdefault("OnBuild", []).append(arg)
+        if cmd in ("ENV", "LABEL"):
+            pairs = _checked(self.df, ins, dfile.key_values, arg, env, esc, instruction=cmd)
+            return f"{cmd} " + " ".join(f"{k}={v}" for k, v in pairs), lambda c: _set_pairs(c, cmd, pairs)
+        if cmd in ("USER", "WORKDIR", "STOPSIGNAL"):  # Docker keeps their blanks: one word, expanded
+            words = [_checked(self.df, ins, dfile.expand, arg, env, esc)]
+        else:
+            words = list(ins.args) if ins.json else _checked(self.df, ins, dfile.expand_words, arg, env, esc)
+        if cmd == "WORKDIR":
+            path = os.path.normpath(os.path.join(state.container_config.get("WorkingDir") or "/", words[0]))
+            return f"WORKDIR {path}", lambda c: c.update(WorkingDir=path)
+        return f"{cmd} {' '.join(words)}", lambda c: _set_words(c, cmd, words)
+
+    def _shell(self, state: StageState) -> list[str]:
+        return list(state.container_config.get("Shell") or DEFAULT_SHELL)
+
+    def _expand(self, ins: dfile.Instruction, word: str, env: dict) -> str:
+        return _checked(self.df, ins, dfile.expand, word, env, self.df.escape)
+
+    # -- images of each step ------------------------------------------------
+
+    def _cached(self, state: StageState, ins: dfile.Instruction, text: str, make: Callable[[], StageState],
+                extra: str = "") -> StageState:
+        """Reuse the image an earlier build made for this same step on this same image, or make it."""
+        key = hashlib.sha256(json.dumps([state.image_id, text, extra, sorted(state.env().items())])
+                             .encode()).hexdigest()
+        cache = self.images.store.read_json(CACHE, {})
+        if not self.no_cache and key in cache:
+            try:
+                image_id = self.images.resolve(cache[key])
+                self.say(" ---> Using cache")
+                new = StageState(image_id, json.loads(self.images.store.read_blob(image_id)), dict(state.args),
+                                 state.cmd_set)
+                return new
+            except MinidockError:
+                pass  # the cached image was removed since
+        new = make()
+        with self.images.store.lock():
+            cache = self.images.store.read_json(CACHE, {})
+            cache[key] = new.image_id
+            self.images.store.write_json(CACHE, cache)
+        return new
+
+    def _history(self, created_by: str, empty: bool) -> dict:
+        entry = {"created": self._now(), "created_by": created_by}
+        if empty:
+            entry["empty_layer"] = True
+        return entry
+
+    def _now(self) -> str:
+        return rfc3339(self.epoch if self.epoch is not None else time.time())
+
+    def _commit_config(self, state: StageState, text: str, change: Callable[[dict], None]) -> StageState:
+        """A new image: the same layers, the config changed, a history entry marked empty_layer."""
+        config = json.loads(json.dumps(state.config))
+        change(config.setdefault("config", {}))
+        return self._add(state, config, f"/bin/sh -c #(nop)  {text}", empty=True)
+
+    def _add(self, state: StageState, config: dict, created_by: str, empty: bool,
+             diff_id: str | None = None) -> StageState:
+        config["created"] = self._now()
+        config.setdefault("history", []).append(self._history(created_by, empty))
+        if diff_id is not None:
+            config["rootfs"]["diff_ids"].append(diff_id)
+            check_depth(len(config["rootfs"]["diff_ids"]))
+        config.pop("container", None)
+        data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+        image_id = self.images.add(data, parent=state.image_id)
+        return StageState(image_id, config, dict(state.args), state.cmd_set)
+
+    # -- RUN --------------------------------------------------------------
+
+    def _run(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        argv = list(ins.args) if ins.json else self._shell(state) + [ins.args[0]]
+        build_env = [f"{k}={v}" for k, v in sorted(state.args.items()) if v is not None]
+        return self._cached(state, ins, f"RUN {json.dumps(argv)}",
+                            lambda: self._run_container(state, argv, build_env))
+
+    def _run_container(self, state: StageState, argv: list[str], build_env: list[str]) -> StageState:
+        cfg = state.container_config
+        cid = self.containers.create(state.image_id, argv, entrypoint=[], environment=build_env,
+                                     working_dir=cfg.get("WorkingDir") or None, user=cfg.get("User") or None,
+                                     network="none")
+        self.say(f" ---> Running in {cid[:12]}")
+        try:
+            code = self._attached(cid)
+            if code != 0:
+                raise BuildError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
+            parent = self.images.record(state.image_id).chain_ids
+            with self.images.store.temp_path() as tmp:
+                layer = self.containers.writable_layer(cid, tmp)
+                chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch)
+            diff_id = self.images.layer_meta(chain)["diff_id"]
+            config = json.loads(json.dumps(state.config))
+            return self._add(state, config, " ".join(argv), empty=False, diff_id=diff_id)
+        finally:
+            self.containers.remove(cid, force=True)
+            self.say(f" ---> Removed intermediate container {cid[:12]}")
+
+    def _attached(self, cid: str) -> int:
+        """Start the container, print its output as it comes, return its exit code."""
+        code, pending = 255, b""
+        for stream, data in self.containers.start_attached(cid):
+            if stream == 3:
+                code = int(data)
+                continue
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self.say(line.decode(errors="replace"))
+        if pending:
+            self.say(pending.decode(errors="replace"))
+        return code
+
+    # -- COPY and ADD -----------------------------------------------------
+
+    def _copy(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        words = list(ins.args) if ins.json else _checked(self.df, ins, dfile.expand_words, ins.args[0],
+                                                         state.env(), self.df.escape)
+        if len(words) < 2:
+            raise dfile.DockerfileError(self.df.filename, ins.line, f"{ins.cmd} requires at least two arguments")
+        *srcs, dest = words
+        if ins.cmd == "ADD" and any("://" in s for s in srcs):
+            raise BuildError("ADD failed: a URL source needs the network, which this machine has not")
+        workdir = state.container_config.get("WorkingDir") or "/"
+        dest = dest if dest.startswith("/") else os.path.join(workdir, dest) + ("/" if dest.endswith("/") else "")
+        root, ctx = self._source_root(ins)
+        with tempfile.TemporaryDirectory(dir=self.images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
+            ctx_obj = ctx or Context(root)
+            picked = [(rel, ctx_obj.files_under(rel)) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
+            digest = content_digest(ctx_obj.root, [p for _, files in picked for p in files])
+            text = f"{ins.cmd} {json.dumps(srcs)} {dest} {json.dumps(ins.flags, sort_keys=True)}"
+            # the history says what docker's does: "COPY file:<digest of the content> in /dest"
+            kind = "multi" if len(picked) > 1 else "dir" if len(picked[0][1]) > 1 else "file"
+            created_by = f"{ins.cmd} {kind}:{digest.split(':')[1]} in {dest}"
+            return self._cached(state, ins, text, lambda: self._lay_out_copy(state, ins, ctx_obj, picked, dest,
+                                                                              Path(tmp), created_by), extra=digest)
+
+    def _source_root(self, ins: dfile.Instruction):
+        """The tree a COPY reads: the context, or (``--from``) a stage's or an image's files, flattened."""
+        source = ins.flags.get("from")
+        if not source:
+            return self.context.root, self.context
+        image_id = self.stages.get(source.lower()) or self.images.resolve(source)
+        from ..containers.unionfs import UnionView
+        flat = Path(tempfile.mkdtemp(dir=self.images.store.tmp, prefix=f"{os.getpid()}-from-"))
+        rec = self.images.record(image_id)
+        UnionView([self.images.store.layer_dir(c) / "diff" for c in rec.chain_ids]).flatten(flat / "root")
+        self.flat_roots.append(flat)
+        return flat / "root", None
+
+    def _lay_out_copy(self, state: StageState, ins: dfile.Instruction, ctx: Context,
+                      picked: list[tuple[str, list[str]]], dest: str, tmp: Path, created_by: str) -> StageState:
+        owner = _owner(ins.flags.get("chown"), self.images, state.image_id)
+        chmod = int(ins.flags["chmod"], 8) if ins.flags.get("chmod") else None
+        to_dir = dest.endswith("/") or len(picked) > 1 or any((ctx.root / rel).is_dir() and
+                                                               not (ctx.root / rel).is_symlink() for rel, _ in picked)
+        layer = tmp / "layer"
+        layer.mkdir()
+        pairs = []
+        for rel, files in picked:
+            is_dir = (ctx.root / rel).is_dir() and not (ctx.root / rel).is_symlink()
+            if ins.cmd == "ADD" and _is_archive(ctx.root / rel):
+                _extract_archive(ctx.root / rel, layer / dest.lstrip("/"))
+            elif is_dir:  # a directory's contents go into dest, not the directory itself
+                pairs += [(f, os.path.join(dest, os.path.relpath(f, rel))) for f in files if f != rel]
+            else:
+                pairs.append((rel, os.path.join(dest, os.path.basename(rel)) if to_dir else dest))
+        copy_into(ctx.root, pairs, layer, owner, chmod)
+        parent = self.images.record(state.image_id).chain_ids
+        chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch,
+                                          owner=None if os.geteuid() == 0 else owner or (0, 0))
+        config = json.loads(json.dumps(state.config))
+        return self._add(state, config, f"/bin/sh -c #(nop) {created_by}", empty=False,
+                         diff_id=self.images.layer_meta(chain)["diff_id"])
+
+    def close(self) -> None:
+        from ..images.store import remove_tree
+        for flat in self.flat_roots:
+            remove_tree(flat)
+
+
+def _checked(df: dfile.Dockerfile, ins: dfile.Instruction, fn, *args, **kwargs):
+    """Call one of the parser's word functions; a ValueError becomes ``Dockerfile:LINE: message``."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as e:
+        raise dfile.DockerfileError(df.filename, ins.line, str(e)) from None
+
+
+def _set_pairs(c: dict, cmd: str, pairs: list[tuple[str, str]]) -> None:
+    """ENV (a new value of a name already set replaces it where it stands, as Docker does) or LABEL."""
+    if cmd == "LABEL":
+        c.setdefault("Labels", {}).update(pairs)
+        return
+    env = list(c.get("Env") or [])
+    for key, value in pairs:
+        names = [e.partition("=")[0] for e in env]
+        if key in names:
+            env[names.index(key)] = f"{key}={value}"
+        else:
+            env.append(f"{key}={value}")
+    c["Env"] = env
+
+
+def _set_words(c: dict, cmd: str, words: list[str]) -> None:
+    """EXPOSE, VOLUME, USER, STOPSIGNAL."""
+    if cmd == "EXPOSE":  # a range stays one key ("9000-9001/tcp"), as buildah records it
+        for word in words:
+            ports, _, proto = word.partition("/")
+            c.setdefault("ExposedPorts", {})[f"{ports}/{(proto or 'tcp').lower()}"] = {}
+    elif cmd == "VOLUME":
+        for volume in words:
+            c.setdefault("Volumes", {})[volume] = {}
+    elif cmd == "USER":
+        c["User"] = words[0]
+    elif cmd == "STOPSIGNAL":
+        c["StopSignal"] = words[0]
+
+
+def _set_command(c: dict, cmd: str, argv: list[str], keep_cmd: bool) -> None:
+    """CMD or ENTRYPOINT; "If CMD is defined from the base image, setting ENTRYPOINT will reset CMD"."""
+    if cmd == "ENTRYPOINT":
+        c["Entrypoint"] = argv
+        if not keep_cmd:
+            c["Cmd"] = None
+    else:
+        c["Cmd"] = argv
+
+
+def _healthcheck(ins: dfile.Instruction, shell: list[str]) -> dict:
+    """HEALTHCHECK [flags] CMD ... | NONE, as the config stores it (durations in ns)."""
+    arg = ins.args[0] if not ins.json else ""
+    if arg.strip().upper() == "NONE":
+        return {"Test": ["NONE"]}
+    rest = arg.strip()[3:].strip() if arg.strip().upper().startswith("CMD") else arg
+    try:
+        argv = json.loads(rest)
+        test = ["CMD", *argv] if isinstance(argv, list) else ["CMD-SHELL", rest]
+    except ValueError:
+        test = ["CMD-SHELL", rest]
+    check = {"Test": test}
+    for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod")):
+        if ins.flags.get(flag):
+            check[key] = int(_seconds(ins.flags[flag]) * 1e9)
+    if ins.flags.get("retries"):
+        check["Retries"] = int(ins.flags["retries"])
+    return check
+
+
+def _seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * units[unit]
+    return float(text)
+
+
+def _owner(spec: str | None, images: Images, image_id: str) -> tuple[int, int] | None:
+    """``--chown=user[:group]``: numbers, or names looked up in the image's /etc/passwd and /etc/group."""
+    if not spec:
+        return (0, 0)
+    user, _, group = spec.partition(":")
+    uid = _lookup(user, "etc/passwd", images, image_id)
+    gid = _lookup(group, "etc/group", images, image_id, by_user=False) if group else uid
+    return uid, gid
+
+
+def _lookup(name: str, table: str, images: Images, image_id: str, by_user: bool = True) -> int:
+    if name.isdigit():
+        return int(name)
+    from ..containers.unionfs import UnionView
+    view = UnionView([images.store.layer_dir(c) / "diff" for c in images.record(image_id).chain_ids])
+    try:
+        with view.open(table) as f:
+            for line in f.read().decode(errors="replace").splitlines():
+                fields = line.split(":")
+                if fields[0] == name and len(fields) > 2:
+                    return int(fields[2])
+    except (OSError, AttributeError):
+        pass
+    raise BuildError(f"unable to convert {'uid' if by_user else 'gid'}/{'gid' if by_user else 'uid'} "
+                     f"for chown: no such {'user' if by_user else 'group'} {name!r} in the image")
+
+
+def _is_archive(path: Path) -> bool:
+    """ADD unpacks a local tar (plain, gzip, bzip2, xz); any other file is copied."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    from ..images import compression
+    with open(path, "rb") as f:
+        head = f.read(512)
+    return head[257:262] == b"ustar" or compression.is_compressed(head[:6])
+
+
+def _extract_archive(path: Path, dest: Path) -> None:
+    from ..images.layer import apply_layer_tar
+    with open(path, "rb") as f:
+        apply_layer_tar(f, dest, whiteouts="keep")
+
+
+def build(client, context: Path, dockerfile_text: str, dockerfile_name: str = "Dockerfile", *,
+          tags: list[str] = (), build_args: dict[str, str] = (), no_cache: bool = False,
+          target: str | None = None, labels: dict[str, str] = (), say: Say = print) -> str:
+    """Build an image; tag it; return its ID."""
+    for tag in tags:
+        parse(tag)  # a bad tag is reported before anything is built
+    df = dfile.parse(dockerfile_text, dockerfile_name)
+    builder = Builder(client, context, df, build_args=build_args, no_cache=no_cache, target=target,
+                      labels=labels, say=say)
+    try:
+        image_id = builder.build()
+    finally:
+        builder.close()
+    say(f"Successfully built {image_id.split(':')[1][:12]}")
+    for tag in tags:
+        ref = client.images.images.tag(image_id, tag)
+        say(f"Successfully tagged {ref.familiar()}")
+    return image_id

@@ -1,0 +1,204 @@
+"""The build context: the files a Dockerfile's COPY and ADD may take, and nothing else.
+
+``docker build DIR`` sends DIR (minus what ``.dockerignore`` excludes) to the
+builder; ``docker build - < ctx.tar`` sends a tar.  Either way, COPY and ADD
+see only that tree:
+
+* a source that climbs out (``COPY ../secret /``) is refused, as Docker's
+  classic builder refuses it ("forbidden path outside the build context");
+* symlinks inside the context are resolved *within* it, as if the context
+  were ``/`` (``link -> /etc`` makes ``link/passwd`` the context's
+  ``etc/passwd``), and a source that is itself a symlink is copied as a
+  symlink, never followed out;
+* ``.dockerignore`` patterns (Docker's rules: Go's ``filepath.Match`` plus
+  ``**``, ``!`` exceptions, the last matching pattern wins, a matched
+  directory excludes what is in it) hide files from COPY . and from wildcards.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+from ..errors import MinidockError
+
+MAX_SYMLINKS = 40
+
+
+class BuildError(MinidockError):
+    """A build step failed (docker build exits 1)."""
+
+    exit_code = 1
+
+
+def _pattern_regex(pattern: str) -> re.Pattern:
+    """A .dockerignore pattern as a regex over slash-separated relative paths (moby patternmatcher)."""
+    out, i = "", 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            if pattern[i:i + 2] == "**":
+                i += 1
+                if pattern[i + 1:i + 2] == "/":  # "**/" matches zero or more directories
+                    i += 1
+                    out += "(?:.*/)?"
+                else:
+                    out += ".*"
+            else:
+                out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out += re.escape(c)
+            else:
+                body = pattern[i + 1:end].replace("\\", "\\\\")
+                out += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
+                i = end
+        elif c == "\\" and i + 1 < len(pattern):
+            i += 1
+            out += re.escape(pattern[i])
+        else:
+            out += re.escape(c)
+        i += 1
+    return re.compile(out + r"\Z")
+
+
+class Ignore:
+    """The patterns of a ``.dockerignore`` file."""
+
+    def __init__(self, text: str = ""):
+        self.rules: list[tuple[re.Pattern, bool]] = []  # (pattern, is an exception)
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            exception = line.startswith("!")
+            line = line[1:].strip() if exception else line
+            cleaned = os.path.normpath(line).lstrip("/")
+            if cleaned in (".", ""):
+                continue
+            self.rules.append((_pattern_regex(cleaned), exception))
+
+    def excluded(self, rel: str) -> bool:
+        """Whether the context path ``rel`` ("a/b/c") is excluded: the last rule matching it or a parent wins."""
+        parents = rel.split("/")
+        candidates = ["/".join(parents[:i]) for i in range(1, len(parents) + 1)]
+        verdict = False
+        for regex, exception in self.rules:
+            if any(regex.match(c) for c in candidates):
+                verdict = not exception
+        return verdict
+
+
+class Context:
+    """A build context directory and its ``.dockerignore``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        ignore = self.root / ".dockerignore"
+        self.ignore = Ignore(ignore.read_text() if ignore.is_file() else "")
+
+    def sources(self, pattern: str, instruction: str = "COPY") -> list[str]:
+        """The context paths (relative, resolved within the context) a COPY source names."""
+        clean = os.path.normpath(pattern.lstrip("/")) if pattern not in ("", "/") else "."
+        if clean == ".." or clean.startswith("../"):
+            raise BuildError(f"{instruction} failed: forbidden path outside the build context: {pattern}")
+        if any(ch in clean for ch in "*?["):
+            # Go's filepath.Match: a wildcard never matches a "/", so the depths must agree
+            found = [rel for rel in self._walk(".") if rel.count("/") == clean.count("/")
+                     and fnmatch.fnmatchcase(rel, clean)]
+            if not found:
+                raise BuildError(f"{instruction} failed: no source files were specified")
+            return sorted(found)
+        rel = self.resolve(clean, follow_last=False)
+        if rel is None or (rel != "." and self.ignore.excluded(rel)):
+            raise BuildError(f"{instruction} failed: file not found in build context or excluded by "
+                             f".dockerignore: stat {pattern}: file does not exist")
+        return [rel]
+
+    def resolve(self, rel: str, follow_last: bool = True) -> str | None:
+        """``rel`` with every symlink on the way followed as if the context were "/"; None if missing."""
+        parts, done, hops = [p for p in rel.split("/") if p not in ("", ".")], [], 0
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            path = self.root.joinpath(*done, part)
+            if not os.path.lexists(path):
+                return None
+            if path.is_symlink() and (parts or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    return None
+                target = os.readlink(path)
+                done = [] if target.startswith("/") else done
+                parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+                continue
+            done.append(part)
+        return "/".join(done) or "."
+
+    def _walk(self, rel: str):
+        """Every context path under ``rel`` that .dockerignore leaves in, parents first."""
+        top = self.root / rel
+        for dirpath, dirnames, filenames in os.walk(top):
+            base = os.path.relpath(dirpath, self.root)
+            for name in sorted(dirnames + filenames):
+                child = name if base == "." else f"{base}/{name}"
+                if not self.ignore.excluded(child):
+                    yield child
+            dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)))
+
+    def files_under(self, rel: str) -> list[str]:
+        """``rel`` and, for a directory, everything kept under it."""
+        path = self.root / rel
+        if rel != "." and (path.is_symlink() or not path.is_dir()):
+            return [rel]
+        return ([] if rel == "." else [rel]) + [p for p in self._walk(rel)]
+
+
+def copy_into(ctx_root: Path, pairs: list[tuple[str, str]], dest_root: Path,
+              owner: tuple[int, int] | None, chmod: int | None) -> None:
+    """Copy each context path to its destination under ``dest_root`` (missing parents 0755), keeping modes and mtimes."""
+    for rel, dest in pairs:
+        src, target = ctx_root / rel, dest_root / dest.lstrip("/")
+        st = os.lstat(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if stat.S_ISDIR(st.st_mode):
+            target.mkdir(exist_ok=True)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(src), target)
+        elif stat.S_ISREG(st.st_mode):
+            shutil.copyfile(src, target, follow_symlinks=False)
+        else:
+            continue  # sockets, fifos, devices in a context are not copied
+        if not stat.S_ISLNK(st.st_mode):
+            os.chmod(target, chmod if chmod is not None else stat.S_IMODE(st.st_mode))
+        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
+        if owner is not None and os.geteuid() == 0:
+            os.lchown(target, *owner)
+
+
+def content_digest(ctx_root: Path, rels: list[str]) -> str:
+    """A digest of what COPY would take: names, types, modes, sizes and contents (mtimes left out, as tarsum)."""
+    h = hashlib.sha256()
+    for rel in rels:
+        path = ctx_root / rel
+        st = os.lstat(path)
+        h.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0{st.st_size}\0".encode())
+        if stat.S_ISLNK(st.st_mode):
+            h.update(os.readlink(path).encode())
+        elif stat.S_ISREG(st.st_mode):
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        h.update(b"\n")
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,592 @@
+"""Containers: a writable layer on an image, a config, and a lifecycle.
+
+The seed lists what ``docker run`` does; each step has a home here:
+
+1. find the image locally (no registry here: a clear error otherwise) -- ``create``
+2. create a container from it: an ID, a name, a config               -- ``create``
+3. give it a file system: a writable layer over the read-only image   -- ``create`` (dirs), the shim (mount)
+4. bridge a virtual interface into it, 5. give it an IP from a pool   -- the shim (``runtime/network.py``)
+6. run the program                                                    -- the shim (``runtime/shim.py``)
+7. the container stops when the program ends                          -- the shim records the exit code
+
+A container's life is a small state machine::
+
+    created --start--> running --(program ends | stop | kill)--> exited --start--> running
+       \\____________________________ rm ____________________________________/--> (removed)
+
+Nothing runs between commands except one shim per running container, so the
+state lives in files; every read *reconciles* it: a container whose shim is
+gone (killed, or the machine rebooted) is "exited", and its resources freed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import random
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+
+from ..display import rfc3339
+from ..errors import APIError, Conflict, ImageNotFound, MinidockError, NotFound
+from ..images import changes as changefmt
+from ..images.digest import resolve_prefix
+from ..images.image import Images, whiteout_format
+from ..images.store import Store, remove_tree
+from ..runtime.syscalls import process_start_time
+
+# docker's rule for names (daemon/names.go: RestrictedNameChars)
+NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+ADJECTIVES = ("brave", "calm", "eager", "fervent", "gifted", "happy", "jolly", "keen", "loving",
+              "modest", "nifty", "quirky", "serene", "tender", "vibrant", "wizardly")
+SCIENTISTS = ("curie", "darwin", "euler", "hopper", "lovelace", "noether", "pasteur", "ritchie",
+              "shannon", "thompson", "turing", "wozniak")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Containers:
+    """The containers of one store."""
+
+    def __init__(self, store: Store, images: Images):
+        self.store, self.images = store, images
+        self.root = store.root / "containers"
+        self.root.mkdir(exist_ok=True)
+        images.in_use = self.using_image
+
+    # -- records ----------------------------------------------------------
+
+    def dir(self, cid: str) -> Path:
+        return self.root / cid
+
+    def ids(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if (p / "config.json").exists())
+
+    def config(self, cid: str) -> dict:
+        return json.loads((self.dir(cid) / "config.json").read_text())
+
+    def raw_state(self, cid: str) -> dict:
+        try:
+            return json.loads((self.dir(cid) / "state.json").read_text())
+        except FileNotFoundError:
+            raise NotFound(f"No such container: {cid}") from None
+
+    def write_state(self, cid: str, **changes) -> dict:
+        """Update ``state.json`` atomically, as the shim does (``runtime/state.py``)."""
+        from ..runtime.state import write_state
+        try:
+            return write_state(self.store, self.dir(cid), **changes)
+        except FileNotFoundError:
+            raise NotFound(f"No such container: {cid}") from None
+
+    def state(self, cid: str) -> dict:
+        """The container's state, reconciled with what is really running."""
+        state = self.raw_state(cid)
+        if state["Status"] == "running" and not shim_alive(state):
+            from ..runtime import shim
+            shim.release_resources(self.store, cid)
+            state = self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
+                                     FinishedAt=rfc3339(time.time()), Pid=0,
+                                     Error="the container's shim is gone (killed, or the machine restarted)")
+        return state
+
+    def resolve(self, name: str) -> str:
+        """The full ID of the container a name, ID or ID prefix names."""
+        names = self.store.read_json("names.json", {})
+        if name.lstrip("/") in names:
+            return names[name.lstrip("/")]
+        if re.fullmatch(r"[0-9a-f]{1,64}", name):
+            return resolve_prefix(name, ["sha256:" + c for c in self.ids()], what="container")[7:]
+        raise NotFound(f"No such container: {name}")
+
+    def name_of(self, cid: str) -> str:
+        return self.config(cid)["Name"]
+
+    def size_rw(self, cid: str) -> int:
+        """Bytes of the files in the container's writable layer (docker's SizeRw): what ``rm`` frees."""
+        return sum(p.lstat().st_size for p in (self.dir(cid) / "upper").rglob("*")
+                   if p.is_file() and not p.is_symlink())
+
+    def using_image(self, image_id: str) -> list[str]:
+        """Containers created from an image (``rmi`` refuses while there are any)."""
+        return [c for c in self.ids() if self.config(c)["Image"] == image_id]
+
+    # -- create -----------------------------------------------------------
+
+    def create(self, image: str, command: list[str] | None = None, *, name: str | None = None,
+               entrypoint: list[str] | None = None, environment: list[str] = (), env_files=(),
+               working_dir: str | None = None, user: str | None = None, hostname: str | None = None,
+               tty: bool = False, stdin_open: bool = False, network: str = "bridge",
+               ports: list[str] = (), publish_all: bool = False, memory: int | None = None,
+               pids_limit: int | None = None, cpus: float | None = None, read_only: bool = False,
+               init: bool = False, auto_remove: bool = False, labels: dict | None = None) -> str:
+        """Make a container from an image; return its ID. Nothing runs yet."""
+        from ..runtime import network as net
+
+        from ..runtime import mode
+        rec = self._image(image)
+        cfg = rec.config.get("config") or {}
+        if network not in ("bridge", "none", "host"):
+            raise APIError(f'network {network} not found (minidock has "bridge", "none" and "host")')
+        run_mode = mode.detect()[0]
+        if run_mode != "root":
+            network = check_unprivileged(run_mode, network, memory or pids_limit or cpus)
+        published = [net.parse_publish(p) for p in ports]
+        if publish_all:
+            published += [("127.0.0.1", None, int(p.split("/")[0]), "tcp") for p in cfg.get("ExposedPorts") or {}]
+        entrypoint = entrypoint if entrypoint is not None else cfg.get("Entrypoint") or []
+        command = command or ([] if entrypoint != (cfg.get("Entrypoint") or []) else cfg.get("Cmd") or [])
+        argv = entrypoint + command   # docker: a new --entrypoint resets the image's CMD
+        if not argv:
+            raise APIError("no command specified")
+        cid = os.urandom(32).hex()  # 256 random bits, as docker's IDs
+        with self.store.lock():
+            name = self._claim_name(name, cid)
+            try:
+                config = {
+                    "Id": cid, "Name": name, "Image": rec.id, "ImageName": image,
+                    "Created": rfc3339(time.time()), "Path": argv[0], "Args": argv[1:],
+                    "Entrypoint": entrypoint, "Cmd": command,
+                    "Env": merge_env(cfg.get("Env") or [], env_from_files(env_files) + list(environment), tty),
+                    "WorkingDir": working_dir or cfg.get("WorkingDir") or "/",
+                    "User": user if user is not None else cfg.get("User") or "",
+                    "Hostname": hostname or cid[:12], "Tty": tty, "OpenStdin": stdin_open,
+                    "NetworkMode": network, "Ports": [list(p) for p in published],
+                    "Memory": memory, "PidsLimit": pids_limit, "Cpus": cpus, "ReadonlyRootfs": read_only,
+                    "Init": init, "AutoRemove": auto_remove, "Labels": (cfg.get("Labels") or {}) | (labels or {}),
+                    "Layers": rec.chain_ids, "Driver": "overlay" if whiteout_format()[0] == "overlay" else "vfs",
+                    "ImageConfig": cfg,
+                }
+                self._lay_out(config)
+            except BaseException:
+                self._release_name(name)
+                remove_tree(self.dir(cid))
+                raise
+        return cid
+
+    def _image(self, name: str):
+        """The image to run; docker would pull it, this machine has no registry to pull from."""
+        try:
+            return self.images.get(name)
+        except ImageNotFound:
+            raise ImageNotFound(f"Unable to find image '{name}' locally, and there is no network "
+                                "to pull it: load or import it first") from None
+
+    def _claim_name(self, name: str | None, cid: str) -> str:
+        """Reserve a name (under the lock): docker refuses a name that is in use."""
+        names = self.store.read_json("names.json", {})
+        if name is None:
+            while name is None or name in names:
+                name = f"{random.choice(ADJECTIVES)}_{random.choice(SCIENTISTS)}"  # docker: math/rand
+        name = name.lstrip("/")
+        if not NAME_RE.match(name):
+            raise APIError(f'Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+        if name in names:
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
+                           f'"{names[name]}". You have to remove (or rename) that container to be able to reuse that name.')
+        names[name] = cid
+        self.store.write_json("names.json", names)
+        return name
+
+    def _release_name(self, name: str) -> None:
+        names = self.store.read_json("names.json", {})
+        names.pop(name, None)
+        self.store.write_json("names.json", names)
+
+    def _lay_out(self, config: dict) -> None:
+        """The container's directory: writable layer, /etc files, config and state."""
+        from ..runtime.network import hosts_file
+        d = self.dir(config["Id"])
+        with self.store.temp_path() as tmp:
+            tmp.mkdir()
+            for sub in ("upper", "work", "merged"):
+                (tmp / sub).mkdir()
+            lay_out_init(tmp / "init")
+            if config["Driver"] == "vfs":
+                from .unionfs import UnionView
+                UnionView([self.store.layer_dir(c) / "diff" for c in config["Layers"]]).flatten(tmp / "rootfs")
+            (tmp / "hostname").write_text(config["Hostname"] + "\n")
+            (tmp / "hosts").write_text(hosts_file(config["Hostname"], None))
+            (tmp / "resolv.conf").write_text("# no nameservers: this machine has no network beyond its own hosts\n")
+            (tmp / "config.json").write_text(json.dumps(config, indent=1))
+            (tmp / "state.json").write_text(json.dumps({"Status": "created", "ExitCode": 0, "Pid": 0,
+                                                         "StartedAt": "", "FinishedAt": "", "Error": ""}))
+            os.replace(tmp, d)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self, cid: str, attach=None) -> dict:
+        """Start a created or exited container under a new shim; return its state."""
+        from ..runtime import mode, shim
+
+        state = self.state(cid)
+        if state["Status"] == "running":
+            return state
+        if mode.detect()[0] == "chroot-emulated":
+            from ..runtime import emulated
+            emulated.proot()  # or a one-line error saying what to install
+        # docker's AutoRemove: the engine removes the container, not the client; the runtime
+        # knows nothing of containers, so it calls back after the exit (an OCI poststop hook)
+        poststop = [functools.partial(self.delete, cid)] if self.config(cid)["AutoRemove"] else []
+        return shim.spawn(self.store, cid, attach, poststop=poststop)
+
+    def start_attached(self, cid: str):
+        """Start the container attached: (stream, data) for each frame of its output, stream 3 its exit code."""
+        from ..runtime.stdcopy import read_frames
+        ours, theirs = socket.socketpair()
+        try:
+            self.start(cid, attach=theirs)
+        finally:
+            theirs.close()
+        with ours:
+            yield from read_frames(ours)
+
+    def _signal(self, cid: str, pid: int, sig: int) -> None:
+        """Signal the container's first process; under proot (vfs), its whole process group.
+
+        In a PID namespace, killing PID 1 ends every process of the container.
+        proot has no namespace: its tracees outlive it, so the group (PID 1
+        made it with setsid) gets the signal.
+        """
+        if self.config(cid)["Driver"] == "vfs":
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+    def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
+        """Send a signal to the container's main process."""
+        state = self.state(cid)
+        if state["Status"] != "running":
+            raise Conflict(f"Cannot kill container: {cid[:12]}: Container {cid} is not running")
+        self._signal(cid, state["Pid"], sig)
+
+    def stop(self, cid: str, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds (PID 1 ignores signals it has no handler for)."""
+        state = self.state(cid)
+        if state["Status"] != "running":
+            return
+        name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
+        stop_signal = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+        with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
+            self._signal(cid, state["Pid"], stop_signal)
+        if self.wait(cid, timeout=timeout) is None:
+            with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
+                self._signal(cid, state["Pid"], signal.SIGKILL)
+            self.wait(cid)
+
+    def wait(self, cid: str, timeout: float | None = None) -> int | None:
+        """Block until the container is not running; its exit code (None on timeout)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = self.state(cid)
+            if state["Status"] != "running":
+                return state["ExitCode"]
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def remove(self, cid: str, force: bool = False) -> None:
+        """``rm``: refuse a running container unless forced (then SIGKILL, as docker's ``rm -f``)."""
+        state = self.state(cid)
+        if state["Status"] == "running":
+            if not force:
+                raise Conflict(f"You cannot remove a running container {cid}. Stop the container "
+                               "before attempting removal or force remove")
+            with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
+                self._signal(cid, state["Pid"], signal.SIGKILL)
+            self.wait(cid)
+        from ..runtime import shim
+        with self.store.lock():
+            shim.release_resources(self.store, cid)
+            self.delete(cid)
+
+    def remove_leftover(self, cid: str) -> None:
+        """``run --rm`` after the run: the shim removes the container before it reports the
+        exit (docker's AutoRemove); one still here is left by a shim that failed or died."""
+        if self.dir(cid).exists():
+            self.remove(cid, force=True)
+
+    def delete(self, cid: str) -> None:
+        """Forget a container that holds nothing any more: free its name, remove its directory."""
+        with self.store.lock():
+            self._release_name(self.name_of(cid))
+            remove_tree(self.dir(cid))
+
+    def rename(self, cid: str, new: str) -> None:
+        with self.store.lock():
+            old = self.name_of(cid)
+            self._claim_name(new, cid)
+            self._release_name(old)
+            config = self.config(cid) | {"Name": new.lstrip("/")}
+            self.store.write_atomic(self.dir(cid) / "config.json", json.dumps(config, indent=1).encode())
+
+    # -- what the writable layer holds ------------------------------------
+
+    def view(self, cid: str):
+        """The container's file system as a union view: image layers plus its writable layer."""
+        from .unionfs import UnionView
+        config = self.config(cid)
+        layers = [self.store.layer_dir(c) / "diff" for c in config["Layers"]]
+        if config["Driver"] == "vfs":
+            return UnionView([self.dir(cid) / "rootfs"])
+        return UnionView(layers + [self.dir(cid) / "init"], self.dir(cid) / "upper")
+
+    def changes(self, cid: str) -> list[tuple[str, str]]:
+        """``diff``: what the container added (A), changed (C) and deleted (D), by path."""
+        from .unionfs import UnionView, changes, naive_changes
+        config = self.config(cid)
+        if config["Driver"] == "vfs":  # no upper layer: compare the whole copy with the image
+            image = UnionView([self.store.layer_dir(c) / "diff" for c in config["Layers"]])
+            return naive_changes(image, self.dir(cid) / "rootfs")
+        return changes(self.view(cid))
+
+    def writable_layer(self, cid: str, tmp: Path) -> Path:
+        """The directory that is the container's layer: overlay's upper dir, or (vfs) its changes laid out in ``tmp``."""
+        if self.config(cid)["Driver"] == "overlay":
+            return self.dir(cid) / "upper"
+        from .unionfs import layer_of_changes
+        layer_of_changes(self.changes(cid), self.dir(cid) / "rootfs", tmp)
+        return tmp
+
+    def commit(self, cid: str, ref: str | None = None, message: str = "", author: str = "",
+               changes: list[str] = (), pause: bool = True) -> str:
+        """A new image: the container's image plus its writable layer as one more layer."""
+        from ..images.archive import source_date_epoch
+        config = self.config(cid)
+        base = self.images.record(config["Image"])
+        new_cfg = json.loads(json.dumps(base.config))
+        container_cfg = dict(config["ImageConfig"])
+        container_cfg.update({"Env": config["Env"], "Cmd": config["Cmd"] or None,
+                              "Entrypoint": config["Entrypoint"] or None,
+                              "WorkingDir": config["WorkingDir"], "User": config["User"]})
+        for line in changes:
+            changefmt.apply_change(container_cfg, line)
+        epoch = source_date_epoch()
+        created = rfc3339(epoch if epoch is not None else time.time())
+        with self.store.lock(), self.store.temp_path() as tmp:
+            source = self.writable_layer(cid, tmp)
+            chain = self.images.add_dir_layer(source, base.chain_ids[-1] if base.diff_ids else None, epoch=epoch)
+            diff_id = self.images.layer_meta(chain)["diff_id"]
+            new_cfg["config"] = container_cfg
+            new_cfg["created"] = created
+            if epoch is None:  # the container's ID would make a reproducible commit unreproducible
+                new_cfg["container"] = cid
+            if author:
+                new_cfg["author"] = author
+            if message:
+                new_cfg["comment"] = message
+            new_cfg["rootfs"]["diff_ids"].append(diff_id)
+            new_cfg.setdefault("history", []).append(
+                {"created": created, "created_by": " ".join([config["Path"], *config["Args"]]),
+                 **({"author": author} if author else {}), **({"comment": message} if message else {})})
+            data = json.dumps(new_cfg, sort_keys=True, separators=(",", ":")).encode()
+            return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+
+
+def check_unprivileged(run_mode: str, network: str, limits) -> str:
+    """What a container may have without root: its own loopback only (``-p`` proxies into it), no limits."""
+    if limits:
+        raise APIError(f"memory, pids and cpu limits need cgroups, which {run_mode} mode here cannot write")
+    if network == "host" and run_mode == "rootless":
+        raise APIError("--network host is not possible in rootless mode (the net namespace is the user's own)")
+    return "none" if network == "bridge" else network  # no bridge without root: loopback only
+
+
+def lay_out_init(init: Path) -> None:
+    """Docker's "init layer": empty mount points between the image and the writable layer.
+
+    /etc/hosts and friends are bind-mounted over, /dev, /proc and /sys mounted
+    on; with their placeholders here they are never copied up, so they show
+    in neither ``diff`` nor ``commit``.
+    """
+    for d in ("etc", "dev", "proc", "sys"):
+        (init / d).mkdir(parents=True)
+    for f in ("hosts", "hostname", "resolv.conf"):
+        (init / "etc" / f).touch()
+
+
+def shim_alive(state: dict) -> bool:
+    """Whether the shim recorded in ``state`` still runs (same PID *and* start time: PIDs are reused)."""
+    pid = state.get("ShimPid")
+    if not pid:
+        return False
+    return process_start_time(pid) == state.get("ShimStart")
+
+
+def merge_env(image_env: list[str], extra: list[str], tty: bool) -> list[str]:
+    """The image's ENV, overridden by -e/--env-file; PATH and TERM as docker sets them."""
+    env = {}
+    for item in image_env + extra:
+        key, eq, value = item.partition("=")
+        if not eq:  # docker's "-e NAME" passes the caller's value through
+            if key not in os.environ:
+                continue
+            value = os.environ[key]
+        env[key] = value
+    env.setdefault("PATH", DEFAULT_PATH)
+    if tty:
+        env.setdefault("TERM", "xterm")
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def env_from_files(paths) -> list[str]:
+    """``--env-file``: KEY=VALUE lines, # comments and blank lines skipped."""
+    items = []
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                items.append(line.strip())
+    return items
+
+
+# -- looking in: logs, exec, top, stats, export --------------------------------
+
+def log_entries(c: Containers, cid: str, *, stdout=True, stderr=True, timestamps=False,
+                tail="all", follow=False):
+    """(stream, line) pairs of the container's output, from its json-file log."""
+    path = c.dir(cid) / "log.json"
+    wanted = {name for name, on in (("stdout", stdout), ("stderr", stderr)) if on}
+
+    def entries(f):
+        for raw in f:
+            entry = json.loads(raw)
+            if entry["stream"] in wanted:
+                yield entry["stream"], (entry["time"] + " " if timestamps else "").encode() + entry["log"].encode()
+
+    with open(path, "rb") if path.exists() else open(os.devnull, "rb") as f:
+        lines = list(entries(f))
+        yield from (lines if tail in ("all", None) or int(tail) < 0 else lines[len(lines) - int(tail):])
+        while follow and c.state(cid)["Status"] == "running":
+            time.sleep(0.05)
+            yield from entries(f)
+        if follow:  # what the shim wrote as the container ended
+            yield from entries(f)
+
+
+def log_lines(c: Containers, cid: str, **options):
+    """The container's output, line by line as bytes (docker-py's ``logs``)."""
+    return (line for _, line in log_entries(c, cid, **options))
+
+
+def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=None, user="",
+                 tty: bool = False, stdio=(0, 1, 2), pty_sock: int | None = None) -> tuple[int, int]:
+    """Start ``argv`` inside a running container; return (pid, fd that reports exec errors).
+
+    The same mechanism as ``nsenter``: setns(2) into each of the container's
+    namespaces (/proc/PID/ns/*), then fork -- joining a PID namespace only
+    places the *children* of the caller in it -- then exec.  With ``pty_sock``
+    (``exec -t``) the process makes its terminal in the container's own
+    devpts, as docker's does, and sends the master over that unix socket.
+    """
+    from ..runtime import cgroups, emulated, mode, nsenter, shim
+    state = c.state(cid)
+    if state["Status"] != "running":
+        raise Conflict(f"Container {cid} is not running")
+    config = c.config(cid)
+    proot = config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(err_r)
+            if proot:  # no namespaces to join: a second proot in the same files
+                shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)
+                environ = dict(e.split("=", 1) for e in merge_env(config["Env"], list(env), tty))
+                as_asked = dict(config, User=user or config["User"], WorkingDir=workdir or config["WorkingDir"])
+                shim.exec_or_report(argv, environ, err_w,
+                                    lambda: emulated.execute(as_asked, c.dir(cid), argv, environ))
+            with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
+                cgroups.Cgroup.open(cid).add(os.getpid())
+            rootless = ["user"] if os.geteuid() != 0 else []  # first: it owns the others
+            nsenter.enter(state["Pid"], rootless + ["ipc", "uts", "net", "pid", "cgroup", "mnt"])
+            if os.fork():
+                code = os.waitstatus_to_exitcode(os.wait()[1])
+                os._exit(128 - code if code < 0 else code)
+            shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)  # in its devpts
+            environ = shim.settle(config, user or config["User"], workdir or config["WorkingDir"],
+                                  merge_env(config["Env"], list(env), tty))
+            shim.exec_or_report(argv, environ, err_w)
+        except BaseException as e:
+            os.write(err_w, f"126 {e}".encode())
+        os._exit(126)
+    os.close(err_w)
+    return child, err_r
+
+
+def exec_wait(pid: int, err_r: int) -> tuple[int, str]:
+    """Wait for an exec'd process: (exit code, error message if it never started)."""
+    with os.fdopen(err_r, "rb") as f:
+        failure = f.read().decode()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    code = 128 - code if code < 0 else code
+    if failure:
+        number, _, message = failure.partition(" ")
+        return int(number), message
+    return code, ""
+
+
+def exec_capture(c: Containers, cid: str, argv: list[str], *, env=(), workdir=None, user="",
+                 stdout=True, stderr=True) -> tuple[int, bytes]:
+    """Run ``argv`` in the container and collect its output (docker-py's ``exec_run``)."""
+    out_r, out_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDWR)
+    pid, err_r = exec_process(c, cid, argv, env=env, workdir=workdir, user=user,
+                              stdio=(null, out_w if stdout else null, out_w if stderr else null))
+    os.close(out_w)
+    os.close(null)
+    with os.fdopen(out_r, "rb") as f:
+        output = f.read()
+    code, message = exec_wait(pid, err_r)
+    if message:
+        raise APIError(message)
+    return code, output
+
+
+def top(c: Containers, cid: str) -> dict:
+    """``docker top``: the processes in the container's PID namespace, as the host sees them."""
+    state = c.state(cid)
+    if state["Status"] != "running":
+        raise Conflict(f"Container {cid} is not running")
+    ns = os.stat(f"/proc/{state['Pid']}/ns/pid").st_ino
+    # no PID namespace of its own (chroot-emulated): its processes are its first one's process group
+    group = os.getpgid(state["Pid"]) if ns == os.stat("/proc/self/ns/pid").st_ino else None
+    rows = []
+    for entry in sorted(os.listdir("/proc"), key=lambda p: (len(p), p)):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}/ns/pid").st_ino != ns:
+                    continue
+                if group is not None and os.getpgid(int(entry)) != group:
+                    continue
+                status = dict(line.split(":\t", 1) for line in
+                              Path(f"/proc/{entry}/status").read_text().splitlines() if ":\t" in line)
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except (OSError, ValueError):
+                continue  # it ended while we looked
+            rows.append([status["Uid"].split()[0], entry, status["PPid"], cmd or f"[{status['Name']}]"])
+    return {"Titles": ["UID", "PID", "PPID", "CMD"], "Processes": rows}
+
+
+def stats(c: Containers, cid: str) -> dict:
+    """``docker stats --no-stream``: memory and pids from the container's cgroup."""
+    from ..runtime import cgroups
+    if c.state(cid)["Status"] != "running":
+        return {"memory_usage": 0, "memory_limit": None, "pids_current": 0, "pids_limit": None, "cpu_usage_ns": 0}
+    return cgroups.Cgroup.open(cid).stats()
+
+
+def export_to(c: Containers, cid: str, out) -> None:
+    """``docker export``: the container's file system, flattened into one tar.
+
+    With ``SOURCE_DATE_EPOCH`` set, times are clamped to it, as commit and
+    build do, so exporting and importing the same container twice gives the same image.
+    """
+    from ..images import layer as layerfmt
+    from ..images.archive import source_date_epoch
+    with c.store.temp_path() as tmp:
+        c.view(cid).flatten(tmp)
+        layerfmt.write_layer_tar(tmp, out, epoch=source_date_epoch())

@@ -1,0 +1,145 @@
+"""Helpers for the course's notebooks: a fresh store per chapter, and exercise checks.
+
+Every chapter starts with one visible line::
+
+    client = minidock.course.start("01-images")
+
+which gives the notebook a store of its own (so chapters run alone, in any
+order, and never touch the teacher's images), makes the base image in it, and
+fixes the clock images are stamped with, so every image ID printed in a
+chapter is the same on every machine, run after run.
+
+Each chapter ends with exercises, each checked by one line (``minidock/course/exercises/``)::
+
+    course.check("01-images", 3, client)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..api.client import Client
+
+# 2023-11-14T22:13:20Z: the time every image made in a chapter claims
+# (reproducible-builds.org's SOURCE_DATE_EPOCH), so IDs do not depend on when
+# a notebook ran.
+COURSE_EPOCH = 1700000000
+
+
+def course_root(chapter: str) -> Path:
+    """Where a chapter's store lives: under MINIDOCK_COURSE_DIR or the temp dir."""
+    base = os.environ.get("MINIDOCK_COURSE_DIR") or os.path.join(tempfile.gettempdir(), "minidock-course")
+    return Path(base) / chapter
+
+
+def start(chapter: str) -> Client:
+    """A fresh store for ``chapter`` with ``busybox:latest`` in it; the CLI uses it too."""
+    root = course_root(chapter)
+    _remove_containers(root)  # a chapter that stopped halfway may have left some running
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ["MINIDOCK_ROOT"] = str(root)          # for `!minidock ...` cells
+    os.environ["SOURCE_DATE_EPOCH"] = str(COURSE_EPOCH)
+    client = Client(root)
+    client.images.bootstrap()
+    _register_needs()
+    print(mode_line())
+    return client
+
+
+def mode_line() -> str:
+    """One line saying which run mode the chapter runs in and what is real in it."""
+    from ..api.system import mode
+    name, why = mode.detect()
+    real = [feature for feature, used in mode.ISOLATES[name].items() if used]
+    namespaces = [feature for feature in real if feature in mode.NAMESPACES]
+    real = ([f"{', '.join(namespaces)} namespaces"] if namespaces else []) + \
+        [f for f in real if f not in mode.NAMESPACES]
+    line = f"Run mode: {name} ({why}). Real here: {'; '.join(real) or 'no isolation at all'}."
+    if name != "root":
+        line += " Cells that begin with %%needs say what they lack instead of running."
+    return line
+
+
+# what a cell may need beyond the mode's own isolation (runtime/mode.py's ISOLATES)
+HOST_ROOT = "host root"  # uid 0 on the host itself: util-linux's nsenter, mount(8), /run/minidock
+
+
+def lacking(*needs: str) -> list[str]:
+    """Which of ``needs`` (ISOLATES' keys, or HOST_ROOT) this machine's run mode does not have."""
+    from ..api.system import mode
+    name = mode.detect()[0]
+    have = {**mode.ISOLATES[name], HOST_ROOT: name == "root"}
+    unknown = [need for need in needs if need not in have]
+    if unknown:
+        raise ValueError(f"unknown needs {unknown}: choose from {sorted(have)}")
+    return [need for need in needs if not have[need]]
+
+
+def needs(line: str, cell: str) -> None:
+    """The ``%%needs FEATURE[, FEATURE...]`` cell magic: run the cell only where the run mode has them.
+
+    Where it does not (Binder's chroot-emulated mode, say), the cell prints
+    plainly what it would have shown and why it cannot here, instead of
+    failing; the rest of the chapter goes on.  The body may itself start with
+    a cell magic (``%%bash``).
+    """
+    from IPython import get_ipython
+    from ..api.system import mode
+    missing = lacking(*(need.strip() for need in line.split(",") if need.strip()))
+    if missing:
+        name, why = mode.detect()
+        print(f"[not run in the {name} mode ({why}): this cell needs {', '.join(missing)}; "
+              "the root mode (a VM as root) runs it]")
+        return
+    get_ipython().run_cell(cell, store_history=False).raise_error()
+
+
+def _register_needs() -> None:
+    """Make ``%%needs`` available in the notebook that called ``start`` (nothing outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.register_magic_function(needs, magic_kind="cell")
+
+
+def registry(client: Client):
+    """Start the chapter's own registry on 127.0.0.1 (a free port), as the course's Docker Hub.
+
+    ``REGISTRY`` (its ``HOST:PORT``) and ``MINIDOCK_REGISTRY_MIRROR`` (so that
+    ``pull busybox`` asks it, not Docker Hub) are set for ``!minidock`` cells;
+    credentials go to a config dir of the chapter's own.  ``finish`` stops it.
+    """
+    from ..api.registry import RegistryServer
+    server = RegistryServer(client.store.root / "registry").start()
+    _registries.append(server)
+    os.environ["REGISTRY"] = server.address
+    os.environ["MINIDOCK_REGISTRY_MIRROR"] = server.url
+    os.environ["MINIDOCK_CONFIG"] = str(client.store.root / "config")
+    return server
+
+
+_registries: list = []
+
+
+def finish(client: Client) -> None:
+    """Remove the chapter's containers, registry and store: the course leaves nothing behind."""
+    while _registries:
+        _registries.pop().stop()
+    for name in ("REGISTRY", "MINIDOCK_REGISTRY_MIRROR", "MINIDOCK_CONFIG"):
+        os.environ.pop(name, None)
+    _remove_containers(client.store.root)
+    shutil.rmtree(client.store.root, ignore_errors=True)
+
+
+def _remove_containers(root: Path) -> None:
+    """``rm -f`` every container of the store at ``root``, if there is one."""
+    if (root / "containers").is_dir():
+        client = Client(root)
+        for container in client.containers.list(all=True):
+            container.remove(force=True)

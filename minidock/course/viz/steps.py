@@ -1,0 +1,59 @@
+"""An image's build steps: which instructions added a filesystem layer, and which only changed the config.
+
+Read from the image's history (what ``minidock history`` prints), oldest
+first.  A step that changed files (RUN, COPY, ADD, or an import) is a layer
+and has a size; ``MAINTAINER``, ``ENV``, ``CMD`` and the like are history
+entries marked ``empty_layer``: the seed's "every instruction makes a layer"
+is true of the images, not of the layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...display import human_size
+from . import dotlang
+
+
+@dataclass(frozen=True)
+class Step:
+    """One history entry: the image it made (short ID or <missing>), what made it, its layer's size."""
+    image: str
+    created_by: str
+    size: int
+    layer: bool
+
+
+def steps_of(image) -> list[Step]:
+    """The steps of ``image`` (a ``client.images.get(...)``), oldest first."""
+    steps = []
+    entries = image.record.config.get("history") or []
+    for row, entry in zip(reversed(image.history()), entries):
+        short = row["Id"] if row["Id"] == "<missing>" else row["Id"].split(":")[1][:12]
+        text = row["CreatedBy"].replace("/bin/sh -c #(nop)  ", "").replace("/bin/sh -c #(nop) ", "")
+        steps.append(Step(short, text, row["Size"], not entry.get("empty_layer", False)))
+    return steps
+
+
+def steps_text(steps: list[Step], width: int = 60) -> str:
+    """The text twin: one line a step, a layer marked with its size, config-only steps with "-"."""
+    lines = []
+    for s in steps:
+        what = s.created_by if len(s.created_by) <= width else s.created_by[: width - 1] + "…"
+        lines.append(f"{s.image:<12}  {human_size(s.size) if s.layer else '-':>8}  {what}")
+    layers = sum(s.layer for s in steps)
+    lines.append(f"{len(steps)} steps, {layers} of them filesystem layers")
+    return "\n".join(lines)
+
+
+def steps_dot(steps: list[Step], width: int = 48) -> str:
+    """A chain from the oldest step down: layers as solid boxes, config-only steps dashed."""
+    body = []
+    for n, s in enumerate(steps):
+        text = s.created_by if len(s.created_by) <= width else s.created_by[: width - 1] + "…"
+        label = f"{text}\n{s.image}  {human_size(s.size) if s.layer else 'config only'}"
+        body.append(dotlang.node(f"step{n}", label=label, shape="box",
+                                 style="filled" if s.layer else "dashed", fillcolor="lightblue" if s.layer else None))
+        if n:
+            body.append(dotlang.edge(f"step{n - 1}", f"step{n}"))
+    return dotlang.digraph("build steps", body)

@@ -1,0 +1,210 @@
+"""The store on disk: content-addressed blobs, the image index, layer directories.
+
+Everything minidock knows lives under one root directory (``MINIDOCK_ROOT``)::
+
+    ROOT/lock                  flock(2): one writer at a time
+    ROOT/tmp/                  half-written files; renamed into place when whole
+    ROOT/blobs/sha256/<hex>    configs and manifests, named by digest
+    ROOT/images.json           which images exist, their tags and local parents
+    ROOT/layers/<chain hex>/   an extracted layer (``diff/``), its ``layer.json``, and
+                               the tar-split record that gives back its exact tar
+
+Two rules keep it consistent however a command ends:
+
+* **Atomic writes.** A file is written in ``tmp/`` and ``os.replace``-d into
+  place (rename(2) is atomic within one file system), so a reader sees the old
+  file or the new one, never half of one.  A killed command leaves debris only
+  in ``tmp/``, which the next writer sweeps.
+* **One lock.** Commands that change the store hold an exclusive ``flock`` on
+  ``ROOT/lock`` while they do; two commands at once simply take turns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .digest import HashingReader, hex_of, is_digest
+from ..errors import DigestMismatch, InvalidArchive
+
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+def default_root() -> Path:
+    """``MINIDOCK_ROOT``, else /var/lib/minidock for root, else the XDG data dir."""
+    if os.environ.get("MINIDOCK_ROOT"):
+        return Path(os.environ["MINIDOCK_ROOT"])
+    if os.geteuid() == 0:
+        return Path("/var/lib/minidock")
+    data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(data) / "minidock"
+
+
+class Store:
+    """One minidock root directory."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.tmp = self.root / "tmp"
+        self.blobs = self.root / "blobs" / "sha256"
+        self.layers = self.root / "layers"
+        self.links = self.root / "l"  # short symlinks to deep images' layer dirs, for overlay's options
+        # owner only: layers hold setuid files and, as root, device nodes (Docker's root is 0710, CVE-2021-41091)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for d in (self.tmp, self.blobs, self.layers):
+            d.mkdir(parents=True, exist_ok=True)
+        self._lock_depth = 0
+        self._lock_fd: int | None = None
+
+    # -- the lock ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's exclusive lock (re-entrant within one process)."""
+        if self._lock_depth == 0:
+            self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._sweep_tmp()
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def _sweep_tmp(self) -> None:
+        """Remove what a killed command left half-written (we hold the lock).
+
+        Every temp name starts with its maker's PID; what a living process
+        made is still in use (``export`` writes without the lock) and stays.
+        """
+        for entry in self.tmp.iterdir():
+            pid = entry.name.split("-", 1)[0]
+            if not (pid.isdigit() and os.path.exists(f"/proc/{pid}")):
+                remove_tree(entry)
+
+    # -- atomic files -----------------------------------------------------
+
+    def remove_dangling_links(self) -> None:
+        """Drop the short links (``l/``) whose layer or container directory is gone (prune calls it)."""
+        with contextlib.suppress(FileNotFoundError):
+            for link in self.links.iterdir():
+                if not link.exists():  # follows the link: False when its target is gone
+                    link.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def temp_path(self, suffix: str = "") -> Iterator[Path]:
+        """A fresh path in ``tmp/``; whatever is left there afterwards is removed."""
+        path = Path(tempfile.mkdtemp(dir=self.tmp, prefix=f"{os.getpid()}-")) / f"t{suffix}"
+        try:
+            yield path
+        finally:
+            remove_tree(path.parent)
+
+    def write_atomic(self, dest: Path, data: bytes) -> None:
+        """Write ``data`` to ``dest`` so that readers see all of it or none."""
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=f"{os.getpid()}-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def read_json(self, name: str, default):
+        """Load ``ROOT/name`` as JSON, or ``default`` when it does not exist yet."""
+        try:
+            return json.loads((self.root / name).read_text())
+        except FileNotFoundError:
+            return default
+
+    def write_json(self, name: str, obj) -> None:
+        """Atomically replace ``ROOT/name`` with ``obj`` as JSON."""
+        self.write_atomic(self.root / name, json.dumps(obj, indent=1, sort_keys=True).encode())
+
+    # -- blobs ------------------------------------------------------------
+
+    def blob_path(self, digest: str) -> Path:
+        """Where the blob named ``digest`` lives (it may not exist)."""
+        if not is_digest(digest) or not digest.startswith("sha256:"):
+            raise InvalidArchive(f"invalid digest: {digest!r}")
+        return self.blobs / hex_of(digest)
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether the blob is present."""
+        return self.blob_path(digest).is_file()
+
+    def read_blob(self, digest: str) -> bytes:
+        """A small blob's bytes (configs, manifests)."""
+        return self.blob_path(digest).read_bytes()
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes as a blob; return its digest."""
+        return self.put_blob_stream(io.BytesIO(data))[0]
+
+    def put_blob_stream(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]:
+        """Copy a stream into the store while hashing it; verify ``expected`` if given.
+
+        The blob appears under its name only once it is whole and verified:
+        content-addressing means a name is a promise about the bytes.
+        """
+        reader = HashingReader(stream)
+        with self.temp_path() as tmp:
+            with open(tmp, "wb") as out:
+                while chunk := reader.read(CHUNK):
+                    out.write(chunk)
+            if expected is not None and reader.digest != expected:
+                raise DigestMismatch(f"digest mismatch: expected {expected}, got {reader.digest}")
+            os.replace(tmp, self.blob_path(reader.digest))
+        return reader.digest, reader.size
+
+    def remove_blob(self, digest: str) -> None:
+        """Delete a blob if present."""
+        with contextlib.suppress(FileNotFoundError):
+            self.blob_path(digest).unlink()
+
+    def blob_digests(self) -> list[str]:
+        """Every blob in the store."""
+        return sorted("sha256:" + p.name for p in self.blobs.iterdir())
+
+    # -- layer directories ------------------------------------------------
+
+    def layer_dir(self, chain_id: str) -> Path:
+        """The directory of the extracted layer with this ChainID."""
+        return self.layers / hex_of(chain_id)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a file or a directory tree; fine if it is already gone."""
+    if path.is_dir() and not path.is_symlink():
+        # A layer may hold read-only directories, and overlay's work/work is mode 000:
+        # open each up before walking into it (root would not need to; a rootless user does).
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+        for d, subdirs, _ in os.walk(path):
+            for sub in subdirs:
+                child = os.path.join(d, sub)
+                if not os.path.islink(child):  # a link to a directory is listed too; never chmod its target
+                    with contextlib.suppress(OSError):
+                        os.chmod(child, 0o700)
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

@@ -1,1 +1,0 @@
-"""The objects the Python API hands out, shaped like docker-py's ``docker.models``."""
