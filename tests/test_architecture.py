@@ -118,6 +118,44 @@ def test_no_module_imports_itself_round_a_cycle():
     assert cycles(GRAPH) == []
 
 
+# The docker-py-shaped public calls keep docker-py's keyword arguments (the API maps them into
+# Config/HostConfig/ExecConfig in one place); every other function takes at most 7 besides self.
+DOCKER_PY_SHAPED = {"minidock.api.containers.Container.exec_run"}
+MOST_PARAMETERS = 7
+
+
+def wide_functions(name: str, source: str) -> list[str]:
+    """``module.[Class.]function (N)`` for each function of ``source`` with more than 7 parameters besides self."""
+    found = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = child.args
+                names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+                count = len(names) - (names[:1] in (["self"], ["cls"]))
+                if count > MOST_PARAMETERS and f"{name}.{prefix}{child.name}" not in DOCKER_PY_SHAPED:
+                    found.append(f"{name}.{prefix}{child.name} ({count})")
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+    visit(ast.parse(source), "")
+    return found
+
+
+def test_no_function_takes_more_than_seven_parameters():
+    wide = [f for name, path in MODULES.items() for f in wide_functions(name, path.read_text())]
+    assert wide == []
+
+
+def test_a_wide_function_is_caught():
+    source = "class Engine:\n    def create(self, a, b, c, d, e, f, g, *, h=1):\n        pass\n"
+    assert wide_functions("minidock.containers.container", source) == ["minidock.containers.container.Engine.create (8)"]
+    assert wide_functions("minidock.x", "def f(a, b, c, d, e, f, g): pass") == []
+
+
 @pytest.mark.parametrize("module, source", [
     ("minidock.runtime.shim", "from ..containers.container import Containers"),     # upward, at the top
     ("minidock.images.store", "def f():\n    from ..api import client"),             # upward, in a function

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 # Beside docker-py's models, the command line uses what they are made of: streams as they come
 # (logs, exec, the attach frames), top and stats rows, export.
+from ..containers.config import Config, ExecConfig, HostConfig  # noqa: F401  (ExecConfig: the CLI's exec)
 from ..containers.container import (Containers, exec_capture, exec_process, exec_wait, export_to,  # noqa: F401
                                     log_entries, log_lines, stats, top)
 from ..display import human_duration, human_size, parse_rfc3339, parse_size, time_ago
@@ -128,8 +129,9 @@ class Container:
                  **_ignored) -> ExecResult:
         """Run a command inside the running container: setns into its namespaces, then exec."""
         argv = cmd.split() if isinstance(cmd, str) else list(cmd)
-        code, out = exec_capture(self._c, self.id, argv, env=_env_list(environment), workdir=workdir,
-                                 user=user, stdout=stdout, stderr=stderr)
+        exe = ExecConfig(Cmd=argv, Env=_env_list(environment), WorkingDir=workdir or "", User=user,
+                         Tty=tty, AttachStdout=stdout, AttachStderr=stderr)
+        code, out = exec_capture(self._c, self.id, exe)
         return ExecResult(code, out)
 
     def commit(self, repository: str | None = None, tag: str | None = None, message: str = "",
@@ -210,8 +212,10 @@ class ContainerCollection:
                 found.append((self.containers.config(cid)["Created"], cid))
         return [Container(self.client, cid) for _, cid in sorted(found, reverse=True)]
 
-    def create(self, image: str, command=None, **kwargs) -> Container:
-        return Container(self.client, self.containers.create(image, _argv(command), **_options(kwargs)))
+    def create(self, image: str, command=None, name: str | None = None, **kwargs) -> Container:
+        """A new container, not started (docker-py's keyword arguments: ``create_config``)."""
+        config, host = create_config(image, command, **kwargs)
+        return Container(self.client, self.containers.create(config, host, name))
 
     def run(self, image: str, command=None, stdout: bool = True, stderr: bool = False,
             remove: bool = False, detach: bool = False, **kwargs):
@@ -310,29 +314,61 @@ def _env_list(environment) -> list[str]:
     return list(environment or [])
 
 
-def _options(kw: dict) -> dict:
-    """docker-py's keyword names -> Containers.create's."""
-    if "environment" in kw:
-        kw["environment"] = _env_list(kw["environment"])
-    if "network_mode" in kw:
-        kw["network"] = kw.pop("network_mode")
-    if "mem_limit" in kw:
-        kw["memory"] = parse_size(kw.pop("mem_limit"))
-    if "nano_cpus" in kw:
-        kw["cpus"] = kw.pop("nano_cpus") / 1e9
-    if "publish_all_ports" in kw:
-        kw["publish_all"] = kw.pop("publish_all_ports")
-    if isinstance(kw.get("ports"), dict):  # {"80/tcp": 8080} or {"80/tcp": ("127.0.0.1", 8080)}
-        kw["ports"] = [_publish_spec(k, v) for k, v in kw["ports"].items()]
-    if isinstance(kw.get("entrypoint"), str):
-        kw["entrypoint"] = kw["entrypoint"].split()
-    return kw
+# docker-py's keyword arguments of ``containers.create``/``run`` -> (Config or HostConfig, field, conversion)
+CREATE_OPTIONS = {
+    "entrypoint": (Config, "Entrypoint", lambda v: v.split() if isinstance(v, str) else list(v)),
+    "environment": (Config, "Env", _env_list),
+    "working_dir": (Config, "WorkingDir", str),
+    "user": (Config, "User", str),
+    "hostname": (Config, "Hostname", str),
+    "tty": (Config, "Tty", bool),
+    "stdin_open": (Config, "OpenStdin", bool),
+    "labels": (Config, "Labels", lambda v: dict(v) if isinstance(v, dict) else dict.fromkeys(v, "")),
+    "network_mode": (HostConfig, "NetworkMode", str),
+    "ports": (HostConfig, "PortBindings", lambda v: port_bindings(v)),
+    "publish_all_ports": (HostConfig, "PublishAllPorts", bool),
+    "mem_limit": (HostConfig, "Memory", lambda v: parse_size(v) if isinstance(v, str) else int(v)),
+    "pids_limit": (HostConfig, "PidsLimit", int),
+    "nano_cpus": (HostConfig, "NanoCpus", int),
+    "read_only": (HostConfig, "ReadonlyRootfs", bool),
+    "init": (HostConfig, "Init", bool),
+    "auto_remove": (HostConfig, "AutoRemove", bool),
+}
 
 
-def _publish_spec(container_port: str, host) -> str:
-    if isinstance(host, tuple):
-        return f"{host[0]}:{host[1]}:{container_port}"
-    return f"{host}:{container_port}" if host else str(container_port)
+def create_config(image: str, command=None, **kwargs) -> tuple[Config, HostConfig]:
+    """docker-py's ``containers.create(image, command, **kwargs)`` as the Engine API's Config and HostConfig.
+
+    The one place where keyword arguments become the two records; an unknown one is refused as
+    docker-py refuses it.  ``None`` means "not given", as in docker-py.
+    """
+    fields = {Config: {"Image": image, "Cmd": _argv(command)}, HostConfig: {}}
+    for key, value in kwargs.items():
+        if key not in CREATE_OPTIONS:
+            raise TypeError(f"create() got an unexpected keyword argument '{key}'")
+        record, field, convert = CREATE_OPTIONS[key]
+        if value is not None:
+            fields[record][field] = convert(value)
+    return Config(**fields[Config]), HostConfig(**fields[HostConfig])
+
+
+def port_bindings(ports) -> dict:
+    """docker-py's ``ports={"80/tcp": 8080}`` (or ``("127.0.0.1", 8080)``, or None: any free port),
+    or ``-p`` specs (``["127.0.0.1:8080:80"]``), as the Engine API's ``PortBindings``."""
+    if not isinstance(ports, dict):
+        from ..runtime.network import parse_publish
+        bindings: dict = {}
+        for spec in ports:
+            ip, host_port, port, proto = parse_publish(spec)
+            bindings.setdefault(f"{port}/{proto}", []).append({"HostIp": ip, "HostPort": str(host_port or "")})
+        return bindings
+    bindings = {}
+    for port, host in ports.items():
+        port = str(port) if "/" in str(port) else f"{port}/tcp"
+        for one in host if isinstance(host, list) else [host]:
+            ip, host_port = one if isinstance(one, tuple) else ("", one)
+            bindings.setdefault(port, []).append({"HostIp": ip, "HostPort": str(host_port or "")})
+    return bindings
 
 
 # -- ps's rows: what the command line and the notebooks' dashboard list --------

@@ -143,13 +143,14 @@ class ImageCollection:
         """``docker import``: a one-layer image from a rootfs tar, stream, or directory."""
         from ..images import archive
         ref = f"{repository}:{tag}" if repository and tag else repository
+        options = archive.ImportOptions(ref, changes, message)
         if hasattr(src, "read"):
-            image_id = archive.import_rootfs(self.images, "-", src, ref, changes, message)
+            image_id = archive.import_rootfs(self.images, "-", src, options)
         elif os.path.isdir(src):
-            image_id = archive.import_rootfs(self.images, str(src), None, ref, changes, message)
+            image_id = archive.import_rootfs(self.images, str(src), None, options)
         else:
             with open(src, "rb") as f:
-                image_id = archive.import_rootfs(self.images, str(src), f, ref, changes, message)
+                image_id = archive.import_rootfs(self.images, str(src), f, options)
         return self.get(image_id)
 
     def save_to(self, names: list[str], out: BinaryIO) -> None:
@@ -225,7 +226,11 @@ class ImageCollection:
         return chain
 
 
-def build(client, context, dockerfile: str, name: str, **options) -> str:
-    """``docker build``: Docker's classic builder (``build/builder.py``) over ``client``'s store; the image ID."""
+def build(client, context, dockerfile: str, name: str, say=print, **options) -> str:
+    """``docker build``: Docker's classic builder (``build/builder.py``) over ``client``'s store; the image ID.
+
+    ``options``: ``tags``, ``build_args``, ``no_cache``, ``target``, ``labels`` (``BuildOptions``).
+    """
     from ..build import builder  # only a build pays for importing the builder
-    return builder.build(client, context, dockerfile, name, **options)
+    return builder.build(client.images.images, client.containers.containers, context, dockerfile, name,
+                         builder.BuildOptions(**options), say)

@@ -27,17 +27,20 @@ import json
 import os
 import tempfile
 import time
+from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import dockerfile as dfile
-from ..images.archive import source_date_epoch
-from .context import BuildError, Context, content_digest, copy_into
+from ..containers.config import Config, HostConfig
+from ..containers.container import Containers
 from ..display import rfc3339
 from ..errors import MinidockError, NotFound
+from ..images.archive import source_date_epoch
 from ..images.image import Images, check_depth
 from ..images.reference import parse
+from . import dockerfile as dfile
+from .context import BuildError, Context, content_digest, copy_into
 
 CACHE = "build-cache.json"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -68,17 +71,21 @@ class StageState:
         return values
 
 
+# What ``docker build``'s flags (the Engine API's /build parameters t, buildargs, nocache, target,
+# labels) ask of one build.
+BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels",
+                          defaults=((), {}, False, None, {}))
+
+
 class Builder:
     """One ``minidock build``."""
 
-    def __init__(self, client, context: Path, dockerfile: dfile.Dockerfile, *, build_args: dict[str, str] = (),
-                 no_cache: bool = False, target: str | None = None, labels: dict[str, str] = (),
-                 say: Say = print):
-        self.client, self.images = client, client.images.images
-        self.containers = client.containers.containers
+    def __init__(self, images: Images, containers: Containers, context: Path, dockerfile: dfile.Dockerfile,
+                 options: BuildOptions = BuildOptions(), say: Say = print):
+        self.images, self.containers = images, containers
         self.context, self.df = Context(context), dockerfile
-        self.build_args, self.no_cache, self.target = dict(build_args), no_cache, target
-        self.labels, self.say = dict(labels), say
+        self.build_args, self.no_cache, self.target = dict(options.build_args), options.no_cache, options.target
+        self.labels, self.say = dict(options.labels), say
         self.epoch = source_date_epoch()
         self.stages: dict[str, str] = {}       # stage name or index -> its image ID
         self.used_args: set[str] = set()
@@ -133,7 +140,8 @@ class Builder:
             try:
                 image_id = self.images.resolve(name)
             except NotFound:
-                image_id = self.client.images.pull(name, say=self.say).id
+                from ..registry import distribution
+                image_id = distribution.pull(self.images, name, say=self.say)
         state = StageState(image_id, json.loads(self.images.store.read_blob(image_id)))
         for trigger in state.container_config.pop("OnBuild", None) or []:
             self.say(f"# Executing 1 build trigger: {trigger}")
@@ -270,9 +278,9 @@ class Builder:
 
     def _run_container(self, state: StageState, argv: list[str], build_env: list[str]) -> StageState:
         cfg = state.container_config
-        cid = self.containers.create(state.image_id, argv, entrypoint=[], environment=build_env,
-                                     working_dir=cfg.get("WorkingDir") or None, user=cfg.get("User") or None,
-                                     network="none")
+        config = Config(Image=state.image_id, Cmd=argv, Entrypoint=[], Env=build_env,
+                        WorkingDir=cfg.get("WorkingDir") or "", User=cfg.get("User") or None)
+        cid = self.containers.create(config, HostConfig(NetworkMode="none"))
         self.say(f" ---> Running in {cid[:12]}")
         try:
             code = self._attached(cid)
@@ -491,21 +499,19 @@ def _extract_archive(path: Path, dest: Path) -> None:
         apply_layer_tar(f, dest, whiteouts="keep")
 
 
-def build(client, context: Path, dockerfile_text: str, dockerfile_name: str = "Dockerfile", *,
-          tags: list[str] = (), build_args: dict[str, str] = (), no_cache: bool = False,
-          target: str | None = None, labels: dict[str, str] = (), say: Say = print) -> str:
+def build(images: Images, containers: Containers, context: Path, dockerfile_text: str,
+          dockerfile_name: str = "Dockerfile", options: BuildOptions = BuildOptions(), say: Say = print) -> str:
     """Build an image; tag it; return its ID."""
-    for tag in tags:
+    for tag in options.tags:
         parse(tag)  # a bad tag is reported before anything is built
     df = dfile.parse(dockerfile_text, dockerfile_name)
-    builder = Builder(client, context, df, build_args=build_args, no_cache=no_cache, target=target,
-                      labels=labels, say=say)
+    builder = Builder(images, containers, context, df, options, say)
     try:
         image_id = builder.build()
     finally:
         builder.close()
     say(f"Successfully built {image_id.split(':')[1][:12]}")
-    for tag in tags:
-        ref = client.images.images.tag(image_id, tag)
+    for tag in options.tags:
+        ref = images.tag(image_id, tag)
         say(f"Successfully tagged {ref.familiar()}")
     return image_id

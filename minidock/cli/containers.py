@@ -13,7 +13,7 @@ import tty as ttymod
 
 from ..api import containers as ctr
 from ..api.client import Client
-from ..api.containers import PS_HEADERS, FrameReader, parse_signal, ps_row
+from ..api.containers import PS_HEADERS, FrameReader, create_config, parse_signal, ps_row
 from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
 from .base import command, filters, flag, formatted, out
@@ -51,12 +51,23 @@ def create_from(client: Client, opts) -> str:
         memory = parse_size(opts.memory) if opts.memory else None
     except ValueError as e:
         raise UsageError(f'invalid argument "{opts.memory}" for "-m, --memory" flag: {e}') from None
-    return client.containers.containers.create(
-        image, command, name=opts.name, entrypoint=[opts.entrypoint] if opts.entrypoint else None,
-        environment=opts.env, env_files=opts.env_file, working_dir=opts.workdir, user=opts.user,
-        hostname=opts.hostname, tty=opts.tty, stdin_open=opts.interactive, network=opts.network,
-        ports=opts.publish, publish_all=opts.publish_all, memory=memory, pids_limit=opts.pids_limit,
-        cpus=opts.cpus, read_only=opts.read_only, init=opts.init, auto_remove=opts.rm)
+    config, host = create_config(
+        image, command, entrypoint=[opts.entrypoint] if opts.entrypoint else None,
+        environment=env_from_files(opts.env_file) + list(opts.env), working_dir=opts.workdir, user=opts.user,
+        hostname=opts.hostname, tty=opts.tty, stdin_open=opts.interactive, network_mode=opts.network,
+        ports=opts.publish, publish_all_ports=opts.publish_all, mem_limit=memory, pids_limit=opts.pids_limit,
+        nano_cpus=round(opts.cpus * 1e9) if opts.cpus else None, read_only=opts.read_only, init=opts.init,
+        auto_remove=opts.rm)
+    return client.containers.containers.create(config, host, opts.name)
+
+
+def env_from_files(paths) -> list[str]:
+    """``--env-file``: KEY=VALUE lines, # comments and blank lines skipped (read here, as docker's CLI does)."""
+    items = []
+    for path in paths:
+        with open(path) as f:
+            items += [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+    return items
 
 
 @command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
@@ -319,13 +330,17 @@ def exec_cmd(client: Client, opts) -> int:
         return exec_with_pty(c, cid, argv, opts)
     null = os.open(os.devnull, os.O_RDONLY)
     stdio = (0 if opts.interactive else null, 1, 2)
-    pid, err_r = ctr.exec_process(c, cid, argv, env=opts.env, workdir=opts.workdir, user=opts.user or "",
-                                  stdio=stdio)
+    pid, err_r = ctr.exec_process(c, cid, exec_config(argv, opts), stdio)
     os.close(null)
     code, message = ctr.exec_wait(pid, err_r)
     if message:
         raise exec_error(code, message)
     return code
+
+
+def exec_config(argv: list[str], opts) -> ctr.ExecConfig:
+    """``exec``'s flags as the Engine API's exec configuration."""
+    return ctr.ExecConfig(Cmd=argv, Env=opts.env, WorkingDir=opts.workdir or "", User=opts.user or "", Tty=opts.tty)
 
 
 def running(c, name: str) -> str:
@@ -349,8 +364,7 @@ def exec_with_pty(c, cid: str, argv: list[str], opts) -> int:
     """``exec -t``: the command makes a pty in the container's devpts and sends us its master to relay."""
     import socket
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pid, err_r = ctr.exec_process(c, cid, argv, env=opts.env, workdir=opts.workdir, user=opts.user or "",
-                                  tty=True, pty_sock=theirs.fileno())
+    pid, err_r = ctr.exec_process(c, cid, exec_config(argv, opts), pty_sock=theirs.fileno())
     theirs.close()
     with ours:
         _, fds, _, _ = socket.recv_fds(ours, 16, 1)

@@ -39,6 +39,7 @@ from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
 from ..images.store import Store, remove_tree
 from ..runtime.syscalls import process_start_time
+from .config import Config, ExecConfig, HostConfig
 
 # docker's rule for names (daemon/names.go: RestrictedNameChars)
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -117,29 +118,25 @@ class Containers:
 
     # -- create -----------------------------------------------------------
 
-    def create(self, image: str, command: list[str] | None = None, *, name: str | None = None,
-               entrypoint: list[str] | None = None, environment: list[str] = (), env_files=(),
-               working_dir: str | None = None, user: str | None = None, hostname: str | None = None,
-               tty: bool = False, stdin_open: bool = False, network: str = "bridge",
-               ports: list[str] = (), publish_all: bool = False, memory: int | None = None,
-               pids_limit: int | None = None, cpus: float | None = None, read_only: bool = False,
-               init: bool = False, auto_remove: bool = False, labels: dict | None = None) -> str:
-        """Make a container from an image; return its ID. Nothing runs yet."""
+    def create(self, config: Config, host: HostConfig, name: str | None = None) -> str:
+        """Make a container from ``config.Image``; return its ID. Nothing runs yet."""
+        from ..runtime import mode
         from ..runtime import network as net
 
-        from ..runtime import mode
-        rec = self._image(image)
+        rec = self._image(config.Image)
         cfg = rec.config.get("config") or {}
+        network = host.NetworkMode
         if network not in ("bridge", "none", "host"):
             raise APIError(f'network {network} not found (minidock has "bridge", "none" and "host")')
         run_mode = mode.detect()[0]
+        cpus = host.NanoCpus / 1e9 if host.NanoCpus else None
         if run_mode != "root":
-            network = check_unprivileged(run_mode, network, memory or pids_limit or cpus)
-        published = [net.parse_publish(p) for p in ports]
-        if publish_all:
+            network = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus)
+        published = [net.parse_publish(spec) for spec in publish_specs(host.PortBindings)]
+        if host.PublishAllPorts:
             published += [("127.0.0.1", None, int(p.split("/")[0]), "tcp") for p in cfg.get("ExposedPorts") or {}]
-        entrypoint = entrypoint if entrypoint is not None else cfg.get("Entrypoint") or []
-        command = command or ([] if entrypoint != (cfg.get("Entrypoint") or []) else cfg.get("Cmd") or [])
+        entrypoint = config.Entrypoint if config.Entrypoint is not None else cfg.get("Entrypoint") or []
+        command = config.Cmd or ([] if entrypoint != (cfg.get("Entrypoint") or []) else cfg.get("Cmd") or [])
         argv = entrypoint + command   # docker: a new --entrypoint resets the image's CMD
         if not argv:
             raise APIError("no command specified")
@@ -147,21 +144,22 @@ class Containers:
         with self.store.lock():
             name = self._claim_name(name, cid)
             try:
-                config = {
-                    "Id": cid, "Name": name, "Image": rec.id, "ImageName": image,
+                record = {
+                    "Id": cid, "Name": name, "Image": rec.id, "ImageName": config.Image,
                     "Created": rfc3339(time.time()), "Path": argv[0], "Args": argv[1:],
                     "Entrypoint": entrypoint, "Cmd": command,
-                    "Env": merge_env(cfg.get("Env") or [], env_from_files(env_files) + list(environment), tty),
-                    "WorkingDir": working_dir or cfg.get("WorkingDir") or "/",
-                    "User": user if user is not None else cfg.get("User") or "",
-                    "Hostname": hostname or cid[:12], "Tty": tty, "OpenStdin": stdin_open,
+                    "Env": merge_env(cfg.get("Env") or [], config.Env, config.Tty),
+                    "WorkingDir": config.WorkingDir or cfg.get("WorkingDir") or "/",
+                    "User": config.User if config.User is not None else cfg.get("User") or "",
+                    "Hostname": config.Hostname or cid[:12], "Tty": config.Tty, "OpenStdin": config.OpenStdin,
                     "NetworkMode": network, "Ports": [list(p) for p in published],
-                    "Memory": memory, "PidsLimit": pids_limit, "Cpus": cpus, "ReadonlyRootfs": read_only,
-                    "Init": init, "AutoRemove": auto_remove, "Labels": (cfg.get("Labels") or {}) | (labels or {}),
+                    "Memory": host.Memory or None, "PidsLimit": host.PidsLimit or None, "Cpus": cpus,
+                    "ReadonlyRootfs": host.ReadonlyRootfs, "Init": host.Init, "AutoRemove": host.AutoRemove,
+                    "Labels": (cfg.get("Labels") or {}) | config.Labels,
                     "Layers": rec.chain_ids, "Driver": "overlay" if whiteout_format()[0] == "overlay" else "vfs",
                     "ImageConfig": cfg,
                 }
-                self._lay_out(config)
+                self._lay_out(record)
             except BaseException:
                 self._release_name(name)
                 remove_tree(self.dir(cid))
@@ -433,14 +431,15 @@ def merge_env(image_env: list[str], extra: list[str], tty: bool) -> list[str]:
     return [f"{k}={v}" for k, v in env.items()]
 
 
-def env_from_files(paths) -> list[str]:
-    """``--env-file``: KEY=VALUE lines, # comments and blank lines skipped."""
-    items = []
-    for path in paths:
-        for line in Path(path).read_text().splitlines():
-            if line.strip() and not line.lstrip().startswith("#"):
-                items.append(line.strip())
-    return items
+def publish_specs(bindings: dict) -> list[str]:
+    """``HostConfig.PortBindings`` as ``-p`` specs (``127.0.0.1:8080:80/tcp``), for ``parse_publish``."""
+    specs = []
+    for port, hosts in (bindings or {}).items():
+        port = port if "/" in str(port) else f"{port}/tcp"
+        for binding in hosts or [{}]:
+            ip, host_port = binding.get("HostIp") or "", binding.get("HostPort") or ""
+            specs.append(f"{ip}:{host_port}:{port}" if ip else f"{host_port}:{port}" if host_port else port)
+    return specs
 
 
 # -- looking in: logs, exec, top, stats, export --------------------------------
@@ -472,9 +471,9 @@ def log_lines(c: Containers, cid: str, **options):
     return (line for _, line in log_entries(c, cid, **options))
 
 
-def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=None, user="",
-                 tty: bool = False, stdio=(0, 1, 2), pty_sock: int | None = None) -> tuple[int, int]:
-    """Start ``argv`` inside a running container; return (pid, fd that reports exec errors).
+def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
+                 pty_sock: int | None = None) -> tuple[int, int]:
+    """Start ``exe.Cmd`` inside a running container; return (pid, fd that reports exec errors).
 
     The same mechanism as ``nsenter``: setns(2) into each of the container's
     namespaces (/proc/PID/ns/*), then fork -- joining a PID namespace only
@@ -487,6 +486,9 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
     if state["Status"] != "running":
         raise Conflict(f"Container {cid} is not running")
     config = c.config(cid)
+    argv, tty = exe.Cmd, exe.Tty
+    user, workdir = exe.User or config["User"], exe.WorkingDir or config["WorkingDir"]
+    env = merge_env(config["Env"], list(exe.Env), tty)
     proot = config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     child = os.fork()
@@ -495,8 +497,8 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
             os.close(err_r)
             if proot:  # no namespaces to join: a second proot in the same files
                 shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)
-                environ = dict(e.split("=", 1) for e in merge_env(config["Env"], list(env), tty))
-                as_asked = dict(config, User=user or config["User"], WorkingDir=workdir or config["WorkingDir"])
+                environ = dict(e.split("=", 1) for e in env)
+                as_asked = dict(config, User=user, WorkingDir=workdir)
                 shim.exec_or_report(argv, environ, err_w,
                                     lambda: emulated.execute(as_asked, c.dir(cid), argv, environ))
             with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
@@ -507,8 +509,7 @@ def exec_process(c: Containers, cid: str, argv: list[str], *, env=(), workdir=No
                 code = os.waitstatus_to_exitcode(os.wait()[1])
                 os._exit(128 - code if code < 0 else code)
             shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)  # in its devpts
-            environ = shim.settle(config, user or config["User"], workdir or config["WorkingDir"],
-                                  merge_env(config["Env"], list(env), tty))
+            environ = shim.settle(config, user, workdir, env)
             shim.exec_or_report(argv, environ, err_w)
         except BaseException as e:
             os.write(err_w, f"126 {e}".encode())
@@ -529,13 +530,12 @@ def exec_wait(pid: int, err_r: int) -> tuple[int, str]:
     return code, ""
 
 
-def exec_capture(c: Containers, cid: str, argv: list[str], *, env=(), workdir=None, user="",
-                 stdout=True, stderr=True) -> tuple[int, bytes]:
-    """Run ``argv`` in the container and collect its output (docker-py's ``exec_run``)."""
+def exec_capture(c: Containers, cid: str, exe: ExecConfig) -> tuple[int, bytes]:
+    """Run ``exe.Cmd`` in the container and collect its output (docker-py's ``exec_run``)."""
     out_r, out_w = os.pipe()
     null = os.open(os.devnull, os.O_RDWR)
-    pid, err_r = exec_process(c, cid, argv, env=env, workdir=workdir, user=user,
-                              stdio=(null, out_w if stdout else null, out_w if stderr else null))
+    pid, err_r = exec_process(c, cid, exe, (null, out_w if exe.AttachStdout else null,
+                                            out_w if exe.AttachStderr else null))
     os.close(out_w)
     os.close(null)
     with os.fdopen(out_r, "rb") as f:

@@ -20,6 +20,7 @@ import os
 import re
 import tarfile
 import time
+from collections import namedtuple
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable
@@ -367,14 +368,17 @@ def _staged_layers(images: Images, img: LoadedImage, tmp: Path) -> list[StagedLa
 
 # -- import -----------------------------------------------------------------
 
-def import_rootfs(images: Images, source: str, stream: BinaryIO | None, ref: str | None,
-                  changes: Iterable[str] = (), message: str | None = None,
-                  epoch: int | None = None, owner: tuple[int, int] | None = None) -> str:
-    """Make a one-layer image from a rootfs tar (file, ``-``, or directory); return its ID.
+# What ``docker import`` is told besides its source (the Engine API's /images/create?fromSrc= with repo,
+# tag, changes and message): ``epoch`` (default: ``SOURCE_DATE_EPOCH``) is the image's creation time and
+# clamps the mtimes of a directory's files, so the same rootfs gives the same ID; ``owner`` (uid, gid)
+# for every file of a directory.
+ImportOptions = namedtuple("ImportOptions", "ref changes message epoch owner", defaults=(None, (), None, None, None))
 
-    ``epoch`` (default: ``SOURCE_DATE_EPOCH``) is the image's creation time and
-    clamps the mtimes of a directory's files, so the same rootfs gives the same ID.
-    """
+
+def import_rootfs(images: Images, source: str, stream: BinaryIO | None,
+                  options: ImportOptions = ImportOptions()) -> str:
+    """Make a one-layer image from a rootfs tar (file, ``-``, or directory); return its ID."""
+    ref, changes, message, epoch, owner = options
     tags = [str(parse(ref))] if ref else []
     container_config: dict = {}
     for line in changes:  # a bad reference or change is reported before anything is read

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .archive import import_rootfs, source_date_epoch
+from .archive import ImportOptions, import_rootfs, source_date_epoch
 from ..errors import APIError, NotFound
 from .image import Images
 
@@ -76,7 +76,7 @@ def _make(images: Images, tag: str, busybox: Path) -> str:
     with tempfile.TemporaryDirectory(dir=images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         make_rootfs(rootfs, busybox)
-        image_id = import_rootfs(images, str(rootfs), None, tag, epoch=epoch, owner=(0, 0),
-                                 changes=[f"ENV PATH={PATH}", 'CMD ["sh"]'],
-                                 message=f"minidock bootstrap: {version.strip()}")
+        options = ImportOptions(tag, [f"ENV PATH={PATH}", 'CMD ["sh"]'], f"minidock bootstrap: {version.strip()}",
+                                epoch, owner=(0, 0))
+        image_id = import_rootfs(images, str(rootfs), None, options)
     return image_id

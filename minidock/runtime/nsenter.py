@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections import namedtuple
 from pathlib import Path
 from typing import Iterable
 
@@ -93,7 +94,7 @@ def run_in(pid: int, argv: list[str], namespaces: Iterable[str] = NAMESPACES, en
     child = os.fork()
     if child == 0:
         os.close(read_end)
-        _child(pid, list(argv), namespaces, env, cwd, user, capabilities, write_end)
+        _child(pid, list(argv), namespaces, Settings(env, cwd, user, capabilities), write_end)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         report = pipe.read()
@@ -113,7 +114,11 @@ def exit_code(wait_status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def _child(pid, argv, namespaces, env, cwd, user, capabilities, report_fd) -> None:
+# how the program runs once inside: as the OCI runtime spec's ``process`` has them
+Settings = namedtuple("Settings", "env cwd user capabilities")
+
+
+def _child(pid: int, argv: list[str], namespaces: set[str], settings: Settings, report_fd: int) -> None:
     """The forked side of ``run_in``: enter, fork again into the PID namespace, set up, exec. Never returns."""
     code = 125
     try:
@@ -125,7 +130,7 @@ def _child(pid, argv, namespaces, env, cwd, user, capabilities, report_fd) -> No
                 code = exit_code(os.waitpid(grandchild, 0)[1])
                 return
         stage, code = "setup", 126
-        env = _setup(env, cwd, user, capabilities)
+        env = _setup(settings)
         stage = "exec"
         os.execvpe(argv[0], argv, env)
     except BaseException as e:
@@ -140,8 +145,9 @@ def _child(pid, argv, namespaces, env, cwd, user, capabilities, report_fd) -> No
         os._exit(code)
 
 
-def _setup(env: dict | None, cwd: str, user: str | None, capabilities) -> dict:
+def _setup(settings: Settings) -> dict:
     """chdir, look up and become the user, cut capabilities; return the environment to exec with."""
+    env, cwd, user, capabilities = settings
     env = dict(env) if env is not None else {"PATH": PATH}
     try:
         os.chdir(cwd)  # after setns(mnt), "/" is the container's root

@@ -41,6 +41,7 @@ import sys
 import termios
 import threading
 import time
+from collections import namedtuple
 from pathlib import Path
 
 from ..display import rfc3339
@@ -288,8 +289,8 @@ class Shim:
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            _keeper_main(self.config, self.dir, self.store, stdio["child"], go_r, pid_w, err_w, lease,
-                         cgroup, self.rootless, self.emulated, self.keeper_sockets and self.keeper_sockets.fileno())
+            launch = Launch(self.config, self.dir, self.store, stdio["child"], lease, self.rootless, self.emulated)
+            _keeper_main(launch, go_r, pid_w, err_w, cgroup, self.keeper_sockets and self.keeper_sockets.fileno())
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
         if self.keeper_sockets:
@@ -522,8 +523,13 @@ def release_network(store, cid: str, config: dict) -> None:
 
 # -- inside the container's namespaces ------------------------------------------
 
-def _keeper_main(config: dict, cdir, store, stdio, go_r: int, pid_w: int, err_w: int, lease,
-                 cgroup, rootless: bool, emulated: bool = False, sockets: int | None = None) -> None:
+# What the keeper and PID 1 are given of the container they start: its config and directory, the store
+# its layers are in, the fds that become its stdin, stdout and stderr, its address (None: no bridge), and
+# the run mode's two facts that change how it starts.
+Launch = namedtuple("Launch", "config cdir store stdio lease rootless emulated")
+
+
+def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sockets: int | None) -> None:
     """Unshare the namespaces, join the cgroup, fork PID 1, report its PID, wait for it; never returns.
 
     Rootless, a user namespace comes first, in the same unshare(2): the others
@@ -531,6 +537,7 @@ def _keeper_main(config: dict, cdir, store, stdio, go_r: int, pid_w: int, err_w:
     learns of the unshare ("u") at once, to plug the new netns into the bridge
     while we join the cgroup; PID 1 is forked after that, so it starts in it.
     """
+    config, emulated, stdio = launch.config, launch.emulated, launch.stdio
     try:
         set_pdeathsig(signal.SIGKILL)  # the shim gone means the container goes too
         flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
@@ -538,7 +545,7 @@ def _keeper_main(config: dict, cdir, store, stdio, go_r: int, pid_w: int, err_w:
             flags |= CLONE_NEWNET
         if emulated:
             pass  # no namespace at all: proot only fakes the root file system
-        elif rootless:
+        elif launch.rootless:
             userns.enter_own(flags)
         else:
             unshare(flags)
@@ -550,8 +557,8 @@ def _keeper_main(config: dict, cdir, store, stdio, go_r: int, pid_w: int, err_w:
             if sockets is not None:
                 os.close(sockets)
             if emulated:
-                _emulated_main(config, cdir, stdio, go_r, err_w)
-            _container_main(config, cdir, store, stdio, go_r, err_w, lease, rootless)
+                _emulated_main(config, launch.cdir, stdio, go_r, err_w)
+            _container_main(launch, go_r, err_w)
         cgroup.leave(os.getpid())  # PID 1 was born in the cgroup; the keeper is not the container's
         os.write(pid_w, str(child).encode())
         os.close(pid_w)
@@ -586,8 +593,9 @@ def _make_sockets_until_the_end(sockets: socket.socket, child: int) -> None:
     sockets.close()
 
 
-def _container_main(config: dict, cdir, store, stdio, go_r: int, err_w: int, lease, rootless: bool) -> None:
+def _container_main(launch: Launch, go_r: int, err_w: int) -> None:
     """PID 1: build the root file system, drop privileges, wait for the go (the network), exec."""
+    config, cdir, stdio, lease = launch.config, launch.cdir, launch.stdio, launch.lease
     try:
         set_pdeathsig(signal.SIGKILL)
         unshare(CLONE_NEWCGROUP)  # born in our cgroup: it becomes our "/"
@@ -597,7 +605,7 @@ def _container_main(config: dict, cdir, store, stdio, go_r: int, err_w: int, lea
             take_stdio(stdio, False)
         if lease is not None:
             (cdir / "hosts").write_text(_hosts(config, lease))
-        enter_rootfs(_rootfs_spec(config, cdir, store, rootless))
+        enter_rootfs(_rootfs_spec(config, cdir, launch.store, launch.rootless))
         if config["Tty"]:  # our devpts is mounted now: make the pty here, send the shim its master
             take_stdio(send_new_pty(stdio[0]), True)
         env = settle(config, config["User"], config["WorkingDir"], config["Env"])
