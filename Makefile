@@ -17,9 +17,9 @@ NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/s
 LAB_PORT     ?= 8888
 REGISTRY_ADDR ?= 127.0.0.1:5000
 
-.PHONY: setup apt venv test unit notebooks lab bootstrap regen-notebooks bench docs clean
+.PHONY: setup apt venv bytecode test unit notebooks lab bootstrap regen-notebooks bench docs clean
 
-setup: apt venv bootstrap  ## install everything (idempotent)
+setup: apt venv bytecode bootstrap  ## install everything (idempotent)
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -39,14 +39,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[course,test,docs]'
 	touch $@
 
+bytecode: venv  ## compile the package once, so a learner's first commands do not (PYTHONDONTWRITEBYTECODE or not)
+	$(BIN)/python -m compileall -q minidock
+
 bootstrap: venv  ## the base image busybox:latest in the default store
 	$(BIN)/minidock bootstrap busybox
 
 test: setup  ## the whole suite: unit, kernel, interop and every notebook under nbval
 	$(BIN)/python -m pytest -q -rs $(NBVAL) tests $(NOTEBOOKS)
 
-unit: venv
-	$(BIN)/python -m pytest -q -rs tests
+unit: venv  ## what needs no root, no peer, no browser and is not slow: a minute at most
+	$(BIN)/python -m pytest -q -rs -m "not root and not peers and not browser and not slow" tests
 
 notebooks: venv
 	$(BIN)/python -m pytest -q -rs $(NBVAL) $(NOTEBOOKS)

@@ -37,18 +37,15 @@ podman's runs added under ``*/libpod_parent`` removed, and the temp dir deleted.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 
 from commit import Run, Tool, minidock_argv   # the same clock, peak RSS and CLI as commit.py's
-from common import mounts_under, verdict
+import common
+from common import verdict
 from save_load import make_tree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,14 +88,6 @@ def remove_new_cgroups(before: set[Path]) -> list[Path]:
     return left
 
 
-def unmount_under(path: Path) -> list[str]:
-    """Unmount (lazily, deepest first) whatever is mounted at or below ``path``; the mount points."""
-    points = mounts_under(path)
-    for point in reversed(points):
-        subprocess.run(["umount", "-l", point], capture_output=True)
-    return points
-
-
 class Stores:
     """Fresh stores of each tool under ``work``, with busybox in them."""
 
@@ -131,7 +120,7 @@ class Stores:
 
     @staticmethod
     def remove(store: Path) -> None:
-        unmount_under(store)
+        common.unmount_under(store)
         shutil.rmtree(store)
 
 
@@ -195,40 +184,22 @@ def report(runs: dict[str, list[Run]]) -> bool:
                     (f"cached rebuild ratio {cached:.2f} <= {CACHED_TARGET}", cached <= CACHED_TARGET)])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=2000, help="files in the context (default 2000)")
-    parser.add_argument("--mb", type=int, default=4, help="their total size in MiB (default 4)")
-    parser.add_argument("--runs", type=int, default=5, help="builds of each kind by each tool (default 5)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the file sizes and contents")
-    parser.add_argument("--dir", default="/tmp", help="where to make the temp dir (default /tmp: podman "
-                        "refuses a runroot path longer than 50 characters)")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (RUN steps run containers)")
-    if shutil.which("podman") is None:
-        raise SystemExit("needs podman (make setup)")
-    work = Path(tempfile.mkdtemp(prefix="mdb-", dir=args.dir))
+def run(work: Path, args) -> bool:
     if len(str(work / f"p{2 * args.runs}" / "run")) > 50:   # the longest store name
-        shutil.rmtree(work)
         raise SystemExit(f"{work} is too long a path for podman's runroot; pick a shorter --dir")
     cgroups_before = libpod_cgroups()
     try:
-        return 0 if report(bench(work, args)) else 1
-    except Exception:
-        traceback.print_exc()
-        return 2
+        return report(bench(work, args))
     finally:
-        left = unmount_under(work)
-        if left:
-            print(f"unmounted: {' '.join(left)}")
-        shutil.rmtree(work, ignore_errors=True)
+        common.unmount_under(work)   # before the cgroups: a store's mounts hold none, but be sure
         stuck = remove_new_cgroups(cgroups_before)
         if stuck:
             print(f"clean-up: cgroups not removed: {' '.join(map(str, stuck))}", file=sys.stderr)
-        if work.exists():
-            print(f"clean-up: {work} could not be removed", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.main(__doc__, run, [
+        (("--files",), {"type": int, "default": 2000, "help": "files in the context (default 2000)"}),
+        (("--mb",), {"type": int, "default": 4, "help": "their total size in MiB (default 4)"}),
+        common.RUNS, common.SEED], root="RUN steps run containers", tools=("podman",),
+        tmp=("mdb-", "/tmp")))  # /tmp: podman refuses a runroot path longer than 50 characters

@@ -41,19 +41,16 @@ removed at the end.
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import mounts_under, verdict
+import common
+from common import verdict
 
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "tests" / "peers" / "containers.conf"
@@ -187,33 +184,18 @@ def cleanup(work: Path, minidock: Tool, podman: Tool) -> None:
         quiet(podman, "rm", "-af")
         quiet(podman, "rmi", "-af")
         quiet(podman, "system", "reset", "-f")
-    for mount in reversed(mounts_under(work)):
-        subprocess.run(["umount", "-l", mount], capture_output=True)
-    shutil.rmtree(work, ignore_errors=True)
-    if work.exists():
-        print(f"clean-up: {work} could not be removed", file=sys.stderr)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=10_000, help="files the container writes (default 10000)")
-    parser.add_argument("--runs", type=int, default=5, help="commits by each tool (default 5)")
-    parser.add_argument("--dir", default=None, help="where to make the temp dir (default: $TMPDIR)")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (minidock's containers and podman run as root here)")
-    if shutil.which("podman") is None:
-        raise SystemExit("needs podman (make setup)")
-    work = Path(tempfile.mkdtemp(prefix="minidock-bench-commit-", dir=args.dir))
+def run(work: Path, args) -> bool:
     minidock, podman = make_tools(work)
     try:
-        return 0 if report(bench(work, minidock, podman, args)) else 1
-    except Exception:
-        traceback.print_exc()
-        return 2
+        return report(bench(work, minidock, podman, args))
     finally:
         cleanup(work, minidock, podman)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.main(__doc__, run, [
+        (("--files",), {"type": int, "default": 10_000, "help": "files the container writes (default 10000)"}),
+        common.RUNS], root="minidock's containers and podman run as root here", tools=("podman",),
+        tmp=("minidock-bench-commit-", None)))

@@ -27,7 +27,6 @@ anything):
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -39,11 +38,11 @@ import socket
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
-from common import mounts_under, verdict
+import common
+from common import verdict
 import save_load
 from save_load import Run, median, timed   # the same clock and peak RSS as save_load's
 
@@ -203,14 +202,6 @@ def make_archive(work: Path, layers: int, mb: int, seed: int) -> tuple[Path, int
     return archive, layer_bytes
 
 
-def unmount_under(path: Path) -> list[str]:
-    """Unmount, deepest first, whatever is mounted at or below ``path``; the mount points."""
-    points = mounts_under(path)
-    for point in reversed(points):
-        subprocess.run(["umount", point], check=True)
-    return points
-
-
 def bench(work: Path, args) -> dict[str, list[Run]]:
     """Build the image and the registries, then time RUNS pushes and pulls of each tool, alternating."""
     print(f"making a {args.layers}-layer image of {args.mb} MiB ...", flush=True)
@@ -274,7 +265,7 @@ def pull_fresh(name: str, store: Path, skopeo: Skopeo, ref: str, image_id: str) 
         spec = f"[overlay@{store / 'root'}+{store / 'run'}]"
         run = skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{ref}",
                      f"containers-storage:{spec}{ref}")
-    left = unmount_under(store)
+    left = common.unmount_under(store)
     if left:
         print(f"  unmounted what {name} left: {' '.join(left)}", flush=True)
     shutil.rmtree(store)
@@ -307,26 +298,12 @@ def report(runs: dict[str, list[Run]]) -> bool:
     return verdict(targets)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mb", type=int, default=200, help="image size in MiB, all layers (default 200)")
-    parser.add_argument("--layers", type=int, default=5, help="number of layers (default 5)")
-    parser.add_argument("--runs", type=int, default=5, help="runs of each command (default 5)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the file sizes and contents")
-    parser.add_argument("--dir", default=None, help="where to make the temp dir (default: $TMPDIR)")
-    args = parser.parse_args()
-    for tool in ("skopeo", "docker-registry"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"needs {tool} (make setup)")
-    work = Path(tempfile.mkdtemp(prefix="mdreg-", dir=args.dir))
-    try:
-        return 0 if report(bench(work, args)) else 1
-    finally:
-        left = unmount_under(work)
-        if left:
-            print(f"unmounted: {' '.join(left)}")
-        shutil.rmtree(work, ignore_errors=True)
+def run(work: Path, args) -> bool:
+    return report(bench(work, args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.main(__doc__, run, [
+        (("--mb",), {"type": int, "default": 200, "help": "image size in MiB, all layers (default 200)"}),
+        (("--layers",), {"type": int, "default": 5, "help": "number of layers (default 5)"}),
+        common.RUNS, common.SEED], tools=("skopeo", "docker-registry"), tmp=("mdreg-", None)))

@@ -30,8 +30,13 @@ untimed warm-up run of each contender comes first.  A run that fails (exit
 status not 0, or an exception from the API) is counted, printed, and left out
 of the median; any failed minidock run is itself a NOT MET.
 
-The targets (from the issue): the CLI's median at most 0.8x podman's; the API
-call's median at most 2x runc's.  The exit status is 0 only if all are met.
+The targets (issue 12): the CLI's median with ``--network none`` at most 0.8x
+podman's with ``--network=none``; the CLI's with the bridge at most 1.0x
+podman's with its default network -- measured here against podman with
+``--network=none``, the stricter bound (podman's default network only adds
+to its time, and setting it up here would change the host's bridges and
+firewall); the API call's median at most 2x runc's.  The exit status is 0
+only if all are met.
 
 Isolation: minidock uses a store in a temp dir and a bridge of its own
 (``MINIDOCK_BRIDGE``) on a /24 that overlaps no host route (``MINIDOCK_SUBNET``);
@@ -42,7 +47,6 @@ the bundle, the bridge, and cgroups left by runs of ours.
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
 import os
@@ -50,18 +54,18 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import common
 from common import mounts_under, verdict
 
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "tests" / "peers" / "containers.conf"
 PODMAN_IMAGE = "docker.io/library/busybox:latest"
-CLI_TARGET = 0.8   # minidock CLI median / podman median
+CLI_TARGET = 0.8          # minidock CLI (--network none) median / podman (--network=none) median
+CLI_BRIDGE_TARGET = 1.0   # minidock CLI (bridge) median / podman median (see the docstring)
 API_TARGET = 2.0   # minidock API median / runc median
 PEERS = ("podman", "runc")
 
@@ -354,7 +358,7 @@ def report(series: dict[str, Series], runs: int, leftovers: list[str]) -> bool:
         return f"{label} {m * 1000:.1f} ms / {peer} {p * 1000:.1f} ms = {m / p:.2f} <= {bound}", m / p <= bound
 
     md_failures = sum(len(s.failures) for s in series.values() if s.label.startswith("minidock"))
-    targets = [target("minidock CLI (bridge)", "podman", CLI_TARGET),
+    targets = [target("minidock CLI (bridge)", "podman", CLI_BRIDGE_TARGET),
                target("minidock CLI (--network none)", "podman", CLI_TARGET),
                target("minidock API (bridge)", "runc", API_TARGET),
                (f"every minidock run succeeded ({md_failures} of {4 * runs} failed)", md_failures == 0),
@@ -363,29 +367,19 @@ def report(series: dict[str, Series], runs: int, leftovers: list[str]) -> bool:
     return verdict(targets)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=20, help="timed runs of each contender (default 20)")
-    parser.add_argument("--dir", default=None, help="where to make the temp dir (default: $TMPDIR)")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (minidock's containers, podman and runc all run as root here)")
-    for tool in ("podman", "runc", "skopeo", "umoci"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"needs {tool} (make setup)")
+def run(work: Path, args) -> bool:
     sys.path.insert(0, str(REPO))
-    work = Path(tempfile.mkdtemp(prefix="minidock-bench-run-", dir=args.dir))
     b = Bench(work)
     try:
         b.setup()
         series = bench(b, args.runs)
-        return 0 if report(series, args.runs, b.leftover_minidock()) else 1
-    except Exception:
-        traceback.print_exc()
-        return 2
+        return report(series, args.runs, b.leftover_minidock())
     finally:
         b.cleanup()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.main(__doc__, run, [
+        (("--runs",), {"type": int, "default": 20, "help": "timed runs of each contender (default 20)"})],
+        root="minidock's containers, podman and runc all run as root here", tools=("podman", "runc", "skopeo", "umoci"),
+        tmp=("minidock-bench-run-", None)))

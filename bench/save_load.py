@@ -26,18 +26,17 @@ All files live in one temp dir, removed at the end; podman gets its own
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import common
 from common import verdict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -182,22 +181,12 @@ def report(runs: dict[str, list[Run]]) -> bool:
     return verdict(targets)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=20_000, help="number of files (default 20000)")
-    parser.add_argument("--mb", type=int, default=200, help="total size in MiB (default 200)")
-    parser.add_argument("--runs", type=int, default=5, help="runs of each command (default 5)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the file sizes and contents")
-    parser.add_argument("--dir", default=None, help="where to make the temp dir (default: $TMPDIR)")
-    args = parser.parse_args()
-    if shutil.which("podman") is None:
-        raise SystemExit("needs podman (apt-get install podman)")
-    work = Path(tempfile.mkdtemp(prefix="minidock-bench-", dir=args.dir))
-    try:
-        return 0 if report(bench(work, args)) else 1
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def run(work: Path, args) -> bool:
+    return report(bench(work, args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.main(__doc__, run, [
+        (("--files",), {"type": int, "default": 20_000, "help": "number of files (default 20000)"}),
+        (("--mb",), {"type": int, "default": 200, "help": "total size in MiB (default 200)"}),
+        common.RUNS, common.SEED], tools=("podman",)))

@@ -8,9 +8,11 @@ its own to 0.  Then the command drops to ``--uid`` with every capability gone,
 and ``unshare -U`` fails with ENOSPC and ``unshare -m`` with EPERM, as there.
 With ``--userns`` the sysctl is left alone and minidock finds its rootless mode.
 
-The venv's interpreter lives under /root (pyenv), which others cannot enter;
-a tmpfs over /root in the command's own mount namespace, with the interpreter's
-tree bound back into it, lets the uid run it, as Binder's user runs its conda.
+The venv's interpreter lives under /root (pyenv), which others cannot enter,
+and so may the clone (a teacher's, in root's home); a tmpfs over each such
+directory in the command's own mount namespace, with the interpreter's tree and
+the clone bound back into it, lets the uid run them, as Binder's user runs its
+conda.
 
 Usage: ``python tests/binder.py [--userns] [--uid N] -- COMMAND...`` (as root).
 """
@@ -59,20 +61,43 @@ def main(argv: list[str] | None = None) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _hidden_by(path: Path) -> Path | None:
+    """The outermost directory above ``path`` that others may not enter (mode without o+x), if any."""
+    for parent in reversed(path.parents):
+        if not os.stat(parent).st_mode & 0o001:
+            return parent
+    return None
+
+
+def _reveal(trees: list[Path]) -> None:
+    """Bind each tree aside, mount a tmpfs (0755) over what hid it, and move the tree back in place."""
+    kept = []
+    for n, tree in enumerate(trees):
+        keep = Path("/tmp") / f"binder-{os.getpid()}-{n}"
+        keep.mkdir()
+        syscalls.mount(tree, keep, None, syscalls.MS_BIND | MS_REC)
+        kept.append((tree, keep, _hidden_by(tree)))
+    for hider in {hider for _, _, hider in kept}:
+        syscalls.mount("tmpfs", hider, "tmpfs", 0, "mode=0755")
+    for tree, keep, hider in kept:
+        tree.mkdir(parents=True, exist_ok=True)
+        for made in [tree, *tree.parents]:
+            if made != hider and made.is_relative_to(hider):
+                os.chmod(made, 0o755)
+        syscalls.mount(keep, tree, None, syscalls.MS_MOVE)
+        keep.rmdir()
+
+
 def _become_a_learner(args) -> None:
     """In the new user namespace, as its root: the mounts, the sysctl, then the drop to ``args.uid``."""
     syscalls.unshare(syscalls.CLONE_NEWNS)
     syscalls.mount(None, "/", None, MS_REC | MS_PRIVATE)
     interpreter = Path(os.path.realpath(sys.executable))
-    if interpreter.is_relative_to("/root"):
-        tree = Path("/root", interpreter.relative_to("/root").parts[0])   # /root/.pyenv
-        keep = Path("/tmp") / f"binder-{os.getpid()}"
-        keep.mkdir()
-        syscalls.mount(tree, keep, None, syscalls.MS_BIND | MS_REC)
-        syscalls.mount("tmpfs", "/root", "tmpfs", 0, "mode=0755")
-        tree.mkdir()
-        syscalls.mount(keep, tree, None, syscalls.MS_MOVE)
-        keep.rmdir()
+    trees = [Path(*interpreter.parts[:3]), REPO]   # /root/.pyenv (say), and the clone
+    _reveal([tree for tree in trees if _hidden_by(tree)])
     if not args.userns:
         Path("/proc/sys/user/max_user_namespaces").write_text("0\n")
     os.setgroups([])

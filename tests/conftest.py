@@ -1,4 +1,14 @@
-"""Shared fixtures: a fresh store per test, the base image, and CI's no-skip rule."""
+"""Shared fixtures: a fresh store per test, the base image, the markers' gates, and CI's no-skip rule.
+
+The markers (declared in pyproject.toml) are the one way a test says what it needs; the gates are here:
+
+* ``root``: uid 0 with CAP_SYS_ADMIN (overlay, namespaces, cgroups, the bridge);
+* ``peers("podman", ...)``: the real peer tools named (``make setup`` installs them);
+* ``browser``: Debian's chromium and Playwright;
+* ``slow``: nothing to gate, but ``make unit`` leaves it out (it runs the chapters as a learner).
+
+Outside CI a test whose needs are missing is skipped, saying why; in CI it fails.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,7 @@ import minidock
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
+collect_ignore = ["artifacts"]   # what tests leave to look at (test_browser's executed chapter), not tests
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +101,54 @@ def require_tool(name: str) -> str:
 def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root (uid 0 with CAP_SYS_ADMIN)")
+
+
+ROOT_FIXTURES: set[tuple[str, str]] = set()   # (module file, fixture name)
+
+
+def root_fixture(*args, **kwargs):
+    """``@pytest.fixture`` for a fixture that needs root: every test using it is marked ``root``."""
+    def declare(function):
+        ROOT_FIXTURES.add((function.__code__.co_filename, function.__name__))
+        return pytest.fixture(function, **kwargs)
+    return declare(args[0]) if args and callable(args[0]) else declare
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``root`` each test that uses a root fixture, so ``-m "not root"`` leaves it out too."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if any(name in used and file in (str(item.path), __file__) for file, name in ROOT_FIXTURES):
+            item.add_marker(pytest.mark.root)
+
+
+def pytest_runtest_setup(item):
+    """The markers' gates: skip (outside CI) a test whose needs this machine lacks, saying which."""
+    if item.get_closest_marker("root"):
+        require_root()
+    for marker in item.iter_markers("peers"):
+        for tool in marker.args:
+            require_tool(tool)
+    if item.get_closest_marker("browser"):
+        require_tool("chromium")
+        pytest.importorskip("playwright.sync_api", reason="needs Playwright (make setup installs the test extra)")
+
+
+@pytest.fixture(scope="session")
+def readable_package(tmp_path_factory) -> Path:
+    """A copy of the package that any user can read, for tests that run minidock as another uid.
+
+    The clone may lie where only root can read it (a teacher's clone in root's home, which is 0700):
+    ``PYTHONPATH`` pointing into it would give that user ``No module named minidock``.
+    """
+    import tempfile
+    base = Path(tempfile.mkdtemp(prefix="minidock-package-"))  # pytest's tmp dirs are root's alone
+    os.chmod(base, 0o755)
+    shutil.copytree(REPO / "minidock", base / "minidock", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [base, *base.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -337,10 +337,9 @@ def test_a_device_node_is_refused_without_root_and_the_store_is_unchanged(client
     assert store_files(client.store.root) == before
 
 
+@pytest.mark.root  # only root may create device nodes
 def test_as_root_a_device_node_is_made_inside_the_layer_only(client, canary):
     """Docker as root creates a layer's device nodes; the store's mode keeps other users away (test_store)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: only root may create device nodes")
     disk = tar_of(entry("dev", kind="dir"), entry("dev/sda", kind="blk", devmajor=8, devminor=0, mode=0o666))
     image = client.images.import_image(io.BytesIO(disk), "x:y")
     node = client.store.layer_dir(image.attrs["RootFS"]["Layers"][0]) / "diff" / "dev" / "sda"

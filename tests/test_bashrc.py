@@ -2,12 +2,15 @@
 
 import subprocess
 
-from conftest import REPO, require_root, require_tool, run_cli
+import pytest
+
+from conftest import REPO, run_cli
+
+pytestmark = pytest.mark.root
 
 
+@pytest.mark.peers("nsenter")
 def test_minidock_pid_and_enter_reach_the_container(busybox, root):
-    require_root()
-    require_tool("nsenter")
     run_cli("run", "-d", "--name", "helped", "-h", "helped-box", "busybox", "sleep", "30", check=True)
     try:
         script = f". {REPO}/docs/minidock.bashrc; minidock-pid helped; minidock-enter helped hostname"
@@ -22,7 +25,6 @@ def test_minidock_pid_and_enter_reach_the_container(busybox, root):
 
 
 def test_minidock_enter_says_when_the_container_is_not_running(busybox, root):
-    require_root()
     run_cli("create", "--name", "idle", "busybox", "true", check=True)
     try:
         env = {"PATH": f"{REPO}/.venv/bin:/usr/bin:/bin", "MINIDOCK_ROOT": str(root)}

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, require_root, require_tool
+from conftest import REPO, require_tool
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]  # every chapter, twice: about two minutes
 
 LEARNER = 65534  # nobody: a uid with no account, no groups, no home of its own
 MODES = {"chroot-emulated": [], "rootless": ["--userns"]}
@@ -28,7 +30,6 @@ MODES = {"chroot-emulated": [], "rootless": ["--userns"]}
 @pytest.fixture
 def home():
     """A home the learner owns, with a copy of the course in it."""
-    require_root()
     require_tool("proot")
     base = Path(tempfile.mkdtemp(prefix="minidock-binder-"))  # pytest's tmp dirs are root's alone
     os.chmod(base, 0o755)

@@ -14,7 +14,6 @@ the server's log and the executed notebook go to ``tests/artifacts/browser/`` (o
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
 import re
@@ -32,9 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, require_root
+from conftest import REPO
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.browser]  # chapter 03 mounts overlays and runs containers
 
 CHAPTER = REPO / "notebooks" / "03-union-fs.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -196,14 +195,6 @@ def unmount_leftovers(work: Path) -> None:
             subprocess.run(["umount", "-l", point], check=False)
 
 
-def require_browser() -> None:
-    """Playwright and Debian's chromium, or a skip (outside CI) saying how to get them."""
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip("needs playwright (make setup: pip install -e '.[test]')")
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs {CHROMIUM} (make setup installs Debian's chromium)")
-
-
 def own_network(monkeypatch) -> None:
     """A bridge and a /24 of this test's own (the chapter runs a container), never the host's minidock0."""
     from minidock.errors import APIError
@@ -223,8 +214,6 @@ def own_network(monkeypatch) -> None:
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
     """JupyterLab serving a copy of the chapter; afterwards no server, kernel, container, mount or bridge."""
-    require_root()  # chapter 03 mounts overlays and runs containers
-    require_browser()
     own_network(monkeypatch)
     served = tmp_path / "served"
     served.mkdir()

@@ -22,7 +22,7 @@ import pytest
 from conftest import REPO, run_cli
 from test_interop_images import CGROUP_PARENT, Podman, _remove_new_cgroups
 
-pytestmark = [pytest.mark.interop, pytest.mark.root]
+pytestmark = [pytest.mark.peers("podman"), pytest.mark.root]
 
 CASES = sorted([("context", p.name) for p in (REPO / "tests" / "contexts").iterdir()] +
                [("dockerfile", p.name) for p in (REPO / "tests" / "dockerfiles").iterdir()])

@@ -248,9 +248,9 @@ def test_a_command_imports_only_the_module_that_declares_it(root):
 
 
 @pytest.mark.parametrize("hook", [False, True])
-def test_the_program_leaves_at_once_yet_runs_what_was_asked_to_run_at_exit(busybox, hook):
-    """``program`` skips the interpreter's teardown (os._exit) only when no atexit hook waits:
-    either way the output is all there and the exit status is the command's."""
+def test_the_program_exits_with_the_commands_status_and_runs_what_was_asked_to_run_at_exit(busybox, hook):
+    """``program`` ends as any Python program does: the output is all there, atexit hooks run, and the
+    exit status is the command's."""
     code = ("import atexit, sys; from minidock.cli import program; "
             + ("atexit.register(lambda: print('the hook ran', file=sys.stderr)); " if hook else "")
             + "sys.argv = ['minidock', *sys.argv[1:]]; program()")
@@ -261,6 +261,15 @@ def test_the_program_leaves_at_once_yet_runs_what_was_asked_to_run_at_exit(busyb
     proc = subprocess.run([sys.executable, "-c", code, "inspect", "no-such-thing"], capture_output=True, cwd=REPO)
     assert proc.returncode == 1 and proc.stdout == b"[]\n"
     assert proc.stderr.decode().startswith("Error: No such object: no-such-thing\n")
+
+
+def test_a_reader_that_stops_early_gets_no_complaint(busybox):
+    """``minidock inspect ... | head -c 1``: the pipe closes under us (more than its 64 KiB buffer is
+    written); no traceback, no BrokenPipeError line."""
+    many = " ".join(["busybox"] * 200)
+    proc = subprocess.run(f"{shlex.quote(sys.executable)} -m minidock inspect {many} | head -c 1",
+                          shell=True, capture_output=True, cwd=REPO)
+    assert proc.stderr == b"" and len(proc.stdout) == 1
 
 
 # -- bootstrap --------------------------------------------------------------------------------------

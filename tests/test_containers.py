@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, require_root, require_tool, run_cli
+from conftest import REPO, require_tool, run_cli
 import minidock.images.image
 from minidock.errors import APIError, ImageNotFound
 from minidock.api.containers import ContainerError
@@ -140,7 +140,6 @@ def remove_all(client) -> list[str]:
 @pytest.fixture(scope="session")
 def subnet() -> str:
     """A /24 for this run's bridge that overlaps no route on the host."""
-    require_root()
     for k in range(256):
         candidate = ipaddress.IPv4Network(f"10.196.{(os.getpid() + k) % 256}.0/24")
         try:

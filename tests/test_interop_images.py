@@ -28,7 +28,7 @@ import pytest
 import minidock
 from conftest import REPO, require_tool, run_cli
 
-pytestmark = pytest.mark.interop
+pytestmark = pytest.mark.peers("podman", "skopeo")
 
 CONTAINERS_CONF = REPO / "tests" / "peers" / "containers.conf"
 CGROUP_PARENT = "libpod_parent"   # where podman's cgroupfs manager puts containers

@@ -20,7 +20,6 @@ from minidock.images.layer import apply_layer_tar, list_layer_tar, write_layer_t
 
 EPOCH = 1_700_000_000
 IS_ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root for mknod and trusted.* xattrs")
 TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
          "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE}
 
@@ -248,7 +247,6 @@ def test_writes_to_an_unseekable_stream(tmp_path):
 
 
 @pytest.mark.root
-@needs_root
 def test_overlay_whiteouts_are_written_in_tar_form(tmp_path):
     (tmp_path / "etc").mkdir()
     os.mknod(tmp_path / "etc" / "motd", stat.S_IFCHR, os.makedev(0, 0))
@@ -267,7 +265,6 @@ def test_overlay_whiteouts_are_written_in_tar_form(tmp_path):
 
 
 @pytest.mark.root
-@needs_root
 def test_overlay_form_and_tar_form_of_whiteouts_give_identical_bytes(tmp_path):
     overlay, plain = tmp_path / "overlay", tmp_path / "plain"
     for root in (overlay, plain):
@@ -315,7 +312,6 @@ def test_without_root_owners_are_kept_and_setuid_dropped(tmp_path, monkeypatch):
 
 
 @pytest.mark.root
-@needs_root
 def test_as_root_owners_and_setuid_are_applied(tmp_path):
     apply(tar_of(entry("su", mode=0o4755, uid=1234, gid=4321), entry("s", "symlink", linkname="su", uid=7, gid=8)),
           tmp_path)
@@ -425,7 +421,6 @@ def test_keep_mode_writes_markers_as_plain_files(tmp_path):
 
 
 @pytest.mark.root
-@needs_root
 @pytest.mark.parametrize("prefix", ["trusted", "user"])
 def test_overlay_mode_writes_char_devices_and_opaque_xattrs(tmp_path, prefix):
     apply(tar_of(entry("etc", "dir"), entry("etc/.wh.motd"), entry("dir", "dir"), entry("dir/.wh..wh..opq"),
@@ -437,7 +432,6 @@ def test_overlay_mode_writes_char_devices_and_opaque_xattrs(tmp_path, prefix):
 
 
 @pytest.mark.root
-@needs_root
 def test_overlay_mode_lets_a_file_win_over_its_own_whiteout(tmp_path):
     apply(tar_of(entry("a", data=b"ours"), entry(".wh.a"), entry(".wh.b"), entry("b", data=b"also")),
           tmp_path, whiteouts="overlay")
@@ -549,7 +543,6 @@ def test_device_nodes_are_refused_without_root(sandbox, monkeypatch):
 
 
 @pytest.mark.root
-@needs_root
 def test_device_nodes_are_created_as_root(sandbox):
     dest, _ = sandbox
     apply(tar_of(entry("dev/null", "chr", devmajor=1, devminor=3, mode=0o666)), dest)

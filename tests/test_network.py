@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import require_root, require_tool
+from conftest import require_tool, root_fixture
 from minidock.errors import APIError
 from minidock.runtime import network
 from minidock.images.store import Store
@@ -215,10 +215,9 @@ def no_leftovers():
     assert netns_list() == before
 
 
-@pytest.fixture
+@root_fixture
 def net(store, monkeypatch, no_leftovers) -> Store:
     """A store whose network is a bridge of this test's own, on a /24 that overlaps no host route."""
-    require_root()
     monkeypatch.setenv("MINIDOCK_BRIDGE", f"mdt{TAG}")
     for k in range(256):
         candidate = ipaddress.IPv4Network(f"10.199.{(os.getpid() + k) % 256}.0/24")

@@ -24,7 +24,7 @@ from conftest import require_tool, run_cli
 from registry_double import Double
 from test_interop_images import CGROUP_PARENT, HELLO, Podman, _remove_new_cgroups, skopeo
 
-pytestmark = pytest.mark.interop
+pytestmark = pytest.mark.peers("docker-registry")
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ import bcrypt
 import pytest
 
 import minidock
-from conftest import REPO, require_root, require_tool
+from conftest import REPO, require_tool, root_fixture
 from minidock.registry.server import RegistryServer
 from test_interop_images import CGROUP_PARENT, HELLO, Podman, _remove_new_cgroups
 
@@ -357,7 +357,7 @@ def busybox_archive(busybox, client, tmp_path) -> Path:
     return path
 
 
-@pytest.mark.interop
+@pytest.mark.peers("skopeo")
 def test_skopeo_copies_to_and_from_the_registry(busybox, busybox_archive, registry, client, tmp_path):
     ref = f"docker://{registry.address}/library/busybox:latest"
     skopeo("copy", "-q", "--dest-tls-verify=false", f"docker-archive:{busybox_archive}", ref)
@@ -384,7 +384,7 @@ def test_skopeo_copies_to_and_from_the_registry(busybox, busybox_archive, regist
     assert loaded.id == busybox.id and loaded.attrs["RootFS"]["Layers"] == busybox.attrs["RootFS"]["Layers"]
 
 
-@pytest.mark.interop
+@pytest.mark.peers("skopeo")
 def test_skopeo_with_htpasswd_needs_credentials(busybox_archive, tmp_path):
     users = htpasswd_file(tmp_path / "htpasswd", "pusher", "pa55")
     with RegistryServer(tmp_path / "reg", htpasswd=users) as registry:
@@ -397,16 +397,15 @@ def test_skopeo_with_htpasswd_needs_credentials(busybox_archive, tmp_path):
         skopeo("inspect", "--tls-verify=false", "--creds=pusher:pa55", ref)
 
 
-@pytest.fixture
+@root_fixture
 def podmen(tmp_path_factory):
     """Two podman stores of their own: one pushes, the other pulls (short paths: runroot < 50 chars)."""
-    require_root()
     cgroups_before = set(Path("/sys/fs/cgroup").glob(f"*/{CGROUP_PARENT}"))
     yield Podman(tmp_path_factory.mktemp("push")), Podman(tmp_path_factory.mktemp("pull"))
     _remove_new_cgroups(cgroups_before)
 
 
-@pytest.mark.interop
+@pytest.mark.peers("podman")
 def test_podman_pushes_and_pulls_through_the_registry(busybox, busybox_archive, registry, podmen):
     pusher, puller = podmen
     pusher("load", "-q", "-i", str(busybox_archive))

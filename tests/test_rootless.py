@@ -2,7 +2,8 @@
 
 The test drops to uid 65534 with util-linux's setpriv and runs minidock with
 Debian's python3 (the venv's interpreter lives under /root, which that user
-cannot read); tqdm and pyroute2 come from Debian's python3-* packages.
+cannot read); tqdm and pyroute2 come from Debian's python3-* packages, and
+minidock from a copy any user can read (the clone may be root's alone).
 """
 
 import json
@@ -14,17 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, fetched, require_root, require_tool
+from conftest import REPO, fetched
 
 NOBODY = 65534
 PYTHON = "/usr/bin/python3"
 
 
+pytestmark = [pytest.mark.root, pytest.mark.peers("setpriv")]
+
+
 @pytest.fixture
-def as_nobody():
+def as_nobody(readable_package):
     """A runner of ``minidock ARGS`` as uid/gid 65534, with a store that user owns."""
-    require_root()
-    require_tool("setpriv")
     if not os.path.exists(PYTHON):
         pytest.skip("needs Debian's python3 with python3-tqdm and python3-pyroute2 (make setup)")
     base = Path(tempfile.mkdtemp(prefix="minidock-rootless-"))  # pytest's tmp dirs are root's alone
@@ -34,7 +36,7 @@ def as_nobody():
     os.chown(home, NOBODY, NOBODY)
 
     def minidock(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        env = {"HOME": str(home), "PYTHONPATH": str(REPO), "MINIDOCK_ROOT": str(home / "store"),
+        env = {"HOME": str(home), "PYTHONPATH": str(readable_package), "MINIDOCK_ROOT": str(home / "store"),
                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         proc = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                                PYTHON, "-m", "minidock", *args], env=env, capture_output=True, text=True)
@@ -42,6 +44,7 @@ def as_nobody():
             raise AssertionError(f"minidock {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
         return proc
 
+    minidock.home = home
     yield minidock
     minidock("rm", "-f", *minidock("ps", "-aq").stdout.split(), check=False)
     shutil.rmtree(base, ignore_errors=True)
@@ -64,6 +67,20 @@ def test_a_rootless_container_is_pid_1_root_inside_with_its_own_loopback(as_nobo
     assert (upper / "made").stat().st_uid == NOBODY  # root inside is the user outside
     exec_out = as_nobody("exec", "r1", "true", check=False)
     assert exec_out.returncode != 0 and "not running" in exec_out.stderr
+
+
+def test_a_truncated_archive_is_refused_with_one_line_and_no_trace(as_nobody):
+    """Rootless, layers are extracted by a child in a user namespace: it must be done before the store is cleaned."""
+    as_nobody("bootstrap", "busybox")
+    archive = as_nobody.home / "busybox.tar"
+    as_nobody("save", "-o", str(archive), "busybox")
+    data = archive.read_bytes()
+    archive.write_bytes(data[:len(data) // 2])
+    as_nobody("rmi", "busybox")
+    proc = as_nobody("load", "-i", str(archive), check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["minidock: archive is truncated or corrupt: unexpected end of data"]
+    assert as_nobody("images", "-q").stdout == ""
 
 
 def test_rootless_refuses_what_needs_root_with_one_line(as_nobody):

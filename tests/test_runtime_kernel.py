@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import minidock
-from conftest import require_root
+from conftest import root_fixture
 from minidock.images.bootstrap import make_rootfs
 from minidock.images.digest import chain_ids
 from minidock.errors import NotFound
@@ -39,9 +39,9 @@ BUSYBOX = "/bin/busybox"
 DEFAULT_MASK = sum(1 << CAPABILITIES[c] for c in DEFAULT_CAPABILITIES)
 
 
-@pytest.fixture
+@root_fixture
 def as_root():
-    require_root()
+    """Nothing but the need: uid 0 with CAP_SYS_ADMIN."""
 
 
 # -- forking helpers ------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from minidock.images import tarsplit
 from minidock.errors import DigestMismatch
 from minidock.images.layer import apply_layer_tar
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for overlay whiteouts (mknod 0/0)")
 
 
 def split_and_back(tmp_path: Path, data: bytes, *, whiteouts: str = "overlay", inline: bool = False,
@@ -52,7 +51,7 @@ def every_kind() -> bytes:
     )
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_every_kind_of_entry_comes_back_byte_for_byte(tmp_path):
     data = every_kind()
     back, root, moved = split_and_back(tmp_path, data)

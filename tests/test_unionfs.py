@@ -19,7 +19,6 @@ from minidock.runtime.overlay import MountError, mounted, overlay_options, overl
 from minidock.containers.unionfs import Provenance, UnionView, changes
 
 IS_ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root: mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)")
 T1 = 1_600_000_100  # layer 1's directories get their own mtime, so a flattened tree shows whose mode and mtime won
 
 # layer 0: a small root file system
@@ -55,7 +54,7 @@ LAYER1 = tar_of(
 )
 VISIBLE = ["/bin", "/bin/ash", "/bin/busybox", "/bin/sh", "/etc", "/etc/passwd", "/opt", "/opt/a", "/opt/a/y",
            "/usr", "/usr/new", "/var"]
-FORMS = [pytest.param("overlay", marks=needs_root), "keep"]
+FORMS = [pytest.param("overlay", marks=pytest.mark.root), "keep"]
 
 
 # -- helpers ----------------------------------------------------------------
@@ -230,7 +229,7 @@ def test_write_brings_back_a_deleted_name_and_needs_its_directory(layers, upper)
         UnionView(layers).write("/etc/passwd", b"")
 
 
-@pytest.mark.parametrize("as_root", [pytest.param(True, marks=needs_root), False])
+@pytest.mark.parametrize("as_root", [pytest.param(True, marks=pytest.mark.root), False])
 def test_remove_records_a_whiteout_in_the_form_we_may_create(layers, upper, monkeypatch, as_root):
     monkeypatch.setattr(unionfs, "_is_root", lambda: as_root)
     view = UnionView(layers, upper)
@@ -258,7 +257,7 @@ def test_removing_a_file_only_the_upper_layer_has_leaves_no_whiteout(layers, upp
 
 # -- docker diff and flatten --------------------------------------------------
 
-@pytest.mark.parametrize("as_root", [pytest.param(True, marks=needs_root), False])
+@pytest.mark.parametrize("as_root", [pytest.param(True, marks=pytest.mark.root), False])
 def test_changes_reports_what_the_upper_layer_adds_changes_and_deletes(layers, upper, monkeypatch, as_root):
     monkeypatch.setattr(unionfs, "_is_root", lambda: as_root)
     view = UnionView(layers, upper)
@@ -318,12 +317,12 @@ def test_options_longer_than_a_page_even_when_relative_are_refused_before_mounti
     assert our_mounts(tmp_path) == []
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_overlay_is_supported_here_as_root():
     assert overlay_supported()
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_a_real_overlay_mount_shows_exactly_what_the_view_says(tmp_path, mount_dirs):
     layers = make_layers(tmp_path, "overlay")  # the kernel reads only its own form of whiteouts
     with mounted(layers, *mount_dirs) as mnt:
@@ -331,7 +330,7 @@ def test_a_real_overlay_mount_shows_exactly_what_the_view_says(tmp_path, mount_d
         assert sorted(disk_tree(mnt)) == VISIBLE
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_writes_through_the_mount_land_in_upper_and_the_view_and_diff_agree(tmp_path, mount_dirs):
     layers = make_layers(tmp_path, "overlay")
     upper, work, target = mount_dirs
@@ -366,7 +365,7 @@ def test_writes_through_the_mount_land_in_upper_and_the_view_and_diff_agree(tmp_
         assert err.value.errno == errno.EROFS
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_a_view_written_in_python_mounts_as_the_kernel_would_show_it(tmp_path, mount_dirs):
     layers = make_layers(tmp_path, "overlay")
     upper, work, target = mount_dirs
@@ -379,7 +378,7 @@ def test_a_view_written_in_python_mounts_as_the_kernel_would_show_it(tmp_path, m
         assert disk_tree(mnt) == view_tree(view)
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_a_deep_stack_is_mounted_with_paths_relative_to_the_layers(tmp_path, mount_dirs):
     lowers = [tmp_path / "layers" / f"{i:03d}{'x' * 61}" for i in range(45)]
     for i, d in enumerate(lowers):
@@ -394,7 +393,7 @@ def test_a_deep_stack_is_mounted_with_paths_relative_to_the_layers(tmp_path, mou
         assert disk_tree(mnt) == view_tree(UnionView(lowers))
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_mount_errors_name_the_errno_and_leave_nothing_mounted(tmp_path, mount_dirs):
     layers = make_layers(tmp_path, "overlay")
     upper, _, target = mount_dirs
@@ -515,7 +514,7 @@ def diff_trees(old: dict[str, tuple], new: dict[str, tuple]) -> set[tuple[str, s
     return {(kind, path) for path, kind in found.items()}
 
 
-@needs_root
+@pytest.mark.root  # mknod of 0/0 whiteouts, trusted.* xattrs, mount(2)
 def test_random_changes_through_the_mount_read_back_the_same_from_the_upper_layer(tmp_path):
     for seed in range(30):
         rng, base = random.Random(seed), tmp_path / str(seed)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import require_root
+
 from minidock.course.viz.archives import archive_contents, archives_dot, archives_text
 
 pytestmark = pytest.mark.root
 
 
 def test_save_beside_export(busybox, client, tmp_path):
-    require_root()
     container = client.containers.run("busybox", ["sh", "-c", "echo hello > /hello.txt && rm /etc/passwd"],
                                       detach=True, network_mode="none")
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from archives import docker_archive, entry, tar_of
-from conftest import require_root
+from conftest import root_fixture
 from minidock.course.viz import widgets
 from minidock.course.viz.namespaces import TYPES
 
@@ -175,10 +175,9 @@ def test_an_empty_dashboard_has_the_headings_of_ps(client):
     assert mimebundle(board)["text/plain"] == widgets.dashboard_text(client)
 
 
-@pytest.fixture
+@root_fixture
 def containers(busybox, client):
     """The client; every container it made is removed afterwards."""
-    require_root()
     try:
         yield client
     finally:

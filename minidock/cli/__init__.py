@@ -98,28 +98,16 @@ def exit_code(error: MinidockError, name: str) -> int:
 
 
 def program() -> None:
-    """The ``minidock`` program (and ``python -m minidock``): :func:`main`, then leave at once.
-
-    When ``main`` returns the command is done, and what is left is the
-    interpreter unloading its modules one by one: some 10 ms that every
-    command would pay.  So we flush our output and ``os._exit`` -- unless
-    something still wants to run at exit (an atexit hook: coverage, say; a
-    thread that is not a daemon), and then we exit as usual.
-    """
-    import atexit
-    import os
-    import threading
+    """The ``minidock`` program (and ``python -m minidock``): :func:`main`, and its status as the exit status."""
     code = main()
     try:
         sys.stdout.flush()
-        sys.stderr.flush()
     except BrokenPipeError:  # ``minidock images | head -1``: the reader has what it wanted
-        pass
-    pending = getattr(atexit, "_ncallbacks", lambda: 1)() or \
-        any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread())
-    if pending:
-        sys.exit(code)
-    os._exit(code)
+        # Python's own flush at exit would complain again: stdout goes nowhere from here on
+        # (the recipe of the signal module's docs, "Note on SIGPIPE")
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -222,17 +222,20 @@ class Shim:
             network.remove_idle_bridge()
 
     def _listen(self) -> socket.socket:
-        """The attach socket (a short relative path: sun_path holds only 108 bytes)."""
+        """The attach socket, bound through /proc/self/fd/N/ (sun_path holds only 108 bytes), as clients connect.
+
+        Not by a chdir there and back: the working directory we were started in may be one we cannot
+        enter again (a rootless user's command, run from a directory only root may read).
+        """
         path = self.dir / "attach.sock"
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        cwd = os.getcwd()
-        os.chdir(self.dir)
+        directory = os.open(self.dir, os.O_PATH | os.O_DIRECTORY)
         try:
-            sock.bind("attach.sock")
+            sock.bind(f"/proc/self/fd/{directory}/attach.sock")
         finally:
-            os.chdir(cwd)
+            os.close(directory)
         os.chmod(path, 0o600)
         sock.listen(8)
         return sock

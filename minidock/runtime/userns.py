@@ -55,31 +55,43 @@ def run_as_root_inside(fn: Callable, *args, feed: BinaryIO | None = None):
     data_r, data_w = os.pipe() if feed is not None else (None, None)
     pid = os.fork()
     if pid == 0:
-        os.close(r)
-        _close_all_but(w, data_r)  # above all other pipes' write ends, or their readers never see EOF
         try:
-            enter_own()
-            given = (os.fdopen(data_r, "rb"), *args) if feed is not None else args
-            reply = {"result": fn(*given)}
-        except MinidockError as e:
-            reply = {"error": str(e), "archive": isinstance(e, InvalidArchive)}
-        except BaseException as e:
-            import traceback  # here, not at the top: only a failure needs it, and every run would pay
-            traceback.print_exc()
-            reply = {"error": f"{type(e).__name__}: {e}", "archive": False}
-        os.write(w, json.dumps(reply).encode())
-        os._exit(0)
+            os.close(r)
+            _close_all_but(w, data_r)  # above all other pipes' write ends, or their readers never see EOF
+            os.write(w, json.dumps(_reply(fn, args, data_r)).encode())
+        finally:
+            os._exit(0)  # whatever happened, the forked child never returns into its parent's code
     os.close(w)
+    fed = None
     if feed is not None:
         os.close(data_r)
-        _pump(feed, data_w)
+        try:
+            _pump(feed, data_w)
+        except BaseException as e:  # the feed failed (a truncated archive, say): the child sees EOF
+            fed = e
     with os.fdopen(r, "rb") as f:
         data = f.read()
-    os.waitpid(pid, 0)
+    os.waitpid(pid, 0)  # also after a failed feed: the caller may remove what the child still writes into
+    if fed is not None:
+        raise fed
     reply = json.loads(data or b'{"error": "the user-namespace child died", "archive": false}')
     if "error" in reply:
         raise (InvalidArchive if reply["archive"] else MinidockError)(reply["error"])
     return reply["result"]
+
+
+def _reply(fn: Callable, args: tuple, data_r: int | None) -> dict:
+    """In the child: enter our own user namespace, run ``fn``, and say how it went."""
+    try:
+        enter_own()
+        given = (os.fdopen(data_r, "rb"), *args) if data_r is not None else args
+        return {"result": fn(*given)}
+    except MinidockError as e:
+        return {"error": str(e), "archive": isinstance(e, InvalidArchive)}
+    except BaseException as e:
+        import traceback  # here, not at the top: only a failure needs it, and every run would pay
+        traceback.print_exc()
+        return {"error": f"{type(e).__name__}: {e}", "archive": False}
 
 
 def _pump(feed: BinaryIO, fd: int) -> None:
