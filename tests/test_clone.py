@@ -18,7 +18,8 @@ def test_a_clone_only_root_can_read_runs_a_rootless_test(tmp_path):
     private = tmp_path / "home"
     private.mkdir(mode=0o700)
     clone = private / "minidock"
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                             capture_output=True, check=True).stdout
     for name in filter(None, tracked.decode().split("\0")):   # the working tree as it is, not only what is committed
         if (REPO / name).is_file():
             (clone / name).parent.mkdir(parents=True, exist_ok=True)

@@ -67,3 +67,27 @@ def test_a_published_port_off_loopback_is_refused_on_the_way_in():
         port_bindings(["0.0.0.0:8080:80"])
     with pytest.raises(APIError, match="only on 127.0.0.0/8"):
         [parse_publish(s) for s in publish_specs({"80/tcp": [{"HostIp": "10.0.0.1", "HostPort": "80"}]})]
+
+
+def test_the_bundle_spec_says_in_the_kernels_terms_what_the_record_says(tmp_path):
+    """``spec.json`` is OCI-shaped: the process, the root, the mounts, the limits; the overlay and network are ours."""
+    from minidock.containers.bundle import spec_of, write_spec
+    from minidock.images.store import Store
+    from minidock.runtime import spec as specfile
+    store = Store(tmp_path / "store")
+    config = {"Id": "c" * 64, "Driver": "overlay", "Layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64],
+              "Tty": True, "Path": "sh", "Args": ["-c", "true"], "Env": ["A=1"], "WorkingDir": "/srv",
+              "User": "nobody", "ReadonlyRootfs": True, "Hostname": "box", "Memory": 64 << 20, "PidsLimit": None,
+              "Cpus": 1.5, "NetworkMode": "none", "Ports": [], "OpenStdin": False, "Init": True}
+    spec = spec_of(config, store)
+    assert spec["process"] == {"terminal": True, "args": ["sh", "-c", "true"], "env": ["A=1"], "cwd": "/srv",
+                               "user": {"username": "nobody"}}
+    assert spec["root"] == {"path": "merged", "readonly": True} and spec["hostname"] == "box"
+    assert [m["destination"] for m in spec["mounts"]] == ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
+    assert spec["linux"]["resources"]["memory"]["limit"] == 64 << 20 and specfile.cpus(spec) == 1.5
+    lowers = spec["minidock"]["overlay"]["lowerdir"]
+    assert lowers[0].endswith("/init") and lowers[1] == str(store.layer_dir("sha256:" + "b" * 64) / "diff")
+    vfs = spec_of(config | {"Driver": "vfs"}, store)
+    assert vfs["root"]["path"] == "rootfs" and vfs["minidock"]["overlay"] is None
+    (store.root / "containers" / config["Id"]).mkdir(parents=True)
+    assert specfile.read(write_spec(config, store)) == spec

@@ -2,7 +2,8 @@
 
 The seed lists what ``docker run`` does; each step has a home here:
 
-1. find the image locally (no registry here: a clear error otherwise) -- ``create``
+1. find the image locally (docker's ``run`` would pull a missing one;
+   minidock's asks you to ``pull``, ``load`` or ``import`` it first)    -- ``create``
 2. create a container from it: an ID, a name, a config               -- ``create``
 3. give it a file system: a writable layer over the read-only image   -- ``create`` (dirs), the shim (mount)
 4. bridge a virtual interface into it, 5. give it an IP from a pool   -- the shim (``runtime/network.py``)
@@ -39,6 +40,7 @@ from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
 from ..images.store import Store, remove_tree
 from ..runtime.syscalls import process_start_time
+from .bundle import spec_of, write_spec
 from .config import Config, ExecConfig, HostConfig
 
 # docker's rule for names (daemon/names.go: RestrictedNameChars)
@@ -167,12 +169,11 @@ class Containers:
         return cid
 
     def _image(self, name: str):
-        """The image to run; docker would pull it, this machine has no registry to pull from."""
+        """The image to run; docker's ``run`` would pull a missing one, minidock's says how to get it."""
         try:
             return self.images.get(name)
         except ImageNotFound:
-            raise ImageNotFound(f"Unable to find image '{name}' locally, and there is no network "
-                                "to pull it: load or import it first") from None
+            raise ImageNotFound(f"Unable to find image '{name}' locally: pull, load or import it first") from None
 
     def _claim_name(self, name: str | None, cid: str) -> str:
         """Reserve a name (under the lock): docker refuses a name that is in use."""
@@ -227,9 +228,11 @@ class Containers:
         if mode.detect()[0] == "chroot-emulated":
             from ..runtime import emulated
             emulated.proot()  # or a one-line error saying what to install
+        config = self.config(cid)
+        write_spec(config, self.store)   # an engine makes a bundle, a runtime runs it
         # docker's AutoRemove: the engine removes the container, not the client; the runtime
         # knows nothing of containers, so it calls back after the exit (an OCI poststop hook)
-        poststop = [functools.partial(self.delete, cid)] if self.config(cid)["AutoRemove"] else []
+        poststop = [functools.partial(self.delete, cid)] if config["AutoRemove"] else []
         return shim.spawn(self.store, cid, attach, poststop=poststop)
 
     def start_attached(self, cid: str):
@@ -485,11 +488,12 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
     state = c.state(cid)
     if state["Status"] != "running":
         raise Conflict(f"Container {cid} is not running")
-    config = c.config(cid)
-    argv, tty = exe.Cmd, exe.Tty
-    user, workdir = exe.User or config["User"], exe.WorkingDir or config["WorkingDir"]
-    env = merge_env(config["Env"], list(exe.Env), tty)
-    proot = config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
+    spec = spec_of(c.config(cid), c.store)   # what its start wrote (also for one an older minidock started)
+    process, tty = spec["process"], exe.Tty
+    user, workdir = exe.User or process["user"]["username"], exe.WorkingDir or process["cwd"]
+    env = merge_env(process["env"], list(exe.Env), tty)
+    argv = exe.Cmd
+    proot = spec["minidock"]["overlay"] is None and mode.detect()[0] == "chroot-emulated"
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     child = os.fork()
     if child == 0:
@@ -498,9 +502,8 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
             if proot:  # no namespaces to join: a second proot in the same files
                 shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)
                 environ = dict(e.split("=", 1) for e in env)
-                as_asked = dict(config, User=user, WorkingDir=workdir)
-                shim.exec_or_report(argv, environ, err_w,
-                                    lambda: emulated.execute(as_asked, c.dir(cid), argv, environ))
+                as_asked = dict(spec, process=dict(process, args=argv, user={"username": user}, cwd=workdir))
+                shim.exec_or_report(argv, environ, err_w, lambda: emulated.execute(as_asked, c.dir(cid), environ))
             with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
                 cgroups.Cgroup.open(cid).add(os.getpid())
             rootless = ["user"] if os.geteuid() != 0 else []  # first: it owns the others
@@ -509,7 +512,7 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
                 code = os.waitstatus_to_exitcode(os.wait()[1])
                 os._exit(128 - code if code < 0 else code)
             shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)  # in its devpts
-            environ = shim.settle(config, user, workdir, env)
+            environ = shim.settle(spec, user, workdir, env)
             shim.exec_or_report(argv, environ, err_w)
         except BaseException as e:
             os.write(err_w, f"126 {e}".encode())

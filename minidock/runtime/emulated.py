@@ -17,8 +17,6 @@ from pathlib import Path
 from ..errors import APIError, MinidockError
 from .rootfs import setup_user
 
-ETC_FILES = ("hosts", "hostname", "resolv.conf")
-
 
 def proot() -> str:
     """The proot executable, or a one-line error saying what to install."""
@@ -28,28 +26,28 @@ def proot() -> str:
     return found
 
 
-def execute(config: dict, cdir: Path, argv: list[str], env: dict) -> None:
-    """Exec ``argv`` under proot in the container's files, as its first process or as an ``exec``; never returns.
+def execute(spec: dict, cdir: Path, env: dict) -> None:
+    """Exec the spec's process under proot in the container's files (its first process, or an ``exec``); never returns.
 
-    ``config``'s User and WorkingDir say who and where; HOME and HOSTNAME are
-    set as docker sets them when ``env`` lacks them.
+    The process's args, user and cwd say what, who and where; HOME and
+    HOSTNAME are set as docker sets them when ``env`` lacks them.
     """
-    env.setdefault("HOSTNAME", config["Hostname"])
-    env.setdefault("HOME", _user(config["User"], cdir / "rootfs")[3])
-    line = command(config, cdir, argv, env)
+    env.setdefault("HOSTNAME", spec["hostname"])
+    env.setdefault("HOME", _user(spec["process"]["user"]["username"], cdir / spec["root"]["path"])[3])
+    line = command(spec, cdir, env)
     os.execve(line[0], line, env)
 
 
-def command(config: dict, cdir: Path, argv: list[str], env: dict) -> list[str]:
-    """``proot ... ARGV`` for a container whose flattened root file system is ``cdir/rootfs``."""
-    rootfs = cdir / "rootfs"
-    uid, gid, _, _ = _user(config["User"], rootfs)
-    os.makedirs(rootfs / (config["WorkingDir"] or "/").lstrip("/"), exist_ok=True)  # docker creates WORKDIR
-    line = [proot(), "-r", str(rootfs), "-w", config["WorkingDir"] or "/",
-            "-b", "/dev", "-b", "/proc", "-b", "/sys"]
-    for name in ETC_FILES:
-        line += ["-b", f"{cdir / name}:/etc/{name}"]
+def command(spec: dict, cdir: Path, env: dict) -> list[str]:
+    """``proot ... ARGS`` for a container whose flattened root file system is the bundle's root."""
+    rootfs, process = cdir / spec["root"]["path"], spec["process"]
+    uid, gid, _, _ = _user(process["user"]["username"], rootfs)
+    os.makedirs(rootfs / process["cwd"].lstrip("/"), exist_ok=True)  # docker creates WORKDIR
+    line = [proot(), "-r", str(rootfs), "-w", process["cwd"], "-b", "/dev", "-b", "/proc", "-b", "/sys"]
+    for mount in spec["mounts"]:
+        line += ["-b", f"{cdir / mount['source']}:{mount['destination']}"]
     line += ["-0"] if uid == 0 else ["-i", f"{uid}:{gid}"]
+    argv = process["args"]
     return line + [resolve(argv[0], rootfs, env.get("PATH", "")), *argv[1:]]
 
 

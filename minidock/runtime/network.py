@@ -12,8 +12,9 @@ own that holds only ``lo``, and that one is down.  Like docker's default
    link`` inside shows ``eth0@if7``: 7 is the ifindex of the host end.
 2. **Give it an IP from a pool.**  The bridge holds the pool's first address
    (the gateway, ``.1``); each container gets the lowest free one after it,
-   recorded in ``ROOT/network/leases.json`` under the store's lock (IPAM),
-   and a default route via the gateway.
+   recorded in the bridge's ``leases.json`` under ``/run/minidock/BRIDGE/``
+   with a lock of its own (IPAM: the pool is the host's, shared by every
+   store), and a default route via the gateway.
 
 The pool is ``10.87.0.0/16``: not docker's ``172.17.0.0/16`` (nor its pools
 172.18-31 and 192.168), not podman's ``10.88.0.0/16`` (nor its ``10.89+``

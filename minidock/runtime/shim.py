@@ -1,14 +1,18 @@
 """The shim: one small process per running container, like containerd's shim or conmon.
 
 minidock has no daemon.  ``start`` forks a shim that detaches from the terminal
-(its own session) and outlives the command that started it.  The shim
+(its own session) and outlives the command that started it.  The shim runs
+what the bundle's ``spec.json`` says (``spec.py``: the engine made it; the
+shim knows nothing of images or containers), and it
 
 * makes the container's cgroup, address and port proxies,
 * starts the container's process tree in new namespaces (``container_main``),
 * owns the container's stdio (a pty with ``-t``, pipes otherwise),
 * writes every line of output to ``log.json`` (docker's json-file format),
 * serves ``attach`` on ``attach.sock``,
-* records the exit code and frees everything when the program ends.
+* records what the runtime owns in ``state.json`` (PIDs, start times, the exit
+  code: ``state.py``), frees everything when the program ends, and then runs
+  the engine's poststop hooks (AutoRemove).
 
 The process tree (PIDs as the host sees them)::
 
@@ -19,10 +23,9 @@ PID namespace; it only waits for that child and passes its status up.  (The
 shim itself cannot unshare CLONE_NEWPID: a process whose children go to
 another PID namespace may not start threads, and the port proxy needs them.)
 
-Attached clients get docker's stream framing (stdcopy): an 8-byte header
-``[stream, 0, 0, 0, size (4 bytes, big-endian)]`` then ``size`` bytes, stream
-1 = stdout, 2 = stderr.  minidock adds stream 3 = the exit code, as text, sent
-last, so ``run`` learns it even when ``--rm`` removes the container at once.
+Attached clients get docker's stream framing (``stdcopy.py``); minidock adds
+stream 3 = the exit code, as text, sent last, so ``run`` learns it even when
+``--rm`` removes the container at once.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from ..display import rfc3339
 from ..errors import APIError, MinidockError
 from . import cgroups, mode, network, userns
 from .state import write_state
+from . import spec as specfile
 from .stdcopy import EXIT, STDERR, STDOUT, frame
 from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
 from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
@@ -62,8 +66,9 @@ _spawned_before = False
 def spawn(store, cid: str, attach: socket.socket | None = None, poststop=()) -> dict:
     """Start container ``cid`` under a new shim; return its state once it runs.
 
-    ``store`` is where the container's directory is (``ROOT/containers/ID``, the bundle) and whose
-    lock guards ``state.json``.  ``poststop`` are callables the shim calls after the container's
+    ``store`` is where the container's directory is (``ROOT/containers/ID``, the bundle: its
+    ``spec.json`` says what to run, ``runtime/spec.py``), whose lock guards ``state.json`` and
+    whose network config holds the bridge's pool.  ``poststop`` are callables the shim calls after the container's
     exit is recorded, as OCI's poststop hooks: the engine's own work after an exit (AutoRemove),
     which the runtime knows nothing of.
 
@@ -78,8 +83,7 @@ def spawn(store, cid: str, attach: socket.socket | None = None, poststop=()) -> 
     starts a second container loads them here, once, for all its shims.
     """
     global _spawned_before
-    config = store.root / "containers" / cid / "config.json"
-    if _spawned_before and json.loads(config.read_text())["NetworkMode"] == "bridge":
+    if _spawned_before and bundle_spec(store, cid)["minidock"]["network"]["mode"] == "bridge":
         network.load_pyroute2()  # a process that starts many (an API user): loaded once, every shim inherits it
     _spawned_before = True
     notify_r, notify_w = os.pipe()
@@ -169,28 +173,32 @@ class Shim:
     def __init__(self, store, cid: str, notify_w: int, attach, poststop):
         self.store, self.cid, self.notify_w, self.poststop = store, cid, notify_w, poststop
         self.dir = store.root / "containers" / cid
-        self.config = json.loads((self.dir / "config.json").read_text())
+        self.spec = specfile.read(self.dir)
+        self.network_mode = self.spec["minidock"]["network"]["mode"]
+        self.tty = self.spec["process"]["terminal"]
         self.clients: list[socket.socket] = [attach] if attach is not None else []
         self.sel = selectors.DefaultSelector()
         self.log = open(self.dir / "log.json", "ab")
         self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
         self.proxies: list[network.PortProxy] = []
         self.rootless = os.geteuid() != 0
-        publishing_rootless = self.rootless and self.config["Ports"]  # the keeper makes the proxy's sockets
+        publishing_rootless = self.rootless and self.spec["minidock"]["network"]["ports"]  # the keeper makes the proxy's sockets
         self.sockets, self.keeper_sockets = socket.socketpair() if publishing_rootless else (None, None)
         self.socket_lock = threading.Lock()
-        self.emulated = self.config["Driver"] == "vfs" and mode.detect()[0] == "chroot-emulated"
+        self.emulated = self.spec["minidock"]["overlay"] is None and mode.detect()[0] == "chroot-emulated"
 
     def run(self) -> None:
         """Set up, start the container, pump its I/O until it ends, clean up."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stop/kill signal the container, not us
         listener = self._listen()
         lease = None
+        limits = self.spec["linux"]["resources"]
         cgroup = NoCgroup() if self.rootless or self.emulated else cgroups.Cgroup.create(
-            self.cid, memory=self.config["Memory"], pids=self.config["PidsLimit"], cpus=self.config["Cpus"])
+            self.cid, memory=limits["memory"]["limit"] or None, pids=limits["pids"]["limit"] or None,
+            cpus=specfile.cpus(self.spec))
         cgroup.warm()
         try:
-            if self.config["NetworkMode"] == "bridge":
+            if self.network_mode == "bridge":
                 lease = network.allocate(self.store, self.cid)
             ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
@@ -215,7 +223,7 @@ class Shim:
             for proxy in self.proxies:
                 proxy.stop()
             cgroup.remove()  # kills whatever of the container was started
-            release_network(self.store, self.cid, self.config)
+            release_network(self.store, self.cid, self.network_mode)
             raise
         if lease is not None:  # after the clients have their exit code: they need not wait for these
             network.detach(self.cid)
@@ -248,15 +256,15 @@ class Shim:
         master comes back to us over a socketpair; proot (emulated) has no
         devpts of its own, so there we make it here.
         """
-        if self.config["Tty"] and not self.emulated:
+        if self.tty and not self.emulated:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
             return {"child": (theirs.fileno(),), "in": None, "out": {}, "close": [theirs.detach()],
                     "pty": ours}
-        if self.config["Tty"]:
+        if self.tty:
             import pty  # here, not at the top: only the emulated mode's -t needs it
             master, slave = pty.openpty()
             return {"child": (slave, slave, slave), "in": master, "out": {master: STDOUT}, "close": [slave]}
-        in_r, in_w = os.pipe() if self.config["OpenStdin"] else (os.open(os.devnull, os.O_RDONLY), None)
+        in_r, in_w = os.pipe() if self.spec["minidock"]["stdin"] else (os.open(os.devnull, os.O_RDONLY), None)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         return {"child": (in_r, out_w, err_w), "in": in_w, "out": {out_r: STDOUT, err_r: STDERR},
@@ -292,7 +300,7 @@ class Shim:
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            launch = Launch(self.config, self.dir, self.store, stdio["child"], lease, self.rootless, self.emulated)
+            launch = Launch(self.spec, self.dir, stdio["child"], lease, self.rootless, self.emulated)
             _keeper_main(launch, go_r, pid_w, err_w, cgroup, self.keeper_sockets and self.keeper_sockets.fileno())
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
@@ -325,7 +333,7 @@ class Shim:
     def _publish(self, lease) -> list:
         """Start a port proxy per ``-p``; the host port chosen now when it was left open."""
         ports = []
-        for host_ip, host_port, port, proto in self.config["Ports"]:
+        for host_ip, host_port, port, proto in self.spec["minidock"]["network"]["ports"]:
             host_port = host_port or network.free_port(host_ip)
             if lease is not None:
                 proxy = network.PortProxy(host_ip, host_port, lease.address, port)
@@ -451,7 +459,7 @@ class Shim:
         if not data:
             with contextlib.suppress(KeyError, ValueError):
                 self.sel.unregister(client)
-            if self.stdin is not None and not self.config["Tty"]:
+            if self.stdin is not None and not self.tty:
                 os.close(self.stdin)
                 self.stdin = None
 
@@ -477,7 +485,7 @@ class Shim:
         for proxy in self.proxies:
             proxy.stop()
         cgroup.remove()
-        if self.config["NetworkMode"] == "bridge":
+        if self.network_mode == "bridge":
             network.release(self.store, self.cid)
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
@@ -511,25 +519,30 @@ def release_resources(store, cid: str) -> None:
     with contextlib.suppress(Exception):
         cgroups.Cgroup.open(cid).remove()
     try:
-        config = json.loads((store.root / "containers" / cid / "config.json").read_text())
+        mode_of_network = bundle_spec(store, cid)["minidock"]["network"]["mode"]
     except FileNotFoundError:
-        config = {"NetworkMode": "bridge"}  # unknown: free whatever may be there
-    release_network(store, cid, config)
+        mode_of_network = "bridge"  # never started, or unknown: free whatever may be there
+    release_network(store, cid, mode_of_network)
 
 
-def release_network(store, cid: str, config: dict) -> None:
+def bundle_spec(store, cid: str) -> dict:
+    """The spec of container ``cid``'s bundle (``runtime/spec.py``)."""
+    return specfile.read(store.root / "containers" / cid)
+
+
+def release_network(store, cid: str, network_mode: str) -> None:
     """The bridge's veth and address; a container without the bridge held neither."""
-    if config["NetworkMode"] == "bridge":
+    if network_mode == "bridge":
         network.detach(cid)
         network.release(store, cid, remove_idle_bridge=True)
 
 
 # -- inside the container's namespaces ------------------------------------------
 
-# What the keeper and PID 1 are given of the container they start: its config and directory, the store
-# its layers are in, the fds that become its stdin, stdout and stderr, its address (None: no bridge), and
-# the run mode's two facts that change how it starts.
-Launch = namedtuple("Launch", "config cdir store stdio lease rootless emulated")
+# What the keeper and PID 1 are given of the container they start: its spec and bundle directory, the
+# fds that become its stdin, stdout and stderr, its address (None: no bridge), and the run mode's two
+# facts that change how it starts.
+Launch = namedtuple("Launch", "spec cdir stdio lease rootless emulated")
 
 
 def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sockets: int | None) -> None:
@@ -540,11 +553,11 @@ def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sock
     learns of the unshare ("u") at once, to plug the new netns into the bridge
     while we join the cgroup; PID 1 is forked after that, so it starts in it.
     """
-    config, emulated, stdio = launch.config, launch.emulated, launch.stdio
+    spec, emulated, stdio = launch.spec, launch.emulated, launch.stdio
     try:
         set_pdeathsig(signal.SIGKILL)  # the shim gone means the container goes too
         flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
-        if config["NetworkMode"] != "host":
+        if spec["minidock"]["network"]["mode"] != "host":
             flags |= CLONE_NEWNET
         if emulated:
             pass  # no namespace at all: proot only fakes the root file system
@@ -560,7 +573,7 @@ def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sock
             if sockets is not None:
                 os.close(sockets)
             if emulated:
-                _emulated_main(config, launch.cdir, stdio, go_r, err_w)
+                _emulated_main(spec, launch.cdir, stdio, go_r, err_w)
             _container_main(launch, go_r, err_w)
         cgroup.leave(os.getpid())  # PID 1 was born in the cgroup; the keeper is not the container's
         os.write(pid_w, str(child).encode())
@@ -598,25 +611,26 @@ def _make_sockets_until_the_end(sockets: socket.socket, child: int) -> None:
 
 def _container_main(launch: Launch, go_r: int, err_w: int) -> None:
     """PID 1: build the root file system, drop privileges, wait for the go (the network), exec."""
-    config, cdir, stdio, lease = launch.config, launch.cdir, launch.stdio, launch.lease
+    spec, cdir, stdio, lease = launch.spec, launch.cdir, launch.stdio, launch.lease
+    process = spec["process"]
     try:
         set_pdeathsig(signal.SIGKILL)
         unshare(CLONE_NEWCGROUP)  # born in our cgroup: it becomes our "/"
-        if lease is None and config["NetworkMode"] != "host":
+        if lease is None and spec["minidock"]["network"]["mode"] != "host":
             network.bring_up_loopback()  # with a lease, the shim brings up lo and eth0
-        if not config["Tty"]:
+        if not process["terminal"]:
             take_stdio(stdio, False)
         if lease is not None:
-            (cdir / "hosts").write_text(_hosts(config, lease))
-        enter_rootfs(_rootfs_spec(config, cdir, launch.store, launch.rootless))
-        if config["Tty"]:  # our devpts is mounted now: make the pty here, send the shim its master
+            (cdir / "hosts").write_text(network.hosts_file(spec["hostname"], lease.address))
+        enter_rootfs(_rootfs_spec(spec, cdir, launch.rootless))
+        if process["terminal"]:  # our devpts is mounted now: make the pty here, send the shim its master
             take_stdio(send_new_pty(stdio[0]), True)
-        env = settle(config, config["User"], config["WorkingDir"], config["Env"])
+        env = settle(spec, process["user"]["username"], process["cwd"], process["env"])
         if os.read(go_r, 2) != b"go":  # the shim could not connect us, and said why
             os._exit(125)
         os.close(go_r)
-        argv = [config["Path"], *config["Args"]]
-        if config["Init"]:
+        argv = process["args"]
+        if spec["minidock"]["init"]:
             _tiny_init(argv, env, err_w)
         exec_or_report(argv, env, err_w)
     except BaseException as e:
@@ -625,17 +639,16 @@ def _container_main(launch: Launch, go_r: int, err_w: int) -> None:
         os._exit(125)
 
 
-def _emulated_main(config: dict, cdir, stdio, go_r: int, err_w: int) -> None:
+def _emulated_main(spec: dict, cdir, stdio, go_r: int, err_w: int) -> None:
     """The chroot-emulated mode's first process: proot runs the command in the flattened rootfs."""
     from . import emulated
     try:
         set_pdeathsig(signal.SIGKILL)
         os.read(go_r, 2)
         os.close(go_r)
-        take_stdio(stdio, config["Tty"])
-        env = dict(e.split("=", 1) for e in config["Env"])
-        argv = [config["Path"], *config["Args"]]
-        exec_or_report(argv, env, err_w, lambda: emulated.execute(config, Path(cdir), argv, env))
+        take_stdio(stdio, spec["process"]["terminal"])
+        env = dict(e.split("=", 1) for e in spec["process"]["env"])
+        exec_or_report(spec["process"]["args"], env, err_w, lambda: emulated.execute(spec, Path(cdir), env))
     except BaseException as e:
         _print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
@@ -670,21 +683,18 @@ def take_stdio(stdio, tty: bool) -> None:
             os.close(fd)
 
 
-def _hosts(config: dict, lease) -> str:
-    return network.hosts_file(config["Hostname"], lease.address)
+def _rootfs_spec(spec: dict, cdir: Path, rootless: bool = False) -> RootfsSpec:
+    """What ``enter_rootfs`` builds, from the bundle's spec."""
+    binds = [(cdir / m["source"], m["destination"]) for m in spec["mounts"] if m["type"] == "bind"]
+    root, overlay = spec["root"], spec["minidock"]["overlay"]
+    if overlay is None:  # a copied tree (vfs)
+        return RootfsSpec(cdir / root["path"], None, None, None, binds, root["readonly"], spec["hostname"])
+    return RootfsSpec(cdir / root["path"], [Path(p) for p in overlay["lowerdir"]], cdir / overlay["upperdir"],
+                      cdir / overlay["workdir"], binds, root["readonly"], spec["hostname"], userxattr=rootless,
+                      links=Path(overlay["links"]), cgroupfs=not rootless)
 
 
-def _rootfs_spec(config: dict, cdir, store, rootless: bool = False) -> RootfsSpec:
-    binds = [(cdir / name, f"/etc/{name}") for name in ("hosts", "hostname", "resolv.conf")]
-    if config["Driver"] == "vfs":
-        return RootfsSpec(cdir / "rootfs", None, None, None, binds, config["ReadonlyRootfs"], config["Hostname"])
-    lowers = [cdir / "init"] + [store.layer_dir(c) / "diff" for c in reversed(config["Layers"])]
-    return RootfsSpec(cdir / "merged", lowers, cdir / "upper", cdir / "work", binds,
-                      config["ReadonlyRootfs"], config["Hostname"], userxattr=rootless, links=store.links,
-                      cgroupfs=not rootless)
-
-
-def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:
+def settle(spec: dict, user: str, workdir: str, env: list[str]) -> dict:
     """The last steps before exec, inside the container's root: who, where, with which rights.
 
     Shared by the container's first process and by ``exec``.  Order matters:
@@ -701,7 +711,7 @@ def settle(config: dict, user: str, workdir: str, env: list[str]) -> dict:
             raise
         uid, gid, groups, home = 0, 0, [], "/root"  # no /etc/passwd: root is uid 0, as docker assumes
     environ = dict(e.split("=", 1) for e in env)
-    environ.setdefault("HOSTNAME", config["Hostname"])
+    environ.setdefault("HOSTNAME", spec["hostname"])
     environ.setdefault("HOME", home)
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)

@@ -1,0 +1,48 @@
+"""The container as a bundle: from the engine's record of a container to the spec its runtime runs.
+
+``config.json`` in a container's directory is what ``create`` decided, in the
+engine's terms (an image, its layers' chain IDs, a name); ``spec.json`` beside
+it is what the runtime needs, in the kernel's terms (paths, a process, limits;
+``runtime/spec.py`` says its fields).  It is written at every start, so it
+always says what the record says.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..images.store import Store
+from ..runtime import spec as specfile
+
+ETC_FILES = ("hosts", "hostname", "resolv.conf")   # the container's own, bind-mounted over the image's
+
+
+def spec_of(config: dict, store: Store) -> dict:
+    """The runtime spec of the container ``config`` describes."""
+    cdir = store.root / "containers" / config["Id"]
+    vfs = config["Driver"] == "vfs"
+    lowers = [cdir / "init"] + [store.layer_dir(chain) / "diff" for chain in reversed(config["Layers"])]
+    cpus = config["Cpus"]
+    return {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": config["Tty"], "args": [config["Path"], *config["Args"]], "env": config["Env"],
+                    "cwd": config["WorkingDir"] or "/", "user": {"username": config["User"]}},
+        "root": {"path": "rootfs" if vfs else "merged", "readonly": config["ReadonlyRootfs"]},
+        "hostname": config["Hostname"],
+        "mounts": [{"destination": f"/etc/{name}", "type": "bind", "source": name} for name in ETC_FILES],
+        "linux": {"resources": {"memory": {"limit": config["Memory"] or 0},
+                                "pids": {"limit": config["PidsLimit"] or 0},
+                                "cpu": {"quota": round(cpus * specfile.CPU_PERIOD) if cpus else 0,
+                                        "period": specfile.CPU_PERIOD}}},
+        "minidock": {"overlay": None if vfs else {"lowerdir": [str(p) for p in lowers], "upperdir": "upper",
+                                                  "workdir": "work", "links": str(store.links)},
+                     "network": {"mode": config["NetworkMode"], "ports": config["Ports"]},
+                     "stdin": config["OpenStdin"], "init": config["Init"]},
+    }
+
+
+def write_spec(config: dict, store: Store) -> Path:
+    """Write the container's ``spec.json``; its bundle directory."""
+    cdir = store.root / "containers" / config["Id"]
+    specfile.write(cdir, spec_of(config, store))
+    return cdir

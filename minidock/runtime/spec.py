@@ -1,0 +1,51 @@
+"""The bundle: what an engine hands a runtime to run, shaped after the OCI runtime spec.
+
+An engine makes a bundle, a runtime runs it: Docker's daemon prepares a
+directory with a root file system and a ``config.json`` (the OCI runtime
+spec), and runc runs what it says.  minidock's container layer writes
+``spec.json`` into the container's directory (``config.json`` there is the
+engine's own record, as in Docker's ``/var/lib/docker/containers/ID/``), and
+the shim reads only that: the runtime knows nothing of images or containers.
+
+The spec's fields are OCI's where OCI has them::
+
+    process    terminal, args, env, cwd, user ({"username": ...}: looked up in the
+               container's /etc/passwd by the runtime, where OCI wants numeric ids)
+    root       path (relative to the bundle: "merged", or "rootfs" for a copied tree), readonly
+    hostname
+    mounts     [{"destination", "type": "bind", "source"}]: /etc/hosts, hostname, resolv.conf
+    linux      resources: memory.limit, pids.limit, cpu.quota/period (0: no limit)
+
+and minidock's own under ``"minidock"``, for what OCI leaves to the engine
+(containerd mounts the root file system before runc starts; minidock's first
+process mounts it, inside its own mount namespace): the overlay's layers
+(``lowerdir`` topmost first, ``links``: where short links to deep stacks go),
+the network (``mode``: bridge, none or host; published ``ports``), ``stdin``
+(kept open or not) and ``init``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+FILE = "spec.json"
+CPU_PERIOD = 100_000   # microseconds: a quota of CPU_PERIOD is one whole CPU (CFS bandwidth control)
+
+
+def write(bundle: Path, spec: dict) -> None:
+    """Write the bundle's spec (renamed into place: a reader sees the old one or the new one)."""
+    tmp = bundle / f".{FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(spec, indent=1))
+    os.replace(tmp, bundle / FILE)
+
+
+def read(bundle: Path) -> dict:
+    return json.loads((bundle / FILE).read_text())
+
+
+def cpus(spec: dict) -> float | None:
+    """The CPU limit as a number of CPUs (1.5), or None."""
+    cpu = spec["linux"]["resources"].get("cpu") or {}
+    return cpu["quota"] / cpu["period"] if cpu.get("quota") else None
