@@ -94,5 +94,5 @@ def test_fifty_lives_leave_nothing(engine, root):
             assert eventually(lambda: container.status == "exited")
             container.remove()
     assert len(set(ids)) == CYCLES and c.ids() == []
-    assert network.leases(engine.store) == {}
+    assert network.leases(engine.store.root) == {}
     assert eventually(lambda: census(root, ids) == before), census(root, ids)

@@ -120,7 +120,7 @@ def bridge_ports() -> list[str]:
 def assert_nothing_left(client, root: Path, ids) -> None:
     assert eventually(lambda: not store_processes(root)), f"processes left: {store_processes(root)}"
     assert eventually(lambda: not bridge_ports()), f"veths left on {BRIDGE}: {bridge_ports()}"
-    assert network.leases(client.store) == {}
+    assert network.leases(client.store.root) == {}
     assert [cid for cid in ids if cgroups.exists(cid)] == []
     assert mounts_of(root) == []
 
@@ -744,14 +744,14 @@ def shim_pid(root: Path, cid: str) -> int:
 def test_a_killed_shim_reads_as_exited_and_frees_everything(engine, root):
     cid = run_d("busybox", "sleep", "30")
     pid = state(engine, cid)["Pid"]
-    assert cgroups.exists(cid) and cid in network.leases(engine.store)
+    assert cgroups.exists(cid) and cid in network.leases(engine.store.root)
     assert network.veth_names(cid)[0] in bridge_ports()
     os.kill(shim_pid(root, cid), signal.SIGKILL)
     assert eventually(lambda: gone(shim_pid(root, cid)))
     assert re.fullmatch(r"\S+ Exited \(\d+\) .*\n", out("ps", "-a", "--format", "{{.Names}} {{.Status}}"))
     assert out("ps", "-q") == ""
     assert not cgroups.exists(cid)
-    assert cid not in network.leases(engine.store)
+    assert cid not in network.leases(engine.store.root)
     assert network.veth_names(cid)[0] not in bridge_ports()
     assert eventually(lambda: gone(pid))
     assert "shim is gone" in state(engine, cid)["Error"]

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,15 +54,15 @@ def write_config(store: Store, subnet: str) -> None:
 
 def test_subnet_default_config_and_env(store, monkeypatch):
     monkeypatch.delenv("MINIDOCK_SUBNET", raising=False)
-    assert network.subnet(store) == ipaddress.IPv4Network(network.DEFAULT_SUBNET)
+    assert network.subnet(store.root) == ipaddress.IPv4Network(network.DEFAULT_SUBNET)
     write_config(store, "10.50.0.0/24")
-    assert str(network.subnet(store)) == "10.50.0.0/24"
+    assert str(network.subnet(store.root)) == "10.50.0.0/24"
     monkeypatch.setenv("MINIDOCK_SUBNET", "10.51.0.0/24")
-    assert str(network.subnet(store)) == "10.51.0.0/24"
+    assert str(network.subnet(store.root)) == "10.51.0.0/24"
     for bad, words in [("10.51.0.1/24", "invalid subnet"), ("nonsense", "invalid subnet"), ("10.0.0.0/31", "too small")]:
         monkeypatch.setenv("MINIDOCK_SUBNET", bad)
         with pytest.raises(APIError, match=words):
-            network.subnet(store)
+            network.subnet(store.root)
 
 
 def test_default_subnet_avoids_docker_podman_and_kubernetes():
@@ -72,25 +73,25 @@ def test_default_subnet_avoids_docker_podman_and_kubernetes():
 
 def test_allocate_lowest_free_idempotent_and_release(store, monkeypatch):
     monkeypatch.setenv("MINIDOCK_SUBNET", "10.50.0.0/24")
-    a = network.allocate(store, "a" * 64)
+    a = network.allocate(store.root, "a" * 64)
     assert a == network.Lease("a" * 64, "10.50.0.2", 24, "10.50.0.1", "02:42:0a:32:00:02")
-    assert network.allocate(store, "b" * 64).address == "10.50.0.3"
-    assert network.allocate(store, "a" * 64) == a  # the same container keeps its address
-    network.release(store, "a" * 64)
-    network.release(store, "a" * 64)  # idempotent
-    assert network.leases(store) == {"b" * 64: "10.50.0.3"}
-    assert network.allocate(store, "c" * 64).address == "10.50.0.2"  # the lowest free one again
+    assert network.allocate(store.root, "b" * 64).address == "10.50.0.3"
+    assert network.allocate(store.root, "a" * 64) == a  # the same container keeps its address
+    network.release("a" * 64)
+    network.release("a" * 64)  # idempotent
+    assert network.leases(store.root) == {"b" * 64: "10.50.0.3"}
+    assert network.allocate(store.root, "c" * 64).address == "10.50.0.2"  # the lowest free one again
 
 
 def test_pool_exhausted(store, monkeypatch):
     monkeypatch.setenv("MINIDOCK_SUBNET", "10.50.0.0/30")  # .1 is the gateway, .2 the only container
-    assert network.allocate(store, "a" * 64).address == "10.50.0.2"
+    assert network.allocate(store.root, "a" * 64).address == "10.50.0.2"
     with pytest.raises(APIError, match="no available IPv4 addresses"):
-        network.allocate(store, "b" * 64)
+        network.allocate(store.root, "b" * 64)
 
 
 def _allocate_with_own_store(root: str, container_id: str) -> str:
-    return network.allocate(Store(root), container_id).address
+    return network.allocate(Path(root), container_id).address
 
 
 def test_concurrent_allocations_get_distinct_addresses(store, monkeypatch):
@@ -99,7 +100,7 @@ def test_concurrent_allocations_get_distinct_addresses(store, monkeypatch):
     with multiprocessing.get_context("fork").Pool(8) as pool:
         got = pool.starmap(_allocate_with_own_store, [(str(store.root), i) for i in ids])
     assert sorted(got, key=ipaddress.IPv4Address) == [f"10.50.0.{n}" for n in range(2, 10)]
-    assert network.leases(store) == dict(zip(ids, got))
+    assert network.leases(store.root) == dict(zip(ids, got))
 
 
 def test_veth_names_fit_ifnamsiz():
@@ -297,21 +298,21 @@ def test_check_overlap_refuses_a_host_route(net):
         network.check_overlap(taken)
     with pytest.raises(APIError, match="overlaps"):
         network.check_overlap(taken.supernet(new_prefix=max(taken.prefixlen - 4, 1)))
-    network.check_overlap(network.subnet(net))  # the default route overlaps nothing
+    network.check_overlap(network.subnet(net.root))  # the default route overlaps nothing
 
 
 def _ensure(root: str) -> str:
-    return network.ensure_bridge(Store(root))
+    return network.ensure_bridge(Path(root))
 
 
 def test_ensure_bridge_idempotent_under_a_race(net):
     with multiprocessing.get_context("fork").Pool(4) as pool:
         assert pool.map(_ensure, [str(net.root)] * 4) == [f"mdt{TAG}"] * 4
-    assert network.ensure_bridge(net) == f"mdt{TAG}"
+    assert network.ensure_bridge(net.root) == f"mdt{TAG}"
     out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", f"mdt{TAG}"], capture_output=True, text=True).stdout
-    gateway = next(network.subnet(net).hosts())
+    gateway = next(network.subnet(net.root).hosts())
     assert out.count(f"inet {gateway}/24") == 1
-    network.check_overlap(network.subnet(net))  # our own bridge's route is not an overlap
+    network.check_overlap(network.subnet(net.root))  # our own bridge's route is not an overlap
     network.remove_bridge()
     network.remove_bridge()  # idempotent
     assert our_links() == set()
@@ -319,8 +320,8 @@ def test_ensure_bridge_idempotent_under_a_race(net):
 
 def test_two_containers_on_the_bridge(net, spawn):
     ids, pids = [cid(1), cid(2)], [spawn(), spawn()]
-    got = [network.allocate(net, i) for i in ids]
-    hosts = [network.attach(net, i, p, lease) for i, p, lease in zip(ids, pids, got)]
+    got = [network.allocate(net.root, i) for i in ids]
+    hosts = [network.attach(net.root, i, p, lease) for i, p, lease in zip(ids, pids, got)]
     assert hosts == [network.veth_names(i)[0] for i in ids]
     assert network.bridge_ports() == sorted(hosts)
     for pid, lease, host in zip(pids, got, hosts):
@@ -333,7 +334,7 @@ def test_two_containers_on_the_bridge(net, spawn):
     assert ping("nsenter", f"--net=/proc/{pids[1]}/ns/net", address=got[0].address)
     assert ping(address=got[0].address)  # the host, through the bridge
     with pytest.raises(APIError, match=f"cannot create {hosts[0]} .*: File exists"):
-        network.attach(net, ids[0], spawn(), got[0])
+        network.attach(net.root, ids[0], spawn(), got[0])
     assert network.bridge_ports() == sorted(hosts)  # the failed attach left the first one's veth alone
     for i in ids:
         network.detach(i)
@@ -353,8 +354,8 @@ for _ in range(2):
 
 def test_port_proxy_reaches_a_server_in_a_container(net, spawn):
     pid, container_id = spawn(), cid(3)
-    lease = network.allocate(net, container_id)
-    network.attach(net, container_id, pid, lease)
+    lease = network.allocate(net.root, container_id)
+    network.attach(net.root, container_id, pid, lease)
     server = subprocess.Popen(["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", SERVER, lease.address],
                               stdout=subprocess.PIPE, text=True)
     proxy = network.PortProxy("127.0.0.1", network.free_port(), lease.address, 8000)
@@ -380,9 +381,9 @@ def test_loopback_only(net, spawn):
 
 def test_refuses_the_hosts_own_namespace(net):
     container_id = cid(4)
-    lease = network.allocate(net, container_id)
+    lease = network.allocate(net.root, container_id)
     with pytest.raises(APIError, match="shares the host's network namespace"):
-        network.attach(net, container_id, os.getpid(), lease)
+        network.attach(net.root, container_id, os.getpid(), lease)
     with pytest.raises(APIError, match="shares the host's network namespace"):
         network.loopback_only(os.getpid())
     assert network.veth_names(container_id)[0] not in our_links()
@@ -390,24 +391,24 @@ def test_refuses_the_hosts_own_namespace(net):
 
 def test_a_failed_attach_leaves_no_veth(net, spawn):
     pid, container_id = spawn(), cid(5)
-    lease = network.allocate(net, container_id)._replace(gateway="10.255.255.1")  # outside eth0's subnet:
+    lease = network.allocate(net.root, container_id)._replace(gateway="10.255.255.1")  # outside eth0's subnet:
     # the default route cannot be added
     with pytest.raises(APIError, match=f"cannot connect container {container_id[:12]} to mdt{TAG}"):
-        network.attach(net, container_id, pid, lease)
+        network.attach(net.root, container_id, pid, lease)
     assert network.veth_names(container_id)[0] not in our_links()
     assert [i["name"] for i in network.interfaces(pid)] == ["lo"]
 
 
 def test_veth_goes_with_the_namespace_and_detach_is_idempotent(net, spawn):
     pid, container_id = spawn(), cid(6)
-    host = network.attach(net, container_id, pid, network.allocate(net, container_id))
+    host = network.attach(net.root, container_id, pid, network.allocate(net.root, container_id))
     assert host in our_links()
     network.detach(container_id)
     network.detach(container_id)
     assert host not in our_links()
 
     pid, container_id = spawn(), cid(7)
-    host = network.attach(net, container_id, pid, network.allocate(net, container_id))
+    host = network.attach(net.root, container_id, pid, network.allocate(net.root, container_id))
     os.kill(pid, signal.SIGKILL)  # the container's last process dies: its namespace, and eth0, go
     deadline = time.monotonic() + 5
     while host in our_links() and time.monotonic() < deadline:

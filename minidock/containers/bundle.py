@@ -36,7 +36,7 @@ def spec_of(config: dict, store: Store) -> dict:
                                         "period": specfile.CPU_PERIOD}}},
         "minidock": {"overlay": None if vfs else {"lowerdir": [str(p) for p in lowers], "upperdir": "upper",
                                                   "workdir": "work", "links": str(store.links)},
-                     "network": {"mode": config["NetworkMode"], "ports": config["Ports"]},
+                     "network": {"mode": config["NetworkMode"], "ports": config["Ports"], "pool": str(store.root)},
                      "stdin": config["OpenStdin"], "init": config["Init"]},
     }
 

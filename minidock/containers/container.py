@@ -82,7 +82,7 @@ class Containers:
         """Update ``state.json`` atomically, as the shim does (``runtime/state.py``)."""
         from ..runtime.state import write_state
         try:
-            return write_state(self.store, self.dir(cid), **changes)
+            return write_state(self.dir(cid), **changes)
         except FileNotFoundError:
             raise NotFound(f"No such container: {cid}") from None
 
@@ -91,7 +91,7 @@ class Containers:
         state = self.raw_state(cid)
         if state["Status"] == "running" and not shim_alive(state):
             from ..runtime import shim
-            shim.release_resources(self.store, cid)
+            shim.release_resources(self.dir(cid))
             state = self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
                                      FinishedAt=rfc3339(time.time()), Pid=0,
                                      Error="the container's shim is gone (killed, or the machine restarted)")
@@ -233,7 +233,7 @@ class Containers:
         # docker's AutoRemove: the engine removes the container, not the client; the runtime
         # knows nothing of containers, so it calls back after the exit (an OCI poststop hook)
         poststop = [functools.partial(self.delete, cid)] if config["AutoRemove"] else []
-        return shim.spawn(self.store, cid, attach, poststop=poststop)
+        return shim.spawn(self.dir(cid), attach, poststop=poststop)
 
     def start_attached(self, cid: str):
         """Start the container attached: (stream, data) for each frame of its output, stream 3 its exit code."""
@@ -302,7 +302,7 @@ class Containers:
             self.wait(cid)
         from ..runtime import shim
         with self.store.lock():
-            shim.release_resources(self.store, cid)
+            shim.release_resources(self.dir(cid))
             self.delete(cid)
 
     def remove_leftover(self, cid: str) -> None:

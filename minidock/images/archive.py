@@ -23,7 +23,7 @@ import time
 from collections import namedtuple
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 from . import changes as changefmt
 from . import compression

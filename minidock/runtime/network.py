@@ -126,9 +126,17 @@ def bridge_name() -> str:
     return os.environ.get("MINIDOCK_BRIDGE") or BRIDGE
 
 
-def subnet(store) -> ipaddress.IPv4Network:
-    """The pool: ``MINIDOCK_SUBNET``, else the store's network config, else the default."""
-    text = os.environ.get("MINIDOCK_SUBNET") or store.read_json(CONFIG, {}).get("subnet") or DEFAULT_SUBNET
+def subnet(root: Path) -> ipaddress.IPv4Network:
+    """The pool: ``MINIDOCK_SUBNET``, else the engine's network config (``ROOT/network/config.json``), else the default.
+
+    ``root`` is the directory of the engine whose containers draw from the pool (the store's root):
+    a path, so that the runtime needs nothing of the engine but where its settings are.
+    """
+    try:
+        configured = json.loads((root / CONFIG).read_text()).get("subnet")
+    except FileNotFoundError:
+        configured = None
+    text = os.environ.get("MINIDOCK_SUBNET") or configured or DEFAULT_SUBNET
     try:
         net = ipaddress.IPv4Network(text)
     except ValueError as e:
@@ -205,9 +213,9 @@ def _pool():
         os.close(fd)
 
 
-def allocate(store, container_id: str) -> Lease:
+def allocate(root: Path, container_id: str) -> Lease:
     """The container's address: the one it holds already, else the lowest free one after the gateway."""
-    net = subnet(store)
+    net = subnet(root)
     with _pool() as held:
         address = held.get(container_id, {}).get("address")
         if address is None or ipaddress.IPv4Address(address) not in net:
@@ -216,11 +224,11 @@ def allocate(store, container_id: str) -> Lease:
             if address is None:
                 raise APIError(f"no available IPv4 addresses on network {bridge_name()} ({net}): "
                                "remove stopped containers or choose a larger subnet")
-            held[container_id] = {"address": address, "store": str(store.root)}
+            held[container_id] = {"address": address, "store": str(root)}
     return Lease(container_id, address, net.prefixlen, gateway(net), mac_for(address))
 
 
-def release(store, container_id: str, *, remove_idle_bridge: bool = False) -> None:
+def release(container_id: str, *, remove_idle_bridge: bool = False) -> None:
     """Give the container's address back to the pool (fine if it holds none).
 
     With ``remove_idle_bridge``, the last container to leave takes the bridge
@@ -241,10 +249,10 @@ def remove_idle_bridge() -> None:
             remove_bridge()
 
 
-def leases(store) -> dict[str, str]:
-    """Container ID -> address, for every address this store's containers hold."""
+def leases(root: Path) -> dict[str, str]:
+    """Container ID -> address, for every address the containers of the engine at ``root`` hold."""
     with _pool() as held:
-        return {cid: lease["address"] for cid, lease in held.items() if lease["store"] == str(store.root)}
+        return {cid: lease["address"] for cid, lease in held.items() if lease["store"] == str(root)}
 
 
 # -- links: the bridge and the veth pairs -----------------------------------
@@ -260,14 +268,14 @@ def _ignore(*codes: int):
             raise
 
 
-def ensure_bridge(store) -> str:
+def ensure_bridge(root: Path) -> str:
     """Create the bridge with the gateway address and bring it up; fine if it exists already.
 
     The pool is checked against the host's routes (a full route dump) only
     when we create the bridge: a bridge that exists passed that check when
     it was made, and its own route is the pool's.
     """
-    name, net = bridge_name(), subnet(store)
+    name, net = bridge_name(), subnet(root)
     if _bridge_ready(name, gateway(net)):
         return name
     check_overlap(net)
@@ -344,7 +352,7 @@ def _failing(what: str):
         raise APIError(f"{what}: {os.strerror(e.code)}") from None
 
 
-def attach(store, container_id: str, pid: int, lease: Lease) -> str:
+def attach(root: Path, container_id: str, pid: int, lease: Lease) -> str:
     """Cable the container of ``pid`` to the bridge and give it ``lease``; return the host end's name.
 
     The host's half (``plug``), then the inside (``configure_own_eth0``) with
@@ -352,7 +360,7 @@ def attach(store, container_id: str, pid: int, lease: Lease) -> str:
     The shim does this while the container's first process builds its root
     file system, and lets it exec only after.
     """
-    host = plug(store, container_id, pid)
+    host = plug(root, container_id, pid)
     try:
         _in_netns_of(pid, configure_own_eth0, container_id, lease)
     except BaseException:
@@ -383,11 +391,11 @@ def _in_netns_of(pid: int, fn, *args) -> None:
             setns(ours.fileno(), CLONE_NEWNET)
 
 
-def plug(store, container_id: str, pid: int) -> str:
+def plug(root: Path, container_id: str, pid: int) -> str:
     """The host's half: a veth pair whose peer is born in the namespace of ``pid``, the host end on the bridge."""
     host, peer = veth_names(container_id)
     _netns(pid)  # refuse the host's namespace before creating anything
-    bridge = ensure_bridge(store)
+    bridge = ensure_bridge(root)
     with Rtnl() as nl:
         with _failing(f"cannot create {host} for container {container_id[:12]}"):
             # the peer is born inside the container: it never appears among the host's links

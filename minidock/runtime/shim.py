@@ -63,12 +63,12 @@ from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
 _spawned_before = False
 
 
-def spawn(store, cid: str, attach: socket.socket | None = None, poststop=()) -> dict:
-    """Start container ``cid`` under a new shim; return its state once it runs.
+def spawn(bundle: Path, attach: socket.socket | None = None, poststop=()) -> dict:
+    """Start the container of ``bundle`` under a new shim; return its state once it runs.
 
-    ``store`` is where the container's directory is (``ROOT/containers/ID``, the bundle: its
-    ``spec.json`` says what to run, ``runtime/spec.py``), whose lock guards ``state.json`` and
-    whose network config holds the bridge's pool.  ``poststop`` are callables the shim calls after the container's
+    ``bundle`` is the container's directory: its ``spec.json`` says what to run (``spec.py``),
+    its ``state.json`` is where the shim records what happens (``state.py``), and its name is the
+    container's ID, as a runc container's.  ``poststop`` are callables the shim calls after the container's
     exit is recorded, as OCI's poststop hooks: the engine's own work after an exit (AutoRemove),
     which the runtime knows nothing of.
 
@@ -83,7 +83,7 @@ def spawn(store, cid: str, attach: socket.socket | None = None, poststop=()) -> 
     starts a second container loads them here, once, for all its shims.
     """
     global _spawned_before
-    if _spawned_before and bundle_spec(store, cid)["minidock"]["network"]["mode"] == "bridge":
+    if _spawned_before and specfile.read(bundle)["minidock"]["network"]["mode"] == "bridge":
         network.load_pyroute2()  # a process that starts many (an API user): loaded once, every shim inherits it
     _spawned_before = True
     notify_r, notify_w = os.pipe()
@@ -93,7 +93,7 @@ def spawn(store, cid: str, attach: socket.socket | None = None, poststop=()) -> 
             os.close(notify_r)
             os.setsid()
             if os.fork() == 0:
-                _shim_main(store, cid, notify_w, attach, poststop)
+                _shim_main(bundle, notify_w, attach, poststop)
         finally:
             os._exit(0)
     os.close(notify_w)
@@ -115,14 +115,14 @@ def _start_error(reply: dict) -> MinidockError:
     return error
 
 
-def _shim_main(store, cid: str, notify_w: int, attach, poststop) -> None:
+def _shim_main(bundle: Path, notify_w: int, attach, poststop) -> None:
     """The shim's whole life; never returns."""
     code = 0
     try:
-        _quiet_stdio(store, cid)
+        _quiet_stdio(bundle)
         if "asyncio" in sys.modules:  # forked from a Jupyter kernel, we inherited its running loop
             sys.modules["asyncio"]._set_running_loop(None)
-        Shim(store, cid, notify_w, attach, poststop).run()
+        Shim(bundle, notify_w, attach, poststop).run()
     except MinidockError as e:  # a refusal the user should read (a port taken, a bad user...)
         _print_exc()
         _notify(notify_w, {"error": str(e), "code": e.exit_code})
@@ -134,10 +134,10 @@ def _shim_main(store, cid: str, notify_w: int, attach, poststop) -> None:
     os._exit(code)
 
 
-def _quiet_stdio(store, cid: str) -> None:
+def _quiet_stdio(bundle: Path) -> None:
     """Stdin from /dev/null, stdout and stderr to the container's shim.log."""
     null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(store.root / "containers" / cid / "shim.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = os.open(bundle / "shim.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -170,11 +170,11 @@ def _notify(fd: int, message: dict) -> None:
 class Shim:
     """The state of one shim: the container's fds, the attached clients, the log."""
 
-    def __init__(self, store, cid: str, notify_w: int, attach, poststop):
-        self.store, self.cid, self.notify_w, self.poststop = store, cid, notify_w, poststop
-        self.dir = store.root / "containers" / cid
-        self.spec = specfile.read(self.dir)
+    def __init__(self, bundle: Path, notify_w: int, attach, poststop):
+        self.dir, self.cid, self.notify_w, self.poststop = bundle, bundle.name, notify_w, poststop
+        self.spec = specfile.read(bundle)
         self.network_mode = self.spec["minidock"]["network"]["mode"]
+        self.pool = Path(self.spec["minidock"]["network"]["pool"])   # whose settings and leases (network.py)
         self.tty = self.spec["process"]["terminal"]
         self.clients: list[socket.socket] = [attach] if attach is not None else []
         self.sel = selectors.DefaultSelector()
@@ -199,14 +199,14 @@ class Shim:
         cgroup.warm()
         try:
             if self.network_mode == "bridge":
-                lease = network.allocate(self.store, self.cid)
+                lease = network.allocate(self.pool, self.cid)
             ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
             keeper, pid, error = self._start(cgroup, lease, stdio, listener)
             if "pty" in stdio and not error:
                 stdio = self._master_from(stdio["pty"])
             state = write_state(
-                self.store, self.dir, Status="exited" if error else "running", Pid=0 if error else pid,
+                self.dir, Status="exited" if error else "running", Pid=0 if error else pid,
                 ShimPid=os.getpid(), ShimStart=process_start_time(os.getpid()), ExitCode=error[0] if error else 0,
                 StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "",
                 IPAddress=lease.address if lease else "", Gateway=lease.gateway if lease else "",
@@ -223,7 +223,7 @@ class Shim:
             for proxy in self.proxies:
                 proxy.stop()
             cgroup.remove()  # kills whatever of the container was started
-            release_network(self.store, self.cid, self.network_mode)
+            release_network(self.cid, self.network_mode)
             raise
         if lease is not None:  # after the clients have their exit code: they need not wait for these
             network.detach(self.cid)
@@ -310,7 +310,7 @@ class Shim:
         cabling = None
         if unshared and lease is not None:
             try:  # PID 1 will be in the keeper's netns
-                network.attach(self.store, self.cid, keeper, lease)
+                network.attach(self.pool, self.cid, keeper, lease)
             except MinidockError as e:  # the container's own failure, if it has one, says more
                 cabling = e
         pid = int(os.read(pid_r, 32) or b"0") if unshared else 0
@@ -486,11 +486,11 @@ class Shim:
             proxy.stop()
         cgroup.remove()
         if self.network_mode == "bridge":
-            network.release(self.store, self.cid)
+            network.release(self.cid)
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "attach.sock").unlink()
-        write_state(self.store, self.dir, Status="exited", ExitCode=status, Pid=0, FinishedAt=rfc3339(time.time()))
+        write_state(self.dir, Status="exited", ExitCode=status, Pid=0, FinishedAt=rfc3339(time.time()))
         for hook in self.poststop:  # the engine's (AutoRemove), run before the clients hear the exit
             hook()
         self._broadcast(frame(EXIT, str(status).encode()))
@@ -514,27 +514,22 @@ class NoCgroup:
         pass
 
 
-def release_resources(store, cid: str) -> None:
-    """Free what a container held, after its shim is gone (crash) or before ``rm``."""
+def release_resources(bundle: Path) -> None:
+    """Free what the container of ``bundle`` held, after its shim is gone (crash) or before ``rm``."""
     with contextlib.suppress(Exception):
-        cgroups.Cgroup.open(cid).remove()
+        cgroups.Cgroup.open(bundle.name).remove()
     try:
-        mode_of_network = bundle_spec(store, cid)["minidock"]["network"]["mode"]
+        mode_of_network = specfile.read(bundle)["minidock"]["network"]["mode"]
     except FileNotFoundError:
         mode_of_network = "bridge"  # never started, or unknown: free whatever may be there
-    release_network(store, cid, mode_of_network)
+    release_network(bundle.name, mode_of_network)
 
 
-def bundle_spec(store, cid: str) -> dict:
-    """The spec of container ``cid``'s bundle (``runtime/spec.py``)."""
-    return specfile.read(store.root / "containers" / cid)
-
-
-def release_network(store, cid: str, network_mode: str) -> None:
+def release_network(cid: str, network_mode: str) -> None:
     """The bridge's veth and address; a container without the bridge held neither."""
     if network_mode == "bridge":
         network.detach(cid)
-        network.release(store, cid, remove_idle_bridge=True)
+        network.release(cid, remove_idle_bridge=True)
 
 
 # -- inside the container's namespaces ------------------------------------------

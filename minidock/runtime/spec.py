@@ -20,7 +20,9 @@ and minidock's own under ``"minidock"``, for what OCI leaves to the engine
 (containerd mounts the root file system before runc starts; minidock's first
 process mounts it, inside its own mount namespace): the overlay's layers
 (``lowerdir`` topmost first, ``links``: where short links to deep stacks go),
-the network (``mode``: bridge, none or host; published ``ports``), ``stdin``
+the network (``mode``: bridge, none or host; published ``ports``; ``pool``: the
+directory whose network settings and leases are the container's, the engine's
+root), ``stdin``
 (kept open or not) and ``init``.
 """
 

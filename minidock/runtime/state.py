@@ -1,25 +1,31 @@
-"""``state.json``: what the runtime records of a container's process, in the container's directory.
+"""``state.json``: what the runtime records of a container's process, in the bundle's directory.
 
-The shim writes it (running, the PIDs and their start times, the exit code and when) and the
-engine reads it, and adds what it owns (a paused container, a refusal to start): both
-read-modify-write the file under the store's lock, whoever takes the lock sweeps the store's
-``tmp/``, where an unlocked write keeps its file until the rename.  Written and renamed, not
-fsync'ed: the state is rebuilt anyway after a crash (the engine reconciles a "running"
+The shim writes it (running, the PIDs and their start times, the exit code and
+when) and the engine reads it, and adds what it owns (a refusal to start, a
+shim found dead): both read-modify-write the file under the bundle's own lock
+(``state.lock``, flock(2)), and rename a new file over the old one, so a reader
+sees one or the other, never half.  Written and renamed, not fsync'ed: the
+state is rebuilt anyway after a crash (the engine reconciles a "running"
 container whose shim is gone), and ext4 flushes a file renamed over another.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
 
 
-def write_state(store, cdir: Path, **changes) -> dict:
-    """Update ``cdir/state.json`` with ``changes`` under the lock of ``store`` (its ``lock()`` and ``tmp``)."""
-    with store.lock():
-        state = json.loads((cdir / "state.json").read_text()) | changes
-        tmp = store.tmp / f"{os.getpid()}-state-{cdir.name}"
+def write_state(bundle: Path, **changes) -> dict:
+    """Update ``bundle/state.json`` with ``changes``; the new state (FileNotFoundError: no such bundle)."""
+    fd = os.open(bundle / "state.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        state = json.loads((bundle / "state.json").read_text()) | changes
+        tmp = bundle / f".state.json.{os.getpid()}"
         tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, cdir / "state.json")
+        os.replace(tmp, bundle / "state.json")
+    finally:
+        os.close(fd)
     return state

@@ -39,7 +39,7 @@ def network_of(client, containers=None) -> Network:
     """The bridge and the running ``containers`` on it (default: every running one of ``client``)."""
     from ...api.system import network
 
-    net = network.subnet(client.store)
+    net = network.subnet(client.store.root)
     chosen = client.containers.list() if containers is None else containers
 
     def read() -> list[Endpoint | None]:
