@@ -1,6 +1,6 @@
 """The dot language, written as plain text: quoting, nodes, edges, clusters, a whole graph.
 
-Every picture in ``minidock.viz`` is a function that returns dot *source*, as
+Every picture in ``minidock.course.viz`` is a function that returns dot *source*, as
 "500 Lines or Less" ``rendering.as_graphviz(graph)`` does: text that is easy to
 read, to diff and to test, and that comes out the same for the same data
 (callers sort what they draw; attributes are written in sorted order; node
