@@ -1,4 +1,4 @@
-"""Containers: the record and lifecycle (created, running, paused, exited), the union-FS view, diff and commit.
+"""Containers: the record and lifecycle (created, running, exited, removed), the union-FS view, diff and commit.
 
 The engine's side of a container: it makes a bundle (a root file system over
 an image's layers and a spec) and hands it to the runtime, which runs it.
