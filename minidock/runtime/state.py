@@ -1,12 +1,13 @@
 """``state.json``: what the runtime records of a container's process, in the bundle's directory.
 
 The shim writes it (running, the PIDs and their start times, the exit code and
-when) and the engine reads it, and adds what it owns (a refusal to start, a
-shim found dead): both read-modify-write the file under the bundle's own lock
-(``state.lock``, flock(2)), and rename a new file over the old one, so a reader
-sees one or the other, never half.  Written and renamed, not fsync'ed: the
-state is rebuilt anyway after a crash (the engine reconciles a "running"
-container whose shim is gone), and ext4 flushes a file renamed over another.
+when) and the engine reads it, and writes what it finds itself (a shim found
+dead: exited, with the reason): both read-modify-write the file under the
+bundle's own lock (``state.lock``, flock(2)), and rename a new file over the
+old one, so a reader sees one or the other, never half. Written and renamed,
+not fsync'ed: the state is rebuilt anyway after a crash (the engine reconciles
+a "running" container whose shim is gone), and ext4 flushes a file renamed over
+another.
 """
 
 from __future__ import annotations
