@@ -314,6 +314,25 @@ def _env_list(environment) -> list[str]:
     return list(environment or [])
 
 
+def port_bindings(ports) -> dict:
+    """docker-py's ``ports={"80/tcp": 8080}`` (or ``("127.0.0.1", 8080)``, or None: any free port),
+    or ``-p`` specs (``["127.0.0.1:8080:80"]``), as the Engine API's ``PortBindings``."""
+    if not isinstance(ports, dict):
+        from ..runtime.network import parse_publish
+        bindings: dict = {}
+        for spec in ports:
+            ip, host_port, port, proto = parse_publish(spec)
+            bindings.setdefault(f"{port}/{proto}", []).append({"HostIp": ip, "HostPort": str(host_port or "")})
+        return bindings
+    bindings = {}
+    for port, host in ports.items():
+        port = str(port) if "/" in str(port) else f"{port}/tcp"
+        for one in host if isinstance(host, list) else [host]:
+            ip, host_port = one if isinstance(one, tuple) else ("", one)
+            bindings.setdefault(port, []).append({"HostIp": ip, "HostPort": str(host_port or "")})
+    return bindings
+
+
 # docker-py's keyword arguments of ``containers.create``/``run`` -> (Config or HostConfig, field, conversion)
 CREATE_OPTIONS = {
     "entrypoint": (Config, "Entrypoint", lambda v: v.split() if isinstance(v, str) else list(v)),
@@ -325,7 +344,7 @@ CREATE_OPTIONS = {
     "stdin_open": (Config, "OpenStdin", bool),
     "labels": (Config, "Labels", lambda v: dict(v) if isinstance(v, dict) else dict.fromkeys(v, "")),
     "network_mode": (HostConfig, "NetworkMode", str),
-    "ports": (HostConfig, "PortBindings", lambda v: port_bindings(v)),
+    "ports": (HostConfig, "PortBindings", port_bindings),
     "publish_all_ports": (HostConfig, "PublishAllPorts", bool),
     "mem_limit": (HostConfig, "Memory", lambda v: parse_size(v) if isinstance(v, str) else int(v)),
     "pids_limit": (HostConfig, "PidsLimit", int),
@@ -350,25 +369,6 @@ def create_config(image: str, command=None, **kwargs) -> tuple[Config, HostConfi
         if value is not None:
             fields[record][field] = convert(value)
     return Config(**fields[Config]), HostConfig(**fields[HostConfig])
-
-
-def port_bindings(ports) -> dict:
-    """docker-py's ``ports={"80/tcp": 8080}`` (or ``("127.0.0.1", 8080)``, or None: any free port),
-    or ``-p`` specs (``["127.0.0.1:8080:80"]``), as the Engine API's ``PortBindings``."""
-    if not isinstance(ports, dict):
-        from ..runtime.network import parse_publish
-        bindings: dict = {}
-        for spec in ports:
-            ip, host_port, port, proto = parse_publish(spec)
-            bindings.setdefault(f"{port}/{proto}", []).append({"HostIp": ip, "HostPort": str(host_port or "")})
-        return bindings
-    bindings = {}
-    for port, host in ports.items():
-        port = str(port) if "/" in str(port) else f"{port}/tcp"
-        for one in host if isinstance(host, list) else [host]:
-            ip, host_port = one if isinstance(one, tuple) else ("", one)
-            bindings.setdefault(port, []).append({"HostIp": ip, "HostPort": str(host_port or "")})
-    return bindings
 
 
 # -- ps's rows: what the command line and the notebooks' dashboard list --------

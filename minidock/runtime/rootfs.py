@@ -46,7 +46,7 @@ SAFE = MS_NOSUID | MS_NODEV | MS_NOEXEC
 class RootfsSpec(namedtuple("RootfsSpec",
                             "rootfs lowerdirs upperdir workdir binds readonly hostname userxattr links cgroupfs",
                             defaults=((), False, "", False, None, False))):
-    """What ``enter_rootfs`` builds; the caller (the shim) fills it from the container's config.
+    """What ``enter_rootfs`` builds; the caller (the shim) fills it from the bundle's spec.
 
     ``rootfs``: the root, a prepared dir (vfs) or the overlay's mount point
     ("merged"); ``lowerdirs``: overlay lowers, topmost first (None: ``rootfs``

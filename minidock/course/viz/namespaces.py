@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import groupby
 
-from ...api.system import NAMESPACE_FILES as NAMESPACES, namespaces_of
+from ...api.system import NAMESPACES, namespaces_of
 from . import dotlang
 
 TYPES = tuple(sorted(NAMESPACES))  # the ones minidock knows (time is left out: no runtime unshares it)
