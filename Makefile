@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 # minidock as an unprivileged user (the rootless tests), and the chromium that
 # tests/test_browser.py drives through Playwright (Playwright never downloads one).
 APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
-                podman skopeo umoci runc docker-registry \
+                podman skopeo umoci runc docker-registry docker.io \
                 python3-tqdm python3-pyroute2 chromium
 NOTEBOOKS    := notebooks
 NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg

@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 
 __all__ = ["Client", "from_env", "__version__", "LAYERS", "FLAT"]
 
-# Every package may use these three modules, which import nothing of minidock but each other.
-FLAT = ("errors", "display", "progress")
+# Every package may use these four modules, which import nothing of minidock but each other.
+FLAT = ("errors", "display", "progress", "httpd")
 
 # package -> the packages its modules may import, top to bottom; data flows one way:
 # cli, course -> api -> build -> containers, registry -> images -> runtime.

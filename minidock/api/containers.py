@@ -120,7 +120,8 @@ class Container:
     def logs(self, stdout: bool = True, stderr: bool = True, stream: bool = False,
              timestamps: bool = False, tail: str | int = "all", follow: bool | None = None):
         """The container's output from its json-file log (a generator with ``stream``)."""
-        lines = log_lines(self._c, self.id, stdout=stdout, stderr=stderr, timestamps=timestamps,
+        lines = log_lines(self._c, self.id, streams=[n for n, on in (("stdout", stdout), ("stderr", stderr)) if on],
+                          timestamps=timestamps,
                           tail=tail, follow=stream if follow is None else follow)
         return lines if stream else b"".join(lines)
 

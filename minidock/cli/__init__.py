@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 
 # -- which module declares each command -----------------------------------------
 
-# A command runs with only its own module imported: importing all five would
+# A command runs with only its own module imported: importing all six would
 # make every command pay for all of them.  A subcommand ("system df") lives
 # with its parent.  tests/test_cli.py checks this table against what the
 # modules register, so it cannot drift.
 DECLARED_IN = {
     "build": ("build",),
+    "daemon": ("daemon",),
     "containers": ("run", "create", "start", "stop", "restart", "kill", "rm", "wait", "rename", "ps", "logs",
                    "attach", "exec", "top", "port", "stats", "diff", "commit", "export", "nsenter", "container"),
     "distribution": ("pull", "push", "login", "logout"),

@@ -39,7 +39,7 @@ from ..images import changes as changefmt
 from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
 from ..images.store import Store, remove_tree
-from ..runtime.syscalls import process_start_time
+from ..runtime.syscalls import close_fds_except, process_start_time
 from .bundle import spec_of, write_spec
 from .config import Config, ExecConfig, HostConfig
 
@@ -447,15 +447,22 @@ def publish_specs(bindings: dict) -> list[str]:
 
 # -- looking in: logs, exec, top, stats, export --------------------------------
 
-def log_entries(c: Containers, cid: str, *, stdout=True, stderr=True, timestamps=False,
-                tail="all", follow=False):
-    """(stream, line) pairs of the container's output, from its json-file log."""
+def log_entries(c: Containers, cid: str, *, streams=("stdout", "stderr"), timestamps=False,
+                tail="all", follow=False, window: tuple[float | None, float | None] = (None, None)):
+    """(stream, line) pairs of the container's output, from its json-file log; ``window``, (since,
+    until) as UNIX times or None, keeps the lines written in between."""
+    from ..display import parse_rfc3339
     path = c.dir(cid) / "log.json"
-    wanted = {name for name, on in (("stdout", stdout), ("stderr", stderr)) if on}
+    wanted = set(streams)
+    since, until = window
 
     def entries(f):
         for raw in f:
             entry = json.loads(raw)
+            if since is not None or until is not None:
+                when = parse_rfc3339(entry["time"])
+                if (since is not None and when < since) or (until is not None and when > until):
+                    continue
             if entry["stream"] in wanted:
                 yield entry["stream"], (entry["time"] + " " if timestamps else "").encode() + entry["log"].encode()
 
@@ -499,6 +506,7 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
     if child == 0:
         try:
             os.close(err_r)
+            close_fds_except({err_w, *stdio} | ({pty_sock} if pty_sock is not None else set()))
             if proot:  # no namespaces to join: a second proot in the same files
                 shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)
                 environ = dict(e.split("=", 1) for e in env)

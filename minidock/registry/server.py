@@ -25,21 +25,17 @@ import hashlib
 import json
 import os
 import re
-import socket
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import bcrypt
 
+from ..httpd import CHUNK, BodyError, Handler, TCPServer
 from .storage import RegistryError, Storage, Upload
 
 API_VERSION = "registry/2.0"
 REALM = "minidock-registry"
-CHUNK = 1 << 20
 MANIFEST_MAX = 4 << 20  # the spec: registries should accept manifests of at least 4 MiB
 
 # First match wins; a name may hold "/", so the fixed tail of each path says what it is.
@@ -102,15 +98,10 @@ class Htpasswd:
         return key in self._passed
 
 
-class RegistryHandler(BaseHTTPRequestHandler):
-    """One connection: requests answered in turn, as HTTP/1.1 keep-alive allows."""
+class RegistryHandler(Handler):
+    """One connection: requests answered in turn (HTTP/1.1 keep-alive: podman and skopeo reuse connections)."""
 
-    protocol_version = "HTTP/1.1"   # podman and skopeo reuse connections; 1.0 would close each one
     server_version = "minidock-registry"
-    timeout = 300                   # an idle connection is closed after five minutes
-
-    def log_message(self, format, *args) -> None:
-        """Requests are logged nowhere: stderr stays quiet."""
 
     def do_GET(self) -> None:
         self.dispatch()
@@ -125,7 +116,6 @@ class RegistryHandler(BaseHTTPRequestHandler):
         """Find the route and its handler; answer a RegistryError as the spec's JSON error."""
         url = urlsplit(self.path)
         self.query = dict(parse_qsl(url.query))
-        self.body_read = self.headers.get("Content-Length", "0") == "0" and "Transfer-Encoding" not in self.headers
         try:
             if self.server.htpasswd and not self.server.htpasswd.check(self.headers.get("Authorization")):
                 raise RegistryError("UNAUTHORIZED", None, {"WWW-Authenticate": f'Basic realm="{REALM}"'})
@@ -138,7 +128,10 @@ class RegistryHandler(BaseHTTPRequestHandler):
             handler = getattr(self, f"{method}_{route}", None)
             if handler is None:
                 raise RegistryError("UNSUPPORTED", f"{self.command} {url.path}")
-            handler(**match.groupdict())
+            try:
+                handler(**match.groupdict())
+            except BodyError as e:
+                raise RegistryError("BLOB_UPLOAD_INVALID", str(e)) from None
         except RegistryError as e:
             self.reply(e.status, e.headers, json.dumps(e.body()).encode(), "application/json")
 
@@ -155,9 +148,7 @@ class RegistryHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
         if status != 204:  # RFC 9110: a 204 has no body and no Content-Length
             self.send_header("Content-Length", str(len(body) if length is None else length))
-        if not self.body_read:  # the rest of the request is still in the socket: end the connection
-            self.send_header("Connection", "close")
-            self.close_connection = True
+        self.end_unread()  # the rest of the request is still in the socket: end the connection
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -172,48 +163,11 @@ class RegistryHandler(BaseHTTPRequestHandler):
             while self.command != "HEAD" and (chunk := f.read(CHUNK)):
                 self.wfile.write(chunk)
 
-    # -- the request body ---------------------------------------------------
-
-    def body(self) -> Iterator[bytes]:
-        """The request body in pieces: by Content-Length, or chunked (Go sends a stream of unknown size so)."""
-        length = self.headers.get("Content-Length") or "0"
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            yield from self._chunked()
-        elif length.isdigit():
-            yield from self._exactly(int(length))
-        else:
-            raise RegistryError("BLOB_UPLOAD_INVALID", f"Content-Length: {length}")
-        self.body_read = True
-
-    def _exactly(self, size: int) -> Iterator[bytes]:
-        while size > 0:
-            chunk = self.rfile.read(min(size, CHUNK))
-            if not chunk:
-                raise ConnectionResetError("the client went away in the middle of a body")
-            size -= len(chunk)
-            yield chunk
-
-    def _chunked(self) -> Iterator[bytes]:
-        """RFC 9112 chunked coding: ``<hex size>[;ext]CRLF <bytes> CRLF`` ... ``0 CRLF [trailers] CRLF``."""
-        while size := self._chunk_size():
-            yield from self._exactly(size)
-            self.rfile.readline()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass
-
-    def _chunk_size(self) -> int:
-        line = self.rfile.readline(100).split(b";")[0].strip()
-        if not re.fullmatch(rb"[0-9a-fA-F]{1,15}", line):
-            raise RegistryError("BLOB_UPLOAD_INVALID", "malformed chunked transfer coding")
-        return int(line, 16)
-
-    def read_body(self, limit: int) -> bytes:
-        data = bytearray()
-        for chunk in self.body():
-            data += chunk
-            if len(data) > limit:
-                raise RegistryError("MANIFEST_INVALID", f"larger than {limit} bytes")
-        return bytes(data)
+    def read_manifest(self) -> bytes:
+        try:
+            return self.read_body(MANIFEST_MAX)
+        except BodyError as e:
+            raise RegistryError("MANIFEST_INVALID" if e.status == 413 else "BLOB_UPLOAD_INVALID", str(e)) from None
 
     # -- routes -------------------------------------------------------------
 
@@ -240,7 +194,7 @@ class RegistryHandler(BaseHTTPRequestHandler):
 
     def put_manifest(self, name: str, reference: str) -> None:
         media_type = self.headers.get("Content-Type", "").split(";")[0].strip()
-        digest = self.storage.put_manifest(name, reference, self.read_body(MANIFEST_MAX), media_type)
+        digest = self.storage.put_manifest(name, reference, self.read_manifest(), media_type)
         self.reply(201, {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest})
 
     def delete_manifest(self, name: str, reference: str) -> None:
@@ -305,41 +259,12 @@ class RegistryHandler(BaseHTTPRequestHandler):
         self.reply(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest})
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(TCPServer):
     """A thread per connection; ``stop`` ends every connection and waits for every thread."""
-
-    daemon_threads = False
-    block_on_close = True  # server_close() joins the handler threads
 
     def __init__(self, addr: tuple[str, int], storage: Storage, htpasswd: Htpasswd | None):
         self.storage, self.htpasswd = storage, htpasswd
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(addr, RegistryHandler)
-
-    def process_request(self, request, client_address) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Hang up on every client, idle keep-alive ones too, so their threads end."""
-        with self.connections_lock:
-            for conn in self.connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def handle_error(self, request, client_address) -> None:
-        """A client that went away is not an error worth a traceback; a bug is."""
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
 
 
 class RegistryServer:

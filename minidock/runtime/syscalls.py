@@ -339,3 +339,20 @@ def process_start_time(pid: int) -> int | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()
     return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def close_fds_except(keep: Iterable[int]) -> None:
+    """In a child just forked: close every inherited fd but stdio and ``keep``.
+
+    A process forked from a server (the daemon) inherits every fd of it: client connections, the
+    write ends of other processes' pipes. A shim or an exec that keeps such a copy keeps that pipe
+    open, and the process reading it never sees its end of input.
+    """
+    keep = {0, 1, 2, *keep}
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

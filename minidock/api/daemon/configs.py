@@ -1,0 +1,139 @@
+"""The Engine API's JSON as the engine's ``Config``, ``HostConfig`` and ``ExecConfig``.
+
+The docker CLI sends every field of a container's configuration, most at their zero value. So a
+field is judged by its value, in three kinds:
+
+* fields minidock carries out (``Cmd``, ``Env``, ``PortBindings``, ``Memory`` ...) become the engine's;
+* fields of the API that minidock does not carry out are accepted at their zero (or Docker's
+  default) value, and refused with 400 and their name otherwise: a container is never created
+  different from what was asked for without a word;
+* a field the Engine API does not have is refused with 400 (a typo in a docker-py ``create``
+  call would otherwise pass unnoticed).
+"""
+
+from __future__ import annotations
+
+from ...containers.config import Config, ExecConfig, HostConfig
+from .server import HTTPError
+
+# Config: API field -> engine field (None: accepted, carries nothing for the engine)
+CONFIG_FIELDS = {"Image": "Image", "Cmd": "Cmd", "Entrypoint": "Entrypoint", "Env": "Env",
+                 "WorkingDir": "WorkingDir", "User": "User", "Hostname": "Hostname", "Tty": "Tty",
+                 "OpenStdin": "OpenStdin", "Labels": "Labels",
+                 # what the client itself attaches; StdinOnce is how minidock's stdin always behaves
+                 "AttachStdin": None, "AttachStdout": None, "AttachStderr": None, "StdinOnce": None,
+                 # metadata: which ports the program listens on (``-p`` sends it too); publishes nothing
+                 "ExposedPorts": None, "ArgsEscaped": None}
+CONFIG_UNSUPPORTED = ("Domainname", "Healthcheck", "Volumes", "NetworkDisabled", "MacAddress", "OnBuild",
+                      "StopSignal", "StopTimeout", "Shell")
+
+HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "PublishAllPorts": "PublishAllPorts",
+               "Memory": "Memory", "PidsLimit": "PidsLimit", "NanoCpus": "NanoCpus",
+               "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
+               "ConsoleSize": None}
+# accepted at these values too (Docker's own defaults, as the CLI sends them)
+HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
+                               {"Type": "json-file"}, {"Type": ""}),
+                 "RestartPolicy": ({"Name": "no", "MaximumRetryCount": 0}, {"Name": "", "MaximumRetryCount": 0},
+                                   {"Name": "no"}, {"Name": ""}),
+                 "CgroupnsMode": ("private", "host"), "Isolation": ("default",), "IpcMode": ("private", "shareable"),
+                 "MemorySwap": (-1,), "MemorySwappiness": (-1,), "OomScoreAdj": (0,), "PidMode": ("private",)}
+HOST_UNSUPPORTED = (
+    "CpuShares", "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
+    "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests",
+    "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
+    "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "Binds", "ContainerIDFile",
+    "LogConfig", "RestartPolicy", "VolumeDriver", "VolumesFrom", "Mounts", "Annotations", "CapAdd", "CapDrop",
+    "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links",
+    "OomScoreAdj", "PidMode", "Privileged", "SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode",
+    "ShmSize", "Sysctls", "Runtime", "Isolation", "MaskedPaths", "ReadonlyPaths")
+
+EXEC_FIELDS = {"Cmd": "Cmd", "Env": "Env", "WorkingDir": "WorkingDir", "User": "User", "Tty": "Tty",
+               "AttachStdout": "AttachStdout", "AttachStderr": "AttachStderr",
+               "AttachStdin": None, "DetachKeys": None, "ConsoleSize": None, "Detach": None,
+               "Container": None}   # docker-py sends the container again
+EXEC_UNSUPPORTED = ("Privileged",)
+
+
+def _empty(value) -> bool:
+    return value in (None, "", 0, False, [], {})
+
+
+def _object(body, what: str) -> dict:
+    if not isinstance(body, dict):
+        raise HTTPError(400, f"{what} must be a JSON object")
+    return body
+
+
+def _take(body: dict, what: str, fields: dict, unsupported: tuple, defaults: dict | None = None) -> dict:
+    """The engine's fields from one JSON object, by the three rules of this module."""
+    taken = {}
+    for key, value in body.items():
+        if key in fields:
+            if fields[key] is not None and value is not None:
+                taken[fields[key]] = value
+        elif key in unsupported:
+            if not (_empty(value) or value in (defaults or {}).get(key, ())):
+                raise HTTPError(400, f"minidock does not support {what}.{key} (given {value!r})")
+        else:
+            raise HTTPError(400, f"unknown field {what}.{key}")
+    return taken
+
+
+def _strings(value, name: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise HTTPError(400, f"{name} must be a list of strings")
+    return value
+
+
+def _checked(fields: dict, what: str, types: dict) -> dict:
+    for key, kind in types.items():
+        if key in fields and not isinstance(fields[key], kind):
+            raise HTTPError(400, f"{what}.{key} has the wrong type ({type(fields[key]).__name__})")
+    return fields
+
+
+def create_config(body, name: str | None) -> tuple[Config, HostConfig]:
+    """``POST /containers/create``'s body as the engine's two records."""
+    body = dict(_object(body, "the body"))
+    host_body = _object(body.pop("HostConfig", None) or {}, "HostConfig")
+    networking = _object(body.pop("NetworkingConfig", None) or {}, "NetworkingConfig")
+    config = _take(body, "Config", CONFIG_FIELDS, CONFIG_UNSUPPORTED)
+    if not config.get("Image"):
+        raise HTTPError(400, "Config.Image is required: the image to create the container from")
+    for key in ("Cmd", "Entrypoint", "Env"):
+        if key in config:
+            config[key] = _strings(config[key], f"Config.{key}")
+    _checked(config, "Config", {"Image": str, "WorkingDir": str, "User": str, "Hostname": str, "Tty": bool,
+                                "OpenStdin": bool, "Labels": dict})
+    host = _take(host_body, "HostConfig", HOST_FIELDS, HOST_UNSUPPORTED, HOST_DEFAULTS)
+    _checked(host, "HostConfig", {"NetworkMode": str, "PortBindings": dict, "PublishAllPorts": bool,
+                                  "Memory": int, "PidsLimit": int, "NanoCpus": int, "ReadonlyRootfs": bool,
+                                  "Init": bool, "AutoRemove": bool})
+    asked = host.get("NetworkMode") or "default"
+    if asked == "default":
+        host["NetworkMode"] = "bridge"
+    endpoints = _object(networking.get("EndpointsConfig") or {}, "NetworkingConfig.EndpointsConfig")
+    for network, endpoint in endpoints.items():
+        if network not in (asked, host.get("NetworkMode", "bridge")) or \
+                any(not _empty(v) for v in _object(endpoint or {}, f"EndpointsConfig.{network}").values()):
+            raise HTTPError(400, f"minidock does not support NetworkingConfig for network {network!r}")
+    if host.get("PidsLimit", 0) < 0:
+        host["PidsLimit"] = 0   # -1 is "unlimited", as 0
+    return Config(**config), HostConfig(**host)
+
+
+def exec_config(body) -> ExecConfig:
+    """``POST /containers/{id}/exec``'s body as the engine's ExecConfig."""
+    fields = _take(_object(body, "the body"), "ExecConfig", EXEC_FIELDS, EXEC_UNSUPPORTED)
+    if not fields.get("Cmd"):
+        raise HTTPError(400, "No exec command specified")
+    fields["Cmd"] = _strings(fields["Cmd"], "Cmd")
+    if "Env" in fields:
+        fields["Env"] = _strings(fields["Env"], "Env")
+    _checked(fields, "ExecConfig", {"WorkingDir": str, "User": str, "Tty": bool, "AttachStdout": bool,
+                                    "AttachStderr": bool})
+    return ExecConfig(**fields)
