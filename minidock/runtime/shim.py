@@ -54,7 +54,7 @@ from .state import write_state
 from . import spec as specfile
 from .stdcopy import EXIT, STDERR, STDOUT, frame
 from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
-from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, close_fds_except,
+from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
                        CLONE_NEWUTS, DEFAULT_CAPABILITIES, drop_capabilities, set_no_new_privs,
                        process_start_time, set_pdeathsig, unshare)
 
@@ -91,7 +91,6 @@ def spawn(bundle: Path, attach: socket.socket | None = None, poststop=()) -> dic
     if pid == 0:  # the intermediate child: detach from our session, fork the shim, leave
         try:
             os.close(notify_r)
-            close_fds_except({notify_w} | ({attach.fileno()} if attach is not None else set()))
             os.setsid()
             if os.fork() == 0:
                 _shim_main(bundle, notify_w, attach, poststop)

@@ -14,6 +14,7 @@ uses, so the unmodified ``docker`` CLI and the Docker SDK for Python (``docker.f
   of the shim's first attach socket, so clients attached before the start see every byte and a
   ``wait`` learns the exit code of a container that ``AutoRemove`` already removed;
 * ``execs.py`` -- ``/containers/{id}/exec`` and ``/exec/...``;
+* ``daemon.py`` -- the sockets, the log, and a stop that leaves the containers running;
 * ``images.py`` -- ``/images/...``: list, inspect, history, tag, remove, pull, push, save, load.
 
 Nothing is kept in memory that the store does not also hold: a restarted daemon finds every
