@@ -96,7 +96,7 @@ def _checked(fields: dict, what: str, types: dict) -> dict:
     return fields
 
 
-def create_config(body, name: str | None) -> tuple[Config, HostConfig]:
+def create_config(body) -> tuple[Config, HostConfig]:
     """``POST /containers/create``'s body as the engine's two records."""
     body = dict(_object(body, "the body"))
     host_body = _object(body.pop("HostConfig", None) or {}, "HostConfig")

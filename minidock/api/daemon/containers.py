@@ -49,7 +49,7 @@ def create(req) -> None:
     name = req.arg("name") or None
     if name is not None and not ctr.NAME_RE.match(name):
         raise HTTPError(400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-    config, host = configs.create_config(req.json_body(), name)
+    config, host = configs.create_config(req.json_body())
     try:
         cid = _engine(req).create(config, host, name)
     except ImageNotFound:
@@ -266,7 +266,7 @@ def attach(req, name: str) -> None:
     if not req.flag("stream", True) and not req.flag("logs"):
         raise HTTPError(400, "attach: want stream=1 or logs=1")
     running = c.state(cid)["Status"] == "running"
-    source = _shim_socket(c, cid) if running else sessions.pending(cid, stdin)
+    source = _shim_socket(req, cid) if running else sessions.pending(cid, stdin)
     conn = req.hijack(RAW if tty or version_tuple(req.api_version) < (1, 42) else MULTIPLEXED)
     try:
         if req.flag("logs"):
@@ -281,17 +281,11 @@ def attach(req, name: str) -> None:
             sessions.abandon(cid, source)
 
 
-def _shim_socket(c, cid: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    directory = os.open(c.dir(cid), os.O_PATH | os.O_DIRECTORY)
+def _shim_socket(req, cid: str) -> socket.socket:
     try:
-        sock.connect(f"/proc/self/fd/{directory}/attach.sock")
+        return req.client.containers.get(cid).attach_socket()
     except OSError:
-        sock.close()
         raise Conflict(f"container {cid} is not running") from None
-    finally:
-        os.close(directory)
-    return sock
 
 
 def relay(req, source: socket.socket, conn: socket.socket, tty: bool, streams: set, stdin: bool) -> None:
@@ -485,7 +479,8 @@ def stats(req, name: str) -> None:
     if req.flag("one-shot") or not req.flag("stream", True):
         first = sample()
         if not req.flag("one-shot"):   # docker's non-streamed answer measures the CPU over a second
-            time.sleep(1) if c.state(cid)["Status"] == "running" else None
+            if c.state(cid)["Status"] == "running":
+                time.sleep(1)
             first = sample() | {"precpu_stats": first["cpu_stats"], "preread": first["read"]}
         req.reply_json(first)
     else:

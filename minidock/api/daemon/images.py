@@ -16,7 +16,6 @@ import threading
 
 from ...display import parse_rfc3339
 from ...errors import InvalidArchive, MinidockError, NotFound
-from ...httpd import BodyError
 from ...images.reference import familiar
 from .server import HTTPError, route
 
@@ -225,8 +224,6 @@ def _save(req, names: list[str]) -> None:
 def load(req) -> None:
     try:
         req.client.images.load(BodyReader(req))
-    except BodyError:
-        raise
     except InvalidArchive as e:
         raise HTTPError(400, str(e)) from None
     loaded = req.client.images.last_load
