@@ -142,6 +142,21 @@ def parse_rfc3339(text: str) -> float:
     return seconds + float(fraction or 0)
 
 
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(h|ms|m|s))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def parse_instant(text: str, now: float) -> float:
+    """docker's ``--since``/``--until``: Unix seconds (``1700000000.5``), an RFC 3339 time, or a Go
+    duration (``10m``, ``1h30m``) that far before ``now``. Raises ValueError on anything else."""
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    if _DURATION.fullmatch(text):
+        return now - sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    return parse_rfc3339(text)
+
+
 _BINARY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 

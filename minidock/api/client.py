@@ -13,7 +13,9 @@ line (``cli.py``) is a thin layer over this module and nothing else.
 
 from __future__ import annotations
 
+import itertools
 import os
+import time
 from pathlib import Path
 
 from .. import __version__
@@ -54,6 +56,28 @@ class Client:
                 "KernelVersion": platform.release(), "OperatingSystem": _os_name(),
                 "OSType": "linux", "Architecture": platform.machine(),
                 "NCPU": os.cpu_count(), "MemTotal": _mem_total()}
+
+    def events(self, since: float | None = None, until: float | None = None, filters: dict | None = None,
+               stopped=lambda: False):
+        """Like docker-py's ``client.events(decode=True)``: the events (dicts) from ``since`` (Unix
+        seconds; None: from now on) to ``until`` (None: follow until ``stopped()`` says so).
+        ``filters``: Docker's, ``{"type": ["container"], "event": ["die"]}``."""
+        from ..images import journal
+        root = self.store.root
+        since_ns = None if since is None else int(since * 10**9)
+        until_ns = None if until is None else int(until * 10**9)
+        if since_ns is not None or until_ns is not None:
+            old, position = journal.past(root)
+            old = [e for e in old if (since_ns or 0) <= e["timeNano"]]
+        else:
+            old, position = [], journal.now(root)
+
+        def over() -> bool:
+            return until_ns is not None and time.time_ns() > until_ns or stopped()
+
+        for e in itertools.chain(old, journal.follow(root, position, over)):
+            if journal.matches(e, filters or {}) and (until_ns is None or e["timeNano"] <= until_ns):
+                yield e
 
     def df(self) -> dict:
         """Like ``docker system df -v``: sizes of images (shared and unique, and how many containers

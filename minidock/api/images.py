@@ -136,6 +136,8 @@ class ImageCollection:
         from ..images import archive  # here, not at the top: ``run`` and ``ps`` would pay for tarfile
         stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
         self.last_load = archive.load(self.images, stream)
+        for _, name in self.last_load:
+            self.images.emit("load", name)
         return [self.get(name) for _, name in self.last_load]
 
     def import_image(self, src: str | os.PathLike | BinaryIO, repository: str | None = None,
@@ -151,12 +153,15 @@ class ImageCollection:
         else:
             with open(src, "rb") as f:
                 image_id = archive.import_rootfs(self.images, str(src), f, options)
+        self.images.emit("import", image_id)
         return self.get(image_id)
 
     def save_to(self, names: list[str], out: BinaryIO) -> None:
         """Write a ``save`` archive of several images to a stream."""
         from ..images import archive
         archive.save(self.images, names, out)
+        for name in names:
+            self.images.emit("save", name)
 
     def save_chunks(self, names: list[str], chunk_size: int) -> Iterator[bytes]:
         """The ``save`` archive as chunks (written to a temp file first, then read back)."""
@@ -183,14 +188,18 @@ class ImageCollection:
             return [self.pull(f"{ref.name}:{t}", platform=platform, say=say, trace=trace) for t in tags]
         name = f"{repository}:{tag}" if tag and not tag.startswith("sha256:") else \
             f"{repository}@{tag}" if tag else repository
-        return self.get(distribution.pull(self.images, name, platform=platform, say=say, trace=trace))
+        image = self.get(distribution.pull(self.images, name, platform=platform, say=say, trace=trace))
+        self.images.emit("pull", name, repository)
+        return image
 
     def push(self, repository: str, tag: str | None = None, all_tags: bool = False, say=None,
              trace: list | None = None) -> list[tuple[str, str]]:
         """``docker push``: send an image (its missing layers, its config, its manifest) to its registry."""
         from ..registry import distribution
         name = f"{repository}:{tag}" if tag else repository
-        return distribution.push(self.images, name, all_tags=all_tags, say=say or (lambda line: None), trace=trace)
+        lines = distribution.push(self.images, name, all_tags=all_tags, say=say or (lambda line: None), trace=trace)
+        self.images.emit("push", name, repository)
+        return lines
 
     def bootstrap(self) -> Image:
         """Make the course's ``busybox:latest`` from the host's busybox-static if missing."""

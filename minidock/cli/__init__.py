@@ -38,7 +38,7 @@ DECLARED_IN = {
                    "attach", "exec", "top", "port", "stats", "diff", "commit", "export", "nsenter", "container"),
     "distribution": ("pull", "push", "login", "logout"),
     "images": ("images", "tag", "rmi", "history", "inspect", "save", "load", "import", "bootstrap", "version",
-               "info", "system", "image"),
+               "info", "system", "image", "events"),
     "registry": ("registry",),
 }
 MODULE_OF = {name: module for module, names in DECLARED_IN.items() for name in names}

@@ -253,6 +253,32 @@ def info_cmd(client: Client, opts) -> None:
             out(f" {key}: {human_size(value) if key == 'MemTotal' else value}")
 
 
+EVENT_FILTERS = ("container", "event", "image", "label", "type", "volume", "network", "daemon", "scope")
+
+
+@command("events", "[OPTIONS]", "Get real time events from the server",
+         flag("-f", "--filter", action="append", default=[], help="Filter output based on conditions provided"),
+         flag("--format", help="Format output using a Go template ('{{json .}}' for JSON)"),
+         flag("--since", help="Show all events created since timestamp"),
+         flag("--until", help="Stream events until this timestamp"), counts=(0, 0))
+def events_cmd(client: Client, opts) -> None:
+    """docker's events: one line each, ``TIME TYPE ACTION ID (ATTRIBUTES)``, until ``--until`` or Ctrl-C."""
+    from decimal import Decimal
+    from ..display import parse_instant, rfc3339
+    import time
+    try:
+        since, until = (None if t is None else parse_instant(t, time.time()) for t in (opts.since, opts.until))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for e in client.events(since, until, filters(opts.filter, EVENT_FILTERS)):
+        if opts.format:
+            from . import template
+            out(template.render(opts.format, e))
+            continue
+        attributes = ", ".join(f"{k}={v}" for k, v in sorted(e["Actor"]["Attributes"].items()))
+        out(f"{rfc3339(Decimal(e['timeNano']) / 10**9)} {e['Type']} {e['Action']} {e['Actor']['ID']} ({attributes})")
+
+
 @command("system", "COMMAND", "Manage minidock: df, prune", counts=(1, None))
 def system_cmd(client: Client, opts) -> int:
     raise UsageError(f'unknown command "{opts.args[0]}" for "minidock system"')  # df and prune: see dispatch

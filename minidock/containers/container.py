@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..display import rfc3339
 from ..errors import APIError, Conflict, ImageNotFound, MinidockError, NotFound
-from ..images import changes as changefmt
+from ..images import changes as changefmt, journal
 from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
 from ..images.store import Store, remove_tree
@@ -166,7 +166,21 @@ class Containers:
                 self._release_name(name)
                 remove_tree(self.dir(cid))
                 raise
+        self.emit(cid, "create")
         return cid
+
+    def emit(self, cid: str, action: str, **attributes) -> None:
+        """Journal a container's event (``docker events``) with Docker's attributes: labels, image, name."""
+        try:
+            config = self.config(cid)
+        except FileNotFoundError:   # removed meanwhile: nothing left to report on
+            return
+        attributes = (config.get("Labels") or {}) | {"image": config["ImageName"], "name": config["Name"]} | attributes
+        journal.record(self.store.root, "container", action, cid, attributes)
+
+    def _died(self, cid: str) -> None:
+        """The shim's poststop hook: the exit, as Docker's ``die`` event."""
+        self.emit(cid, "die", exitCode=str(self.raw_state(cid).get("ExitCode", 0)))
 
     def _image(self, name: str):
         """The image to run; docker's ``run`` would pull a missing one, minidock's says how to get it."""
@@ -232,8 +246,12 @@ class Containers:
         write_spec(config, self.store)   # an engine makes a bundle, a runtime runs it
         # docker's AutoRemove: the engine removes the container, not the client; the runtime
         # knows nothing of containers, so it calls back after the exit (an OCI poststop hook)
-        poststop = [functools.partial(self.delete, cid)] if config["AutoRemove"] else []
-        return shim.spawn(self.dir(cid), attach, poststop=poststop)
+        poststop = [functools.partial(self._died, cid)]
+        if config["AutoRemove"]:
+            poststop.append(functools.partial(self.delete, cid))
+        state = shim.spawn(self.dir(cid), attach, poststop=poststop)
+        self.emit(cid, "start")
+        return state
 
     def start_attached(self, cid: str):
         """Start the container attached: (stream, data) for each frame of its output, stream 3 its exit code."""
@@ -263,6 +281,7 @@ class Containers:
         state = self.state(cid)
         if state["Status"] != "running":
             raise Conflict(f"Cannot kill container: {cid[:12]}: Container {cid} is not running")
+        self.emit(cid, "kill", signal=str(int(sig)))
         self._signal(cid, state["Pid"], sig)
 
     def stop(self, cid: str, timeout: float = 10) -> None:
@@ -272,12 +291,15 @@ class Containers:
             return
         name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
         stop_signal = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+        self.emit(cid, "kill", signal=str(int(stop_signal)))
         with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
             self._signal(cid, state["Pid"], stop_signal)
         if self.wait(cid, timeout=timeout) is None:
+            self.emit(cid, "kill", signal=str(int(signal.SIGKILL)))
             with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
                 self._signal(cid, state["Pid"], signal.SIGKILL)
             self.wait(cid)
+        self.emit(cid, "stop")
 
     def wait(self, cid: str, timeout: float | None = None) -> int | None:
         """Block until the container is not running; its exit code (None on timeout)."""
@@ -313,6 +335,7 @@ class Containers:
 
     def delete(self, cid: str) -> None:
         """Forget a container that holds nothing any more: free its name, remove its directory."""
+        self.emit(cid, "destroy")
         with self.store.lock():
             self._release_name(self.name_of(cid))
             remove_tree(self.dir(cid))
@@ -324,6 +347,7 @@ class Containers:
             self._release_name(old)
             config = self.config(cid) | {"Name": new.lstrip("/")}
             self.store.write_atomic(self.dir(cid) / "config.json", json.dumps(config, indent=1).encode())
+        self.emit(cid, "rename", oldName="/" + old)
 
     # -- what the writable layer holds ------------------------------------
 
@@ -526,6 +550,7 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
             os.write(err_w, f"126 {e}".encode())
         os._exit(126)
     os.close(err_w)
+    c.emit(cid, "exec_start: " + " ".join(argv))
     return child, err_r
 
 

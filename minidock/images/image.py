@@ -20,6 +20,7 @@ from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
 
+from . import journal
 from .digest import HashingWriter, chain_id, chain_ids, resolve_prefix, short_id
 from ..errors import APIError, Conflict, DigestMismatch, ImageNotFound, InvalidReference
 from .reference import Reference, familiar, parse
@@ -333,7 +334,12 @@ class Images:
             idx = self._index()
             idx["tags"][str(ref)] = image_id
             self._save(idx)
+        self.emit("tag", image_id, familiar(str(ref)))
         return ref
+
+    def emit(self, action: str, actor: str, name: str = "") -> None:
+        """Journal an image's event (``docker events``): ``actor`` is its ID, or the reference pulled, pushed, loaded."""
+        journal.record(self.store.root, "image", action, actor, {"name": name or actor})
 
     def add_digest(self, image_id: str, name_at_digest: str) -> None:
         """Remember that the image was pushed or pulled as ``name@sha256:...``."""
@@ -345,31 +351,41 @@ class Images:
     # -- removing ---------------------------------------------------------
 
     def remove(self, name: str, force: bool = False) -> list[tuple[str, str]]:
-        """``rmi``: untag, then delete when no tag is left; return docker's lines."""
+        """``rmi``: untag, then delete when no tag is left; return docker's lines (each one an event too)."""
         with self.store.lock():
             image_id = self.resolve(name)
-            idx = self._index()
-            tags = sorted(t for t, i in idx["tags"].items() if i == image_id)
-            named_tag = self._tag_named(name, tags)
-            users = self.in_use(image_id)
-            # docker (image_delete.go): one of several tags goes even while a container uses the image
-            if users and not force and not (named_tag and len(tags) > 1):
-                what = f'repository reference "{name}"' if named_tag else f"image {short_id(image_id)}"
-                raise Conflict(f"conflict: unable to remove {what} (must force) - container "
-                               f"{short_id(users[0])} is using its referenced image {short_id(image_id)}")
-            children = [i for i, m in idx["images"].items() if m.get("parent") == image_id]
-            # a tag goes alone while another tag or a child image still needs the image
-            if named_tag and (len(tags) > 1 or children):
-                del idx["tags"][named_tag]
-                self._save(idx)
-                return [("Untagged", familiar(named_tag))]
-            if not named_tag and len(tags) > 1 and not force:
-                raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) "
-                               "- image is referenced in multiple repositories")
-            if children:
-                raise Conflict(f"conflict: unable to delete {short_id(image_id)} (cannot be forced) "
-                               "- image has dependent child images")
-            return self._delete(image_id, idx)
+            lines = self._remove(name, image_id, force)
+        for what, subject in lines:
+            if what == "Untagged":
+                self.emit("untag", image_id, subject)
+            elif subject == image_id:
+                self.emit("delete", image_id, image_id)
+        return lines
+
+    def _remove(self, name: str, image_id: str, force: bool) -> list[tuple[str, str]]:
+        """The lines of ``rmi``, worked out and carried out under the lock (Docker's conflict rules)."""
+        idx = self._index()
+        tags = sorted(t for t, i in idx["tags"].items() if i == image_id)
+        named_tag = self._tag_named(name, tags)
+        users = self.in_use(image_id)
+        # docker (image_delete.go): one of several tags goes even while a container uses the image
+        if users and not force and not (named_tag and len(tags) > 1):
+            what = f'repository reference "{name}"' if named_tag else f"image {short_id(image_id)}"
+            raise Conflict(f"conflict: unable to remove {what} (must force) - container "
+                           f"{short_id(users[0])} is using its referenced image {short_id(image_id)}")
+        children = [i for i, m in idx["images"].items() if m.get("parent") == image_id]
+        # a tag goes alone while another tag or a child image still needs the image
+        if named_tag and (len(tags) > 1 or children):
+            del idx["tags"][named_tag]
+            self._save(idx)
+            return [("Untagged", familiar(named_tag))]
+        if not named_tag and len(tags) > 1 and not force:
+            raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) "
+                           "- image is referenced in multiple repositories")
+        if children:
+            raise Conflict(f"conflict: unable to delete {short_id(image_id)} (cannot be forced) "
+                           "- image has dependent child images")
+        return self._delete(image_id, idx)
 
     @staticmethod
     def _tag_named(name: str, tags: list[str]) -> str | None:

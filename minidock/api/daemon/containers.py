@@ -23,6 +23,7 @@ import time
 
 from ...display import parse_rfc3339, rfc3339
 from ...errors import APIError, Conflict, ImageNotFound, NotFound
+from ...images import journal
 from ...images.reference import familiar
 from ...runtime.stdcopy import EXIT, STDERR, STDOUT, FrameReader, frame
 from .. import containers as api
@@ -221,8 +222,9 @@ def wait(req, name: str) -> None:
     def done() -> dict | None:
         try:
             state = c.state(cid)
-        except NotFound:
+        except NotFound:   # removed (--rm): its shim journaled the exit before it removed it
             code = sessions.exit_code(cid)
+            code = _journaled_exit(req, cid) if code is None else code
             return {"StatusCode": first["ExitCode"] if code is None else code, "Error": None}
         if condition == "removed" or state["Status"] == "running":
             return None
@@ -232,6 +234,13 @@ def wait(req, name: str) -> None:
         return {"StatusCode": state["ExitCode"], "Error": None}
 
     req.stream(_until(req, done))
+
+
+def _journaled_exit(req, cid: str) -> int | None:
+    """The exit code of the container's last ``die`` event, if the journal still holds it."""
+    died = [e for e in journal.past(req.daemon.root)[0]
+            if e["Type"] == "container" and e["Action"] == "die" and e["Actor"]["ID"] == cid]
+    return int(died[-1]["Actor"]["Attributes"]["exitCode"]) if died else None
 
 
 def _until(req, done):
@@ -267,6 +276,7 @@ def attach(req, name: str) -> None:
         raise HTTPError(400, "attach: want stream=1 or logs=1")
     running = c.state(cid)["Status"] == "running"
     source = _shim_socket(req, cid) if running else sessions.pending(cid, stdin)
+    c.emit(cid, "attach")
     conn = req.hijack(RAW if tty or version_tuple(req.api_version) < (1, 42) else MULTIPLEXED)
     try:
         if req.flag("logs"):

@@ -52,6 +52,7 @@ def create(req, name: str) -> None:
     if c.state(cid)["Status"] != "running":
         raise Conflict(f"Container {cid} is not running")
     exe = Exec(os.urandom(32).hex(), cid, config, bool(body.get("AttachStdin")))
+    c.emit(cid, "exec_create: " + " ".join(config.Cmd), execID=exe.id)
     table = _table(req)
     with req.daemon.lock:
         table[exe.id] = exe
