@@ -10,6 +10,7 @@ from ..display import rfc3339
 from ..images.digest import short_id
 from ..images.image import ImageRecord, Images
 from ..images.reference import familiar, parse
+from ..errors import UsageError
 
 TYPE_CHECKING = False  # typing's, without importing typing
 if TYPE_CHECKING:
@@ -173,31 +174,35 @@ class ImageCollection:
                     yield chunk
 
     def pull(self, repository: str, tag: str | None = None, all_tags: bool = False, platform: str | None = None,
-             say=None, trace: list | None = None) -> Image | list[Image]:
-        """``docker pull``: fetch an image from its registry (``tag``, default ``latest``, or ``@digest``)."""
+             say=None, trace: list | None = None, auth_config: dict | None = None) -> Image | list[Image]:
+        """``docker pull``: fetch an image from its registry (``tag``, default ``latest``, or ``@digest``).
+        ``auth_config`` (docker-py's ``{"username": ..., "password": ...}``): credentials for this pull only."""
         from ..registry import distribution
-        say = say or (lambda line: None)
+        say, credentials = say or (lambda line: None), credentials_of(auth_config)
         if all_tags:
             from ..images.reference import parse
             ref = parse(repository)
-            reg = distribution.registry_for(ref, trace=trace)
+            reg = distribution.registry_for(ref, trace=trace, credentials=credentials)
             try:
                 tags = reg.tags(ref.path)
             finally:
                 reg.close()
-            return [self.pull(f"{ref.name}:{t}", platform=platform, say=say, trace=trace) for t in tags]
+            return [self.pull(f"{ref.name}:{t}", platform=platform, say=say, trace=trace, auth_config=auth_config)
+                    for t in tags]
         name = f"{repository}:{tag}" if tag and not tag.startswith("sha256:") else \
             f"{repository}@{tag}" if tag else repository
-        image = self.get(distribution.pull(self.images, name, platform=platform, say=say, trace=trace))
+        image = self.get(distribution.pull(self.images, name, platform=platform, say=say, trace=trace,
+                                           credentials=credentials))
         self.images.emit("pull", name, repository)
         return image
 
     def push(self, repository: str, tag: str | None = None, all_tags: bool = False, say=None,
-             trace: list | None = None) -> list[tuple[str, str]]:
+             trace: list | None = None, auth_config: dict | None = None) -> list[tuple[str, str]]:
         """``docker push``: send an image (its missing layers, its config, its manifest) to its registry."""
         from ..registry import distribution
         name = f"{repository}:{tag}" if tag else repository
-        lines = distribution.push(self.images, name, all_tags=all_tags, say=say or (lambda line: None), trace=trace)
+        lines = distribution.push(self.images, name, all_tags=all_tags, say=say or (lambda line: None), trace=trace,
+                                  credentials=credentials_of(auth_config))
         self.images.emit("push", name, repository)
         return lines
 
@@ -243,3 +248,21 @@ def build(client, context, dockerfile: str, name: str, say=print, **options) -> 
     from ..build import builder  # only a build pays for importing the builder
     return builder.build(client.images.images, client.containers.containers, context, dockerfile, name,
                          builder.BuildOptions(**options), say)
+
+
+def credentials_of(auth_config: dict | None) -> tuple[str, str] | None:
+    """docker-py's ``auth_config`` (or the docker CLI's ``X-Registry-Auth``): ``username`` and ``password``,
+    or ``auth``, base64 of ``user:password`` as in config.json; None when it names nobody."""
+    if not auth_config:
+        return None
+    if auth_config.get("username"):
+        return str(auth_config["username"]), str(auth_config.get("password") or "")
+    if auth_config.get("auth"):
+        import base64
+        import binascii
+        try:
+            user, _, password = base64.b64decode(auth_config["auth"], validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise UsageError("the credentials' auth is not base64 of user:password") from None
+        return user, password
+    return None

@@ -8,18 +8,24 @@ from ..registry.client import Registry
 from ..registry.distribution import endpoint
 from ..registry.server import RegistryServer
 
-__all__ = ["Registry", "RegistryServer", "endpoint", "login", "logout"]
+__all__ = ["Registry", "RegistryServer", "endpoint", "check_login", "login", "logout"]
 
 
-def login(server: str, username: str, password: str) -> None:
-    """Check the credentials against the registry at ``server`` (its challenge answered) and store them."""
+def check_login(server: str, username: str, password: str) -> str:
+    """Try the credentials on the registry at ``server`` (its challenge answered); its host when they work.
+    A 401 from the registry raises ``RegistryError`` (status 401)."""
     host, scheme = endpoint(server)
     registry = Registry(host, scheme, credentials=(username, password))
     try:
         registry.ping()
     finally:
         registry.close()
-    auth.save(host, username, password)
+    return host
+
+
+def login(server: str, username: str, password: str) -> None:
+    """Check the credentials against the registry at ``server`` and store them (``minidock login``)."""
+    auth.save(check_login(server, username, password), username, password)
 
 
 def logout(server: str) -> bool:

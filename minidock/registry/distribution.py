@@ -67,18 +67,20 @@ def endpoint(domain: str, *, pushing: bool = False) -> tuple[str, str]:
     return domain, scheme_for(domain, conf.get("insecure-registries", []))
 
 
-def registry_for(ref: Reference, *, pushing: bool = False, trace: list | None = None) -> Registry:
+def registry_for(ref: Reference, *, pushing: bool = False, trace: list | None = None,
+                 credentials: tuple[str, str] | None = None) -> Registry:
+    """The registry ``ref`` names; ``credentials`` (a daemon's client sent them) instead of the saved ones."""
     host, scheme = endpoint(ref.domain, pushing=pushing)
-    return Registry(host, scheme, trace)
+    return Registry(host, scheme, trace, credentials)
 
 
 # -- pull -------------------------------------------------------------------
 
 def pull(images: Images, name: str, *, platform: str | None = None, say: Say = lambda line: None,
-         trace: list | None = None) -> str:
+         trace: list | None = None, credentials: tuple[str, str] | None = None) -> str:
     """Pull ``name`` (tag, or ``@digest``) into the store; return the image ID."""
     ref = parse(name)
-    reg = registry_for(ref, trace=trace)
+    reg = registry_for(ref, trace=trace, credentials=credentials)
     try:
         say(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
         data, digest = _manifest(reg, ref, ref.digest or ref.tag)
@@ -221,13 +223,13 @@ class _BlobReader:
 # -- push -------------------------------------------------------------------
 
 def push(images: Images, name: str, *, all_tags: bool = False, say: Say = lambda line: None,
-         trace: list | None = None) -> list[tuple[str, str]]:
+         trace: list | None = None, credentials: tuple[str, str] | None = None) -> list[tuple[str, str]]:
     """Push the image(s) ``name`` names; return (tag, manifest digest) for each."""
     ref = parse(name)
     if ref.digest:
         raise InvalidReference(f"cannot push a digest reference: {name}")
     tags = _tags_of(images, ref) if all_tags else [ref]
-    reg = registry_for(ref, pushing=True, trace=trace)
+    reg = registry_for(ref, pushing=True, trace=trace, credentials=credentials)
     say(f"The push refers to repository [{ref.familiar_name}]")
     pushed = []
     try:

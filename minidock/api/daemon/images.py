@@ -120,12 +120,13 @@ def create(req) -> None:
     if not image:
         raise HTTPError(400, "fromImage or fromSrc is required")
     tag = req.arg("tag") or None
-    _credentials(req)
+    auth = _credentials(req)
     if tag is None and "@" not in image and ":" not in image.rsplit("/", 1)[-1]:
         tag = "latest"   # docker pull busybox: the CLI asks for tag=latest; docker-py may send none
     req.read_body(1 << 16)
     platform = req.arg("platform") or None
-    req.json_lines(progress(req, lambda say: req.client.images.pull(image, tag, platform=platform, say=say)))
+    req.json_lines(progress(req, lambda say: req.client.images.pull(image, tag, platform=platform, say=say,
+                                                                     auth_config=auth)))
 
 
 def _credentials(req) -> dict | None:
@@ -134,7 +135,7 @@ def _credentials(req) -> dict | None:
     if not header:
         return None
     try:
-        auth = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)) or b"{}")
+        auth = json.loads(base64.b64decode(header + "=" * (-len(header) % 4), altchars=b"-_", validate=True) or b"{}")
     except ValueError:
         raise HTTPError(400, "X-Registry-Auth is not base64url-encoded JSON") from None
     if not isinstance(auth, dict):
@@ -155,10 +156,10 @@ def _import(req) -> None:
 
 @route("POST", rf"/images/{NAME}/push")
 def push(req, name: str) -> None:
-    _credentials(req)
+    auth = _credentials(req)
     tag = req.arg("tag") or None
     _image(req, f"{name}:{tag}" if tag else name)
-    req.json_lines(progress(req, lambda say: req.client.images.push(name, tag, say=say)))
+    req.json_lines(progress(req, lambda say: req.client.images.push(name, tag, say=say, auth_config=auth)))
 
 
 def progress(req, work):

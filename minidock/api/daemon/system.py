@@ -11,7 +11,7 @@ import socket
 
 from ... import __version__
 from ...display import parse_rfc3339
-from .server import MAX_API, MIN_API, route
+from .server import MAX_API, MIN_API, HTTPError, route
 
 HEADERS = {"Builder-Version": "1", "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
 
@@ -89,3 +89,24 @@ def df(req) -> None:
         row |= {"Created": int(parse_rfc3339(row["Created"])), "Names": ["/" + row["Names"][0]], "Ports": [],
                 "Labels": {}, "Mounts": [], "SizeRootFs": row["SizeRw"]}
     req.reply_json(usage | {"Volumes": [], "BuildCache": []})
+
+
+@route("POST", r"/auth")
+def login(req) -> None:
+    """``docker login``: check the credentials on the registry. dockerd keeps no credentials: the CLI
+    stores them in its own config.json and sends them with each pull or push (``X-Registry-Auth``)."""
+    from ..registry import check_login
+    from ...registry.client import RegistryError
+    body = req.json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("username"), str):
+        raise HTTPError(400, "the body must be a JSON object with username, password and serveraddress")
+    server = body.get("serveraddress") or "docker.io"
+    server = server.removeprefix("https://").removeprefix("http://").rstrip("/").removesuffix("/v1")
+    try:
+        host = check_login(server, body["username"], str(body.get("password") or ""))
+    except RegistryError as e:
+        if e.status != 401:
+            raise
+        raise HTTPError(401, f"login attempt to {server} failed with status: 401 Unauthorized") from None
+    req.daemon.log_line(f"login to {host} as {body['username']}: the credentials work")
+    req.reply_json({"Status": "Login Succeeded", "IdentityToken": ""})
