@@ -75,3 +75,13 @@ def test_docker_py_sends_auth_config(daemon, private_registry):
 def test_malformed_credentials_are_a_400(daemon, method, path, body, headers):
     status, data = daemon.request(method, path, body, headers)
     assert status == 400 and json.loads(data)["message"], data
+
+
+@pytest.mark.parametrize("cli", clis())
+def test_what_fails_before_the_pull_begins_is_the_daemons_error_response(daemon, private_registry, cli):
+    assert daemon.docker(cli, "login", "-u", "alice", "--password-stdin", private_registry, input=b"s3cret\n").returncode == 0
+    missing = daemon.docker(cli, "pull", f"{private_registry}/nosuch:v1")
+    assert missing.returncode == 1 and missing.stdout == b""
+    assert missing.stderr.decode().startswith(f"Error response from daemon: {private_registry}: name unknown")
+    run = daemon.docker(cli, "run", "--rm", f"{private_registry}/nosuch:v1")
+    assert run.returncode == 125 and b"docker: Error response from daemon" in run.stderr

@@ -82,8 +82,10 @@ def pull(images: Images, name: str, *, platform: str | None = None, say: Say = l
     ref = parse(name)
     reg = registry_for(ref, trace=trace, credentials=credentials)
     try:
-        say(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
         data, digest = _manifest(reg, ref, ref.digest or ref.tag)
+        # after the manifest, as dockerd: an unknown image or a refused login is the answer's error
+        # ("Error response from daemon: ..."), not a line in a stream that has begun
+        say(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
         manifest = _pick(reg, ref, json.loads(data), platform)
         config_bytes = _config_blob(reg, ref, manifest["config"])
         config = json.loads(config_bytes)

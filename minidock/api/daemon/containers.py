@@ -282,13 +282,35 @@ def attach(req, name: str) -> None:
         if req.flag("logs"):
             for stream, line in ctr.log_entries(c, cid, streams=_names(streams)):
                 conn.sendall(line if tty else frame(STDOUT if stream == "stdout" else STDERR, line))
-        if req.flag("stream", True):
+        if req.flag("stream", True) and not running:
+            source, running = _await_start(req, cid, source)
+        if req.flag("stream", True) and source is not None:
             relay(req, source, conn, tty, streams, stdin)
     finally:
         if running:
             source.close()
-        else:
+        elif source is not None:
             sessions.abandon(cid, source)
+
+
+def _await_start(req, cid: str, pending: socket.socket) -> tuple[socket.socket | None, bool]:
+    """Wait for the container to start: by this daemon (its session feeds ``pending``), or by someone
+    else (``minidock start``, another daemon): then from its shim. (source, whether from the shim)."""
+    c, sessions = _engine(req), req.daemon.sessions
+    while not select.select([pending], [], [], 0.2)[0]:
+        if client_gone(req.connection):
+            return pending, False
+        try:
+            started_elsewhere = c.state(cid)["Status"] == "running" and sessions.still_waiting(cid, pending)
+        except NotFound:
+            return pending, False
+        if started_elsewhere:
+            sessions.abandon(cid, pending)
+            try:
+                return _shim_socket(req, cid), True
+            except Conflict:    # it ended already: nothing more to relay
+                return None, False
+    return pending, False
 
 
 def _shim_socket(req, cid: str) -> socket.socket:

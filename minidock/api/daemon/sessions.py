@@ -52,6 +52,11 @@ class Sessions:
             ours.close()
         theirs.close()
 
+    def still_waiting(self, cid: str, theirs: socket.socket) -> bool:
+        """Whether the socket from ``pending`` still waits for a start by this daemon."""
+        with self.lock:
+            return theirs in self.waiting.get(cid, {})
+
     def start(self, containers, cid: str) -> dict:
         """Start the container with a session as its shim's first client; its state once it runs."""
         ours, theirs = socket.socketpair()

@@ -1,0 +1,42 @@
+"""An attach that waits for a start the daemon does not make: ``minidock start`` (the CLI on the same
+store) starts the container, and the client attached through the daemon still gets its output."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from test_daemon import daemon  # noqa: F401  (the fixture: a private minidock daemon)
+
+pytestmark = [pytest.mark.root, pytest.mark.peers("docker")]
+
+
+def _hijacked(path: str, request: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(path)
+    sock.sendall(request.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def test_an_attach_before_a_start_by_the_cli_gets_the_output(daemon):
+    minidock = [sys.executable, "-m", "minidock"]
+    cid = subprocess.run(minidock + ["create", "--network", "none", "-t", "busybox", "sh", "-c", "sleep 0.5; echo from-the-cli"],
+                         env=daemon.env, capture_output=True, text=True, check=True).stdout.strip()
+    sock = _hijacked(str(daemon.sock), f"POST /v1.43/containers/{cid}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+                                       "Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+    sock.settimeout(20)
+    subprocess.run(minidock + ["start", cid], env=daemon.env, check=True, capture_output=True)
+    got = b""
+    while chunk := sock.recv(4096):
+        got += chunk
+    sock.close()
+    assert b"from-the-cli" in got
