@@ -79,7 +79,7 @@ def daemon(tmp_path):
     yield d
     if d.proc.poll() is None:
         subprocess.run(MINIDOCK + ["rm", "-f", *_all_containers(d)], env=d.env, capture_output=True)
-        assert d.stop() == 0
+        assert d.stop() == 0, (d.dir / "daemon.log").read_text()[-4000:]
 
 
 def _all_containers(d: Daemon) -> list[str]:

@@ -297,14 +297,16 @@ def _await_start(req, cid: str, pending: socket.socket) -> tuple[socket.socket |
     """Wait for the container to start: by this daemon (its session feeds ``pending``), or by someone
     else (``minidock start``, another daemon): then from its shim. (source, whether from the shim)."""
     c, sessions = _engine(req), req.daemon.sessions
-    while not select.select([pending], [], [], 0.2)[0]:
+    while sessions.still_waiting(cid, pending):   # until this daemon's start takes it, or:
         if client_gone(req.connection):
             return pending, False
         try:
             started_elsewhere = c.state(cid)["Status"] == "running" and sessions.still_waiting(cid, pending)
         except NotFound:
             return pending, False
-        if started_elsewhere:
+        if not started_elsewhere:
+            sessions.changed(0.1)
+        else:
             sessions.abandon(cid, pending)
             try:
                 return _shim_socket(req, cid), True

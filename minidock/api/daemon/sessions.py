@@ -62,6 +62,7 @@ class Sessions:
         ours, theirs = socket.socketpair()
         with self.lock:
             clients = list(self.waiting.pop(cid, {}).values())
+            self.lock.notify_all()   # the attaches waiting for this start (containers._await_start)
         try:
             state = containers.start(cid, attach=theirs)
         except BaseException:
@@ -93,7 +94,7 @@ class Sessions:
             return self.exits.get(cid)
 
     def changed(self, timeout: float) -> None:
-        """Sleep until some container this daemon started ends, or ``timeout`` seconds."""
+        """Sleep until this daemon starts a container or one it started ends, or ``timeout`` seconds."""
         with self.lock:
             self.lock.wait(timeout)
 
