@@ -743,6 +743,7 @@ def shim_pid(root: Path, cid: str) -> int:
 
 def test_a_killed_shim_reads_as_exited_and_frees_everything(engine, root):
     cid = run_d("busybox", "sleep", "30")
+    assert Path(f"/proc/{shim_pid(root, cid)}/comm").read_text() == "minidock-shim\n"   # as ps -e shows it
     pid = state(engine, cid)["Pid"]
     assert cgroups.exists(cid) and cid in network.leases(engine.store.root)
     assert network.veth_names(cid)[0] in bridge_ports()

@@ -1,11 +1,15 @@
-"""An attach that waits for a start the daemon does not make: ``minidock start`` (the CLI on the same
-store) starts the container, and the client attached through the daemon still gets its output."""
+"""The daemon's attach and its shims: an attach that waits for a start the daemon does not make
+(``minidock start`` on the same store) still gets the output; a shim forked from the daemon keeps
+none of the daemon's sockets."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +44,26 @@ def test_an_attach_before_a_start_by_the_cli_gets_the_output(daemon):
         got += chunk
     sock.close()
     assert b"from-the-cli" in got
+
+
+def _sockets(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
+def test_a_shim_the_daemon_forks_holds_none_of_the_daemons_sockets(daemon):
+    run = daemon.docker("/usr/bin/docker", "run", "-d", "--network", "none", "busybox", "sleep", "30")
+    assert run.returncode == 0, run.stderr
+    cid = run.stdout.decode().strip()
+    state = json.loads((daemon.dir / "store" / "containers" / cid / "state.json").read_text())
+    shim = state["ShimPid"]
+    assert Path(f"/proc/{shim}/comm").read_text() == "minidock-shim\n"
+    shared = _sockets(shim) & _sockets(daemon.proc.pid)
+    assert shared == set()        # neither the listening socket nor any client's connection

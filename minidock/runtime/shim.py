@@ -55,7 +55,7 @@ from . import spec as specfile
 from .stdcopy import EXIT, STDERR, STDOUT, frame
 from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
 from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
-                       CLONE_NEWUTS, DEFAULT_CAPABILITIES, drop_capabilities, set_no_new_privs,
+                       CLONE_NEWUTS, DEFAULT_CAPABILITIES, detach_inherited, drop_capabilities, set_no_new_privs, set_process_name,
                        process_start_time, set_pdeathsig, unshare)
 
 # -- starting a shim ----------------------------------------------------------
@@ -91,6 +91,7 @@ def spawn(bundle: Path, attach: socket.socket | None = None, poststop=()) -> dic
     if pid == 0:  # the intermediate child: detach from our session, fork the shim, leave
         try:
             os.close(notify_r)
+            detach_inherited({notify_w} | ({attach.fileno()} if attach is not None else set()))
             os.setsid()
             if os.fork() == 0:
                 _shim_main(bundle, notify_w, attach, poststop)
@@ -119,6 +120,8 @@ def _shim_main(bundle: Path, notify_w: int, attach, poststop) -> None:
     """The shim's whole life; never returns."""
     code = 0
     try:
+        with contextlib.suppress(OSError):   # ps -e, top: the shim, not the command that forked it
+            set_process_name("minidock-shim")
         _quiet_stdio(bundle)
         if "asyncio" in sys.modules:  # forked from a Jupyter kernel, we inherited its running loop
             sys.modules["asyncio"]._set_running_loop(None)
