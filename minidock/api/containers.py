@@ -285,7 +285,7 @@ def inspect(c: Containers, cid: str) -> dict:
                    "Entrypoint": config["Entrypoint"] or None, "Labels": config["Labels"],
                    "ExposedPorts": config["ImageConfig"].get("ExposedPorts")},
         "NetworkSettings": {**net, "Ports": ports,
-                            "Networks": {config["NetworkMode"]: net} if config["NetworkMode"] != "none" else {}},
+                            "Networks": c.networks.settings(cid, config, state["Status"] == "running")},
     }
 
 

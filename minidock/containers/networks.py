@@ -131,7 +131,8 @@ class Networks:
     # -- create, remove, prune ----------------------------------------------
 
     def create(self, name: str, subnet: str | None = None, gateway: str | None = None, *,
-               labels: dict | None = None, internal: bool = False, driver: str = "bridge") -> str:
+               labels: dict | None = None, internal: bool = False, driver: str = "bridge",
+               options: dict | None = None) -> str:
         """``network create``: a bridge network with its own subnet; its ID.  Its bridge comes with its first container."""
         if driver != "bridge":
             raise InvalidParameter(f"plugin \"{driver}\" not found: minidock's networks use the bridge driver")
@@ -145,7 +146,7 @@ class Networks:
             gw = _gateway(chosen, gateway)
             nid = os.urandom(32).hex()
             records[nid] = _record(nid, name, "bridge", labels or {}, {"Subnet": str(chosen), "Gateway": gw},
-                                   internal=internal)
+                                   internal=internal) | {"Options": dict(options or {})}
             self.store.write_json(FILE, records)
         return nid
 
@@ -182,15 +183,6 @@ class Networks:
             records.pop(record["Id"], None)
             self.store.write_json(FILE, records)
         net.forget_bridge(bridge_of(record))
-
-    def prune(self) -> list[str]:
-        """``network prune``: remove every user-defined network no running container is on; their names."""
-        gone = []
-        for record in self.list():
-            if record["Name"] not in BUILTIN and not self.endpoints(record):
-                self.remove(record["Id"])
-                gone.append(record["Name"])
-        return gone
 
     # -- who is on a network ------------------------------------------------
 
