@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 import minidock
-from minidock.containers import endpoints
 from minidock.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from minidock.runtime import network
 from tests.test_daemon import Daemon, clis

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..api.client import Client
 from ..api.networks import HEADERS, LIST_FILTERS, ls_row
 from ..display import format_table
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, filters, flag, formatted, out
+from .base import command, filters, flag, formatted, inspected, out
 
 
 @command("network", "COMMAND", "Manage networks: create, ls, inspect, rm, connect, disconnect, prune",
@@ -72,12 +71,7 @@ def network_inspect_cmd(client: Client, opts) -> int:
         except NotFound:
             print(f"Error: No such network: {name}", file=sys.stderr)
             status = 1
-    if opts.format:
-        from . import template  # only --format needs it
-        for attrs in found:
-            out(template.render(opts.format, attrs, missing_key="error"))
-    else:
-        out(json.dumps(found, indent=4, ensure_ascii=False))
+    inspected(found, opts.format)
     return status
 
 

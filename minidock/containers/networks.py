@@ -55,14 +55,7 @@ MAX_INTERFACES = 10   # eth0..eth9: a veth's name must fit IFNAMSIZ (runtime/net
 
 def pool() -> ipaddress.IPv4Network:
     """Where user-defined networks' subnets come from: ``MINIDOCK_NETWORK_POOL``, else ``POOL``."""
-    text = os.environ.get("MINIDOCK_NETWORK_POOL") or POOL
-    try:
-        found = ipaddress.IPv4Network(text)
-    except ValueError as e:
-        raise InvalidParameter(f"invalid MINIDOCK_NETWORK_POOL {text!r}: {e}") from None
-    if found.prefixlen > 24:
-        raise InvalidParameter(f"MINIDOCK_NETWORK_POOL {found} is too small: it must hold a /24")
-    return found
+    return net.parse_subnet(os.environ.get("MINIDOCK_NETWORK_POOL") or POOL, "MINIDOCK_NETWORK_POOL", 24)
 
 
 def bridge_of(record: dict) -> str | None:
@@ -155,12 +148,7 @@ class Networks:
         taken = [s for s in (self.subnet_of(r) for r in records.values()) if s is not None]
         taken += [route for _, route in net.host_routes() if route.prefixlen > 0]
         if asked is not None:
-            try:
-                wanted = ipaddress.IPv4Network(asked)
-            except ValueError as e:
-                raise InvalidParameter(f"invalid subnet {asked}: {e}") from None
-            if wanted.prefixlen > 30:
-                raise InvalidParameter(f"subnet {wanted} is too small: it needs room for a gateway and a container")
+            wanted = net.parse_subnet(asked)
             if any(wanted.overlaps(t) for t in taken):
                 raise Forbidden(f"Pool overlaps with other one on this address space: {wanted}")
             return wanted

@@ -53,7 +53,7 @@ from collections import namedtuple
 from pathlib import Path
 
 
-from ..errors import APIError
+from ..errors import APIError, InvalidParameter
 
 
 def IPRoute(*args, **kwargs):
@@ -150,13 +150,18 @@ def subnet(root: Path) -> ipaddress.IPv4Network:
         configured = json.loads((root / CONFIG).read_text()).get("subnet")
     except FileNotFoundError:
         configured = None
-    text = os.environ.get("MINIDOCK_SUBNET") or configured or DEFAULT_SUBNET
+    return parse_subnet(os.environ.get("MINIDOCK_SUBNET") or configured or DEFAULT_SUBNET)
+
+
+def parse_subnet(text: str, what: str = "subnet", longest: int = 30) -> ipaddress.IPv4Network:
+    """``text`` as an IPv4 network (no host bits set) of a ``/longest`` at most: room for a gateway and a container."""
     try:
         net = ipaddress.IPv4Network(text)
     except ValueError as e:
-        raise APIError(f"invalid subnet {text!r}: {e} (expected e.g. {DEFAULT_SUBNET})") from None
-    if net.prefixlen > 30:
-        raise APIError(f"subnet {net} is too small: it needs room for a gateway and a container (/30 at most)")
+        raise InvalidParameter(f"invalid {what} {text!r}: {e} (expected e.g. {DEFAULT_SUBNET})") from None
+    if net.prefixlen > longest:
+        raise InvalidParameter(f"{what} {net} is too small: it needs room for a gateway and a container "
+                               f"(/{longest} at most)")
     return net
 
 
