@@ -67,12 +67,26 @@ def engine(nets, busybox_store):
     import shutil
     shutil.copytree(busybox_store, nets)
     client = minidock.Client(nets)
+    made = []
+    create = client.containers.containers.create
+    client.containers.containers.create = lambda *a, **k: made.append(create(*a, **k)) or made[-1]
     yield client
     for c in client.containers.list(all=True):
         c.remove(force=True)
     for n in client.networks.list():
         if n.name not in ("bridge", "host", "none"):
             n.remove()
+    veths = {network.veth_names(cid, f"eth{i}")[0] for cid in made for i in range(3)}
+    deadline = time.monotonic() + 5
+    while veths & set(os.listdir("/sys/class/net")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not veths & set(os.listdir("/sys/class/net"))
+
+
+def test_veth_names_of_every_interface_fit_ifnamsiz():
+    cid = "0123456789abcdef" * 4
+    names = {n for i in range(10) for n in network.veth_names(cid, f"eth{i}")}
+    assert len(names) == 20 and max(map(len, names)) <= 15   # IFNAMSIZ - 1
 
 
 def sh(container, script: str) -> tuple[int, str]:
@@ -191,6 +205,32 @@ def test_create_refusals_and_prune(engine):
     assert busy.reload().containers
 
 
+def test_a_failed_start_leaves_nothing(engine):
+    """The second network's cabling fails (a veth, no bridge, holds its bridge's name):
+    the start fails with one line, and the first network's lease and veth are gone too."""
+    engine.networks.create("first")
+    second = engine.networks.create("second")
+    box = engine.containers.create("busybox", "sleep 60", network="first")
+    engine.networks.get("second").connect(box)
+    impostor = f"br-{second.id[:12]}"
+    peer = f"mdi{os.getpid() & 0xFFFFFF:06x}"
+    subprocess.run(["ip", "link", "add", impostor, "type", "veth", "peer", "name", peer], check=True)
+    try:
+        with pytest.raises(minidock.errors.APIError, match="cannot connect container"):
+            box.start()
+        assert box.attrs["State"]["Status"] != "running"
+        run = Path(os.environ["MINIDOCK_RUN"])
+        assert all(box.id not in json.loads(f.read_text()) for f in run.glob("*/leases.json"))
+    finally:
+        subprocess.run(["ip", "link", "del", impostor], capture_output=True)   # minidock took it down already
+    assert impostor not in os.listdir("/sys/class/net") and peer not in os.listdir("/sys/class/net")
+    # a network removed under a stopped container: its start says so, and holds nothing
+    engine.networks.get("second").disconnect(box)
+    engine.networks.get("first").remove()
+    with pytest.raises(NotFound, match="network first not found"):
+        box.start()
+
+
 def test_minidock_cli(engine):
     def md(*args):
         return subprocess.run(MINIDOCK + list(args), capture_output=True, text=True, timeout=60)
@@ -220,6 +260,27 @@ def daemon(engine, tmp_path):
     d = Daemon(tmp_path).start()
     yield d
     assert d.stop() == 0
+
+
+def test_the_api_refuses_bad_requests(daemon):
+    cases = [("POST", "/networks/create", {"Name": 5}, 400),
+             ("POST", "/networks/create", {"Name": "x", "IPAM": {"Config": [{"Subnet": "10.0.0.300/24"}]}}, 400),
+             ("POST", "/networks/create", {"Name": "x", "EnableIPv6": True}, 400),
+             ("POST", "/networks/create", {"Name": "x", "Driver": "overlay"}, 400),
+             ("POST", "/networks/create", {"Name": "bridge"}, 409),
+             ("DELETE", "/networks/none", None, 403),
+             ("GET", "/networks/nosuch", None, 404),
+             ("GET", "/networks?filters=" + urllib.request.quote('{"colour":["red"]}'), None, 400),
+             ("POST", "/networks/bridge/connect", {}, 400),
+             ("POST", "/networks/bridge/connect", {"Container": "nosuch"}, 404),
+             ("POST", "/networks/prune?filters=" + urllib.request.quote('{"until":["1h"]}'), None, 400)]
+    for method, path, body, status in cases:
+        got, data = daemon.request(method, "/v1.41" + path, json.dumps(body).encode() if body is not None else None,
+                                   {"Content-Type": "application/json"})
+        assert got == status, (path, body, data)
+        assert json.loads(data)["message"] and b"Traceback" not in data
+    got, data = daemon.request("GET", "/v1.41/networks?filters=" + urllib.request.quote('{"type":["builtin"]}'))
+    assert got == 200 and sorted(n["Name"] for n in json.loads(data)) == ["bridge", "host", "none"]
 
 
 @pytest.mark.peers("docker")
