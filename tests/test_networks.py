@@ -231,6 +231,25 @@ def test_a_failed_start_leaves_nothing(engine):
         box.start()
 
 
+def test_two_engines_one_subnet(engine, busybox_store, tmp_path):
+    """Two stores know nothing of each other's networks: the second bridge on a subnet in use is refused."""
+    import shutil
+    shutil.copytree(busybox_store, tmp_path / "other")
+    other = minidock.Client(tmp_path / "other")
+    subnet = str(_free(ipaddress.IPv4Network(f"10.196.{k}.0/24") for k in range(256)))
+    engine.networks.create("same", ipam={"Config": [{"Subnet": subnet}]})
+    theirs = other.networks.create("same", ipam={"Config": [{"Subnet": subnet}]})
+    engine.containers.run("busybox", "sleep 60", detach=True, network="same")
+    box = other.containers.create("busybox", "sleep 60", network="same")
+    try:
+        with pytest.raises(minidock.errors.APIError, match=f"subnet {subnet} overlaps with the host's route"):
+            box.start()
+        assert f"br-{theirs.id[:12]}" not in os.listdir("/sys/class/net")
+    finally:
+        box.remove(force=True)
+        theirs.remove()
+
+
 def test_minidock_cli(engine):
     def md(*args):
         return subprocess.run(MINIDOCK + list(args), capture_output=True, text=True, timeout=60)

@@ -165,18 +165,19 @@ def parse_subnet(text: str, what: str = "subnet", longest: int = 30) -> ipaddres
     return net
 
 
-def check_overlap(net: ipaddress.IPv4Network) -> None:
+def check_overlap(net: ipaddress.IPv4Network, bridge: str | None = None) -> None:
     """Refuse a pool that overlaps a route already on the host (docker: "overlaps with other one").
 
     The default route (0.0.0.0/0) overlaps everything and is skipped, as
-    docker skips it; so is the route of our own bridge.
+    docker skips it; so is the route of our own bridge (``bridge``, default: the default one).
     """
     for iface, other in host_routes():
-        if other.prefixlen == 0 or iface == bridge_name():
+        if other.prefixlen == 0 or iface == (bridge or bridge_name()):
             continue
         if net.overlaps(other):
-            raise APIError(f"subnet {net} overlaps with the host's route to {other}: "
-                           f"choose another with MINIDOCK_SUBNET or {CONFIG}")
+            how = (f"choose another with MINIDOCK_SUBNET or {CONFIG}" if bridge is None else
+                   "another engine's network may hold it now: re-create this network with another --subnet")
+            raise APIError(f"subnet {net} overlaps with the host's route to {other} ({iface}): {how}")
 
 
 def host_routes() -> list[tuple[str, ipaddress.IPv4Network]]:
@@ -348,8 +349,7 @@ def ensure_bridge(root: Path, lease: Lease | None = None) -> str:
         net = ipaddress.IPv4Network(f"{address}/{lease.prefixlen}", strict=False)
     if _bridge_ready(name, address):
         return name
-    if lease is None or lease.bridge is None:
-        check_overlap(net)
+    check_overlap(net, None if lease is None else lease.bridge)
     with Rtnl() as nl:
         with _ignore(errno.EEXIST):  # another container made it meanwhile
             nl.add_bridge(name)
