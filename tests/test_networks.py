@@ -194,7 +194,11 @@ def test_create_refusals_and_prune(engine):
         nets.create("x", os.environ["MINIDOCK_SUBNET"])
     with pytest.raises(InvalidParameter, match="invalid network name"):
         nets.create("../etc")
-    busy = engine.networks.create("busy")
+    with pytest.raises(minidock.errors.APIError, match="does not support enable_ipv6"):
+        engine.networks.create("v6", enable_ipv6=True)
+    busy = engine.networks.create("busy", check_duplicate=True, scope="local")
+    with pytest.raises(minidock.errors.APIError, match="does not support ipv4_address"):
+        busy.connect(engine.containers.create("busybox", "true"), ipv4_address="10.0.0.9")
     engine.networks.create("idle", labels={"keep": "no"})
     engine.containers.run("busybox", "sleep 60", detach=True, network="busy")
     assert engine.networks.prune(filters={"label": ["keep=yes"]}) == {"NetworksDeleted": []}

@@ -50,8 +50,10 @@ class Network:
         self.attrs = self.client.networks.get(self.id).attrs
         return self
 
-    def connect(self, container, aliases: list[str] | None = None, **_ignored) -> None:
-        """Cable ``container`` (a Container, name or ID) to this network; live if it runs."""
+    def connect(self, container, aliases: list[str] | None = None, **others) -> None:
+        """Cable ``container`` (a Container, name or ID) to this network; live if it runs.  docker-py's
+        other settings (``ipv4_address``, ``links``...) are refused unless empty: minidock picks the address."""
+        _refuse_set(others, "connect")
         engine = self.client.containers.containers
         endpoints.connect(engine, self.id, engine.resolve(_ref(container)), list(aliases or []))
 
@@ -64,6 +66,13 @@ class Network:
 
     def __repr__(self) -> str:
         return f"<Network: {self.short_id}>"
+
+
+def _refuse_set(options: dict, what: str) -> None:
+    """docker-py's keyword arguments minidock does not carry out: refused unless at their zero value."""
+    given = sorted(key for key, value in options.items() if value not in (None, False, "", [], {}))
+    if given:
+        raise APIError(f"minidock's network {what} does not support {', '.join(given)}")
 
 
 def _ref(container) -> str:
@@ -82,8 +91,11 @@ class NetworkCollection:
         return self.client.containers.containers.networks
 
     def create(self, name: str, driver: str | None = None, options: dict | None = None, ipam: dict | None = None,
-               internal: bool = False, labels: dict | None = None, **_docker_py_only) -> Network:
-        """A bridge network; ``ipam``: docker-py's ``IPAMConfig`` (``{"Config": [{"Subnet", "Gateway"}]}``)."""
+               internal: bool = False, labels: dict | None = None, **others) -> Network:
+        """A bridge network; ``ipam``: docker-py's ``IPAMConfig`` (``{"Config": [{"Subnet", "Gateway"}]}``).
+        ``check_duplicate`` and ``attachable`` change nothing here; ``enable_ipv6``, ``ingress`` are refused."""
+        _refuse_set({k: v for k, v in others.items() if k not in ("check_duplicate", "attachable")
+                     and (k, v) != ("scope", "local")}, "create")
         pool = ((ipam or {}).get("Config") or [{}])[0]
         nid = self.networks.create(name, pool.get("Subnet"), pool.get("Gateway"), labels=labels,
                                    internal=internal, driver=driver or "bridge", options=options)
