@@ -145,7 +145,7 @@ def test_connect_and_disconnect_live(engine):
     code, out = sh(db, "ping -c1 -W2 api && ping -c1 -W2 app")
     assert code == 0, out
     networks = app.attrs["NetworkSettings"]["Networks"]
-    assert set(networks) == {"bridge", "mesh"} and networks["mesh"]["Aliases"] == ["api"]
+    assert set(networks) == {"bridge", "mesh"} and networks["mesh"]["Aliases"] == ["api", app.short_id]
     with pytest.raises(Forbidden, match="already exists in network mesh"):
         engine.networks.get("mesh").connect(app)
     engine.networks.get("mesh").disconnect(app)

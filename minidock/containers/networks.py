@@ -206,7 +206,10 @@ class Networks:
                 record = {"Id": endpoint.get("NetworkID", ""), "Name": name, "Driver": "null"}
             address = self.endpoints(record).get(cid) if running and record["Driver"] == "bridge" else None
             subnet = self.subnet_of(record) if address else None
-            found[name] = {"IPAMConfig": None, "Links": None, "Aliases": endpoint.get("Aliases") or None,
+            aliases = endpoint.get("Aliases") or []
+            if record["Name"] not in BUILTIN:   # docker lists the short ID among a user network's aliases
+                aliases = [*aliases, cid[:12]]
+            found[name] = {"IPAMConfig": None, "Links": None, "Aliases": aliases or None,
                            "NetworkID": record["Id"], "EndpointID": endpoint_id(record["Id"], cid) if address else "",
                            "Gateway": self._gateway_of(record) if address else "", "IPAddress": address or "",
                            "IPPrefixLen": subnet.prefixlen if subnet else 0, "IPv6Gateway": "",
