@@ -72,6 +72,12 @@ class Containers:
     def config(self, cid: str) -> dict:
         return json.loads((self.dir(cid) / "config.json").read_text())
 
+    def update_config(self, cid: str, **changes) -> None:
+        """Change fields of the container's record (``network connect``/``disconnect``: its networks), atomically."""
+        with self.store.lock():
+            config = self.config(cid) | changes
+            self.store.write_atomic(self.dir(cid) / "config.json", json.dumps(config, indent=1).encode())
+
     def raw_state(self, cid: str) -> dict:
         try:
             return json.loads((self.dir(cid) / "state.json").read_text())
@@ -338,12 +344,7 @@ class Containers:
             old = self.name_of(cid)
             self._claim_name(new, cid)
             self._release_name(old)
-            self.update_config(cid, Name=new.lstrip("/"))
-
-    def update_config(self, cid: str, **changes) -> None:
-        """Change fields of the container's record (its name, its networks), atomically."""
-        with self.store.lock():
-            config = self.config(cid) | changes
+            config = self.config(cid) | {"Name": new.lstrip("/")}
             self.store.write_atomic(self.dir(cid) / "config.json", json.dumps(config, indent=1).encode())
 
     # -- what the writable layer holds ------------------------------------
