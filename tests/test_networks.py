@@ -269,6 +269,14 @@ def test_minidock_cli(engine):
     refused = md("network", "rm", "clinet")
     assert refused.returncode == 1 and "has active endpoints" in refused.stderr
     assert md("network", "inspect", "-f", "{{.Name}} {{.Driver}}", "clinet").stdout == "clinet bridge\n"
+    assert md("run", "-d", "--name", "visitor", "busybox", "sleep", "60").returncode == 0
+    assert md("network", "connect", "--alias", "guest", "clinet", "visitor").returncode == 0
+    assert md("exec", "srv", "ping", "-c1", "-W2", "guest").returncode == 0
+    assert md("network", "disconnect", "clinet", "visitor").returncode == 0
+    assert md("exec", "srv", "ping", "-c1", "-W1", "guest").returncode != 0
+    again = md("network", "disconnect", "clinet", "visitor")
+    assert again.returncode == 1 and "is not connected to network clinet" in again.stderr
+    assert md("rm", "-f", "visitor").returncode == 0
     assert md("rm", "-f", "srv").returncode == 0
     assert md("network", "prune", "-f").stdout == "Deleted Networks:\nclinet\n\n"
     bad = md("run", "--rm", "--network", "nosuch", "busybox", "true")
@@ -335,6 +343,9 @@ def test_docker_py(daemon):
         assert box.exec_run(["ping", "-c1", "-W1", "pyweb"]).exit_code != 0
         for c in (web, box):
             c.remove(force=True)
+        gone = client.networks.create("gone")
+        gone.remove()
+        assert "gone" not in [n.name for n in client.networks.list()]
         client.networks.create("unused")
         assert sorted(client.networks.prune()["NetworksDeleted"]) == ["pynet", "unused"]
         with pytest.raises(docker.errors.NotFound):
