@@ -353,6 +353,8 @@ def ensure_bridge(root: Path, lease: Lease | None = None) -> str:
     with Rtnl() as nl:
         with _ignore(errno.EEXIST):  # another container made it meanwhile
             nl.add_bridge(name)
+        if not _is_bridge(name):
+            raise APIError(f"cannot make bridge {name}: a link of another kind has that name")
         index = _link_index(name)
         with _ignore(errno.EEXIST):
             nl.add_address(index, address, net.prefixlen)
@@ -556,8 +558,15 @@ def bridge_ports() -> list[str]:
 
 
 def remove_bridge(bridge: str | None = None) -> None:
-    """Delete the bridge (its route and gateway address go with it); fine if it is gone."""
-    _delete_link(bridge or bridge_name())
+    """Delete the bridge (its route and gateway address go with it); fine if it is gone, and
+    never a link of another kind that happens to have its name."""
+    if _is_bridge(bridge or bridge_name()):
+        _delete_link(bridge or bridge_name())
+
+
+def _is_bridge(name: str) -> bool:
+    """Whether the host's link ``name`` is a bridge: sysfs gives each one a ``bridge/`` directory."""
+    return os.path.isdir(f"/sys/class/net/{name}/bridge")
 
 
 # -- published ports ----------------------------------------------------------
