@@ -33,6 +33,14 @@ class Conflict(APIError):
     """The request conflicts with the store's state (e.g. rmi of an image in use)."""
 
 
+class InvalidParameter(APIError):
+    """A request's value is malformed or out of range (a subnet that is no CIDR)."""
+
+
+class Forbidden(APIError):
+    """Docker forbids this whatever the state (removing a pre-defined network)."""
+
+
 class InvalidArchive(MinidockError):
     """A tar, layer or archive is corrupt, truncated or hostile."""
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from .. import __version__
 from .containers import ContainerCollection
 from .images import ImageCollection
+from .networks import NetworkCollection
 from ..images.reference import familiar
 from ..images.store import Store
 
@@ -32,6 +33,7 @@ class Client:
         self.store = Store(root)
         self.images = ImageCollection(self)
         self.containers = ContainerCollection(self)
+        self.networks = NetworkCollection(self)
 
     def version(self) -> dict:
         """Like ``docker version``'s server part."""

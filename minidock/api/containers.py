@@ -285,7 +285,7 @@ def inspect(c: Containers, cid: str) -> dict:
                    "Entrypoint": config["Entrypoint"] or None, "Labels": config["Labels"],
                    "ExposedPorts": config["ImageConfig"].get("ExposedPorts")},
         "NetworkSettings": {**net, "Ports": ports,
-                            "Networks": {config["NetworkMode"]: net} if config["NetworkMode"] != "none" else {}},
+                            "Networks": c.networks.settings(cid, config, state["Status"] == "running")},
     }
 
 
@@ -345,6 +345,7 @@ CREATE_OPTIONS = {
     "stdin_open": (Config, "OpenStdin", bool),
     "labels": (Config, "Labels", lambda v: dict(v) if isinstance(v, dict) else dict.fromkeys(v, "")),
     "network_mode": (HostConfig, "NetworkMode", str),
+    "network": (HostConfig, "NetworkMode", str),   # docker-py: a network to connect at creation
     "ports": (HostConfig, "PortBindings", port_bindings),
     "publish_all_ports": (HostConfig, "PublishAllPorts", bool),
     "mem_limit": (HostConfig, "Memory", lambda v: parse_size(v) if isinstance(v, str) else int(v)),

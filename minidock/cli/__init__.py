@@ -39,6 +39,7 @@ DECLARED_IN = {
     "distribution": ("pull", "push", "login", "logout"),
     "images": ("images", "tag", "rmi", "history", "inspect", "save", "load", "import", "bootstrap", "version",
                "info", "system", "image", "events"),
+    "networks": ("network",),
     "registry": ("registry",),
 }
 MODULE_OF = {name: module for module, names in DECLARED_IN.items() for name in names}

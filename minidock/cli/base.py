@@ -86,3 +86,12 @@ def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
     return tabwrite("\n".join([header] + rows))
 
 
+def inspected(found: list[dict], fmt: str | None) -> None:
+    """What every ``inspect`` prints: each object through ``--format``, else one JSON list (docker's indent)."""
+    if fmt:
+        from . import template  # only --format needs it
+        for attrs in found:
+            out(template.render(fmt, attrs, missing_key="error"))
+    else:
+        import json
+        out(json.dumps(found, indent=4, ensure_ascii=False))

@@ -34,7 +34,8 @@ RUN_FLAGS = (
     flag("--entrypoint", help="Overwrite the default ENTRYPOINT of the image"),
     flag("-p", "--publish", action="append", default=[], help="Publish a container's port(s) to the host"),
     flag("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports"),
-    flag("--network", default="bridge", help="Connect a container to a network (bridge, none, host)"),
+    flag("--network", "--net", default="bridge", help="Connect a container to a network"),
+    flag("--network-alias", "--net-alias", action="append", default=[], help="Add network-scoped alias for the container"),
     flag("-m", "--memory", help="Memory limit"),
     flag("--pids-limit", type=int, help="Tune container pids limit"),
     flag("--cpus", type=float, help="Number of CPUs"),
@@ -58,7 +59,7 @@ def create_from(client: Client, opts) -> str:
         ports=opts.publish, publish_all_ports=opts.publish_all, mem_limit=memory, pids_limit=opts.pids_limit,
         nano_cpus=round(opts.cpus * 1e9) if opts.cpus else None, read_only=opts.read_only, init=opts.init,
         auto_remove=opts.rm)
-    return client.containers.containers.create(config, host, opts.name)
+    return client.containers.containers.create(config, host, opts.name, {"Aliases": opts.network_alias})
 
 
 def env_from_files(paths) -> list[str]:

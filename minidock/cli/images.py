@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import sys
 
@@ -12,7 +11,7 @@ from ..api.client import Client
 from ..api.images import Image, short_id
 from ..display import format_table, human_size, parse_rfc3339, time_ago
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, filters, flag, formatted, out
+from .base import command, filters, flag, formatted, inspected, out
 
 
 # -- images -------------------------------------------------------------------
@@ -128,22 +127,23 @@ def inspect_cmd(client: Client, opts) -> int:
         except NotFound:
             print(f"Error: No such object: {name}", file=sys.stderr)
             status = 1
-    if opts.format:
-        from . import template  # only --format needs it
-        for attrs in found:
-            out(template.render(opts.format, attrs, missing_key="error"))
-    else:
-        out(json.dumps(found, indent=4, ensure_ascii=False))
+    inspected(found, opts.format)
     return status
 
 
 def inspect_one(client: Client, name: str, kind: str | None) -> dict:
-    """A container's or an image's attrs: containers first, as docker looks them up."""
+    """A container's, a network's or an image's attrs: containers first, as docker looks them up."""
     if kind in (None, "container"):
         try:
             return client.containers.get(name).attrs
         except NotFound:
             if kind == "container":
+                raise
+    if kind in (None, "network"):
+        try:
+            return client.networks.get(name).attrs
+        except NotFound:
+            if kind == "network":
                 raise
     if kind not in (None, "image"):
         raise UsageError(f'"{kind}" is not a valid value for --type')

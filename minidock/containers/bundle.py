@@ -17,8 +17,10 @@ from ..runtime import spec as specfile
 ETC_FILES = ("hosts", "hostname", "resolv.conf")   # the container's own, bind-mounted over the image's
 
 
-def spec_of(config: dict, store: Store) -> dict:
-    """The runtime spec of the container ``config`` describes."""
+def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
+    """The runtime spec of the container ``config`` describes; ``network``, what ``endpoints.plan``
+    says of its networks (the mode, the segments to cable, the peers' names)."""
+    network = network or {"mode": config["NetworkMode"] if config["NetworkMode"] in ("none", "host") else "bridge"}
     cdir = store.root / "containers" / config["Id"]
     vfs = config["Driver"] == "vfs"
     lowers = [cdir / "init"] + [store.layer_dir(chain) / "diff" for chain in reversed(config["Layers"])]
@@ -36,13 +38,13 @@ def spec_of(config: dict, store: Store) -> dict:
                                         "period": specfile.CPU_PERIOD}}},
         "minidock": {"overlay": None if vfs else {"lowerdir": [str(p) for p in lowers], "upperdir": "upper",
                                                   "workdir": "work", "links": str(store.links)},
-                     "network": {"mode": config["NetworkMode"], "ports": config["Ports"], "pool": str(store.root)},
+                     "network": {**network, "ports": config["Ports"], "pool": str(store.root)},
                      "stdin": config["OpenStdin"], "init": config["Init"]},
     }
 
 
-def write_spec(config: dict, store: Store) -> Path:
+def write_spec(config: dict, store: Store, network: dict | None = None) -> Path:
     """Write the container's ``spec.json``; its bundle directory."""
     cdir = store.root / "containers" / config["Id"]
-    specfile.write(cdir, spec_of(config, store))
+    specfile.write(cdir, spec_of(config, store, network))
     return cdir

@@ -72,6 +72,12 @@ class Containers:
     def config(self, cid: str) -> dict:
         return json.loads((self.dir(cid) / "config.json").read_text())
 
+    def update_config(self, cid: str, **changes) -> None:
+        """Change fields of the container's record (``network connect``/``disconnect``: its networks), atomically."""
+        with self.store.lock():
+            config = self.config(cid) | changes
+            self.store.write_atomic(self.dir(cid) / "config.json", json.dumps(config, indent=1).encode())
+
     def raw_state(self, cid: str) -> dict:
         try:
             return json.loads((self.dir(cid) / "state.json").read_text())
@@ -120,20 +126,28 @@ class Containers:
 
     # -- create -----------------------------------------------------------
 
-    def create(self, config: Config, host: HostConfig, name: str | None = None) -> str:
-        """Make a container from ``config.Image``; return its ID. Nothing runs yet."""
+    @functools.cached_property
+    def networks(self):
+        """The store's networks (``networks.py``)."""
+        from .networks import Networks
+        return Networks(self.store, self)
+
+    def create(self, config: Config, host: HostConfig, name: str | None = None, endpoint: dict | None = None) -> str:
+        """Make a container from ``config.Image``; return its ID. Nothing runs yet.  ``endpoint``:
+        docker's EndpointSettings for its network (``Aliases``)."""
         from ..runtime import mode
         from ..runtime import network as net
+        from . import endpoints
 
         rec = self._image(config.Image)
         cfg = rec.config.get("config") or {}
-        network = host.NetworkMode
-        if network not in ("bridge", "none", "host"):
-            raise APIError(f'network {network} not found (minidock has "bridge", "none" and "host")')
+        network, attached = endpoints.choose(self, host.NetworkMode, endpoint)
         run_mode = mode.detect()[0]
         cpus = host.NanoCpus / 1e9 if host.NanoCpus else None
         if run_mode != "root":
-            network = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus)
+            lesser = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus)
+            if lesser != network:
+                network, attached = endpoints.choose(self, lesser, None)
         published = [net.parse_publish(spec) for spec in publish_specs(host.PortBindings)]
         if host.PublishAllPorts:
             published += [("127.0.0.1", None, int(p.split("/")[0]), "tcp") for p in cfg.get("ExposedPorts") or {}]
@@ -154,7 +168,7 @@ class Containers:
                     "WorkingDir": config.WorkingDir or cfg.get("WorkingDir") or "/",
                     "User": config.User if config.User is not None else cfg.get("User") or "",
                     "Hostname": config.Hostname or cid[:12], "Tty": config.Tty, "OpenStdin": config.OpenStdin,
-                    "NetworkMode": network, "Ports": [list(p) for p in published],
+                    "NetworkMode": network, "Networks": attached, "Ports": [list(p) for p in published],
                     "Memory": host.Memory or None, "PidsLimit": host.PidsLimit or None, "Cpus": cpus,
                     "ReadonlyRootfs": host.ReadonlyRootfs, "Init": host.Init, "AutoRemove": host.AutoRemove,
                     "Labels": (cfg.get("Labels") or {}) | config.Labels,
@@ -242,15 +256,21 @@ class Containers:
         if mode.detect()[0] == "chroot-emulated":
             from ..runtime import emulated
             emulated.proot()  # or a one-line error saying what to install
+        from . import endpoints
         config = self.config(cid)
-        write_spec(config, self.store)   # an engine makes a bundle, a runtime runs it
+        network = endpoints.plan(self, cid, config)
+        write_spec(config, self.store, network)   # an engine makes a bundle, a runtime runs it
         # docker's AutoRemove: the engine removes the container, not the client; the runtime
-        # knows nothing of containers, so it calls back after the exit (an OCI poststop hook)
+        # knows nothing of containers, so it calls back after the exit (an OCI poststop hook);
+        # on a user network its peers' /etc/hosts forget it then too
+        named = any(segment for segment in network["segments"])
         poststop = [functools.partial(self._died, cid)]
-        if config["AutoRemove"]:
-            poststop.append(functools.partial(self.delete, cid))
+        poststop += [functools.partial(endpoints.refresh_hosts, self, cid)] if named else []
+        poststop += [functools.partial(self.delete, cid)] if config["AutoRemove"] else []
         state = shim.spawn(self.dir(cid), attach, poststop=poststop)
         self.emit(cid, "start")
+        if named:   # its peers learn its name
+            endpoints.refresh_hosts(self, cid)
         return state
 
     def start_attached(self, cid: str):
@@ -416,6 +436,8 @@ def check_unprivileged(run_mode: str, network: str, limits) -> str:
     """What a container may have without root: its own loopback only (``-p`` proxies into it), no limits."""
     if limits:
         raise APIError(f"memory, pids and cpu limits need cgroups, which {run_mode} mode here cannot write")
+    if network not in ("bridge", "none", "host"):
+        raise APIError(f"user-defined networks need bridges and veths, which {run_mode} mode cannot make")
     if network == "host" and run_mode == "rootless":
         raise APIError("--network host is not possible in rootless mode (the net namespace is the user's own)")
     return "none" if network == "bridge" else network  # no bridge without root: loopback only

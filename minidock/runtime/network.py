@@ -53,7 +53,7 @@ from collections import namedtuple
 from pathlib import Path
 
 
-from ..errors import APIError
+from ..errors import APIError, InvalidParameter
 
 
 def IPRoute(*args, **kwargs):
@@ -114,9 +114,23 @@ RUN_DIR = "/run/minidock"  # the host's, like the bridge: cleared by a reboot, a
 # -- the address pool (IPAM) ------------------------------------------------
 
 
-class Lease(namedtuple("Lease", "container_id address prefixlen gateway mac")):
-    """One container's address on the bridge network.  (A namedtuple, not a dataclass:
-    every ``run`` would pay for importing ``inspect``.)"""
+class Lease(namedtuple("Lease", "container_id address prefixlen gateway mac bridge ifname routed",
+                       defaults=(None, "eth0", True))):
+    """One container's address on one bridge network.  (A namedtuple, not a dataclass:
+    every ``run`` would pay for importing ``inspect``.)
+
+    ``bridge`` is the Linux bridge (None: the default one, ``bridge_name()``), ``ifname`` the
+    interface inside (``eth0``, then ``eth1``... for each further network, as docker names them),
+    ``routed`` whether the container's default route goes through this network's gateway
+    (one network only; never an ``--internal`` one, which docker gives no way out).
+    """
+
+    __slots__ = ()
+
+
+class Segment(namedtuple("Segment", "bridge subnet gateway internal")):
+    """A user-defined bridge network as the runtime sees it: its Linux bridge, its subnet and
+    gateway (the bridge's own address), whether it is ``--internal``.  The engine names it in the bundle's spec."""
 
     __slots__ = ()
 
@@ -136,28 +150,34 @@ def subnet(root: Path) -> ipaddress.IPv4Network:
         configured = json.loads((root / CONFIG).read_text()).get("subnet")
     except FileNotFoundError:
         configured = None
-    text = os.environ.get("MINIDOCK_SUBNET") or configured or DEFAULT_SUBNET
+    return parse_subnet(os.environ.get("MINIDOCK_SUBNET") or configured or DEFAULT_SUBNET)
+
+
+def parse_subnet(text: str, what: str = "subnet", longest: int = 30) -> ipaddress.IPv4Network:
+    """``text`` as an IPv4 network (no host bits set) of a ``/longest`` at most: room for a gateway and a container."""
     try:
         net = ipaddress.IPv4Network(text)
     except ValueError as e:
-        raise APIError(f"invalid subnet {text!r}: {e} (expected e.g. {DEFAULT_SUBNET})") from None
-    if net.prefixlen > 30:
-        raise APIError(f"subnet {net} is too small: it needs room for a gateway and a container (/30 at most)")
+        raise InvalidParameter(f"invalid {what} {text!r}: {e} (expected e.g. {DEFAULT_SUBNET})") from None
+    if net.prefixlen > longest:
+        raise InvalidParameter(f"{what} {net} is too small: it needs room for a gateway and a container "
+                               f"(/{longest} at most)")
     return net
 
 
-def check_overlap(net: ipaddress.IPv4Network) -> None:
+def check_overlap(net: ipaddress.IPv4Network, bridge: str | None = None) -> None:
     """Refuse a pool that overlaps a route already on the host (docker: "overlaps with other one").
 
     The default route (0.0.0.0/0) overlaps everything and is skipped, as
-    docker skips it; so is the route of our own bridge.
+    docker skips it; so is the route of our own bridge (``bridge``, default: the default one).
     """
     for iface, other in host_routes():
-        if other.prefixlen == 0 or iface == bridge_name():
+        if other.prefixlen == 0 or iface == (bridge or bridge_name()):
             continue
         if net.overlaps(other):
-            raise APIError(f"subnet {net} overlaps with the host's route to {other}: "
-                           f"choose another with MINIDOCK_SUBNET or {CONFIG}")
+            how = (f"choose another with MINIDOCK_SUBNET or {CONFIG}" if bridge is None else
+                   "another engine's network may hold it now: re-create this network with another --subnet")
+            raise APIError(f"subnet {net} overlaps with the host's route to {other} ({iface}): {how}")
 
 
 def host_routes() -> list[tuple[str, ipaddress.IPv4Network]]:
@@ -186,16 +206,21 @@ def gateway(net: ipaddress.IPv4Network) -> str:
     return str(next(net.hosts()))
 
 
+def run_dir() -> Path:
+    """Where the bridges' leases live: ``MINIDOCK_RUN`` (tests pick their own), else ``RUN_DIR``."""
+    return Path(os.environ.get("MINIDOCK_RUN") or RUN_DIR)
+
+
 @contextlib.contextmanager
-def _pool():
-    """The bridge's leases, locked: ``{container id: {"address", "store"}}``.
+def _pool(bridge: str | None = None):
+    """The bridge's leases, locked: ``{container id: {"address", "store", "ifname"}}``.
 
     The pool belongs to the bridge, and the bridge to the host: every store on
     this machine (two chapters of the course open at once, say) draws from the
     same pool, so no two containers on ``minidock0`` get one address.  Leases
     of a store that no longer exists are dropped.
     """
-    base = Path(os.environ.get("MINIDOCK_RUN") or RUN_DIR) / bridge_name()
+    base = run_dir() / (bridge or bridge_name())
     base.mkdir(parents=True, exist_ok=True)
     fd = os.open(base / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -213,22 +238,25 @@ def _pool():
         os.close(fd)
 
 
-def allocate(root: Path, container_id: str) -> Lease:
-    """The container's address: the one it holds already, else the lowest free one after the gateway."""
-    net = subnet(root)
-    with _pool() as held:
+def allocate(root: Path, container_id: str, segment: Segment | None = None, ifname: str = "eth0") -> Lease:
+    """The container's address on the default bridge (or on ``segment``'s): the one it holds
+    already, else the lowest free one after the gateway."""
+    net = subnet(root) if segment is None else ipaddress.IPv4Network(segment.subnet)
+    bridge, gw = (None, gateway(net)) if segment is None else (segment.bridge, segment.gateway)
+    with _pool(bridge) as held:
         address = held.get(container_id, {}).get("address")
         if address is None or ipaddress.IPv4Address(address) not in net:
-            taken = {gateway(net), *(lease["address"] for lease in held.values())}
+            taken = {gw, *(lease["address"] for lease in held.values())}
             address = next((str(a) for a in net.hosts() if str(a) not in taken), None)
             if address is None:
-                raise APIError(f"no available IPv4 addresses on network {bridge_name()} ({net}): "
+                raise APIError(f"no available IPv4 addresses on network {bridge or bridge_name()} ({net}): "
                                "remove stopped containers or choose a larger subnet")
-            held[container_id] = {"address": address, "store": str(root)}
-    return Lease(container_id, address, net.prefixlen, gateway(net), mac_for(address))
+        held[container_id] = {"address": address, "store": str(root), "ifname": ifname}
+    routed = segment is None or not segment.internal
+    return Lease(container_id, address, net.prefixlen, gw, mac_for(address), bridge, ifname, routed)
 
 
-def release(container_id: str, *, remove_idle_bridge: bool = False) -> None:
+def release(container_id: str, *, remove_idle_bridge: bool = False, bridge: str | None = None) -> None:
     """Give the container's address back to the pool (fine if it holds none).
 
     With ``remove_idle_bridge``, the last container to leave takes the bridge
@@ -236,23 +264,60 @@ def release(container_id: str, *, remove_idle_bridge: bool = False) -> None:
     lease first (``allocate``), so it is never left without its bridge.
     minidock leaves nothing behind on the host, not even an empty bridge.
     """
-    with _pool() as held:
+    with _pool(bridge) as held:
         held.pop(container_id, None)
         if remove_idle_bridge and not held:
-            remove_bridge()
+            remove_bridge(bridge)
 
 
-def remove_idle_bridge() -> None:
+def remove_idle_bridge(bridge: str | None = None) -> None:
     """Take the bridge down if no container holds an address on it (see ``release``)."""
-    with _pool() as held:
+    with _pool(bridge) as held:
         if not held:
-            remove_bridge()
+            remove_bridge(bridge)
 
 
-def leases(root: Path) -> dict[str, str]:
+def leases(root: Path, bridge: str | None = None) -> dict[str, str]:
     """Container ID -> address, for every address the containers of the engine at ``root`` hold."""
-    with _pool() as held:
+    with _pool(bridge) as held:
         return {cid: lease["address"] for cid, lease in held.items() if lease["store"] == str(root)}
+
+
+def held_by(container_id: str) -> list[tuple[str, str]]:
+    """(bridge, ifname) of every address the container holds, on any bridge of this host."""
+    found = []
+    for leases_file in sorted(run_dir().glob("*/leases.json")):
+        with contextlib.suppress(OSError, ValueError):
+            lease = json.loads(leases_file.read_text()).get(container_id)
+            if lease:
+                found.append((leases_file.parent.name, lease.get("ifname", "eth0")))
+    return found
+
+
+def release_all(container_id: str) -> list[tuple[str, str]]:
+    """Give back the container's addresses on every bridge; (bridge, ifname) of each, for ``tidy``."""
+    held = held_by(container_id)
+    for bridge, _ in held:
+        release(container_id, bridge=bridge)
+    return held
+
+
+def tidy(container_id: str, held: list[tuple[str, str]]) -> None:
+    """After ``release_all``: delete the host ends of the container's veths, and each bridge left idle."""
+    for bridge, ifname in held:
+        detach(container_id, ifname)
+        remove_idle_bridge(bridge)
+
+
+def forget_bridge(bridge: str) -> None:
+    """``network rm``: delete the bridge and its leases' directory (its network is gone)."""
+    remove_bridge(bridge)
+    base = run_dir() / bridge
+    for name in ("leases.json", "lock"):
+        with contextlib.suppress(FileNotFoundError):
+            (base / name).unlink()
+    with contextlib.suppress(OSError):
+        base.rmdir()
 
 
 # -- links: the bridge and the veth pairs -----------------------------------
@@ -268,25 +333,44 @@ def _ignore(*codes: int):
             raise
 
 
-def ensure_bridge(root: Path) -> str:
-    """Create the bridge with the gateway address and bring it up; fine if it exists already.
+def ensure_bridge(root: Path, lease: Lease | None = None) -> str:
+    """Create the bridge of ``lease`` (default: the default bridge) with the gateway address and
+    bring it up; fine if it exists already.
 
     The pool is checked against the host's routes (a full route dump) only
     when we create the bridge: a bridge that exists passed that check when
     it was made, and its own route is the pool's.
     """
-    name, net = bridge_name(), subnet(root)
-    if _bridge_ready(name, gateway(net)):
+    if lease is None or lease.bridge is None:
+        name, net = bridge_name(), subnet(root)
+        address = gateway(net)
+    else:
+        name, address = lease.bridge, lease.gateway
+        net = ipaddress.IPv4Network(f"{address}/{lease.prefixlen}", strict=False)
+    if _bridge_ready(name, address):
         return name
-    check_overlap(net)
+    check_overlap(net, None if lease is None else lease.bridge)
     with Rtnl() as nl:
         with _ignore(errno.EEXIST):  # another container made it meanwhile
             nl.add_bridge(name)
+        if not _is_bridge(name):
+            raise APIError(f"cannot make bridge {name}: a link of another kind has that name")
         index = _link_index(name)
         with _ignore(errno.EEXIST):
-            nl.add_address(index, gateway(net), net.prefixlen)
+            nl.add_address(index, address, net.prefixlen)
         nl.set_link(index, up=True)
+    if name != bridge_name():
+        _isolate(name)
     return name
+
+
+def _isolate(bridge: str) -> None:
+    """Forward nothing that arrives on a user-defined network's bridge (ip-sysctl.txt:
+    ``conf/IF/forwarding``, per interface): its containers reach each other through the
+    bridge, and the host, but no other network, even where the host forwards (docker's
+    DOCKER-ISOLATION iptables chains do this job)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/sys/net/ipv4/conf/{bridge}/forwarding").write_text("0")
 
 
 def _bridge_ready(name: str, address: str) -> bool:
@@ -318,9 +402,11 @@ def _link_index(name: str) -> int | None:
         return None
 
 
-def veth_names(container_id: str) -> tuple[str, str]:
-    """The host end's name and the peer's name until it becomes eth0 (IFNAMSIZ: 15 characters at most)."""
-    return f"veth{container_id[:8]}", f"vpeer{container_id[:8]}"
+def veth_names(container_id: str, ifname: str = "eth0") -> tuple[str, str]:
+    """The host end's name and the peer's name until it becomes ``ifname`` (IFNAMSIZ: 15 characters
+    at most): ``eth1``'s pair is ``veth01234567-1``... the ``-N`` only for the second network on."""
+    suffix = "" if ifname == "eth0" else "-" + ifname[3:]
+    return f"veth{container_id[:8]}{suffix}", f"vpeer{container_id[:8]}{suffix}"
 
 
 def _netns(pid: int, change: bool = True) -> str:
@@ -360,11 +446,11 @@ def attach(root: Path, container_id: str, pid: int, lease: Lease) -> str:
     The shim does this while the container's first process builds its root
     file system, and lets it exec only after.
     """
-    host = plug(root, container_id, pid)
+    host = plug(root, container_id, pid, lease)
     try:
         _in_netns_of(pid, configure_own_eth0, container_id, lease)
     except BaseException:
-        detach(container_id)
+        detach(container_id, lease.ifname)
         raise
     return host
 
@@ -391,11 +477,12 @@ def _in_netns_of(pid: int, fn, *args) -> None:
             setns(ours.fileno(), CLONE_NEWNET)
 
 
-def plug(root: Path, container_id: str, pid: int) -> str:
+def plug(root: Path, container_id: str, pid: int, lease: Lease | None = None) -> str:
     """The host's half: a veth pair whose peer is born in the namespace of ``pid``, the host end on the bridge."""
-    host, peer = veth_names(container_id)
+    ifname = lease.ifname if lease else "eth0"
+    host, peer = veth_names(container_id, ifname)
     _netns(pid)  # refuse the host's namespace before creating anything
-    bridge = ensure_bridge(root)
+    bridge = ensure_bridge(root, lease)
     with Rtnl() as nl:
         with _failing(f"cannot create {host} for container {container_id[:12]}"):
             # the peer is born inside the container: it never appears among the host's links
@@ -404,22 +491,23 @@ def plug(root: Path, container_id: str, pid: int) -> str:
             with _failing(f"cannot connect container {container_id[:12]} to {bridge}"):
                 nl.set_link(_link_index(host), master=_link_index(bridge), up=True)
         except BaseException:
-            detach(container_id)
+            detach(container_id, ifname)
             raise
     return host
 
 
 def configure_own_eth0(container_id: str, lease: Lease) -> None:
     """The container's half, from inside its network namespace (``attach`` enters it): the peer
-    becomes ``eth0`` with the lease's MAC and address, up, with ``lo``, and a default route via
-    the gateway."""
-    with _failing(f"cannot connect container {container_id[:12]} to {bridge_name()}"), Rtnl() as nl:
-        eth0 = socket.if_nametoindex(veth_names(container_id)[1])  # in this namespace: ours
-        nl.set_link(eth0, name="eth0", mac=lease.mac)
-        nl.add_address(eth0, lease.address, lease.prefixlen)
-        nl.set_link(eth0, up=True)
+    becomes ``eth0`` (or the lease's ``ethN``) with the lease's MAC and address, up, with ``lo``,
+    and (if the lease is ``routed``) a default route via the gateway."""
+    with _failing(f"cannot connect container {container_id[:12]} to {lease.bridge or bridge_name()}"), Rtnl() as nl:
+        eth = socket.if_nametoindex(veth_names(container_id, lease.ifname)[1])  # in this namespace: ours
+        nl.set_link(eth, name=lease.ifname, mac=lease.mac)
+        nl.add_address(eth, lease.address, lease.prefixlen)
+        nl.set_link(eth, up=True)
         nl.set_link(socket.if_nametoindex("lo"), up=True)
-        nl.add_default_route(lease.gateway)
+        if lease.routed:
+            nl.add_default_route(lease.gateway)
 
 
 def loopback_only(pid: int) -> None:
@@ -436,9 +524,10 @@ def _delete_link(name: str) -> None:
         nl.delete_link(index)
 
 
-def detach(container_id: str) -> None:
-    """Delete the container's host-side veth if it is still there (it dies with the namespace too)."""
-    _delete_link(veth_names(container_id)[0])
+def detach(container_id: str, ifname: str = "eth0") -> None:
+    """Delete the container's host-side veth if it is still there (it dies with the namespace too;
+    deleting one end of a live container's pair takes its ``ethN`` away: ``network disconnect``)."""
+    _delete_link(veth_names(container_id, ifname)[0])
 
 
 @off_the_event_loop
@@ -468,9 +557,16 @@ def bridge_ports() -> list[str]:
         return sorted(link.get("IFLA_IFNAME") for link in ipr.get_links() if link.get("IFLA_MASTER") == bridge[0])
 
 
-def remove_bridge() -> None:
-    """Delete the bridge (its route and gateway address go with it); fine if it is gone."""
-    _delete_link(bridge_name())
+def remove_bridge(bridge: str | None = None) -> None:
+    """Delete the bridge (its route and gateway address go with it); fine if it is gone, and
+    never a link of another kind that happens to have its name."""
+    if _is_bridge(bridge or bridge_name()):
+        _delete_link(bridge or bridge_name())
+
+
+def _is_bridge(name: str) -> bool:
+    """Whether the host's link ``name`` is a bridge: sysfs gives each one a ``bridge/`` directory."""
+    return os.path.isdir(f"/sys/class/net/{name}/bridge")
 
 
 # -- published ports ----------------------------------------------------------
@@ -636,11 +732,13 @@ def bring_up_loopback() -> None:
         fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
 
 
-def hosts_file(hostname: str, address: str | None) -> str:
-    """The container's /etc/hosts, as docker writes it."""
+def hosts_file(hostname: str, address: str | None, peers: list[list] = ()) -> str:
+    """The container's /etc/hosts, as docker writes it; ``peers``, ``[address, name...]`` lines
+    after it (docker's ``--add-host``; minidock's names of the containers on its user networks)."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
              "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
              "ff02::2\tip6-allrouters"]
     if address:
         lines.append(f"{address}\t{hostname}")
+    lines += ["\t".join([peer_address, " ".join(names)]) for peer_address, *names in peers]
     return "\n".join(lines) + "\n"

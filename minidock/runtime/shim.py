@@ -194,7 +194,7 @@ class Shim:
         """Set up, start the container, pump its I/O until it ends, clean up."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stop/kill signal the container, not us
         listener = self._listen()
-        lease = None
+        lease, self.leases, self.released = None, [], []
         limits = self.spec["linux"]["resources"]
         cgroup = NoCgroup() if self.rootless or self.emulated else cgroups.Cgroup.create(
             self.cid, memory=limits["memory"]["limit"] or None, pids=limits["pids"]["limit"] or None,
@@ -202,7 +202,8 @@ class Shim:
         cgroup.warm()
         try:
             if self.network_mode == "bridge":
-                lease = network.allocate(self.pool, self.cid)
+                self.leases = self._allocate()
+                lease = self.leases[0]
             ports = self._publish(lease)  # before the start: a taken port fails it, as in docker
             stdio = self._stdio()
             keeper, pid, error = self._start(cgroup, lease, stdio, listener)
@@ -228,9 +229,16 @@ class Shim:
             cgroup.remove()  # kills whatever of the container was started
             release_network(self.cid, self.network_mode)
             raise
-        if lease is not None:  # after the clients have their exit code: they need not wait for these
-            network.detach(self.cid)
-            network.remove_idle_bridge()
+        network.tidy(self.cid, self.released)  # after the clients have their exit code: they need not wait
+
+    def _allocate(self) -> list:
+        """An address on each of the container's networks (``segments``; None: the default bridge):
+        ``eth0`` on the first, ``eth1``... on the rest; the first that is not ``--internal`` routes."""
+        segments = self.spec["minidock"]["network"].get("segments") or [None]
+        leases = [network.allocate(self.pool, self.cid, network.Segment(**s) if s else None, f"eth{i}")
+                  for i, s in enumerate(segments)]
+        routed = next((i for i, lease in enumerate(leases) if lease.routed), None)
+        return [lease._replace(routed=i == routed) for i, lease in enumerate(leases)]
 
     def _listen(self) -> socket.socket:
         """The attach socket, bound through /proc/self/fd/N/ (sun_path holds only 108 bytes), as clients connect.
@@ -313,7 +321,8 @@ class Shim:
         cabling = None
         if unshared and lease is not None:
             try:  # PID 1 will be in the keeper's netns
-                network.attach(self.pool, self.cid, keeper, lease)
+                for each in self.leases:
+                    network.attach(self.pool, self.cid, keeper, each)
             except MinidockError as e:  # the container's own failure, if it has one, says more
                 cabling = e
         pid = int(os.read(pid_r, 32) or b"0") if unshared else 0
@@ -488,8 +497,7 @@ class Shim:
         for proxy in self.proxies:
             proxy.stop()
         cgroup.remove()
-        if self.network_mode == "bridge":
-            network.release(self.cid)
+        self.released = network.release_all(self.cid)  # also what ``network connect`` added meanwhile
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "attach.sock").unlink()
@@ -529,10 +537,11 @@ def release_resources(bundle: Path) -> None:
 
 
 def release_network(cid: str, network_mode: str) -> None:
-    """The bridge's veth and address; a container without the bridge held neither."""
+    """The veths and addresses on every bridge; a container without a bridge held none (except
+    those ``network connect`` gave it, which ``release_all`` finds too)."""
     if network_mode == "bridge":
         network.detach(cid)
-        network.release(cid, remove_idle_bridge=True)
+    network.tidy(cid, network.release_all(cid))
 
 
 # -- inside the container's namespaces ------------------------------------------
@@ -619,7 +628,8 @@ def _container_main(launch: Launch, go_r: int, err_w: int) -> None:
         if not process["terminal"]:
             take_stdio(stdio, False)
         if lease is not None:
-            (cdir / "hosts").write_text(network.hosts_file(spec["hostname"], lease.address))
+            peers = spec["minidock"]["network"].get("hosts") or []
+            (cdir / "hosts").write_text(network.hosts_file(spec["hostname"], lease.address, peers))
         enter_rootfs(_rootfs_spec(spec, cdir, launch.rootless))
         if process["terminal"]:  # our devpts is mounted now: make the pty here, send the shim its master
             take_stdio(send_new_pty(stdio[0]), True)

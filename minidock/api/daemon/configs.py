@@ -96,8 +96,9 @@ def _checked(fields: dict, what: str, types: dict) -> dict:
     return fields
 
 
-def create_config(body) -> tuple[Config, HostConfig]:
-    """``POST /containers/create``'s body as the engine's two records."""
+def create_config(body) -> tuple[Config, HostConfig, dict | None]:
+    """``POST /containers/create``'s body as the engine's two records, and the EndpointSettings
+    (``Aliases``) of ``NetworkingConfig.EndpointsConfig`` for the container's network."""
     body = dict(_object(body, "the body"))
     host_body = _object(body.pop("HostConfig", None) or {}, "HostConfig")
     networking = _object(body.pop("NetworkingConfig", None) or {}, "NetworkingConfig")
@@ -117,13 +118,20 @@ def create_config(body) -> tuple[Config, HostConfig]:
     if asked == "default":
         host["NetworkMode"] = "bridge"
     endpoints = _object(networking.get("EndpointsConfig") or {}, "NetworkingConfig.EndpointsConfig")
-    for network, endpoint in endpoints.items():
+    if len(endpoints) > 1:   # docker before API 1.44 says the same
+        raise HTTPError(400, "Container cannot be connected to network endpoints: " + ", ".join(endpoints))
+    endpoint = None
+    for network, settings in endpoints.items():
+        endpoint = dict(_object(settings or {}, f"EndpointsConfig.{network}"))
+        aliases = _strings(endpoint.pop("Aliases", None) or [], f"EndpointsConfig.{network}.Aliases")
         if network not in (asked, host.get("NetworkMode", "bridge")) or \
-                any(not _empty(v) for v in _object(endpoint or {}, f"EndpointsConfig.{network}").values()):
-            raise HTTPError(400, f"minidock does not support NetworkingConfig for network {network!r}")
+                any(not _empty(v) for v in endpoint.values()):
+            raise HTTPError(400, f"minidock supports only Aliases in NetworkingConfig, for the container's "
+                                 f"network ({network!r} given)")
+        endpoint = {"Aliases": aliases}
     if host.get("PidsLimit", 0) < 0:
         host["PidsLimit"] = 0   # -1 is "unlimited", as 0
-    return Config(**config), HostConfig(**host)
+    return Config(**config), HostConfig(**host), endpoint
 
 
 def exec_config(body) -> ExecConfig:

@@ -50,9 +50,9 @@ def create(req) -> None:
     name = req.arg("name") or None
     if name is not None and not ctr.NAME_RE.match(name):
         raise HTTPError(400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-    config, host = configs.create_config(req.json_body())
+    config, host, endpoint = configs.create_config(req.json_body())
     try:
-        cid = _engine(req).create(config, host, name)
+        cid = _engine(req).create(config, host, name, endpoint)
     except ImageNotFound:
         raise ImageNotFound(f"No such image: {familiar_name(config.Image)}") from None
     req.reply_json({"Id": cid, "Warnings": []}, 201)
@@ -123,7 +123,7 @@ def _list_row(req, cid: str, config: dict, state: dict, size: bool) -> dict:
            "Created": int(parse_rfc3339(config["Created"])), "Ports": ports, "Labels": config["Labels"],
            "State": state["Status"], "Status": api.status_text(state),
            "HostConfig": {"NetworkMode": config["NetworkMode"]},
-           "NetworkSettings": {"Networks": _networks(config, state)}, "Mounts": []}
+           "NetworkSettings": {"Networks": _networks(req, config, state)}, "Mounts": []}
     if size:
         c = _engine(req)
         images = req.client.images.images
@@ -132,12 +132,8 @@ def _list_row(req, cid: str, config: dict, state: dict, size: bool) -> dict:
     return row
 
 
-def _networks(config: dict, state: dict) -> dict:
-    if config["NetworkMode"] == "none":
-        return {}
-    return {config["NetworkMode"]: {"IPAddress": state.get("IPAddress", ""), "Gateway": state.get("Gateway", ""),
-                                    "IPPrefixLen": state.get("IPPrefixLen", 0),
-                                    "MacAddress": state.get("MacAddress", "")}}
+def _networks(req, config: dict, state: dict) -> dict:
+    return _engine(req).networks.settings(config["Id"], config, state["Status"] == "running")
 
 
 @route("GET", rf"/containers/{NAME}/json")

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ... import __version__
-from ...errors import (Conflict, InvalidArchive, InvalidReference, MinidockError, NotFound, UsageError)
+from ...errors import (Conflict, Forbidden, InvalidArchive, InvalidParameter, InvalidReference, MinidockError,
+                       NotFound, UsageError)
 from ...httpd import BodyError, Handler
 from ..client import Client
 
@@ -63,7 +64,8 @@ def not_modified() -> HTTPError:
 
 
 # the engine's errors as Docker's status codes (errdefs in moby): the first class that matches
-STATUS = ((NotFound, 404), (Conflict, 409), (InvalidReference, 400), (UsageError, 400),
+STATUS = ((NotFound, 404), (Conflict, 409), (Forbidden, 403), (InvalidParameter, 400),
+          (InvalidReference, 400), (UsageError, 400),
           (InvalidArchive, 400), (MinidockError, 500))
 
 
