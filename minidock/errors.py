@@ -29,6 +29,10 @@ class InvalidReference(APIError):
     """A string that is not a valid image reference."""
 
 
+class InvalidParameter(APIError):
+    """A request's parameter is malformed: a bad mount or volume name (Docker's errdefs.InvalidParameter, 400)."""
+
+
 class Conflict(APIError):
     """The request conflicts with the store's state (e.g. rmi of an image in use)."""
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ... import __version__
-from ...errors import (Conflict, InvalidArchive, InvalidReference, MinidockError, NotFound, UsageError)
+from ...errors import (Conflict, InvalidArchive, InvalidParameter, InvalidReference, MinidockError, NotFound, UsageError)
 from ...httpd import BodyError, Handler
 from ..client import Client
 
@@ -63,7 +63,7 @@ def not_modified() -> HTTPError:
 
 
 # the engine's errors as Docker's status codes (errdefs in moby): the first class that matches
-STATUS = ((NotFound, 404), (Conflict, 409), (InvalidReference, 400), (UsageError, 400),
+STATUS = ((NotFound, 404), (Conflict, 409), (InvalidReference, 400), (InvalidParameter, 400), (UsageError, 400),
           (InvalidArchive, 400), (MinidockError, 500))
 
 
