@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from conftest import run_cli
 from minidock.containers.mounts import parse_bind, parse_mount, parse_mount_flag, requests_of
 from minidock.errors import Conflict, InvalidParameter, NotFound
 from test_containers import eventually, mounts_of, remove_all, store_processes
-from test_daemon import MINIDOCK, Daemon, _all_containers, clis
+from test_daemon import _all_containers, clis, daemon  # noqa: F401  (daemon: the fixture)
 
 
 # -- the grammar of -v, --mount and --tmpfs (pure) ------------------------------------------
@@ -111,7 +110,8 @@ def test_the_volume_commands(root):
     table = run_cli("volume", "ls", check=True).stdout.decode().splitlines()
     assert table == ["DRIVER    VOLUME NAME", "local     data", "local     other"]
     assert run_cli("volume", "ls", "-q", "-f", "label=a=b", check=True).stdout == b"data\n"
-    assert run_cli("volume", "ls", "--format", "{{.Name}} {{.Driver}}", check=True).stdout == b"data local\nother local\n"
+    listed = run_cli("volume", "ls", "--format", "{{.Name}} {{.Driver}}", check=True).stdout
+    assert listed == b"data local\nother local\n"
     inspected = json.loads(run_cli("volume", "inspect", "data", check=True).stdout)
     assert inspected[0]["Name"] == "data" and inspected[0]["Labels"] == {"a": "b"}
     bad = run_cli("volume", "create", "../x")
@@ -155,7 +155,8 @@ def test_a_named_volume_outlives_its_container_and_is_copied_up_from_the_image(e
     passwd.write_text("changed\n")   # not empty any more: never copied over again
     assert run(engine, "cat /etc/passwd", volumes=["etcvol:/etc"]) == b"changed\n"
     # a bind is never filled; nocopy leaves a volume empty
-    assert run(engine, "ls /etc | wc -l", volumes=["bare:/etc:nocopy"]).split() == [b"3"]  # hosts, hostname, resolv.conf
+    # nocopy: only the mount points of hosts, hostname and resolv.conf
+    assert run(engine, "ls /etc | wc -l", volumes=["bare:/etc:nocopy"]).split() == [b"3"]
 
 
 @pytest.mark.root
@@ -235,13 +236,15 @@ def test_run_flags_of_the_cli(engine, root, tmp_path):
     (tmp_path / "h").mkdir()
     out = run_cli("run", "--rm", "--network", "none", "-v", "data:/data", "-v", f"{tmp_path / 'h'}:/h",
                   "--mount", "type=volume,source=more,target=/more", "--tmpfs", "/t:size=1m",
-                  "busybox", "sh", "-c", "echo 1 > /data/a; echo 2 > /h/b; echo 3 > /more/c; grep -c ' /t ' /proc/mounts",
+                  "busybox", "sh", "-c",
+                  "echo 1 > /data/a; echo 2 > /h/b; echo 3 > /more/c; grep -c ' /t ' /proc/mounts",
                   check=True)
     assert out.stdout == b"1\n"
     assert (root / "volumes/data/_data/a").read_text() == "1\n" and (tmp_path / "h" / "b").read_text() == "2\n"
     assert (root / "volumes/more/_data/c").read_text() == "3\n"
     bad = run_cli("run", "--rm", "--mount", "type=volume,bogus=1,target=/x", "busybox", "true")
-    assert bad.returncode == 125 and b'invalid argument "type=volume,bogus=1,target=/x" for "--mount" flag' in bad.stderr
+    assert bad.returncode == 125
+    assert b'invalid argument "type=volume,bogus=1,target=/x" for "--mount" flag' in bad.stderr
     bad = run_cli("run", "--rm", "-v", "../x:/x", "busybox", "true")
     assert bad.returncode == 125 and b"includes invalid characters" in bad.stderr
     assert run_cli("volume", "ls", "-q", check=True).stdout == b"data\nmore\n"
@@ -249,17 +252,6 @@ def test_run_flags_of_the_cli(engine, root, tmp_path):
 
 
 # -- through minidock daemon: both docker CLIs and docker-py --------------------------------
-
-@pytest.fixture
-def daemon(tmp_path):
-    subprocess.run(MINIDOCK + ["bootstrap", "busybox"], env=dict(os.environ, MINIDOCK_ROOT=str(tmp_path / "store")),
-                   check=True, capture_output=True)
-    d = Daemon(tmp_path).start()
-    yield d
-    subprocess.run(MINIDOCK + ["rm", "-f", *_all_containers(d)], env=d.env, capture_output=True)
-    assert d.stop() == 0
-    assert mounts_of(tmp_path) == []
-
 
 @pytest.mark.root
 @pytest.mark.peers("docker")
@@ -296,11 +288,12 @@ def test_the_docker_cli_drives_volumes(daemon, cli, tmp_path):
     assert not (tmp_path / "store" / "x").exists() and not (tmp_path / "x").exists()
     docker("volume", "rm", "vol1")
     assert docker("volume", "ls", "-q") == ""
+    assert mounts_of(tmp_path) == []
 
 
 @pytest.mark.root
 @pytest.mark.peers("docker")
-def test_docker_py_drives_volumes(daemon):
+def test_docker_py_drives_volumes(daemon, tmp_path):
     docker = pytest.importorskip("docker", reason="needs the docker package (make setup installs the test extra)")
     client = docker.DockerClient(base_url=f"unix://{daemon.sock}")
     volume = client.volumes.create("pyvol", labels={"by": "docker-py"})
@@ -322,6 +315,7 @@ def test_docker_py_drives_volumes(daemon):
     volume.remove()
     assert client.volumes.list() == []
     client.close()
+    assert mounts_of(tmp_path) == []
 
 
 @pytest.mark.root
@@ -329,7 +323,8 @@ def test_docker_py_drives_volumes(daemon):
 @pytest.mark.parametrize("body, message", [
     ({"Image": "busybox", "HostConfig": {"Binds": ["a:b:c:d"]}}, "invalid volume specification: 'a:b:c:d'"),
     ({"Image": "busybox", "HostConfig": {"Binds": ["../etc:/x"]}}, "includes invalid characters"),
-    ({"Image": "busybox", "HostConfig": {"Mounts": [{"Type": "nfs", "Target": "/x"}]}}, "mount type unknown"),
+    ({"Image": "busybox", "HostConfig": {"Mounts": [{"Type": "nfs", "Target": "/x"}]}},
+     "mount type unknown"),
     ({"Image": "busybox", "HostConfig": {"Tmpfs": {"/t": "context=x"}}}, "invalid tmpfs option"),
     ({"Image": "busybox", "HostConfig": {"Binds": "notalist"}}, "HostConfig.Binds has the wrong type"),
 ])

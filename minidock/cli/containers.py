@@ -17,7 +17,7 @@ from ..api.containers import PS_HEADERS, FrameReader, create_config, parse_signa
 from ..api.volumes import mounts_volume, parse_mount_flag
 from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
-from .base import command, filters, flag, formatted, out
+from .base import command, each_named, filters, flag, formatted, out
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
 
@@ -130,15 +130,7 @@ def start_cmd(client: Client, opts) -> int:
 
 def each(client: Client, opts, action) -> int:
     """Apply ``action(cid)`` to every named container, printing each name like docker."""
-    status = 0
-    for name in opts.args:
-        try:
-            action(client.containers.containers.resolve(name))
-            out(name)
-        except MinidockError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            status = 1
-    return status
+    return each_named(opts.args, lambda name: action(client.containers.containers.resolve(name)))
 
 
 @command("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",

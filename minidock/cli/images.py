@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import sys
 
@@ -12,7 +11,7 @@ from ..api.client import Client
 from ..api.images import Image, short_id
 from ..display import format_table, human_size, parse_rfc3339, time_ago
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, filters, flag, formatted, out
+from .base import command, confirmed, filters, flag, formatted, out, print_inspected
 
 
 # -- images -------------------------------------------------------------------
@@ -128,12 +127,7 @@ def inspect_cmd(client: Client, opts) -> int:
         except NotFound:
             print(f"Error: No such object: {name}", file=sys.stderr)
             status = 1
-    if opts.format:
-        from . import template  # only --format needs it
-        for attrs in found:
-            out(template.render(opts.format, attrs, missing_key="error"))
-    else:
-        out(json.dumps(found, indent=4, ensure_ascii=False))
+    print_inspected(found, opts.format)
     return status
 
 
@@ -315,13 +309,6 @@ def system_prune_cmd(client: Client, opts) -> int:
     return 0
 
 
-def _confirmed(warning: str) -> bool:
-    """docker's prompt before a prune; only "y" or "yes" goes on."""
-    sys.stdout.write(f"WARNING! This will remove {warning}.\nAre you sure you want to continue? [y/N] ")
-    sys.stdout.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
 def _print_pruned(result: dict) -> None:
     if result["ImagesDeleted"]:
         out("Deleted Images:")
@@ -343,6 +330,6 @@ def image_cmd(client: Client, opts) -> int:
          counts=(0, 0))
 def image_prune_cmd(client: Client, opts) -> int:
     what = "all images without at least one container associated to them" if opts.all else "all dangling images"
-    if opts.force or _confirmed(what):
+    if opts.force or confirmed(what):
         _print_pruned(client.images.prune(all=opts.all))
     return 0

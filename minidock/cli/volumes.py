@@ -3,13 +3,12 @@ flags, ``DRIVER    VOLUME NAME`` table and messages."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..api.client import Client
 from ..display import format_table, human_size
 from ..errors import MinidockError, UsageError
-from .base import command, filters, flag, formatted, out
+from .base import command, confirmed, each_named, filters, flag, formatted, out, print_inspected
 
 LS_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
               "Labels": "LABELS", "CreatedAt": "CREATED AT"}
@@ -62,12 +61,7 @@ def volume_inspect_cmd(client: Client, opts) -> int:
         except MinidockError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             status = 1
-    if opts.format:
-        from . import template  # only --format needs it
-        for attrs in found:
-            out(template.render(opts.format, attrs, missing_key="error"))
-    else:
-        out(json.dumps(found, indent=4, ensure_ascii=False))
+    print_inspected(found, opts.format)
     return status
 
 
@@ -75,15 +69,7 @@ def volume_inspect_cmd(client: Client, opts) -> int:
          flag("-f", "--force", action="store_true", help="Force the removal of one or more volumes"),
          counts=(1, None))
 def volume_rm_cmd(client: Client, opts) -> int:
-    status = 0
-    for name in opts.args:
-        try:
-            client.volumes.volumes.remove(name, force=opts.force)
-            out(name)
-        except MinidockError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            status = 1
-    return status
+    return each_named(opts.args, lambda name: client.volumes.volumes.remove(name, force=opts.force))
 
 
 @command("volume prune", "[OPTIONS]", "Remove unused local volumes",
@@ -94,12 +80,8 @@ def volume_rm_cmd(client: Client, opts) -> int:
 def volume_prune_cmd(client: Client, opts) -> int:
     wanted = filters(opts.filter, ("label",))
     which = "all" if opts.all else "anonymous"
-    if not opts.force:
-        sys.stdout.write(f"WARNING! This will remove {which} local volumes not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    if not (opts.force or confirmed(f"{which} local volumes not used by at least one container")):
+        return 0
     result = client.volumes.volumes.prune(opts.all, wanted)
     if result["VolumesDeleted"]:
         out("Deleted Volumes:\n" + "\n".join(result["VolumesDeleted"]) + "\n")

@@ -107,7 +107,8 @@ class Volumes:
                 and (not filters.get("driver") or record["Driver"] in filters["driver"]))
 
     def remove(self, name: str, force: bool = False) -> None:
-        """``docker volume rm``: 409 while a container uses it; ``force`` removes a missing one quietly, not one in use."""
+        """``docker volume rm``: 409 while a container uses it; ``force`` passes over a missing one quietly
+        (not one in use)."""
         with self.store.lock():
             try:
                 self.get(name)
@@ -150,7 +151,8 @@ class Volumes:
         return total
 
     def remove_anonymous(self, names: list[str]) -> None:
-        """What ``rm -v`` and ``--rm`` do after the container is gone: its anonymous volumes, unless another uses them."""
+        """What ``rm -v`` and ``--rm`` do after the container is gone: its anonymous volumes, unless
+        another container uses them."""
         for name in names:
             record = self._maybe(name)
             if record is not None and ANONYMOUS in record["Labels"]:

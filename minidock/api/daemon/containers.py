@@ -225,6 +225,8 @@ def wait(req, name: str) -> None:
             state = c.state(cid)
         except NotFound:
             code = sessions.exit_code(cid)
+            if code is None and cid in sessions.live:
+                return None   # AutoRemove: the shim removed it first, its exit code is on the way
             return {"StatusCode": first["ExitCode"] if code is None else code, "Error": None}
         if condition == "removed" or state["Status"] == "running":
             return None

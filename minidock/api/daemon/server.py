@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ... import __version__
-from ...errors import (Conflict, InvalidArchive, InvalidParameter, InvalidReference, MinidockError, NotFound, UsageError)
+from ...errors import (Conflict, InvalidArchive, InvalidParameter, InvalidReference, MinidockError, NotFound,
+                       UsageError)
 from ...httpd import BodyError, Handler
 from ..client import Client
 
