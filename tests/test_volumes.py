@@ -11,15 +11,17 @@ from __future__ import annotations
 import errno
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import require_tool, run_cli
 from minidock.containers.mounts import parse_bind, parse_mount, parse_mount_flag, requests_of
 from minidock.errors import Conflict, InvalidParameter, NotFound
 from test_containers import eventually, mounts_of, remove_all, store_processes
 from test_daemon import _all_containers, clis, daemon  # noqa: F401  (daemon: the fixture)
+from test_rootless import NOBODY, as_nobody  # noqa: F401  (as_nobody: the fixture)
 
 
 # -- the grammar of -v, --mount and --tmpfs (pure) ------------------------------------------
@@ -338,3 +340,45 @@ def test_bad_mounts_are_400_and_make_nothing(daemon, body, message, tmp_path):
     assert daemon.request("GET", "/volumes/..")[0] == 404
     status, data = daemon.request("GET", "/volumes")
     assert status == 200 and json.loads(data) == {"Volumes": [], "Warnings": None}
+
+
+# -- the other run modes ----------------------------------------------------------------------
+
+def test_emulated_mode_binds_with_proot_and_refuses_what_proot_cannot_do(busybox, tmp_path):
+    require_tool("proot")
+    env = os.environ | {"MINIDOCK_MODE": "chroot-emulated"}
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "f").write_text("from host\n")
+    out = run_cli("run", "--rm", "-v", "ev:/etc", "-v", f"{host}:/h", "busybox", "sh", "-c",
+                  "cat /h/f; echo back > /h/b; head -c 5 /etc/passwd; echo; cat /etc/hostname", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.decode().splitlines()
+    assert lines[:2] == ["from host", "root:"] and len(lines) == 3 and lines[2]   # copy-up, and /etc/hostname
+    assert (host / "b").read_text() == "back\n"
+    for flags in (["-v", "ev:/etc:ro"], ["--tmpfs", "/t"]):
+        refused = run_cli("run", "--rm", *flags, "busybox", "true", env=env)
+        assert refused.returncode == 125 and refused.stderr.count(b"\n") == 1
+        assert b"not supported in chroot-emulated mode" in refused.stderr
+    assert run_cli("ps", "-aq", env=env).stdout == b""
+
+
+@pytest.mark.root
+@pytest.mark.peers("setpriv")
+def test_rootless_volumes_and_binds_of_what_the_user_can_read(as_nobody):
+    as_nobody("bootstrap", "busybox")
+    shared = as_nobody.home / "shared"
+    shared.mkdir()
+    os.chown(shared, NOBODY, NOBODY)
+    out = as_nobody("run", "--rm", "-v", "rv:/data", "-v", f"{shared}:/s", "--tmpfs", "/t", "busybox", "sh", "-c",
+                    "echo 1 > /data/a; echo 2 > /s/b; echo 3 > /t/c; cat /data/a /s/b /t/c").stdout
+    assert out.split() == ["1", "2", "3"]
+    assert (shared / "b").stat().st_uid == NOBODY   # root inside is the user outside
+    assert as_nobody("run", "--rm", "-v", "rv:/data:ro", "busybox", "cat", "/data/a").stdout == "1\n"
+    secret = Path(tempfile.mkdtemp(prefix="minidock-secret-"))   # root's, mode 0700
+    try:
+        refused = as_nobody("run", "--rm", "-v", f"{secret}:/x", "busybox", "true", check=False)
+        assert refused.returncode == 125 and "is not readable by this user" in refused.stderr
+    finally:
+        os.rmdir(secret)
+    assert as_nobody("volume", "ls", "-q").stdout == "rv\n"
