@@ -382,3 +382,23 @@ def test_rootless_volumes_and_binds_of_what_the_user_can_read(as_nobody):
     finally:
         os.rmdir(secret)
     assert as_nobody("volume", "ls", "-q").stdout == "rv\n"
+
+
+@pytest.mark.root
+def test_an_image_s_volume_is_an_anonymous_volume_as_in_docker(engine, tmp_path):
+    """VOLUME in a Dockerfile: each container gets an anonymous volume there, filled from the image;
+    a later RUN's writes under it are not in the image (the classic builder's well-known rule)."""
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN mkdir /data && echo image > /data/f\n"
+                                                 "VOLUME /data\nRUN echo lost > /data/g\n")
+    run_cli("build", "-q", "-t", "withvol:1", str(tmp_path / "ctx"), check=True)
+    assert engine.volumes.list() == []   # the build's containers took their anonymous volumes along
+    c = engine.containers.create("withvol:1", ["sh", "-c", "ls /data; echo run > /data/h"], network_mode="none")
+    (mount,) = c.attrs["Mounts"]
+    assert mount["Type"] == "volume" and mount["Destination"] == "/data" and len(mount["Name"]) == 64
+    c.start()
+    assert c.wait()["StatusCode"] == 0 and c.logs() == b"f\n"
+    assert Path(mount["Source"], "h").read_text() == "run\n"
+    assert c.diff() == []   # the volume's files are not the container's layer
+    c.remove(v=True)
+    assert engine.volumes.list() == []

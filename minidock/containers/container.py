@@ -150,7 +150,8 @@ class Containers:
         argv = entrypoint + command   # docker: a new --entrypoint resets the image's CMD
         if not argv:
             raise APIError("no command specified")
-        requests = requests_of(host.Binds, host.Mounts, host.Tmpfs, config.Volumes)
+        # the image's VOLUME paths get anonymous volumes too, as Docker's (copied up from the image)
+        requests = requests_of(host.Binds, host.Mounts, host.Tmpfs, (cfg.get("Volumes") or {}) | config.Volumes)
         if run_mode == "chroot-emulated" and any(r["Type"] == "tmpfs" or r["ReadOnly"] for r in requests):
             raise APIError("tmpfs and read-only mounts are not supported in chroot-emulated mode: proot can only bind")
         mounts: list[dict] = []
