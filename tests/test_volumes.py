@@ -116,6 +116,8 @@ def test_the_volume_commands(root):
     assert listed == b"data local\nother local\n"
     inspected = json.loads(run_cli("volume", "inspect", "data", check=True).stdout)
     assert inspected[0]["Name"] == "data" and inspected[0]["Labels"] == {"a": "b"}
+    assert run_cli("inspect", "-f", "{{.Mountpoint}}", "data", check=True).stdout.decode() == \
+        f"{root / 'volumes' / 'data' / '_data'}\n"   # docker inspect finds volumes too
     bad = run_cli("volume", "create", "../x")
     assert bad.returncode == 1 and b"includes invalid characters" in bad.stderr and b"Traceback" not in bad.stderr
     missing = run_cli("volume", "rm", "data", "nosuch")

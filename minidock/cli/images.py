@@ -132,16 +132,17 @@ def inspect_cmd(client: Client, opts) -> int:
 
 
 def inspect_one(client: Client, name: str, kind: str | None) -> dict:
-    """A container's or an image's attrs: containers first, as docker looks them up."""
-    if kind in (None, "container"):
-        try:
-            return client.containers.get(name).attrs
-        except NotFound:
-            if kind == "container":
-                raise
-    if kind not in (None, "image"):
+    """A container's, an image's or a volume's attrs, looked up in that order, as docker does."""
+    if kind not in (None, "container", "image", "volume"):
         raise UsageError(f'"{kind}" is not a valid value for --type')
-    return client.images.get(name).attrs
+    lookups = {"container": client.containers.get, "image": client.images.get, "volume": client.volumes.get}
+    for each_kind, get in lookups.items():
+        if kind in (None, each_kind):
+            try:
+                return get(name).attrs
+            except NotFound:
+                continue
+    raise NotFound(f"No such object: {name}")
 
 
 # -- archives -----------------------------------------------------------------
