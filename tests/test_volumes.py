@@ -45,6 +45,7 @@ def test_binds_are_read_as_docker_reads_them():
     ("data:/proc/kcore", 'located inside "/proc"'),
     ("a:/b:ro:d", "invalid volume specification"),
     ("data:/x:bogus", "invalid mode: bogus"),
+    ("/srv:/x:rshared", 'propagation "rshared"'),
 ])
 def test_bad_binds_are_refused_with_docker_s_message(spec, message):
     with pytest.raises(InvalidParameter, match=message.replace("(", r"\(")):
@@ -56,7 +57,13 @@ def test_mounts_and_tmpfs():
     for bad, message in [({"Type": "nfs", "Target": "/x"}, "mount type unknown"),
                          ({"Type": "bind", "Target": "/x"}, "field Source must not be empty"),
                          ({"Type": "volume", "Source": "v1"}, "field Target must not be empty"),
-                         ({"Type": "volume", "Target": "/x", "Bogus": 1}, "unknown field Bogus")]:
+                         ({"Type": "volume", "Target": "/x", "Bogus": 1}, "unknown field Bogus"),
+                         ({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": "1g"}}, "whole number"),
+                         ({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": []}, "must be an object"),
+                         ({"Type": "bind", "Source": "/s", "Target": "/t", "BindOptions": {"Propagation": "shared"}},
+                          'propagation "shared"'),
+                         ({"Type": "volume", "Target": "/t", "VolumeOptions": {"DriverConfig": {"Name": "nfs"}}},
+                          "no labels, drivers")]:
         with pytest.raises(InvalidParameter, match=message):
             parse_mount(bad)
     flag = parse_mount_flag("type=bind,src=/srv,dst=/s,readonly")

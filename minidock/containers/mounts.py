@@ -85,6 +85,7 @@ def parse_bind(spec: str) -> dict:
     modes = [m for m in modes.split(",") if m]
     if not set(modes) <= BIND_MODES or ("ro" in modes and "rw" in modes):
         raise InvalidParameter(f"invalid mode: {','.join(modes)}")
+    _private(next((m for m in modes if "private" in m or "shared" in m or "slave" in m), ""))
     kind = "bind" if source.startswith("/") else "volume"
     if kind == "volume" and source:
         check_volume_name(source)
@@ -94,6 +95,27 @@ def parse_bind(spec: str) -> dict:
     mode = ",".join(modes) or ("z" if kind == "volume" and source else "")
     return _request(kind, source, _target(target, spec, kind), "ro" in modes, nocopy="nocopy" in modes, mode=mode,
                     create=True)
+
+
+def _private(propagation) -> None:
+    """minidock's binds are rprivate, Docker's default; another propagation would silently not be had."""
+    if propagation not in ("", "private", "rprivate", None):
+        raise InvalidParameter(f'minidock does not support mount propagation "{propagation}" (binds are rprivate)')
+
+
+def _options(mount: dict, key: str) -> dict:
+    options = mount.get(key)
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InvalidParameter(f"invalid mount config: {key} must be an object")
+    return options
+
+
+def _whole(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParameter(f"invalid mount config for type \"tmpfs\": {what} must be a whole number")
+    return value
 
 
 def parse_mount(mount) -> dict:
@@ -116,17 +138,26 @@ def parse_mount(mount) -> dict:
         if not source.startswith("/"):
             raise InvalidParameter(f"invalid mount config for type \"bind\": invalid mount path: '{source}' "
                                    "mount path must be absolute")
+        bind = _options(mount, "BindOptions")
+        _private(bind.get("Propagation"))
+        if bind.get("NonRecursive"):
+            raise InvalidParameter("minidock does not support non-recursive binds (BindOptions.NonRecursive)")
         return _request("bind", posixpath.normpath(source), target, read_only)
     if kind == "tmpfs":
         if source:
             raise InvalidParameter('invalid mount config for type "tmpfs": field Source must not be specified')
-        options = mount.get("TmpfsOptions") or {}
-        data = [f"size={int(options['SizeBytes'])}"] if options.get("SizeBytes") else []
-        data += [f"mode={int(options['Mode']):o}"] if options.get("Mode") else []
+        options = _options(mount, "TmpfsOptions")
+        data = [f"size={_whole(options['SizeBytes'], 'SizeBytes')}"] if options.get("SizeBytes") else []
+        data += [f"mode={_whole(options['Mode'], 'Mode'):o}"] if options.get("Mode") else []
         return _request("tmpfs", "", target, read_only, options=",".join(data))
     if source:
         check_volume_name(source)
-    nocopy = bool((mount.get("VolumeOptions") or {}).get("NoCopy"))
+    volume = _options(mount, "VolumeOptions")
+    driver = _options(volume, "DriverConfig")
+    if volume.get("Labels") or driver.get("Name") not in (None, "", "local") or driver.get("Options"):
+        raise InvalidParameter("minidock's volumes take no labels, drivers or driver options in a mount "
+                               "(create the volume first: volume create --label)")
+    nocopy = bool(volume.get("NoCopy"))
     return _request("volume", source, target, read_only, nocopy=nocopy)
 
 
