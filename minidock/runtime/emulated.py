@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 
 from ..errors import APIError, MinidockError
-from .rootfs import fill_empty, setup_user
+from .copyup import fill_empty
+from .rootfs import setup_user
 
 
 def proot() -> str:
@@ -57,8 +58,10 @@ def _bind_source(mount: dict, cdir: Path, rootfs: Path) -> str:
     if mount["type"] != "bind" or "ro" in options:
         raise APIError(f"{'read-only ' if 'ro' in options else ''}{mount['type']} mounts are not supported in "
                        f"chroot-emulated mode ({mount['destination']}): proot can only bind")
-    if mount.get("copyUp"):   # Docker's copy-up of an empty volume, from the flattened root
-        fill_empty(str(rootfs / mount["destination"].lstrip("/")), mount["source"])
+    inside = os.path.realpath(rootfs / mount["destination"].lstrip("/"))
+    # Docker's copy-up of an empty volume, from the flattened root; never through a symlink out of it
+    if mount.get("copyUp") and inside.startswith(os.path.realpath(rootfs) + "/"):
+        fill_empty(inside, mount["source"])
     return str(cdir / mount["source"])
 
 

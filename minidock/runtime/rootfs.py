@@ -26,13 +26,12 @@ symlink on the host is followed on the host, as Docker does.
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 import tempfile
 from collections import namedtuple
 from pathlib import Path
 
 from ..errors import NotFound
+from .copyup import fill_empty
 from .overlay import mount_overlay
 from .syscalls import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
                        MS_REMOUNT, MS_STRICTATIME, mount, mounts, pivot_root, sethostname, umount2)
@@ -276,41 +275,6 @@ def tmpfs_options(options: list[str]) -> tuple[int, str | None]:
         elif "=" in option:
             data.append(option)
     return flags, ",".join(data) or None
-
-
-def fill_empty(source: str, volume: str) -> None:
-    """Copy the tree at ``source`` (the container's path) into ``volume`` if that is empty."""
-    if not os.path.isdir(source) or os.path.islink(source) or not os.path.isdir(volume) or os.listdir(volume):
-        return
-    copy_tree(source, volume)
-    _copy_owner_and_mode(os.lstat(source), volume)
-
-
-def copy_tree(source: str, target: str) -> None:
-    """Files, directories and symlinks with their owners, modes and times; device nodes and fifos are skipped."""
-    for entry in os.scandir(source):
-        dest = os.path.join(target, entry.name)
-        info = entry.stat(follow_symlinks=False)
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry.path), dest)
-        elif entry.is_dir(follow_symlinks=False):
-            os.mkdir(dest)
-            copy_tree(entry.path, dest)
-        elif entry.is_file(follow_symlinks=False):
-            shutil.copyfile(entry.path, dest, follow_symlinks=False)
-        else:
-            continue
-        _copy_owner_and_mode(info, dest)
-
-
-def _copy_owner_and_mode(info: os.stat_result, path: str) -> None:
-    try:
-        os.lchown(path, info.st_uid, info.st_gid)
-    except OSError:
-        pass   # rootless: an owner outside the user namespace's map stays ours
-    if not stat.S_ISLNK(info.st_mode):
-        os.chmod(path, stat.S_IMODE(info.st_mode))
-        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
 def mask_paths(paths) -> None:
