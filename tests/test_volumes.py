@@ -133,6 +133,11 @@ def test_the_volume_commands(root):
     assert run_cli("volume", "prune", "-f", check=True).stdout == b"Total reclaimed space: 0B\n"
     pruned = run_cli("volume", "prune", "-a", input=b"y\n", check=True).stdout.decode()
     assert "all local volumes not used" in pruned and "Deleted Volumes:\nother\n" in pruned
+    anonymous = run_cli("volume", "create", check=True).stdout.decode().strip()
+    run_cli("volume", "create", "named", check=True)
+    pruned = run_cli("system", "prune", "-f", "--volumes", check=True).stdout.decode()
+    assert f"Deleted Volumes:\n{anonymous}\n" in pruned
+    assert run_cli("volume", "ls", "-q", check=True).stdout == b"named\n"
 
 
 # -- containers with volumes, binds and tmpfs (root) ----------------------------------------

@@ -293,12 +293,15 @@ def _reclaimable(size: int, total: int) -> str:
 @command("system prune", "[OPTIONS]", "Remove unused data",
          flag("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones"),
          flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
+         flag("--volumes", action="store_true", help="Prune anonymous volumes"),
          counts=(0, 0))
 def system_prune_cmd(client: Client, opts) -> int:
-    """docker's: stopped containers first (their images are then unused), then images and layers."""
+    """docker's: stopped containers first (their images and volumes are then unused), then volumes
+    (``--volumes``: the anonymous ones), then images and layers."""
     if not opts.force:
         images = "all images without at least one container associated to them" if opts.all else "all dangling images"
-        sys.stdout.write(f"WARNING! This will remove:\n  - all stopped containers\n  - {images}\n"
+        volumes = "  - all anonymous volumes not used by at least one container\n" if opts.volumes else ""
+        sys.stdout.write(f"WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
                          "  - all unused layer directories\n\nAre you sure you want to continue? [y/N] ")
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
@@ -306,6 +309,9 @@ def system_prune_cmd(client: Client, opts) -> int:
     gone = client.containers.prune()["ContainersDeleted"]
     if gone:
         out("Deleted Containers:\n" + "\n".join(gone) + "\n")
+    volumes = client.volumes.prune()["VolumesDeleted"] if opts.volumes else []
+    if volumes:
+        out("Deleted Volumes:\n" + "\n".join(volumes) + "\n")
     _print_pruned(client.images.prune(all=opts.all))
     return 0
 
