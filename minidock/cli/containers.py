@@ -17,7 +17,7 @@ from ..api.containers import PS_HEADERS, FrameReader, create_config, parse_signa
 from ..api.volumes import mounts_volume, parse_mount_flag
 from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
-from .base import command, each_named, filters, flag, formatted, out
+from .base import command, confirmed, each_named, filters, flag, formatted, out
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
 
@@ -530,8 +530,7 @@ def container_cmd(client: Client, opts) -> int:
          flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
          counts=(0, 0))
 def container_prune_cmd(client: Client, opts) -> int:
-    from .images import _confirmed
-    if not (opts.force or _confirmed("all stopped containers")):
+    if not (opts.force or confirmed("all stopped containers")):
         return 0
     gone = client.containers.prune()["ContainersDeleted"]
     if gone:
