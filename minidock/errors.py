@@ -29,12 +29,13 @@ class InvalidReference(APIError):
     """A string that is not a valid image reference."""
 
 
+class InvalidParameter(APIError):
+    """A request's parameter is malformed: a bad mount or volume name, a subnet that is no CIDR
+    (Docker's errdefs.InvalidParameter, 400)."""
+
+
 class Conflict(APIError):
     """The request conflicts with the store's state (e.g. rmi of an image in use)."""
-
-
-class InvalidParameter(APIError):
-    """A request's value is malformed or out of range (a subnet that is no CIDR)."""
 
 
 class Forbidden(APIError):

@@ -404,7 +404,7 @@ def test_ps_filters_as_docker_s(engine):
     assert names("-f", f"id={up[:6]}") == ["up"]
     assert sorted(out("ps", "-f", "exited=3", "--format", "{{.Names}}").split()) == ["three"]  # -a implied
     assert run_cli("ps", "-f", "ancestor=nosuch").returncode == 1
-    assert run_cli("ps", "-f", "volume=x").returncode == 125
+    assert run_cli("ps", "-f", "network=x").returncode == 125
 
 
 def test_create_start_attach_wait_ps(engine):

@@ -22,6 +22,7 @@ from .. import __version__
 from .containers import ContainerCollection
 from .images import ImageCollection
 from .networks import NetworkCollection
+from .volumes import VolumeCollection
 from ..images.reference import familiar
 from ..images.store import Store
 
@@ -34,6 +35,7 @@ class Client:
         self.images = ImageCollection(self)
         self.containers = ContainerCollection(self)
         self.networks = NetworkCollection(self)
+        self.volumes = VolumeCollection(self)
 
     def version(self) -> dict:
         """Like ``docker version``'s server part."""
@@ -83,7 +85,7 @@ class Client:
 
     def df(self) -> dict:
         """Like ``docker system df -v``: sizes of images (shared and unique, and how many containers
-        use each) and of the containers' writable layers."""
+        use each), of the containers' writable layers and of the volumes."""
         from .containers import status_text
         images, containers = self.images.images, self.containers.containers
         counts = images.layer_counts()
@@ -103,7 +105,11 @@ class Client:
                                    "ImageID": config["Image"], "Command": " ".join([config["Path"], *config["Args"]]),
                                    "Created": config["Created"], "SizeRw": containers.size_rw(cid),
                                    "State": state["Status"], "Status": status_text(state)})
-        return {"Images": image_rows, "LayersSize": layers, "Containers": container_rows}
+        volumes = containers.volumes
+        volume_rows = [record | {"UsageData": {"Size": volumes.size(record["Name"]),
+                                               "RefCount": len(volumes.in_use(record["Name"]))}}
+                       for record in volumes.list()]
+        return {"Images": image_rows, "LayersSize": layers, "Containers": container_rows, "Volumes": volume_rows}
 
 
 def _os_name() -> str:

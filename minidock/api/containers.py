@@ -25,6 +25,7 @@ from ..containers.container import (Containers, exec_capture, exec_process, exec
 from ..display import human_duration, human_size, parse_rfc3339, parse_size, time_ago
 from ..errors import APIError, MinidockError
 from ..runtime.stdcopy import FrameReader, collect  # noqa: F401
+from .volumes import container_mounts
 
 
 ExecResult = namedtuple("ExecResult", "exit_code output")
@@ -106,7 +107,7 @@ class Container:
         self._c.kill(self.id, parse_signal(signal))
 
     def remove(self, force: bool = False, v: bool = False) -> None:
-        self._c.remove(self.id, force=force)
+        self._c.remove(self.id, force=force, volumes=v)
 
     def wait(self, timeout: float | None = None) -> dict:
         code = self._c.wait(self.id, timeout)
@@ -273,17 +274,20 @@ def inspect(c: Containers, cid: str) -> dict:
         "HostConfig": {"NetworkMode": config["NetworkMode"], "AutoRemove": config["AutoRemove"],
                        "Memory": config["Memory"] or 0, "PidsLimit": config["PidsLimit"],
                        "NanoCpus": int((config["Cpus"] or 0) * 1e9), "ReadonlyRootfs": config["ReadonlyRootfs"],
-                       "Init": config["Init"],
+                       "Init": config["Init"], "Binds": config.get("Binds"), "Mounts": config.get("HostMounts"),
+                       "Tmpfs": config.get("Tmpfs"),
                        "PortBindings": {f"{p}/{proto}": [{"HostIp": ip, "HostPort": str(hp or "")}]
                                         for ip, hp, p, proto in config["Ports"]}},
         "GraphDriver": {"Name": config["Driver"], "Data": {"LowerDir": lowers, "UpperDir": str(d / "upper"),
                                                            "WorkDir": str(d / "work"), "MergedDir": str(d / "merged")}},
-        "Mounts": [],
+        "Mounts": container_mounts(config),
         "Config": {"Hostname": config["Hostname"], "User": config["User"], "Tty": config["Tty"],
                    "OpenStdin": config["OpenStdin"], "StdinOnce": config["OpenStdin"], "Env": config["Env"],
                    "Cmd": config["Cmd"], "Image": config["ImageName"], "WorkingDir": config["WorkingDir"],
                    "Entrypoint": config["Entrypoint"] or None, "Labels": config["Labels"],
-                   "ExposedPorts": config["ImageConfig"].get("ExposedPorts")},
+                   "ExposedPorts": config["ImageConfig"].get("ExposedPorts"),
+                   "Volumes": {m["Destination"]: {} for m in config.get("Mounts") or [] if m["Type"] == "volume"
+                               and m["Mode"] == ""} or None},
         "NetworkSettings": {**net, "Ports": ports,
                             "Networks": c.networks.settings(cid, config, state["Status"] == "running")},
     }
@@ -334,6 +338,26 @@ def port_bindings(ports) -> dict:
     return bindings
 
 
+def binds_of(volumes) -> list[str]:
+    """docker-py's ``volumes={"data": {"bind": "/data", "mode": "ro"}}`` (or ``["data:/data:ro"]``) as ``Binds``."""
+    if not isinstance(volumes, dict):
+        return [volumes] if isinstance(volumes, str) else list(volumes)
+    binds = []
+    for source, target in volumes.items():
+        if isinstance(target, dict):
+            binds.append(f"{source}:{target.get('bind', '')}:{target.get('mode', 'rw')}")
+        else:
+            binds.append(f"{source}:{target}")
+    return binds
+
+
+def tmpfs_of(tmpfs) -> dict:
+    """docker-py's ``tmpfs={"/run": "size=64m"}`` (or ``["/run:size=64m"]``) as ``Tmpfs``."""
+    if isinstance(tmpfs, dict):
+        return dict(tmpfs)
+    return dict((item.split(":", 1) + [""])[:2] for item in tmpfs)
+
+
 # docker-py's keyword arguments of ``containers.create``/``run`` -> (Config or HostConfig, field, conversion)
 CREATE_OPTIONS = {
     "entrypoint": (Config, "Entrypoint", lambda v: v.split() if isinstance(v, str) else list(v)),
@@ -354,6 +378,9 @@ CREATE_OPTIONS = {
     "read_only": (HostConfig, "ReadonlyRootfs", bool),
     "init": (HostConfig, "Init", bool),
     "auto_remove": (HostConfig, "AutoRemove", bool),
+    "volumes": (HostConfig, "Binds", binds_of),
+    "mounts": (HostConfig, "Mounts", lambda v: [dict(m) for m in v]),
+    "tmpfs": (HostConfig, "Tmpfs", tmpfs_of),
 }
 
 

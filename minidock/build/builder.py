@@ -294,7 +294,7 @@ class Builder:
             config = json.loads(json.dumps(state.config))
             return self._add(state, config, " ".join(argv), empty=False, diff_id=diff_id)
         finally:
-            self.containers.remove(cid, force=True)
+            self.containers.remove(cid, force=True, volumes=True)   # with the anonymous volumes of a VOLUME
             self.say(f" ---> Removed intermediate container {cid[:12]}")
 
     def _attached(self, cid: str) -> int:

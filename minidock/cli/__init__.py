@@ -4,8 +4,8 @@ Thin on purpose: each command parses its flags (``grammar.py``, docker's
 command-line grammar), calls the API and prints what docker prints (tables,
 ``--format`` templates: ``template.py``).  Errors become one line on stderr and
 docker's exit code; a traceback here would be a bug.  The commands live in
-``images.py``, ``containers.py``, ``build.py``, ``distribution.py`` and
-``registry.py``; ``base.py`` is how they are declared.
+``images.py``, ``containers.py``, ``build.py``, ``distribution.py``,
+``registry.py`` and ``volumes.py``; ``base.py`` is how they are declared.
 
 May use: ``api`` and the flat modules.
 """
@@ -41,6 +41,7 @@ DECLARED_IN = {
                "info", "system", "image", "events"),
     "networks": ("network",),
     "registry": ("registry",),
+    "volumes": ("volume",),
 }
 MODULE_OF = {name: module for module, names in DECLARED_IN.items() for name in names}
 

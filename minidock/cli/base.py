@@ -75,6 +75,40 @@ def out(text: str = "") -> None:
     print(text, flush=True)
 
 
+def each_named(names: list[str], action) -> int:
+    """Apply ``action(name)`` to every name, printing each done like docker, each refused on stderr; 1 if any was."""
+    import sys
+    from ..errors import MinidockError
+    status = 0
+    for name in names:
+        try:
+            action(name)
+            out(name)
+        except MinidockError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def confirmed(warning: str) -> bool:
+    """docker's prompt before a prune; only "y" or "yes" goes on."""
+    import sys
+    sys.stdout.write(f"WARNING! This will remove {warning}.\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def print_inspected(found: list[dict], fmt: str | None) -> None:
+    """``inspect``'s answer: each object through ``--format``, or all as docker's indented JSON array."""
+    if fmt:
+        from . import template  # only --format needs it
+        for attrs in found:
+            out(template.render(fmt, attrs, missing_key="error"))
+    else:
+        import json
+        out(json.dumps(found, indent=4, ensure_ascii=False))
+
+
 def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
     """Render a list command's ``--format`` per item; ``table`` adds docker's header row."""
     from . import template  # only list commands with --format need it
@@ -86,12 +120,3 @@ def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
     return tabwrite("\n".join([header] + rows))
 
 
-def inspected(found: list[dict], fmt: str | None) -> None:
-    """What every ``inspect`` prints: each object through ``--format``, else one JSON list (docker's indent)."""
-    if fmt:
-        from . import template  # only --format needs it
-        for attrs in found:
-            out(template.render(fmt, attrs, missing_key="error"))
-    else:
-        import json
-        out(json.dumps(found, indent=4, ensure_ascii=False))

@@ -14,9 +14,10 @@ import tty as ttymod
 from ..api import containers as ctr
 from ..api.client import Client
 from ..api.containers import PS_HEADERS, FrameReader, create_config, parse_signal, ps_row
+from ..api.volumes import mounts_volume, parse_mount_flag
 from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
-from .base import command, filters, flag, formatted, out
+from .base import command, confirmed, each_named, filters, flag, formatted, out
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
 
@@ -42,6 +43,9 @@ RUN_FLAGS = (
     flag("--read-only", action="store_true", help="Mount the container's root filesystem as read only"),
     flag("--init", action="store_true", help="Run an init inside the container that forwards signals and reaps processes"),
     flag("--detach-keys", help="Override the key sequence for detaching a container"),
+    flag("-v", "--volume", action="append", default=[], help="Bind mount a volume"),
+    flag("--mount", action="append", default=[], help="Attach a filesystem mount to the container"),
+    flag("--tmpfs", action="append", default=[], help="Mount a tmpfs directory"),
 )
 
 
@@ -58,8 +62,16 @@ def create_from(client: Client, opts) -> str:
         hostname=opts.hostname, tty=opts.tty, stdin_open=opts.interactive, network_mode=opts.network,
         ports=opts.publish, publish_all_ports=opts.publish_all, mem_limit=memory, pids_limit=opts.pids_limit,
         nano_cpus=round(opts.cpus * 1e9) if opts.cpus else None, read_only=opts.read_only, init=opts.init,
-        auto_remove=opts.rm)
+        auto_remove=opts.rm, volumes=opts.volume, mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs)
     return client.containers.containers.create(config, host, opts.name, {"Aliases": opts.network_alias})
+
+
+def mount_flag(text: str) -> dict:
+    """``--mount KEY=VALUE,...``; a malformed one is docker's usage error."""
+    try:
+        return parse_mount_flag(text)
+    except MinidockError as e:
+        raise UsageError(f'invalid argument "{text}" for "--mount" flag: {e}') from None
 
 
 def env_from_files(paths) -> list[str]:
@@ -119,15 +131,7 @@ def start_cmd(client: Client, opts) -> int:
 
 def each(client: Client, opts, action) -> int:
     """Apply ``action(cid)`` to every named container, printing each name like docker."""
-    status = 0
-    for name in opts.args:
-        try:
-            action(client.containers.containers.resolve(name))
-            out(name)
-        except MinidockError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            status = 1
-    return status
+    return each_named(opts.args, lambda name: action(client.containers.containers.resolve(name)))
 
 
 @command("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
@@ -158,7 +162,8 @@ def kill_cmd(client: Client, opts) -> int:
          flag("-v", "--volumes", action="store_true", help="Remove anonymous volumes associated with the container"),
          counts=(1, None))
 def rm_cmd(client: Client, opts) -> int:
-    return each(client, opts, lambda cid: client.containers.containers.remove(cid, force=opts.force))
+    return each(client, opts, lambda cid: client.containers.containers.remove(cid, force=opts.force,
+                                                                               volumes=opts.volumes))
 
 
 @command("wait", "CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit codes",
@@ -185,7 +190,7 @@ def rename_cmd(client: Client, opts) -> None:
          flag("-s", "--size", action="store_true", help="Display total file sizes"),
          counts=(0, 0))
 def ps_cmd(client: Client, opts) -> None:
-    wanted = filters(opts.filter, ("status", "name", "id", "exited", "ancestor"))
+    wanted = filters(opts.filter, ("status", "name", "id", "exited", "ancestor", "volume"))
     everyone = opts.all or "status" in wanted or "exited" in wanted
     lineage = {name: client.images.get(name).record.chain_ids for name in wanted.get("ancestor", [])}
     records = client.containers.containers
@@ -195,7 +200,8 @@ def ps_cmd(client: Client, opts) -> None:
         checks = {"status": lambda v: v == row["State"], "name": lambda v: v in row["Names"],
                   "id": lambda v: c.id.startswith(v),
                   "exited": lambda v: row["State"] == "exited" and str(state["ExitCode"]) == v,
-                  "ancestor": lambda v: _descends(records.config(c.id)["Layers"], lineage[v])}
+                  "ancestor": lambda v: _descends(records.config(c.id)["Layers"], lineage[v]),
+                  "volume": lambda v: mounts_volume(records.config(c.id), v)}
         if all(any(checks[key](v) for v in values) for key, values in wanted.items()):
             rows.append(row)
     if opts.quiet:
@@ -525,8 +531,7 @@ def container_cmd(client: Client, opts) -> int:
          flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
          counts=(0, 0))
 def container_prune_cmd(client: Client, opts) -> int:
-    from .images import _confirmed
-    if not (opts.force or _confirmed("all stopped containers")):
+    if not (opts.force or confirmed("all stopped containers")):
         return 0
     gone = client.containers.prune()["ContainersDeleted"]
     if gone:

@@ -11,7 +11,7 @@ from ..api.client import Client
 from ..api.images import Image, short_id
 from ..display import format_table, human_size, parse_rfc3339, time_ago
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, filters, flag, formatted, inspected, out
+from .base import command, confirmed, filters, flag, formatted, out, print_inspected
 
 
 # -- images -------------------------------------------------------------------
@@ -127,27 +127,23 @@ def inspect_cmd(client: Client, opts) -> int:
         except NotFound:
             print(f"Error: No such object: {name}", file=sys.stderr)
             status = 1
-    inspected(found, opts.format)
+    print_inspected(found, opts.format)
     return status
 
 
 def inspect_one(client: Client, name: str, kind: str | None) -> dict:
-    """A container's, a network's or an image's attrs: containers first, as docker looks them up."""
-    if kind in (None, "container"):
-        try:
-            return client.containers.get(name).attrs
-        except NotFound:
-            if kind == "container":
-                raise
-    if kind in (None, "network"):
-        try:
-            return client.networks.get(name).attrs
-        except NotFound:
-            if kind == "network":
-                raise
-    if kind not in (None, "image"):
+    """A container's, an image's, a volume's or a network's attrs, looked up in that order, as docker does."""
+    if kind not in (None, "container", "image", "volume", "network"):
         raise UsageError(f'"{kind}" is not a valid value for --type')
-    return client.images.get(name).attrs
+    lookups = {"container": client.containers.get, "image": client.images.get, "volume": client.volumes.get,
+               "network": client.networks.get}
+    for each_kind, get in lookups.items():
+        if kind in (None, each_kind):
+            try:
+                return get(name).attrs
+            except NotFound:
+                continue
+    raise NotFound(f"No such object: {name}")
 
 
 # -- archives -----------------------------------------------------------------
@@ -324,12 +320,15 @@ def _reclaimable(size: int, total: int) -> str:
 @command("system prune", "[OPTIONS]", "Remove unused data",
          flag("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones"),
          flag("-f", "--force", action="store_true", help="Do not prompt for confirmation"),
+         flag("--volumes", action="store_true", help="Prune anonymous volumes"),
          counts=(0, 0))
 def system_prune_cmd(client: Client, opts) -> int:
-    """docker's: stopped containers first (their images are then unused), then images and layers."""
+    """docker's: stopped containers first (their images and volumes are then unused), then volumes
+    (``--volumes``: the anonymous ones), then images and layers."""
     if not opts.force:
         images = "all images without at least one container associated to them" if opts.all else "all dangling images"
-        sys.stdout.write(f"WARNING! This will remove:\n  - all stopped containers\n  - {images}\n"
+        volumes = "  - all anonymous volumes not used by at least one container\n" if opts.volumes else ""
+        sys.stdout.write(f"WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
                          "  - all unused layer directories\n\nAre you sure you want to continue? [y/N] ")
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
@@ -337,15 +336,11 @@ def system_prune_cmd(client: Client, opts) -> int:
     gone = client.containers.prune()["ContainersDeleted"]
     if gone:
         out("Deleted Containers:\n" + "\n".join(gone) + "\n")
+    volumes = client.volumes.prune()["VolumesDeleted"] if opts.volumes else []
+    if volumes:
+        out("Deleted Volumes:\n" + "\n".join(volumes) + "\n")
     _print_pruned(client.images.prune(all=opts.all))
     return 0
-
-
-def _confirmed(warning: str) -> bool:
-    """docker's prompt before a prune; only "y" or "yes" goes on."""
-    sys.stdout.write(f"WARNING! This will remove {warning}.\nAre you sure you want to continue? [y/N] ")
-    sys.stdout.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _print_pruned(result: dict) -> None:
@@ -369,6 +364,6 @@ def image_cmd(client: Client, opts) -> int:
          counts=(0, 0))
 def image_prune_cmd(client: Client, opts) -> int:
     what = "all images without at least one container associated to them" if opts.all else "all dangling images"
-    if opts.force or _confirmed(what):
+    if opts.force or confirmed(what):
         _print_pruned(client.images.prune(all=opts.all))
     return 0

@@ -8,7 +8,7 @@ from ..api.client import Client
 from ..api.networks import HEADERS, LIST_FILTERS, ls_row
 from ..display import format_table
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, filters, flag, formatted, inspected, out
+from .base import command, confirmed, filters, flag, formatted, out, print_inspected
 
 
 @command("network", "COMMAND", "Manage networks: create, ls, inspect, rm, connect, disconnect, prune",
@@ -71,7 +71,7 @@ def network_inspect_cmd(client: Client, opts) -> int:
         except NotFound:
             print(f"Error: No such network: {name}", file=sys.stderr)
             status = 1
-    inspected(found, opts.format)
+    print_inspected(found, opts.format)
     return status
 
 
@@ -113,9 +113,8 @@ def network_disconnect_cmd(client: Client, opts) -> None:
          flag("--filter", action="append", default=[], help="Provide filter values (e.g. 'label=<key>=<value>')"),
          counts=(0, 0))
 def network_prune_cmd(client: Client, opts) -> int:
-    from .images import _confirmed
     wanted = filters(opts.filter, ("label",))
-    if not (opts.force or _confirmed("all custom networks not used by at least one container")):
+    if not (opts.force or confirmed("all custom networks not used by at least one container")):
         return 0
     gone = client.networks.prune(filters=wanted)["NetworksDeleted"]
     if gone:

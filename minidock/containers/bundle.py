@@ -31,7 +31,8 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
                     "cwd": config["WorkingDir"] or "/", "user": {"username": config["User"]}},
         "root": {"path": "rootfs" if vfs else "merged", "readonly": config["ReadonlyRootfs"]},
         "hostname": config["Hostname"],
-        "mounts": [{"destination": f"/etc/{name}", "type": "bind", "source": name} for name in ETC_FILES],
+        "mounts": [{"destination": f"/etc/{name}", "type": "bind", "source": name} for name in ETC_FILES]
+        + volume_mounts(config.get("Mounts") or []),
         "linux": {"resources": {"memory": {"limit": config["Memory"] or 0},
                                 "pids": {"limit": config["PidsLimit"] or 0},
                                 "cpu": {"quota": round(cpus * specfile.CPU_PERIOD) if cpus else 0,
@@ -41,6 +42,20 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
                      "network": {**network, "ports": config["Ports"], "pool": str(store.root)},
                      "stdin": config["OpenStdin"], "init": config["Init"]},
     }
+
+
+def volume_mounts(mounts: list[dict]) -> list[dict]:
+    """The container's volumes, binds and tmpfs as OCI mounts, parents before what is mounted in them."""
+    specs = []
+    for m in sorted(mounts, key=lambda m: m["Destination"].count("/")):
+        access = "rw" if m["RW"] else "ro"
+        if m["Type"] == "tmpfs":   # Docker's tmpfs defaults, then what was asked for
+            options = ["nosuid", "nodev", "noexec", access] + [o for o in m.get("Options", "").split(",") if o]
+            specs.append({"destination": m["Destination"], "type": "tmpfs", "source": "tmpfs", "options": options})
+        else:
+            specs.append({"destination": m["Destination"], "type": "bind", "source": m["Source"],
+                          "options": ["rbind", access], "copyUp": m.get("CopyUp", False)})
+    return specs
 
 
 def write_spec(config: dict, store: Store, network: dict | None = None) -> Path:

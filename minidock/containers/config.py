@@ -40,11 +40,12 @@ class _Fields:
 
 
 class Config(_Fields):
-    """The Engine API's container ``Config``.  ``Cmd`` or ``Entrypoint`` None: the image's own."""
+    """The Engine API's container ``Config``.  ``Cmd`` or ``Entrypoint`` None: the image's own;
+    ``Volumes``: paths that get a new anonymous volume (``-v /data``)."""
 
     __slots__ = ("Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Tty", "OpenStdin",
-                 "Labels")
-    DEFAULTS = {"Env": [], "WorkingDir": "", "Tty": False, "OpenStdin": False, "Labels": {}}
+                 "Labels", "Volumes")
+    DEFAULTS = {"Env": [], "WorkingDir": "", "Tty": False, "OpenStdin": False, "Labels": {}, "Volumes": {}}
 
 
 class HostConfig(_Fields):
@@ -52,13 +53,14 @@ class HostConfig(_Fields):
 
     ``PortBindings`` as the API has them, ``{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}``
     (an empty ``HostPort``: a free port is chosen); ``NanoCpus`` in billionths of a CPU; ``Memory`` in
-    bytes; 0 or None for no limit.
+    bytes; 0 or None for no limit.  ``Binds`` (``-v``), ``Mounts`` (``--mount``) and ``Tmpfs``
+    (``--tmpfs``) as ``containers/mounts.py`` reads them.
     """
 
     __slots__ = ("NetworkMode", "PortBindings", "PublishAllPorts", "Memory", "PidsLimit", "NanoCpus",
-                 "ReadonlyRootfs", "Init", "AutoRemove")
+                 "ReadonlyRootfs", "Init", "AutoRemove", "Binds", "Mounts", "Tmpfs")
     DEFAULTS = {"NetworkMode": "bridge", "PortBindings": {}, "PublishAllPorts": False, "ReadonlyRootfs": False,
-                "Init": False, "AutoRemove": False}
+                "Init": False, "AutoRemove": False, "Binds": [], "Mounts": [], "Tmpfs": {}}
 
 
 class ExecConfig(_Fields):

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from ..display import rfc3339
-from ..errors import APIError, Conflict, ImageNotFound, MinidockError, NotFound
+from ..errors import APIError, Conflict, ImageNotFound, InvalidParameter, MinidockError, NotFound
 from ..images import changes as changefmt, journal
 from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
@@ -42,6 +42,8 @@ from ..images.store import Store, remove_tree
 from ..runtime.syscalls import close_fds_except, process_start_time
 from .bundle import spec_of, write_spec
 from .config import Config, ExecConfig, HostConfig
+from .mounts import requests_of
+from .volumes import Volumes
 
 # docker's rule for names (daemon/names.go: RestrictedNameChars)
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -60,6 +62,8 @@ class Containers:
         self.root = store.root / "containers"
         self.root.mkdir(exist_ok=True)
         images.in_use = self.using_image
+        self.volumes = Volumes(store)
+        self.volumes.in_use = self.using_volume
 
     # -- records ----------------------------------------------------------
 
@@ -124,6 +128,10 @@ class Containers:
         """Containers created from an image (``rmi`` refuses while there are any)."""
         return [c for c in self.ids() if self.config(c)["Image"] == image_id]
 
+    def using_volume(self, name: str) -> list[str]:
+        """Containers, running or not, that mount a volume (``volume rm`` refuses while there are any)."""
+        return [c for c in self.ids() if any(m.get("Name") == name for m in self.config(c).get("Mounts") or [])]
+
     # -- create -----------------------------------------------------------
 
     @functools.cached_property
@@ -156,10 +164,16 @@ class Containers:
         argv = entrypoint + command   # docker: a new --entrypoint resets the image's CMD
         if not argv:
             raise APIError("no command specified")
+        # the image's VOLUME paths get anonymous volumes too, as Docker's (copied up from the image)
+        requests = requests_of(host.Binds, host.Mounts, host.Tmpfs, (cfg.get("Volumes") or {}) | config.Volumes)
+        if run_mode == "chroot-emulated" and any(r["Type"] == "tmpfs" or r["ReadOnly"] for r in requests):
+            raise APIError("tmpfs and read-only mounts are not supported in chroot-emulated mode: proot can only bind")
+        mounts: list[dict] = []
         cid = os.urandom(32).hex()  # 256 random bits, as docker's IDs
         with self.store.lock():
             name = self._claim_name(name, cid)
             try:
+                self._mounts(requests, run_mode, mounts)
                 record = {
                     "Id": cid, "Name": name, "Image": rec.id, "ImageName": config.Image,
                     "Created": rfc3339(time.time()), "Path": argv[0], "Args": argv[1:],
@@ -173,12 +187,14 @@ class Containers:
                     "ReadonlyRootfs": host.ReadonlyRootfs, "Init": host.Init, "AutoRemove": host.AutoRemove,
                     "Labels": (cfg.get("Labels") or {}) | config.Labels,
                     "Layers": rec.chain_ids, "Driver": "overlay" if whiteout_format()[0] == "overlay" else "vfs",
-                    "ImageConfig": cfg,
+                    "ImageConfig": cfg, "Mounts": mounts,
+                    "Binds": host.Binds or None, "HostMounts": host.Mounts or None, "Tmpfs": host.Tmpfs or None,
                 }
                 self._lay_out(record)
             except BaseException:
                 self._release_name(name)
                 remove_tree(self.dir(cid))
+                self.volumes.remove_anonymous([m["Name"] for m in mounts if m.get("Name")])
                 raise
         self.emit(cid, "create")
         return cid
@@ -195,6 +211,18 @@ class Containers:
     def _died(self, cid: str) -> None:
         """The shim's poststop hook: the exit, as Docker's ``die`` event."""
         self.emit(cid, "die", exitCode=str(self.raw_state(cid).get("ExitCode", 0)))
+
+    def _mounts(self, requests: list[dict], run_mode: str, found: list[dict]) -> None:
+        """What each mount request becomes (inspect's ``Mounts``), into ``found`` as it goes (what to undo
+        on a failure): a volume made if missing, a bind's source checked."""
+        from .mounts import mount_record
+        for request in requests:
+            volume = None
+            if request["Type"] == "volume":
+                volume = self.volumes.create(request["Source"] or None)
+            elif request["Type"] == "bind":
+                check_bind_source(request, run_mode)
+            found.append(mount_record(request, volume))
 
     def _image(self, name: str):
         """The image to run; docker's ``run`` would pull a missing one, minidock's says how to get it."""
@@ -266,7 +294,7 @@ class Containers:
         named = any(segment for segment in network["segments"])
         poststop = [functools.partial(self._died, cid)]
         poststop += [functools.partial(endpoints.refresh_hosts, self, cid)] if named else []
-        poststop += [functools.partial(self.delete, cid)] if config["AutoRemove"] else []
+        poststop += [functools.partial(self.delete, cid, volumes=True)] if config["AutoRemove"] else []
         state = shim.spawn(self.dir(cid), attach, poststop=poststop)
         self.emit(cid, "start")
         if named:   # its peers learn its name
@@ -332,8 +360,9 @@ class Containers:
                 return None
             time.sleep(0.02)
 
-    def remove(self, cid: str, force: bool = False) -> None:
-        """``rm``: refuse a running container unless forced (then SIGKILL, as docker's ``rm -f``)."""
+    def remove(self, cid: str, force: bool = False, volumes: bool = False) -> None:
+        """``rm``: refuse a running container unless forced (then SIGKILL, as docker's ``rm -f``);
+        ``volumes`` (``rm -v``): its anonymous volumes go too."""
         state = self.state(cid)
         if state["Status"] == "running":
             if not force:
@@ -345,20 +374,24 @@ class Containers:
         from ..runtime import shim
         with self.store.lock():
             shim.release_resources(self.dir(cid))
-            self.delete(cid)
+            self.delete(cid, volumes)
 
     def remove_leftover(self, cid: str) -> None:
         """``run --rm`` after the run: the shim removes the container before it reports the
         exit (docker's AutoRemove); one still here is left by a shim that failed or died."""
         if self.dir(cid).exists():
-            self.remove(cid, force=True)
+            self.remove(cid, force=True, volumes=True)
 
-    def delete(self, cid: str) -> None:
-        """Forget a container that holds nothing any more: free its name, remove its directory."""
+    def delete(self, cid: str, volumes: bool = False) -> None:
+        """Forget a container that holds nothing any more: free its name, remove its directory
+        (and with ``volumes`` its anonymous volumes, as ``rm -v`` and ``--rm`` do)."""
         self.emit(cid, "destroy")
         with self.store.lock():
+            mounts = self.config(cid).get("Mounts") or []
             self._release_name(self.name_of(cid))
             remove_tree(self.dir(cid))
+            if volumes:
+                self.volumes.remove_anonymous([m["Name"] for m in mounts if m.get("Name")])
 
     def rename(self, cid: str, new: str) -> None:
         with self.store.lock():
@@ -441,6 +474,17 @@ def check_unprivileged(run_mode: str, network: str, limits) -> str:
     if network == "host" and run_mode == "rootless":
         raise APIError("--network host is not possible in rootless mode (the net namespace is the user's own)")
     return "none" if network == "bridge" else network  # no bridge without root: loopback only
+
+
+def check_bind_source(request: dict, run_mode: str) -> None:
+    """A bind's host path must exist: ``-v`` makes a missing directory, ``--mount`` refuses, as Docker."""
+    source = request["Source"]
+    if not os.path.lexists(source):
+        if not request["CreateSource"]:
+            raise InvalidParameter(f'invalid mount config for type "bind": bind source path does not exist: {source}')
+        os.makedirs(source, exist_ok=True)
+    if run_mode != "root" and not os.access(source, os.R_OK):
+        raise InvalidParameter(f"bind source path {source} is not readable by this user ({run_mode} mode)")
 
 
 def lay_out_init(init: Path) -> None:

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import APIError, MinidockError
+from .copyup import fill_empty
 from .rootfs import setup_user
 
 
@@ -45,10 +46,23 @@ def command(spec: dict, cdir: Path, env: dict) -> list[str]:
     os.makedirs(rootfs / process["cwd"].lstrip("/"), exist_ok=True)  # docker creates WORKDIR
     line = [proot(), "-r", str(rootfs), "-w", process["cwd"], "-b", "/dev", "-b", "/proc", "-b", "/sys"]
     for mount in spec["mounts"]:
-        line += ["-b", f"{cdir / mount['source']}:{mount['destination']}"]
+        line += ["-b", f"{_bind_source(mount, cdir, rootfs)}:{mount['destination']}"]
     line += ["-0"] if uid == 0 else ["-i", f"{uid}:{gid}"]
     argv = process["args"]
     return line + [resolve(argv[0], rootfs, env.get("PATH", "")), *argv[1:]]
+
+
+def _bind_source(mount: dict, cdir: Path, rootfs: Path) -> str:
+    """A mount as proot's ``-b``: only plain binds, since proot can make nothing read-only and mount no tmpfs."""
+    options = mount.get("options") or []
+    if mount["type"] != "bind" or "ro" in options:
+        raise APIError(f"{'read-only ' if 'ro' in options else ''}{mount['type']} mounts are not supported in "
+                       f"chroot-emulated mode ({mount['destination']}): proot can only bind")
+    inside = os.path.realpath(rootfs / mount["destination"].lstrip("/"))
+    # Docker's copy-up of an empty volume, from the flattened root; never through a symlink out of it
+    if mount.get("copyUp") and inside.startswith(os.path.realpath(rootfs) + "/"):
+        fill_empty(inside, mount["source"])
+    return str(cdir / mount["source"])
 
 
 def _user(user: str, rootfs: Path) -> tuple[int, int, list[int], str]:

@@ -7,7 +7,9 @@ steps (libcontainer/rootfs_linux.go), with the mounts moved after pivot_root::
     make "/" rprivate           nothing we mount propagates back to the host
     mount the root              overlay of the image's layers, or a bind of a plain dir (vfs)
     pivot_root                  the root becomes "/"; the host's old root waits at /.pivot_root-XXXX
-    /dev /proc /sys, binds      host files are still reachable through the old root
+    /dev /proc /sys             host files are still reachable through the old root
+    volumes, binds, tmpfs       -v, --mount, --tmpfs: an empty volume first filled from the image
+    /etc/hosts and friends      the bundle's own files, over whatever is mounted at /etc
     /sys/fs/cgroup              the host's hierarchies, seen from the container's cgroup namespace
     masked and read-only paths  Docker's lists, so a container cannot read kcore or write /proc/sys
     detach the old root         from here on, the host's files are out of reach
@@ -17,7 +19,8 @@ Mounting /dev, /proc, /sys and the binds *after* pivot_root means every
 container path resolves inside the container: an image's absolute symlink
 (``/etc/resolv.conf -> /run/...``) points into the image, never at the host's
 file of that name.  The host side of a bind is resolved (realpath) *before*
-pivot_root, for the same reason the other way round.
+pivot_root, for the same reason the other way round: a bind source that is a
+symlink on the host is followed on the host, as Docker does.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from ..errors import NotFound
+from .copyup import fill_empty
 from .overlay import mount_overlay
 from .syscalls import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
                        MS_REMOUNT, MS_STRICTATIME, mount, mounts, pivot_root, sethostname, umount2)
@@ -44,8 +48,8 @@ SAFE = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 
 class RootfsSpec(namedtuple("RootfsSpec",
-                            "rootfs lowerdirs upperdir workdir binds readonly hostname userxattr links cgroupfs",
-                            defaults=((), False, "", False, None, False))):
+                            "rootfs lowerdirs upperdir workdir binds readonly hostname userxattr links cgroupfs "
+                            "mounts", defaults=((), False, "", False, None, False, ()))):
     """What ``enter_rootfs`` builds; the caller (the shim) fills it from the bundle's spec.
 
     ``rootfs``: the root, a prepared dir (vfs) or the overlay's mount point
@@ -56,7 +60,8 @@ class RootfsSpec(namedtuple("RootfsSpec",
     overlay keeps its marks in user.* xattrs; ``links``: where short symlinks
     to deep stacks' lowerdirs go (the store's ``l/``); ``cgroupfs``: mount
     /sys/fs/cgroup (root mode: the caller has unshared CLONE_NEWCGROUP in its
-    cgroup, and cgroup v1 cannot be mounted in a user namespace).  (A namedtuple, not a
+    cgroup, and cgroup v1 cannot be mounted in a user namespace); ``mounts``: the
+    spec's volumes, binds and tmpfs (``runtime/spec.py``), parents first.  (A namedtuple, not a
     dataclass: every ``run`` would pay for importing ``inspect``.)
     """
 
@@ -68,6 +73,7 @@ def enter_rootfs(spec: RootfsSpec) -> None:
     make_private()
     mount_root(spec)
     sources = {dest: os.path.realpath(src) for src, dest in spec.binds}
+    volumes = [dict(m, source=os.path.realpath(m["source"])) if m["type"] == "bind" else m for m in spec.mounts]
     devices = {name: os.path.realpath(f"/dev/{name}") for name in DEVICES}
     hierarchies = cgroup_hierarchies() if spec.cgroupfs else []  # the host's, read before they are out of sight
     old = enter_root(spec.rootfs)
@@ -75,6 +81,8 @@ def enter_rootfs(spec: RootfsSpec) -> None:
     mount_proc()
     mount_sys(old)  # after /proc: its fallback reads /proc/self/mountinfo
     mount_cgroups(hierarchies)
+    for volume in volumes:   # before /etc/hosts and friends: a volume at /etc must not hide them
+        mount_volume(old, volume)
     for dest, src in sources.items():
         bind_file(old + src, dest)
     mask_paths(MASKED_PATHS)
@@ -222,14 +230,51 @@ def _mounts_under(path: str) -> list[str]:
     return [m.point for m in mounts() if m.point == path or m.point.startswith(path.rstrip("/") + "/")]
 
 
-def bind_file(source: str, dest: str) -> None:
-    """Bind-mount a host file (or directory) over ``dest``, creating an empty one to mount on."""
+def bind_file(source: str, dest: str, flags: int = 0) -> None:
+    """Bind-mount a host file (or directory) over ``dest``, creating an empty one to mount on
+    (``flags``: MS_REC, to take the mounts under ``source`` along, as Docker's binds do)."""
     if os.path.isdir(source):
         os.makedirs(dest, exist_ok=True)
     elif not os.path.exists(dest):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.close(os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644))
-    mount(source, dest, None, MS_BIND)
+    mount(source, dest, None, MS_BIND | flags)
+
+
+def mount_volume(old: str, m: dict) -> None:
+    """One of the spec's mounts: a tmpfs, or a bind of a host directory or volume (``m["source"]``,
+    resolved on the host, under the old root), read-only if its options say "ro".
+
+    ``copyUp``: Docker fills a volume that is empty from what the image has at the mount path,
+    the first time it is mounted there (its owner and mode too), so ``-v data:/etc`` starts
+    with the image's /etc rather than hiding it; a bind is never filled.
+    """
+    options = m.get("options") or []
+    if m["type"] == "tmpfs":
+        flags, data = tmpfs_options(options)
+        _mount_dir("tmpfs", m["destination"], "tmpfs", flags, data)
+        return
+    source, dest = old + m["source"], m["destination"]
+    if m.get("copyUp"):
+        fill_empty(dest, source)
+    bind_file(source, dest, MS_REC)
+    if "ro" in options:
+        remount_readonly(dest)
+
+
+def tmpfs_options(options: list[str]) -> tuple[int, str | None]:
+    """mount(8)'s words as flags (the last of ``exec``/``noexec`` wins), tmpfs(5)'s ``key=value`` as data."""
+    words = {"nosuid": (MS_NOSUID, True), "suid": (MS_NOSUID, False), "nodev": (MS_NODEV, True),
+             "dev": (MS_NODEV, False), "noexec": (MS_NOEXEC, True), "exec": (MS_NOEXEC, False),
+             "ro": (MS_RDONLY, True), "rw": (MS_RDONLY, False)}
+    flags, data = 0, []
+    for option in options:
+        if option in words:
+            bit, on = words[option]
+            flags = flags | bit if on else flags & ~bit
+        elif "=" in option:
+            data.append(option)
+    return flags, ",".join(data) or None
 
 
 def mask_paths(paths) -> None:

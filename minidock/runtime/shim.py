@@ -693,13 +693,16 @@ def take_stdio(stdio, tty: bool) -> None:
 
 def _rootfs_spec(spec: dict, cdir: Path, rootless: bool = False) -> RootfsSpec:
     """What ``enter_rootfs`` builds, from the bundle's spec."""
-    binds = [(cdir / m["source"], m["destination"]) for m in spec["mounts"] if m["type"] == "bind"]
+    # the bundle's own files (/etc/hosts...) have no options; volumes, binds and tmpfs have
+    binds = [(cdir / m["source"], m["destination"]) for m in spec["mounts"] if "options" not in m]
+    mounts = tuple(m for m in spec["mounts"] if "options" in m)
     root, overlay = spec["root"], spec["minidock"]["overlay"]
     if overlay is None:  # a copied tree (vfs)
-        return RootfsSpec(cdir / root["path"], None, None, None, binds, root["readonly"], spec["hostname"])
+        return RootfsSpec(cdir / root["path"], None, None, None, binds, root["readonly"], spec["hostname"],
+                          mounts=mounts)
     return RootfsSpec(cdir / root["path"], [Path(p) for p in overlay["lowerdir"]], cdir / overlay["upperdir"],
                       cdir / overlay["workdir"], binds, root["readonly"], spec["hostname"], userxattr=rootless,
-                      links=Path(overlay["links"]), cgroupfs=not rootless)
+                      links=Path(overlay["links"]), cgroupfs=not rootless, mounts=mounts)
 
 
 def settle(spec: dict, user: str, workdir: str, env: list[str]) -> dict:

@@ -13,7 +13,10 @@ The spec's fields are OCI's where OCI has them::
                container's /etc/passwd by the runtime, where OCI wants numeric ids)
     root       path (relative to the bundle: "merged", or "rootfs" for a copied tree), readonly
     hostname
-    mounts     [{"destination", "type": "bind", "source"}]: /etc/hosts, hostname, resolv.conf
+    mounts     [{"destination", "type": "bind", "source"}]: /etc/hosts, hostname, resolv.conf;
+               then volumes and binds ({"type": "bind", "source": an absolute host path,
+               "options": ["rbind", "ro"|"rw"], "copyUp": fill an empty source from the
+               image first}) and tmpfs ({"type": "tmpfs", "options": mount(8)'s and tmpfs(5)'s})
     linux      resources: memory.limit, pids.limit, cpu.quota/period (0: no limit)
 
 and minidock's own under ``"minidock"``, for what OCI leaves to the engine

@@ -3,7 +3,8 @@
 The docker CLI sends every field of a container's configuration, most at their zero value. So a
 field is judged by its value, in three kinds:
 
-* fields minidock carries out (``Cmd``, ``Env``, ``PortBindings``, ``Memory`` ...) become the engine's;
+* fields minidock carries out (``Cmd``, ``Env``, ``PortBindings``, ``Memory``, ``Binds``, ``Mounts`` ...)
+  become the engine's (mounts checked here as ``containers/mounts.py`` reads them: a bad one is a 400);
 * fields of the API that minidock does not carry out are accepted at their zero (or Docker's
   default) value, and refused with 400 and their name otherwise: a container is never created
   different from what was asked for without a word;
@@ -14,37 +15,39 @@ field is judged by its value, in three kinds:
 from __future__ import annotations
 
 from ...containers.config import Config, ExecConfig, HostConfig
+from ...containers.mounts import requests_of
 from .server import HTTPError
 
 # Config: API field -> engine field (None: accepted, carries nothing for the engine)
 CONFIG_FIELDS = {"Image": "Image", "Cmd": "Cmd", "Entrypoint": "Entrypoint", "Env": "Env",
                  "WorkingDir": "WorkingDir", "User": "User", "Hostname": "Hostname", "Tty": "Tty",
-                 "OpenStdin": "OpenStdin", "Labels": "Labels",
+                 "OpenStdin": "OpenStdin", "Labels": "Labels", "Volumes": "Volumes",
                  # what the client itself attaches; StdinOnce is how minidock's stdin always behaves
                  "AttachStdin": None, "AttachStdout": None, "AttachStderr": None, "StdinOnce": None,
                  # metadata: which ports the program listens on (``-p`` sends it too); publishes nothing
                  "ExposedPorts": None, "ArgsEscaped": None}
-CONFIG_UNSUPPORTED = ("Domainname", "Healthcheck", "Volumes", "NetworkDisabled", "MacAddress", "OnBuild",
+CONFIG_UNSUPPORTED = ("Domainname", "Healthcheck", "NetworkDisabled", "MacAddress", "OnBuild",
                       "StopSignal", "StopTimeout", "Shell")
 
 HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "PublishAllPorts": "PublishAllPorts",
                "Memory": "Memory", "PidsLimit": "PidsLimit", "NanoCpus": "NanoCpus",
                "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
-               "ConsoleSize": None}
+               "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "ConsoleSize": None}
 # accepted at these values too (Docker's own defaults, as the CLI sends them)
 HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
                                {"Type": "json-file"}, {"Type": ""}),
                  "RestartPolicy": ({"Name": "no", "MaximumRetryCount": 0}, {"Name": "", "MaximumRetryCount": 0},
                                    {"Name": "no"}, {"Name": ""}),
                  "CgroupnsMode": ("private", "host"), "Isolation": ("default",), "IpcMode": ("private", "shareable"),
-                 "MemorySwap": (-1,), "MemorySwappiness": (-1,), "OomScoreAdj": (0,), "PidMode": ("private",)}
+                 "VolumeDriver": ("local",), "MemorySwap": (-1,), "MemorySwappiness": (-1,), "OomScoreAdj": (0,),
+                 "PidMode": ("private",)}
 HOST_UNSUPPORTED = (
     "CpuShares", "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
     "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
     "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests",
     "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
-    "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "Binds", "ContainerIDFile",
-    "LogConfig", "RestartPolicy", "VolumeDriver", "VolumesFrom", "Mounts", "Annotations", "CapAdd", "CapDrop",
+    "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "ContainerIDFile",
+    "LogConfig", "RestartPolicy", "VolumeDriver", "VolumesFrom", "Annotations", "CapAdd", "CapDrop",
     "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links",
     "OomScoreAdj", "PidMode", "Privileged", "SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode",
     "ShmSize", "Sysctls", "Runtime", "Isolation", "MaskedPaths", "ReadonlyPaths")
@@ -109,11 +112,13 @@ def create_config(body) -> tuple[Config, HostConfig, dict | None]:
         if key in config:
             config[key] = _strings(config[key], f"Config.{key}")
     _checked(config, "Config", {"Image": str, "WorkingDir": str, "User": str, "Hostname": str, "Tty": bool,
-                                "OpenStdin": bool, "Labels": dict})
+                                "OpenStdin": bool, "Labels": dict, "Volumes": dict})
     host = _take(host_body, "HostConfig", HOST_FIELDS, HOST_UNSUPPORTED, HOST_DEFAULTS)
     _checked(host, "HostConfig", {"NetworkMode": str, "PortBindings": dict, "PublishAllPorts": bool,
                                   "Memory": int, "PidsLimit": int, "NanoCpus": int, "ReadonlyRootfs": bool,
-                                  "Init": bool, "AutoRemove": bool})
+                                  "Init": bool, "AutoRemove": bool, "Binds": list, "Mounts": list, "Tmpfs": dict})
+    # a bad -v, --mount or --tmpfs is the client's mistake (InvalidParameter: 400), found before anything is made
+    requests_of(host.get("Binds"), host.get("Mounts"), host.get("Tmpfs"), config.get("Volumes"))
     asked = host.get("NetworkMode") or "default"
     if asked == "default":
         host["NetworkMode"] = "bridge"

@@ -27,6 +27,7 @@ from ...images import journal
 from ...images.reference import familiar
 from ...runtime.stdcopy import EXIT, STDERR, STDOUT, FrameReader, frame
 from .. import containers as api
+from ..volumes import container_mounts, mounts_volume
 from ...containers import container as ctr
 from . import configs
 from .server import HTTPError, not_modified, route, version_tuple
@@ -67,7 +68,7 @@ def familiar_name(name: str) -> str:
         return name
 
 
-LIST_FILTERS = ("id", "name", "status", "label", "exited", "ancestor")
+LIST_FILTERS = ("id", "name", "status", "label", "exited", "ancestor", "volume")
 
 
 @route("GET", r"/containers/json")
@@ -107,7 +108,8 @@ def _matches(req, cid: str, config: dict, state: dict, filters: dict) -> bool:
     return (any_of("id", cid.startswith) and any_of("name", lambda n: n.lstrip("/") in config["Name"])
             and any_of("status", lambda s: s == state["Status"])
             and any_of("exited", lambda e: state["Status"] == "exited" and str(state["ExitCode"]) == e)
-            and all(label(s) for s in filters.get("label", [])) and any_of("ancestor", ancestor))
+            and all(label(s) for s in filters.get("label", [])) and any_of("ancestor", ancestor)
+            and any_of("volume", lambda v: mounts_volume(config, v)))
 
 
 def _list_row(req, cid: str, config: dict, state: dict, size: bool) -> dict:
@@ -123,7 +125,7 @@ def _list_row(req, cid: str, config: dict, state: dict, size: bool) -> dict:
            "Created": int(parse_rfc3339(config["Created"])), "Ports": ports, "Labels": config["Labels"],
            "State": state["Status"], "Status": api.status_text(state),
            "HostConfig": {"NetworkMode": config["NetworkMode"]},
-           "NetworkSettings": {"Networks": _networks(req, config, state)}, "Mounts": []}
+           "NetworkSettings": {"Networks": _networks(req, config, state)}, "Mounts": container_mounts(config)}
     if size:
         c = _engine(req)
         images = req.client.images.images
@@ -220,6 +222,8 @@ def wait(req, name: str) -> None:
             state = c.state(cid)
         except NotFound:   # removed (--rm): its shim journaled the exit before it removed it
             code = sessions.exit_code(cid)
+            if code is None and cid in sessions.live:
+                return None   # AutoRemove: the shim removed it first, its exit code is on the way
             code = _journaled_exit(req, cid) if code is None else code
             return {"StatusCode": first["ExitCode"] if code is None else code, "Error": None}
         if condition == "removed" or state["Status"] == "running":
@@ -420,7 +424,7 @@ def remove(req, name: str) -> None:
     cid = _resolve(req, name)
     if req.flag("link"):
         raise HTTPError(400, "minidock has no links to remove")
-    c.remove(cid, force=req.flag("force"))
+    c.remove(cid, force=req.flag("force"), volumes=req.flag("v"))
     req.reply_empty(204)
 
 

@@ -88,7 +88,7 @@ def df(req) -> None:
     for row in usage["Containers"]:
         row |= {"Created": int(parse_rfc3339(row["Created"])), "Names": ["/" + row["Names"][0]], "Ports": [],
                 "Labels": {}, "Mounts": [], "SizeRootFs": row["SizeRw"]}
-    req.reply_json(usage | {"Volumes": [], "BuildCache": []})
+    req.reply_json(usage | {"BuildCache": []})
 
 
 @route("POST", r"/auth")
