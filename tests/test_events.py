@@ -178,3 +178,14 @@ def test_docker_py_reads_the_events(daemon):
     assert [e["Action"] for e in events] == ["start", "die"]
     assert events[1]["Actor"]["Attributes"]["exitCode"] == "0"
     client.close()
+
+
+def test_volumes_and_networks_have_their_events(root, client):
+    client.volumes.create("notes")
+    client.volumes.get("notes").remove()
+    network = client.networks.create("backend")
+    network.remove()
+    events = [(e["Type"], e["Action"], e["Actor"]["Attributes"].get("name", e["Actor"]["ID"]))
+              for e in client.events(since=0, until=time.time() + 0.01)]
+    assert events == [("volume", "create", "notes"), ("volume", "destroy", "notes"),
+                      ("network", "create", "backend"), ("network", "destroy", "backend")]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 
 from ..errors import APIError, Conflict, Forbidden, NotFound
+from ..images import journal
 from ..runtime import network as net
 from .networks import BUILTIN, MAX_INTERFACES, bridge_of
 
@@ -111,6 +112,8 @@ def connect(c, network: str, cid: str, aliases: list[str] = ()) -> None:
     attached = dict(attached, **{record["Name"]: {"NetworkID": record["Id"], "Aliases": list(aliases)}})
     c.update_config(cid, Networks=attached)
     refresh_hosts(c, cid)
+    journal.record(c.store.root, "network", "connect", record["Id"], {"container": cid, "name": record["Name"],
+                                                                      "type": "bridge"})
 
 
 def _cable(c, cid: str, record: dict, pid: int) -> None:
@@ -149,3 +152,5 @@ def disconnect(c, network: str, cid: str, force: bool = False) -> None:
     for other in c.networks.endpoints(record):   # the peers it left forget it (one refresh reaches them all)
         refresh_hosts(c, other)
         break
+    journal.record(c.store.root, "network", "disconnect", record["Id"], {"container": cid, "name": record["Name"],
+                                                                         "type": "bridge"})

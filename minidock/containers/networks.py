@@ -43,6 +43,7 @@ import time
 
 from ..display import rfc3339
 from ..errors import APIError, Conflict, Forbidden, InvalidParameter, NotFound
+from ..images import journal
 from ..images.digest import resolve_prefix
 from ..runtime import network as net
 
@@ -141,6 +142,7 @@ class Networks:
             records[nid] = _record(nid, name, "bridge", labels or {}, {"Subnet": str(chosen), "Gateway": gw},
                                    internal=internal) | {"Options": dict(options or {})}
             self.store.write_json(FILE, records)
+        journal.record(self.store.root, "network", "create", nid, {"name": name, "type": "bridge"})
         return nid
 
     def _subnet(self, records: dict, asked: str | None) -> ipaddress.IPv4Network:
@@ -171,6 +173,7 @@ class Networks:
             records.pop(record["Id"], None)
             self.store.write_json(FILE, records)
         net.forget_bridge(bridge_of(record))
+        journal.record(self.store.root, "network", "destroy", record["Id"], {"name": record["Name"], "type": "bridge"})
 
     # -- who is on a network ------------------------------------------------
 

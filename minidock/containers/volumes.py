@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..display import rfc3339
 from ..errors import Conflict, InvalidParameter, NotFound
+from ..images import journal
 from ..images.store import Store
 from .mounts import check_volume_name
 
@@ -73,6 +74,7 @@ class Volumes:
                 (tmp / "_data").mkdir(parents=True)
                 (tmp / "volume.json").write_text(json.dumps(record, indent=1))
                 os.replace(tmp, self.root / name)
+        journal.record(self.store.root, "volume", "create", name, {"driver": "local"})
         return record
 
     def list(self, filters: dict | None = None) -> list[dict]:
@@ -125,6 +127,7 @@ class Volumes:
         """Rename the volume out of sight first: a reader never sees one half removed."""
         with self.store.temp_path() as tmp:
             os.replace(self.root / name, tmp)
+        journal.record(self.store.root, "volume", "destroy", name, {"driver": "local"})
 
     def prune(self, all: bool = False, filters: dict | None = None) -> dict:
         """Remove the volumes no container uses: anonymous ones only unless ``all`` (API 1.42+)."""
