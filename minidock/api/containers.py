@@ -96,10 +96,11 @@ class Container:
     def start(self) -> None:
         self._c.start(self.id)
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """SIGTERM (or its stop signal), SIGKILL after ``timeout`` seconds (None: its own, else 10)."""
         self._c.stop(self.id, timeout)
 
-    def restart(self, timeout: float = 10) -> None:
+    def restart(self, timeout: float | None = None) -> None:
         self._c.stop(self.id, timeout)
         self._c.start(self.id)
 
@@ -269,13 +270,16 @@ def inspect(c: Containers, cid: str) -> dict:
                   "FinishedAt": state.get("FinishedAt") or "0001-01-01T00:00:00Z"},
         "Image": config["Image"], "Name": "/" + config["Name"],
         "ResolvConfPath": str(d / "resolv.conf"), "HostnamePath": str(d / "hostname"),
-        "HostsPath": str(d / "hosts"), "LogPath": str(d / "log.json"), "RestartCount": 0,
+        "HostsPath": str(d / "hosts"), "LogPath": str(d / "log.json"), "RestartCount": state.get("RestartCount", 0),
         "Driver": config["Driver"], "Platform": "linux",
         "HostConfig": {"NetworkMode": config["NetworkMode"], "AutoRemove": config["AutoRemove"],
                        "Memory": config["Memory"] or 0, "PidsLimit": config["PidsLimit"],
                        "NanoCpus": int((config["Cpus"] or 0) * 1e9), "ReadonlyRootfs": config["ReadonlyRootfs"],
                        "Init": config["Init"], "Binds": config.get("Binds"), "Mounts": config.get("HostMounts"),
                        "Tmpfs": config.get("Tmpfs"),
+                       "RestartPolicy": config.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0},
+                       "PidMode": "host" if "pid" in config.get("SharedNamespaces", []) else "",
+                       "UTSMode": "host" if "uts" in config.get("SharedNamespaces", []) else "",
                        "PortBindings": {f"{p}/{proto}": [{"HostIp": ip, "HostPort": str(hp or "")}]
                                         for ip, hp, p, proto in config["Ports"]}},
         "GraphDriver": {"Name": config["Driver"], "Data": {"LowerDir": lowers, "UpperDir": str(d / "upper"),
@@ -286,6 +290,8 @@ def inspect(c: Containers, cid: str) -> dict:
                    "Cmd": config["Cmd"], "Image": config["ImageName"], "WorkingDir": config["WorkingDir"],
                    "Entrypoint": config["Entrypoint"] or None, "Labels": config["Labels"],
                    "ExposedPorts": config["ImageConfig"].get("ExposedPorts"),
+                   "StopSignal": config.get("StopSignal") or config["ImageConfig"].get("StopSignal") or "SIGTERM",
+                   **({"StopTimeout": config["StopTimeout"]} if config.get("StopTimeout") is not None else {}),
                    "Volumes": {m["Destination"]: {} for m in config.get("Mounts") or [] if m["Type"] == "volume"
                                and m["Mode"] == ""} or None},
         "NetworkSettings": {**net, "Ports": ports,
@@ -378,6 +384,11 @@ CREATE_OPTIONS = {
     "read_only": (HostConfig, "ReadonlyRootfs", bool),
     "init": (HostConfig, "Init", bool),
     "auto_remove": (HostConfig, "AutoRemove", bool),
+    "restart_policy": (HostConfig, "RestartPolicy", dict),
+    "pid_mode": (HostConfig, "PidMode", str),
+    "uts_mode": (HostConfig, "UTSMode", str),
+    "stop_signal": (Config, "StopSignal", str),
+    "stop_timeout": (Config, "StopTimeout", int),
     "volumes": (HostConfig, "Binds", binds_of),
     "mounts": (HostConfig, "Mounts", lambda v: [dict(m) for m in v]),
     "tmpfs": (HostConfig, "Tmpfs", tmpfs_of),

@@ -41,6 +41,11 @@ RUN_FLAGS = (
     flag("--pids-limit", type=int, help="Tune container pids limit"),
     flag("--cpus", type=float, help="Number of CPUs"),
     flag("--read-only", action="store_true", help="Mount the container's root filesystem as read only"),
+    flag("--restart", default="no", help="Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])"),
+    flag("--pid", default="", help="PID namespace to use (host: the host's)"),
+    flag("--uts", default="", help="UTS namespace to use (host: the host's)"),
+    flag("--stop-signal", help="Signal to stop the container"),
+    flag("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container"),
     flag("--init", action="store_true", help="Run an init inside the container that forwards signals and reaps processes"),
     flag("--detach-keys", help="Override the key sequence for detaching a container"),
     flag("-v", "--volume", action="append", default=[], help="Bind mount a volume"),
@@ -62,7 +67,8 @@ def create_from(client: Client, opts) -> str:
         hostname=opts.hostname, tty=opts.tty, stdin_open=opts.interactive, network_mode=opts.network,
         ports=opts.publish, publish_all_ports=opts.publish_all, mem_limit=memory, pids_limit=opts.pids_limit,
         nano_cpus=round(opts.cpus * 1e9) if opts.cpus else None, read_only=opts.read_only, init=opts.init,
-        auto_remove=opts.rm, volumes=opts.volume, mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs)
+        auto_remove=opts.rm, restart_policy=restart_policy(opts.restart), pid_mode=opts.pid, uts_mode=opts.uts,
+        stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, volumes=opts.volume, mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs)
     return client.containers.containers.create(config, host, opts.name, {"Aliases": opts.network_alias})
 
 
@@ -72,6 +78,14 @@ def mount_flag(text: str) -> dict:
         return parse_mount_flag(text)
     except MinidockError as e:
         raise UsageError(f'invalid argument "{text}" for "--mount" flag: {e}') from None
+
+
+def restart_policy(text: str) -> dict:
+    """``--restart on-failure:3`` -> ``{"Name": "on-failure", "MaximumRetryCount": 3}``, as docker's CLI reads it."""
+    name, _, count = text.partition(":")
+    if count and not count.isdigit():
+        raise UsageError(f"invalid restart policy format: maximum retry count must be an integer: {text}")
+    return {"Name": name or "no", "MaximumRetryCount": int(count or 0)}
 
 
 def env_from_files(paths) -> list[str]:
@@ -135,14 +149,14 @@ def each(client: Client, opts, action) -> int:
 
 
 @command("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
-         flag("-t", "--time", type=int, default=10, help="Seconds to wait before killing the container"),
+         flag("-t", "--time", type=int, help="Seconds to wait before killing the container"),
          counts=(1, None))
 def stop_cmd(client: Client, opts) -> int:
     return each(client, opts, lambda cid: client.containers.containers.stop(cid, opts.time))
 
 
 @command("restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
-         flag("-t", "--time", type=int, default=10, help="Seconds to wait before killing the container"),
+         flag("-t", "--time", type=int, help="Seconds to wait before killing the container"),
          counts=(1, None))
 def restart_cmd(client: Client, opts) -> int:
     c = client.containers.containers

@@ -40,7 +40,8 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
         "minidock": {"overlay": None if vfs else {"lowerdir": [str(p) for p in lowers], "upperdir": "upper",
                                                   "workdir": "work", "links": str(store.links)},
                      "network": {**network, "ports": config["Ports"], "pool": str(store.root)},
-                     "stdin": config["OpenStdin"], "init": config["Init"]},
+                     "stdin": config["OpenStdin"], "init": config["Init"],
+                     "share": config.get("SharedNamespaces") or []},
     }
 
 

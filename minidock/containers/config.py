@@ -44,8 +44,9 @@ class Config(_Fields):
     ``Volumes``: paths that get a new anonymous volume (``-v /data``)."""
 
     __slots__ = ("Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Tty", "OpenStdin",
-                 "Labels", "Volumes")
-    DEFAULTS = {"Env": [], "WorkingDir": "", "Tty": False, "OpenStdin": False, "Labels": {}, "Volumes": {}}
+                 "Labels", "Volumes", "StopSignal", "StopTimeout")
+    DEFAULTS = {"Env": [], "WorkingDir": "", "Tty": False, "OpenStdin": False, "Labels": {}, "Volumes": {},
+                "StopSignal": "", "StopTimeout": None}
 
 
 class HostConfig(_Fields):
@@ -54,13 +55,17 @@ class HostConfig(_Fields):
     ``PortBindings`` as the API has them, ``{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}``
     (an empty ``HostPort``: a free port is chosen); ``NanoCpus`` in billionths of a CPU; ``Memory`` in
     bytes; 0 or None for no limit.  ``Binds`` (``-v``), ``Mounts`` (``--mount``) and ``Tmpfs``
-    (``--tmpfs``) as ``containers/mounts.py`` reads them.
+    (``--tmpfs``) as ``containers/mounts.py`` reads them.  ``RestartPolicy``: ``{"Name": "no" | "always" |
+    "unless-stopped" | "on-failure", "MaximumRetryCount": N}``; ``PidMode``/``UTSMode``: "" (its own
+    namespace) or "host".
     """
 
     __slots__ = ("NetworkMode", "PortBindings", "PublishAllPorts", "Memory", "PidsLimit", "NanoCpus",
-                 "ReadonlyRootfs", "Init", "AutoRemove", "Binds", "Mounts", "Tmpfs")
+                 "ReadonlyRootfs", "Init", "AutoRemove", "Binds", "Mounts", "Tmpfs", "RestartPolicy", "PidMode",
+                 "UTSMode")
     DEFAULTS = {"NetworkMode": "bridge", "PortBindings": {}, "PublishAllPorts": False, "ReadonlyRootfs": False,
-                "Init": False, "AutoRemove": False, "Binds": [], "Mounts": [], "Tmpfs": {}}
+                "Init": False, "AutoRemove": False, "Binds": [], "Mounts": [], "Tmpfs": {},
+                "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "PidMode": "", "UTSMode": ""}
 
 
 class ExecConfig(_Fields):

@@ -169,6 +169,7 @@ class Containers:
         if run_mode == "chroot-emulated" and any(r["Type"] == "tmpfs" or r["ReadOnly"] for r in requests):
             raise APIError("tmpfs and read-only mounts are not supported in chroot-emulated mode: proot can only bind")
         mounts: list[dict] = []
+        lifecycle = lifecycle_options(config, host, cfg, run_mode)
         cid = os.urandom(32).hex()  # 256 random bits, as docker's IDs
         with self.store.lock():
             name = self._claim_name(name, cid)
@@ -189,7 +190,7 @@ class Containers:
                     "Layers": rec.chain_ids, "Driver": "overlay" if whiteout_format()[0] == "overlay" else "vfs",
                     "ImageConfig": cfg, "Mounts": mounts,
                     "Binds": host.Binds or None, "HostMounts": host.Mounts or None, "Tmpfs": host.Tmpfs or None,
-                }
+                } | lifecycle
                 self._lay_out(record)
             except BaseException:
                 self._release_name(name)
@@ -275,12 +276,19 @@ class Containers:
     # -- lifecycle --------------------------------------------------------
 
     def start(self, cid: str, attach=None) -> dict:
-        """Start a created or exited container under a new shim; return its state."""
-        from ..runtime import mode, shim
-
+        """Start a created or exited container under a new shim; return its state.  A start by hand
+        sets its restart policy going again (Docker's: ``stop`` or ``kill`` had paused it)."""
         state = self.state(cid)
         if state["Status"] == "running":
             return state
+        if state.get("ManuallyStopped") or state.get("RestartCount"):
+            self.write_state(cid, ManuallyStopped=False, RestartCount=0)
+        return self.start_again(cid, attach)
+
+    def start_again(self, cid: str, attach=None) -> dict:
+        """Start it under a new shim, as its restart policy does: what ``start`` does, the count kept."""
+        from ..runtime import mode, shim
+        from . import restart
         if mode.detect()[0] == "chroot-emulated":
             from ..runtime import emulated
             emulated.proot()  # or a one-line error saying what to install
@@ -294,6 +302,7 @@ class Containers:
         named = any(segment for segment in network["segments"])
         poststop = [functools.partial(self._died, cid)]
         poststop += [functools.partial(endpoints.refresh_hosts, self, cid)] if named else []
+        poststop += [functools.partial(restart.restart_later, self, cid)] if restart.has_policy(config) else []
         poststop += [functools.partial(self.delete, cid, volumes=True)] if config["AutoRemove"] else []
         state = shim.spawn(self.dir(cid), attach, poststop=poststop)
         self.emit(cid, "start")
@@ -329,16 +338,23 @@ class Containers:
         state = self.state(cid)
         if state["Status"] != "running":
             raise Conflict(f"Cannot kill container: {cid[:12]}: Container {cid} is not running")
+        self.write_state(cid, ManuallyStopped=True)   # Docker's: its restart policy waits for a start by hand
         self.emit(cid, "kill", signal=str(int(sig)))
         self._signal(cid, state["Pid"], sig)
 
-    def stop(self, cid: str, timeout: float = 10) -> None:
-        """SIGTERM, then SIGKILL after ``timeout`` seconds (PID 1 ignores signals it has no handler for)."""
+    def stop(self, cid: str, timeout: float | None = None) -> None:
+        """The stop signal (``--stop-signal``, the image's STOPSIGNAL, else SIGTERM), then SIGKILL after
+        ``timeout`` seconds (None: the container's ``--stop-timeout``, else 10; -1: no SIGKILL). PID 1
+        ignores the signals it has no handler for. A pending restart (its policy's) is called off."""
+        config = self.config(cid)
+        self.write_state(cid, ManuallyStopped=True)
         state = self.state(cid)
         if state["Status"] != "running":
             return
-        name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
-        stop_signal = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+        stop_signal = parse_stop_signal(config.get("StopSignal") or config["ImageConfig"].get("StopSignal") or "SIGTERM")
+        if timeout is None:
+            timeout = 10 if config.get("StopTimeout") is None else config["StopTimeout"]
+        timeout = None if timeout < 0 else timeout
         self.emit(cid, "kill", signal=str(int(stop_signal)))
         with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
             self._signal(cid, state["Pid"], stop_signal)
@@ -463,6 +479,49 @@ class Containers:
                  **({"author": author} if author else {}), **({"comment": message} if message else {})})
             data = json.dumps(new_cfg, sort_keys=True, separators=(",", ":")).encode()
             return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+
+
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: str) -> dict:
+    """What a container's record keeps of how it stops, restarts and shares the host's namespaces,
+    checked as Docker checks them."""
+    policy = dict(host.RestartPolicy or {})
+    name = policy.get("Name") or "no"
+    retries = policy.get("MaximumRetryCount") or 0
+    if name not in RESTART_POLICIES or not isinstance(retries, int) or retries < 0:
+        raise InvalidParameter(f"invalid restart policy {name!r} (no, always, unless-stopped, on-failure[:N])")
+    if retries and name != "on-failure":
+        raise InvalidParameter(f"maximum retry count cannot be used with restart policy '{name}'")
+    if name != "no" and host.AutoRemove:
+        raise InvalidParameter("Conflicting options: --restart and --rm")
+    for key in ("PidMode", "UTSMode"):
+        if getattr(host, key) not in ("", "host", "private"):
+            raise InvalidParameter(f"minidock's {key} is '' (the container's own) or 'host', not {getattr(host, key)!r}")
+    shared = [ns for ns, key in (("pid", "PidMode"), ("uts", "UTSMode")) if getattr(host, key) == "host"]
+    if shared and run_mode != "root":
+        raise APIError(f"--pid host and --uts host need root: {run_mode} mode's namespaces are its own")
+    if "uts" in shared and config.Hostname:
+        raise InvalidParameter("Conflicting options: hostname and the UTS mode")
+    signal_name = config.StopSignal or image.get("StopSignal") or "SIGTERM"
+    parse_stop_signal(signal_name)
+    if config.StopTimeout is not None and (not isinstance(config.StopTimeout, int) or config.StopTimeout < -1):
+        raise InvalidParameter(f"invalid stop timeout {config.StopTimeout!r}")
+    options = {"RestartPolicy": {"Name": name, "MaximumRetryCount": retries}, "SharedNamespaces": shared,
+               "StopSignal": signal_name, "StopTimeout": config.StopTimeout}
+    if "uts" in shared:   # the host's name, as the container sees it
+        options["Hostname"] = socket.gethostname()
+    return options
+
+
+def parse_stop_signal(name) -> signal.Signals:
+    """``SIGTERM``, ``TERM``, ``15``: the signal, as Docker reads ``--stop-signal``."""
+    text = str(name).upper()
+    try:
+        return signal.Signals(int(text)) if text.isdigit() else signal.Signals[text if text.startswith("SIG") else "SIG" + text]
+    except (KeyError, ValueError):
+        raise InvalidParameter(f"Invalid signal: {name}") from None
 
 
 def check_unprivileged(run_mode: str, network: str, limits) -> str:

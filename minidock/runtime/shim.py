@@ -146,8 +146,10 @@ def _quiet_stdio(bundle: Path) -> None:
     os.dup2(log, 2)
     os.close(null)
     os.close(log)
-    sys.stdout = os.fdopen(1, "w", buffering=1)
-    sys.stderr = os.fdopen(2, "w", buffering=1)
+    # closefd=False: a shim spawned by a shim's descendant (a restart) replaces objects of its
+    # forebear's on the same fds; dropping those must not close the fds just set up
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
 
 
 def _print_exc() -> None:
@@ -563,7 +565,9 @@ def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sock
     spec, emulated, stdio = launch.spec, launch.emulated, launch.stdio
     try:
         set_pdeathsig(signal.SIGKILL)  # the shim gone means the container goes too
-        flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID
+        flags = CLONE_NEWNS | CLONE_NEWIPC
+        shared = spec["minidock"].get("share") or []    # --pid host, --uts host: the host's own
+        flags |= (0 if "pid" in shared else CLONE_NEWPID) | (0 if "uts" in shared else CLONE_NEWUTS)
         if spec["minidock"]["network"]["mode"] != "host":
             flags |= CLONE_NEWNET
         if emulated:
@@ -697,11 +701,12 @@ def _rootfs_spec(spec: dict, cdir: Path, rootless: bool = False) -> RootfsSpec:
     binds = [(cdir / m["source"], m["destination"]) for m in spec["mounts"] if "options" not in m]
     mounts = tuple(m for m in spec["mounts"] if "options" in m)
     root, overlay = spec["root"], spec["minidock"]["overlay"]
+    hostname = None if "uts" in (spec["minidock"].get("share") or []) else spec["hostname"]   # never the host's
     if overlay is None:  # a copied tree (vfs)
-        return RootfsSpec(cdir / root["path"], None, None, None, binds, root["readonly"], spec["hostname"],
+        return RootfsSpec(cdir / root["path"], None, None, None, binds, root["readonly"], hostname,
                           mounts=mounts)
     return RootfsSpec(cdir / root["path"], [Path(p) for p in overlay["lowerdir"]], cdir / overlay["upperdir"],
-                      cdir / overlay["workdir"], binds, root["readonly"], spec["hostname"], userxattr=rootless,
+                      cdir / overlay["workdir"], binds, root["readonly"], hostname, userxattr=rootless,
                       links=Path(overlay["links"]), cgroupfs=not rootless, mounts=mounts)
 
 

@@ -26,7 +26,9 @@ process mounts it, inside its own mount namespace): the overlay's layers
 the network (``mode``: bridge, none or host; published ``ports``; ``pool``: the
 directory whose network settings and leases are the container's, the engine's
 root), ``stdin``
-(kept open or not) and ``init``.
+(kept open or not), ``init``, and ``share``: the namespaces it shares with the host instead of
+having its own (``pid``, ``uts``: ``--pid host``, ``--uts host``; OCI says this by leaving them
+out of ``linux.namespaces``).
 """
 
 from __future__ import annotations

@@ -21,35 +21,34 @@ from .server import HTTPError
 # Config: API field -> engine field (None: accepted, carries nothing for the engine)
 CONFIG_FIELDS = {"Image": "Image", "Cmd": "Cmd", "Entrypoint": "Entrypoint", "Env": "Env",
                  "WorkingDir": "WorkingDir", "User": "User", "Hostname": "Hostname", "Tty": "Tty",
-                 "OpenStdin": "OpenStdin", "Labels": "Labels", "Volumes": "Volumes",
+                 "OpenStdin": "OpenStdin", "Labels": "Labels", "Volumes": "Volumes", "StopSignal": "StopSignal",
+                 "StopTimeout": "StopTimeout",
                  # what the client itself attaches; StdinOnce is how minidock's stdin always behaves
                  "AttachStdin": None, "AttachStdout": None, "AttachStderr": None, "StdinOnce": None,
                  # metadata: which ports the program listens on (``-p`` sends it too); publishes nothing
                  "ExposedPorts": None, "ArgsEscaped": None}
 CONFIG_UNSUPPORTED = ("Domainname", "Healthcheck", "NetworkDisabled", "MacAddress", "OnBuild",
-                      "StopSignal", "StopTimeout", "Shell")
+                      "Shell")
 
 HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "PublishAllPorts": "PublishAllPorts",
                "Memory": "Memory", "PidsLimit": "PidsLimit", "NanoCpus": "NanoCpus",
                "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
-               "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "ConsoleSize": None}
+               "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "RestartPolicy": "RestartPolicy",
+               "PidMode": "PidMode", "UTSMode": "UTSMode", "ConsoleSize": None}
 # accepted at these values too (Docker's own defaults, as the CLI sends them)
 HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
                                {"Type": "json-file"}, {"Type": ""}),
-                 "RestartPolicy": ({"Name": "no", "MaximumRetryCount": 0}, {"Name": "", "MaximumRetryCount": 0},
-                                   {"Name": "no"}, {"Name": ""}),
                  "CgroupnsMode": ("private", "host"), "Isolation": ("default",), "IpcMode": ("private", "shareable"),
-                 "VolumeDriver": ("local",), "MemorySwap": (-1,), "MemorySwappiness": (-1,), "OomScoreAdj": (0,),
-                 "PidMode": ("private",)}
+                 "VolumeDriver": ("local",), "MemorySwap": (-1,), "MemorySwappiness": (-1,), "OomScoreAdj": (0,)}
 HOST_UNSUPPORTED = (
     "CpuShares", "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
     "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
     "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests",
     "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
     "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "ContainerIDFile",
-    "LogConfig", "RestartPolicy", "VolumeDriver", "VolumesFrom", "Annotations", "CapAdd", "CapDrop",
+    "LogConfig", "VolumeDriver", "VolumesFrom", "Annotations", "CapAdd", "CapDrop",
     "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links",
-    "OomScoreAdj", "PidMode", "Privileged", "SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode",
+    "OomScoreAdj", "Privileged", "SecurityOpt", "StorageOpt", "UsernsMode",
     "ShmSize", "Sysctls", "Runtime", "Isolation", "MaskedPaths", "ReadonlyPaths")
 
 EXEC_FIELDS = {"Cmd": "Cmd", "Env": "Env", "WorkingDir": "WorkingDir", "User": "User", "Tty": "Tty",
@@ -112,11 +111,13 @@ def create_config(body) -> tuple[Config, HostConfig, dict | None]:
         if key in config:
             config[key] = _strings(config[key], f"Config.{key}")
     _checked(config, "Config", {"Image": str, "WorkingDir": str, "User": str, "Hostname": str, "Tty": bool,
-                                "OpenStdin": bool, "Labels": dict, "Volumes": dict})
+                                "OpenStdin": bool, "Labels": dict, "Volumes": dict, "StopSignal": str,
+                                "StopTimeout": int})
     host = _take(host_body, "HostConfig", HOST_FIELDS, HOST_UNSUPPORTED, HOST_DEFAULTS)
     _checked(host, "HostConfig", {"NetworkMode": str, "PortBindings": dict, "PublishAllPorts": bool,
                                   "Memory": int, "PidsLimit": int, "NanoCpus": int, "ReadonlyRootfs": bool,
-                                  "Init": bool, "AutoRemove": bool, "Binds": list, "Mounts": list, "Tmpfs": dict})
+                                  "Init": bool, "AutoRemove": bool, "Binds": list, "Mounts": list, "Tmpfs": dict,
+                                  "RestartPolicy": dict, "PidMode": str, "UTSMode": str})
     # a bad -v, --mount or --tmpfs is the client's mistake (InvalidParameter: 400), found before anything is made
     requests_of(host.get("Binds"), host.get("Mounts"), host.get("Tmpfs"), config.get("Volumes"))
     asked = host.get("NetworkMode") or "default"

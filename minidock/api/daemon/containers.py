@@ -144,8 +144,7 @@ def inspect(req, name: str) -> None:
     cid = _resolve(req, name)
     attrs = api.inspect(c, cid)
     attrs["Config"] |= {"AttachStdin": False, "AttachStdout": False, "AttachStderr": False}
-    attrs["HostConfig"] |= {"LogConfig": {"Type": "json-file", "Config": {}},
-                            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}}
+    attrs["HostConfig"] |= {"LogConfig": {"Type": "json-file", "Config": {}}}
     if req.flag("size"):
         images = req.client.images.images
         attrs["SizeRw"] = c.size_rw(cid)
@@ -172,8 +171,8 @@ def stop(req, name: str) -> None:
     cid = _resolve(req, name)
     if c.state(cid)["Status"] != "running":
         raise not_modified()
-    timeout = req.number("t", req.number("timeout", 10))
-    c.stop(cid, timeout=10 if timeout is None else max(timeout, 0))
+    timeout = req.number("t", req.number("timeout"))   # none given: the container's own (--stop-timeout)
+    c.stop(cid, timeout=None if timeout is None else max(timeout, -1))
     req.reply_empty(204)
 
 
@@ -181,7 +180,8 @@ def stop(req, name: str) -> None:
 def restart(req, name: str) -> None:
     c = _engine(req)
     cid = _resolve(req, name)
-    c.stop(cid, timeout=max(req.number("t", 10), 0))
+    timeout = req.number("t", req.number("timeout"))
+    c.stop(cid, timeout=None if timeout is None else max(timeout, -1))
     c.wait(cid)
     req.daemon.sessions.start(c, cid)
     req.reply_empty(204)

@@ -1,0 +1,109 @@
+"""Restart policies, ``--stop-signal``/``--stop-timeout`` and ``--pid host``/``--uts host``: what a
+container's record keeps of how it stops, restarts and shares the host's namespaces."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from minidock.containers.restart import delay_before_restart
+
+from conftest import run_cli
+
+
+def out(*args: str) -> str:
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout.decode()
+
+
+def eventually(check, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.05)
+    return check()
+
+
+@pytest.mark.parametrize("policy, state, delay", [
+    ({"Name": "no"}, {"ExitCode": 1}, None),
+    ({"Name": "always"}, {"ExitCode": 0}, 0.1),
+    ({"Name": "unless-stopped"}, {"ExitCode": 0, "RestartCount": 3}, 0.8),
+    ({"Name": "always"}, {"ExitCode": 0, "ManuallyStopped": True}, None),
+    ({"Name": "on-failure"}, {"ExitCode": 0}, None),
+    ({"Name": "on-failure"}, {"ExitCode": 1, "RestartCount": 20}, 60.0),
+    ({"Name": "on-failure", "MaximumRetryCount": 2}, {"ExitCode": 1, "RestartCount": 1}, 0.2),
+    ({"Name": "on-failure", "MaximumRetryCount": 2}, {"ExitCode": 1, "RestartCount": 2}, None),
+    ({"Name": "always"}, {"ExitCode": 0, "RestartCount": 5, "StartedAt": "2026-01-01T00:00:00Z",
+                          "FinishedAt": "2026-01-01T00:00:11Z"}, 0.1),     # a steady run resets the back-off
+])
+def test_dockers_restart_rules(policy, state, delay):
+    assert delay_before_restart(policy, state) == delay
+
+
+@pytest.mark.root
+def test_on_failure_restarts_at_most_n_times_and_a_stop_ends_always(root, busybox):
+    out("run", "-d", "--name", "flaky", "--network", "none", "--restart", "on-failure:2", "busybox",
+        "sh", "-c", "echo once; exit 3")
+    assert eventually(lambda: out("inspect", "-f", "{{.RestartCount}}", "flaky").strip() == "2")
+    time.sleep(1)   # no third restart
+    assert out("inspect", "-f", "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}", "flaky").split() == \
+        ["2", "exited", "3"]
+    assert out("logs", "flaky").split() == ["once"] * 3
+    out("run", "-d", "--name", "steady", "--network", "none", "--restart", "always", "busybox", "sleep", "0.2")
+    assert eventually(lambda: int(out("inspect", "-f", "{{.RestartCount}}", "steady")) >= 2)
+    out("stop", "steady")
+    count = out("inspect", "-f", "{{.RestartCount}}", "steady")
+    time.sleep(1.5)
+    assert out("inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "steady").split() == [count.strip(), "exited"]
+    out("start", "steady")        # a start by hand sets the policy going again, counted from 0
+    assert eventually(lambda: int(out("inspect", "-f", "{{.RestartCount}}", "steady")) >= 1)
+    out("rm", "-f", "flaky", "steady")
+
+
+def test_restart_policies_are_checked_as_docker_checks_them(root, busybox):
+    for args, message in [(["--restart", "sometimes"], b"invalid restart policy"),
+                          (["--restart", "always:3"], b"maximum retry count cannot be used"),
+                          (["--restart", "on-failure:x"], b"must be an integer"),
+                          (["--rm", "--restart", "always"], b"Conflicting options: --restart and --rm"),
+                          (["--stop-signal", "SIGNOPE"], b"Invalid signal: SIGNOPE"),
+                          (["--uts", "host", "-h", "mine"], b"Conflicting options: hostname and the UTS mode"),
+                          (["--pid", "container:x"], b"PidMode")]:
+        proc = run_cli("create", *args, "busybox", "true")
+        assert proc.returncode == 125 and message in proc.stderr, (args, proc.stderr)
+        assert b"Traceback" not in proc.stderr
+    assert out("ps", "-aq") == ""
+
+
+@pytest.mark.root
+def test_stop_signal_and_stop_timeout(root, busybox):
+    out("run", "-d", "--name", "polite", "--network", "none", "--stop-signal", "USR1", "--stop-timeout", "1",
+        "busybox", "sh", "-c", 'trap "echo got USR1" USR1; while true; do sleep 0.1; done')
+    time.sleep(0.3)
+    start = time.monotonic()
+    out("stop", "polite")          # USR1 is trapped, not fatal: SIGKILL after its own 1 s, not 10
+    assert time.monotonic() - start < 5
+    assert "got USR1" in out("logs", "polite")
+    attrs = json.loads(out("inspect", "polite"))[0]
+    assert attrs["Config"]["StopSignal"] == "USR1" and attrs["Config"]["StopTimeout"] == 1
+    assert attrs["State"]["ExitCode"] == 137
+    out("rm", "polite")
+
+
+@pytest.mark.root
+def test_pid_and_uts_host_share_the_hosts_namespaces(root, busybox):
+    processes = out("run", "--rm", "--network", "none", "--pid", "host", "busybox", "sh", "-c", "cat /proc/1/comm; ps -o pid | wc -l")
+    first, count = processes.split()
+    assert first == open("/proc/1/comm").read().strip() and int(count) > 5
+    assert out("run", "--rm", "--network", "none", "busybox", "cat", "/proc/1/comm").strip() == "cat"
+    assert out("run", "--rm", "--network", "none", "--uts", "host", "busybox", "hostname").strip() == socket.gethostname()
+    assert out("run", "--rm", "--network", "none", "busybox", "hostname").strip() != socket.gethostname()
+    assert socket.gethostname() == open("/proc/sys/kernel/hostname").read().strip()   # the host's is untouched
+    cid = out("create", "--pid", "host", "--uts", "host", "busybox", "true").strip()
+    host = json.loads(out("inspect", cid))[0]["HostConfig"]
+    assert (host["PidMode"], host["UTSMode"]) == ("host", "host")
+    out("rm", cid)
