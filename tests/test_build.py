@@ -76,7 +76,7 @@ def test_config_files_and_dockerignore_of_the_app(busybox, client, tmp_path):
     cfg = client.images.get("app:1").attrs["Config"]
     assert "APP_VERSION=2.5" in cfg["Env"] and cfg["WorkingDir"] == "/app" and cfg["User"] == "1000:1000"
     assert cfg["Labels"] == {"org.example.title": "demo app", "org.example.version": "2.5"}
-    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "9000-9001/tcp": {}}
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "9000/tcp": {}, "9001/tcp": {}}  # a range: a port each
     assert (cfg["Entrypoint"], cfg["Cmd"], cfg["StopSignal"]) == (["/app/src/run.sh"], ["--port", "8080"], "SIGINT")
     out = run_cli("run", "--rm", "--network", "none", "app:1").stdout
     assert out == b"app 2.5 --port 8080\n"

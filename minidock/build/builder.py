@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections import namedtuple
@@ -40,7 +41,8 @@ from ..images.archive import source_date_epoch
 from ..images.image import Images, check_depth
 from ..images.reference import parse
 from . import dockerfile as dfile
-from .context import BuildError, Context, content_digest, copy_into
+from . import history
+from .context import BuildError, Context, copy_into, sources_hash
 
 CACHE = "build-cache.json"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -72,9 +74,9 @@ class StageState:
 
 
 # What ``docker build``'s flags (the Engine API's /build parameters t, buildargs, nocache, target,
-# labels) ask of one build.
-BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels",
-                          defaults=((), {}, False, None, {}))
+# labels, networkmode) ask of one build.  A RUN's network is "none" unless asked: this machine has none.
+BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels network_mode",
+                          defaults=((), {}, False, None, {}, "none"))
 
 
 class Builder:
@@ -85,7 +87,7 @@ class Builder:
         self.images, self.containers = images, containers
         self.context, self.df = Context(context), dockerfile
         self.build_args, self.no_cache, self.target = dict(options.build_args), options.no_cache, options.target
-        self.labels, self.say = dict(options.labels), say
+        self.labels, self.say, self.network_mode = dict(options.labels), say, options.network_mode
         self.epoch = source_date_epoch()
         self.stages: dict[str, str] = {}       # stage name or index -> its image ID
         self.used_args: set[str] = set()
@@ -106,11 +108,15 @@ class Builder:
             if self.target.lower() not in names:
                 raise BuildError(f"failed to reach build target {self.target} in Dockerfile")
             stages = stages[: names.index(self.target.lower()) + 1]
-        total = sum(len(s.instructions) for s in stages)
+        # --label: dockerd adds one LABEL step per label, sorted, to the last stage (buildLabelOptions)
+        # (a LABEL "in exec form" is this key and value as given, never parsed: NewLabelCommand's NoExp)
+        labels = [dfile.Instruction("LABEL", (k, v), {}, True, 0, f"LABEL {k}={v}")
+                  for k, v in sorted(self.labels.items())]
+        total = sum(len(s.instructions) for s in stages) + len(labels)
         step, image_id = 0, ""
         for stage in stages:
             state = None
-            for ins in stage.instructions:
+            for ins in (*stage.instructions, *(labels if stage is stages[-1] else ())):
                 step += 1
                 self.say(f"Step {step}/{total} : {ins.original}")
                 state = self._from(stage, ins) if ins.cmd == "FROM" else self._step(state, ins)
@@ -122,10 +128,6 @@ class Builder:
         unused = sorted(set(self.build_args) - self.used_args)
         if unused:
             self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
-        if self.labels:
-            state = StageState(image_id, json.loads(self.images.store.read_blob(image_id)))
-            image_id = self._commit_config(state, "LABEL " + " ".join(f"{k}={v}" for k, v in self.labels.items()),
-                                           lambda c: c.setdefault("Labels", {}).update(self.labels)).image_id
         return image_id
 
     # -- FROM -------------------------------------------------------------
@@ -165,20 +167,23 @@ class Builder:
             return self._copy(state, ins)
         if ins.cmd == "ARG":
             return self._arg(state, ins)
+        if ins.cmd == "WORKDIR":
+            return self._workdir(state, ins)
         text, change = self._metadata(state, ins)
         return self._cached(state, ins, text, lambda: self._commit_config(state, text, change))
 
     def _arg(self, state: StageState, ins: dfile.Instruction) -> StageState:
         """``ARG name[=default]``: --build-arg wins, then the default, then a same-named ARG before FROM."""
-        for key, default in _checked(self.df, ins, dfile.key_values, ins.args[0], state.env(), self.df.escape,
-                                     legacy_env=False, instruction="ARG"):
+        pairs = _checked(self.df, ins, dfile.key_values, ins.args[0], state.env(), self.df.escape,
+                         legacy_env=False, instruction="ARG")
+        for key, default in pairs:
             self.used_args.add(key)
             if key in self.build_args:
                 state.args[key] = self.build_args[key]
             else:
                 state.args[key] = default if default is not None else self.meta.get(key)
-        return self._cached(state, ins, ins.original,
-                            lambda: self._commit_config(state, ins.original, lambda c: None))
+        text = "ARG " + " ".join(k if v is None else f"{k}={v}" for k, v in pairs)
+        return self._cached(state, ins, text, lambda: self._commit_config(state, text, lambda c: None))
 
     def _metadata(self, state: StageState, ins: dfile.Instruction) -> tuple[str, Callable[[dict], None]]:
         """What a config-only instruction records in the history, and how it changes the config."""
@@ -191,14 +196,17 @@ class Builder:
             argv = list(ins.args) if ins.json else self._shell(state) + [arg]
             keep_cmd = state.cmd_set  # a new ENTRYPOINT drops a CMD inherited from the base, not one set here
             state.cmd_set = state.cmd_set or cmd == "CMD"
-            return f"{cmd} {json.dumps(argv)}", lambda c: _set_command(c, cmd, argv, keep_cmd)
+            return f"{cmd} {history.go_quoted_list(argv)}", lambda c: _set_command(c, cmd, argv, keep_cmd)
         if cmd == "SHELL":
-            return f"SHELL {json.dumps(list(ins.args))}", lambda c: c.update(Shell=list(ins.args))
+            return f"SHELL {history.go_list(list(ins.args))}", lambda c: c.update(Shell=list(ins.args))
         if cmd == "HEALTHCHECK":
-            check = _healthcheck(ins, self._shell(state))
-            return f"HEALTHCHECK {json.dumps(check)}", lambda c: c.update(Healthcheck=check)
+            check = _healthcheck(ins)
+            return f"HEALTHCHECK {history.healthcheck_text(check)}", lambda c: _set_healthcheck(c, check)
         if cmd == "ONBUILD":
             return f"ONBUILD {arg}", lambda c: c.setdefault("OnBuild", []).append(arg)
+        if cmd == "LABEL" and ins.json:
+            pairs = [tuple(ins.args)]
+            return f"LABEL {ins.args[0]}={ins.args[1]}", lambda c: _set_pairs(c, cmd, pairs)
         if cmd in ("ENV", "LABEL"):
             pairs = _checked(self.df, ins, dfile.key_values, arg, env, esc, instruction=cmd)
             return f"{cmd} " + " ".join(f"{k}={v}" for k, v in pairs), lambda c: _set_pairs(c, cmd, pairs)
@@ -206,9 +214,8 @@ class Builder:
             words = [_checked(self.df, ins, dfile.expand, arg, env, esc)]
         else:
             words = list(ins.args) if ins.json else _checked(self.df, ins, dfile.expand_words, arg, env, esc)
-        if cmd == "WORKDIR":
-            path = os.path.normpath(os.path.join(state.container_config.get("WorkingDir") or "/", words[0]))
-            return f"WORKDIR {path}", lambda c: c.update(WorkingDir=path)
+        if cmd == "VOLUME":
+            return f"VOLUME {history.go_list(words)}", lambda c: _set_words(c, cmd, words)
         return f"{cmd} {' '.join(words)}", lambda c: _set_words(c, cmd, words)
 
     def _shell(self, state: StageState) -> list[str]:
@@ -254,7 +261,7 @@ class Builder:
         """A new image: the same layers, the config changed, a history entry marked empty_layer."""
         config = json.loads(json.dumps(state.config))
         change(config.setdefault("config", {}))
-        return self._add(state, config, f"/bin/sh -c #(nop)  {text}", empty=True)
+        return self._add(state, config, history.nop(config["config"].get("Shell") or DEFAULT_SHELL, text), empty=True)
 
     def _add(self, state: StageState, config: dict, created_by: str, empty: bool,
              diff_id: str | None = None) -> StageState:
@@ -271,31 +278,34 @@ class Builder:
     # -- RUN --------------------------------------------------------------
 
     def _run(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        """The build args in force go into the RUN's environment and its history line, but not those an
+        ENV of the same name overrides (dockerd's ``FilterAllowed``)."""
         argv = list(ins.args) if ins.json else self._shell(state) + [ins.args[0]]
-        build_env = [f"{k}={v}" for k, v in sorted(state.args.items()) if v is not None]
-        return self._cached(state, ins, f"RUN {json.dumps(argv)}",
-                            lambda: self._run_container(state, argv, build_env))
+        env_names = {e.partition("=")[0] for e in state.container_config.get("Env") or []}
+        args = {k: v for k, v in state.args.items() if v is not None and k not in env_names}
+        text = history.run_text(argv, args)
+        build_env = [f"{k}={v}" for k, v in sorted(args.items())]
+        return self._cached(state, ins, text, lambda: self._run_container(state, argv, build_env, text))
 
-    def _run_container(self, state: StageState, argv: list[str], build_env: list[str]) -> StageState:
+    def _run_container(self, state: StageState, argv: list[str], build_env: list[str], text: str) -> StageState:
         cfg = state.container_config
         config = Config(Image=state.image_id, Cmd=argv, Entrypoint=[], Env=build_env,
                         WorkingDir=cfg.get("WorkingDir") or "", User=cfg.get("User") or None)
-        cid = self.containers.create(config, HostConfig(NetworkMode="none"))
+        cid = self.containers.create(config, HostConfig(NetworkMode=self.network_mode))
         self.say(f" ---> Running in {cid[:12]}")
         try:
             code = self._attached(cid)
             if code != 0:
-                raise BuildError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
-            parent = self.images.record(state.image_id).chain_ids
+                raise RunFailed(argv, code)
+            config = json.loads(json.dumps(state.config))
             with self.images.store.temp_path() as tmp:
                 layer = self.containers.writable_layer(cid, tmp)
-                chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch)
-            diff_id = self.images.layer_meta(chain)["diff_id"]
-            config = json.loads(json.dumps(state.config))
-            return self._add(state, config, " ".join(argv), empty=False, diff_id=diff_id)
+                if not any(layer.iterdir()):  # no change: dockerd's commit of an empty diff adds no layer
+                    return self._add(state, config, text, empty=True)
+                return self._add_layer(state, config, text, layer)
         finally:
             self.containers.remove(cid, force=True)
-            self.say(f" ---> Removed intermediate container {cid[:12]}")
+            self.say(f"Removing intermediate container {cid[:12]}")
 
     def _attached(self, cid: str) -> int:
         """Start the container, print its output as it comes, return its exit code."""
@@ -320,6 +330,7 @@ class Builder:
         if len(words) < 2:
             raise dfile.DockerfileError(self.df.filename, ins.line, f"{ins.cmd} requires at least two arguments")
         *srcs, dest = words
+        written = dest
         if ins.cmd == "ADD" and any("://" in s for s in srcs):
             raise BuildError("ADD failed: a URL source needs the network, which this machine has not")
         workdir = state.container_config.get("WorkingDir") or "/"
@@ -328,13 +339,12 @@ class Builder:
         with tempfile.TemporaryDirectory(dir=self.images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
             ctx_obj = ctx or Context(root)
             picked = [(rel, ctx_obj.files_under(rel)) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
-            digest = content_digest(ctx_obj.root, [p for _, files in picked for p in files])
+            source = sources_hash(ctx_obj.root, picked, from_context=ctx is not None)
             text = f"{ins.cmd} {json.dumps(srcs)} {dest} {json.dumps(ins.flags, sort_keys=True)}"
-            # the history says what docker's does: "COPY file:<digest of the content> in /dest"
-            kind = "multi" if len(picked) > 1 else "dir" if len(picked[0][1]) > 1 else "file"
-            created_by = f"{ins.cmd} {kind}:{digest.split(':')[1]} in {dest}"
+            created_by = history.nop_files(self._shell(state), history.copy_text(ins.cmd, ins.flags.get("chown"),
+                                                                                 source, written))
             return self._cached(state, ins, text, lambda: self._lay_out_copy(state, ins, ctx_obj, picked, dest,
-                                                                              Path(tmp), created_by), extra=digest)
+                                                                              Path(tmp), created_by), extra=source)
 
     def _source_root(self, ins: dfile.Instruction):
         """The tree a COPY reads: the context, or (``--from``) a stage's or an image's files, flattened."""
@@ -367,17 +377,62 @@ class Builder:
             else:
                 pairs.append((rel, os.path.join(dest, os.path.basename(rel)) if to_dir else dest))
         copy_into(ctx.root, pairs, layer, owner, chmod)
+        return self._add_layer(state, json.loads(json.dumps(state.config)), created_by, layer, owner or (0, 0))
+
+    # -- WORKDIR ------------------------------------------------------------
+
+    def _workdir(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        """dockerd makes a WORKDIR's directory in a container of the step and commits it (``dispatchWorkdir``):
+        a layer when the directory was missing, no layer (an empty diff) when it was there."""
+        word = self._expand(ins, ins.args[0], state.env())
+        path = os.path.normpath(os.path.join(state.container_config.get("WorkingDir") or "/", word))
+        text = f"WORKDIR {path}"
+        return self._cached(state, ins, text, lambda: self._make_workdir(state, path, text))
+
+    def _make_workdir(self, state: StageState, path: str, text: str) -> StageState:
+        from ..containers.unionfs import UnionView
+        config = json.loads(json.dumps(state.config))
+        config.setdefault("config", {})["WorkingDir"] = path
+        created_by = history.nop_files(self._shell(state), text)
+        view = UnionView([self.images.store.layer_dir(c) / "diff" for c in self.images.record(state.image_id).chain_ids])
+        found = view.lookup(path)
+        if found is not None and found.kind == "dir":
+            return self._add(state, config, created_by, empty=True)
+        with tempfile.TemporaryDirectory(dir=self.images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
+            layer, parts = Path(tmp) / "layer", path.strip("/").split("/")
+            for i in range(1, len(parts) + 1):   # the missing directories 0755 root, their parents as they are
+                made = layer.joinpath(*parts[:i])
+                made.mkdir(parents=True)
+                there = view.real_path("/" + "/".join(parts[:i]))
+                if there is not None and there.is_dir() and not there.is_symlink():
+                    st = there.stat()
+                    os.chmod(made, stat.S_IMODE(st.st_mode))
+                    if os.geteuid() == 0:
+                        os.chown(made, st.st_uid, st.st_gid)
+            return self._add_layer(state, config, created_by, layer, (0, 0))
+
+    def _add_layer(self, state: StageState, config: dict, created_by: str, layer: Path,
+                   owner: tuple[int, int] | None = None) -> StageState:
+        """A new image: ``layer`` (a directory) on top of the step's image; ``owner``: the files' owner in
+        the tar where we could not chown them (rootless)."""
         parent = self.images.record(state.image_id).chain_ids
         chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch,
-                                          owner=None if os.geteuid() == 0 else owner or (0, 0))
-        config = json.loads(json.dumps(state.config))
-        return self._add(state, config, f"/bin/sh -c #(nop) {created_by}", empty=False,
-                         diff_id=self.images.layer_meta(chain)["diff_id"])
+                                          **({"owner": owner} if owner and os.geteuid() != 0 else {}))
+        return self._add(state, config, created_by, empty=False, diff_id=self.images.layer_meta(chain)["diff_id"])
 
     def close(self) -> None:
         from ..images.store import remove_tree
         for flat in self.flat_roots:
             remove_tree(flat)
+
+
+class RunFailed(BuildError):
+    """A RUN's command exited non-zero: ``docker build`` exits with the command's own status (dockerd sends
+    it as the error's code), and says the command as the container ran it."""
+
+    def __init__(self, argv: list[str], code: int):
+        super().__init__(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
+        self.code = self.exit_code = code
 
 
 def _checked(df: dfile.Dockerfile, ins: dfile.Instruction, fn, *args, **kwargs):
@@ -405,10 +460,14 @@ def _set_pairs(c: dict, cmd: str, pairs: list[tuple[str, str]]) -> None:
 
 def _set_words(c: dict, cmd: str, words: list[str]) -> None:
     """EXPOSE, VOLUME, USER, STOPSIGNAL."""
-    if cmd == "EXPOSE":  # a range stays one key ("9000-9001/tcp"), as buildah records it
+    if cmd == "EXPOSE":  # a range is one key per port ("9000/tcp", "9001/tcp"), as dockerd's nat.ParsePortSpecs
         for word in words:
             ports, _, proto = word.partition("/")
-            c.setdefault("ExposedPorts", {})[f"{ports}/{(proto or 'tcp').lower()}"] = {}
+            first, _, last = ports.partition("-")
+            if not (first.isdigit() and (not last or last.isdigit())):
+                raise BuildError(f"invalid containerPort: {ports}")
+            for port in range(int(first), int(last or first) + 1):
+                c.setdefault("ExposedPorts", {})[f"{port}/{(proto or 'tcp').lower()}"] = {}
     elif cmd == "VOLUME":
         for volume in words:
             c.setdefault("Volumes", {})[volume] = {}
@@ -428,18 +487,18 @@ def _set_command(c: dict, cmd: str, argv: list[str], keep_cmd: bool) -> None:
         c["Cmd"] = argv
 
 
-def _healthcheck(ins: dfile.Instruction, shell: list[str]) -> dict:
-    """HEALTHCHECK [flags] CMD ... | NONE, as the config stores it (durations in ns)."""
-    arg = ins.args[0] if not ins.json else ""
-    if arg.strip().upper() == "NONE":
+def _set_healthcheck(c: dict, check: dict) -> None:
+    """The new check; what it leaves zero the previous one gives (dockerd's commit merges the image's)."""
+    previous = c.get("Healthcheck") or {}
+    c["Healthcheck"] = {**{k: v for k, v in previous.items() if k != "Test"}, **check}
+
+
+def _healthcheck(ins: dfile.Instruction) -> dict:
+    """HEALTHCHECK [flags] CMD ... | NONE, as the config stores it (durations in ns): the parser gives
+    ("NONE",), ("CMD", argv...) in exec form, or ("CMD", "command") in shell form."""
+    if ins.args[0] == "NONE":
         return {"Test": ["NONE"]}
-    rest = arg.strip()[3:].strip() if arg.strip().upper().startswith("CMD") else arg
-    try:
-        argv = json.loads(rest)
-        test = ["CMD", *argv] if isinstance(argv, list) else ["CMD-SHELL", rest]
-    except ValueError:
-        test = ["CMD-SHELL", rest]
-    check = {"Test": test}
+    check = {"Test": ["CMD", *ins.args[1:]] if ins.json else ["CMD-SHELL", ins.args[1]]}
     for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod")):
         if ins.flags.get(flag):
             check[key] = int(_seconds(ins.flags[flag]) * 1e9)
@@ -501,7 +560,7 @@ def _extract_archive(path: Path, dest: Path) -> None:
 
 def build(images: Images, containers: Containers, context: Path, dockerfile_text: str,
           dockerfile_name: str = "Dockerfile", options: BuildOptions = BuildOptions(), say: Say = print) -> str:
-    """Build an image; tag it; return its ID."""
+    """Build an image; return its ID (``tag_built`` then says so and tags it)."""
     for tag in options.tags:
         parse(tag)  # a bad tag is reported before anything is built
     df = dfile.parse(dockerfile_text, dockerfile_name)
@@ -510,8 +569,12 @@ def build(images: Images, containers: Containers, context: Path, dockerfile_text
         image_id = builder.build()
     finally:
         builder.close()
+    return image_id
+
+
+def tag_built(images: Images, image_id: str, tags: list[str], say: Say = print) -> None:
+    """The end of a build: "Successfully built", then each tag given."""
     say(f"Successfully built {image_id.split(':')[1][:12]}")
-    for tag in options.tags:
+    for tag in tags:
         ref = images.tag(image_id, tag)
         say(f"Successfully tagged {ref.familiar()}")
-    return image_id

@@ -18,8 +18,10 @@ see only that tree:
 from __future__ import annotations
 
 import fnmatch
+import grp
 import hashlib
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -187,18 +189,57 @@ def copy_into(ctx_root: Path, pairs: list[tuple[str, str]], dest_root: Path,
             os.lchown(target, *owner)
 
 
-def content_digest(ctx_root: Path, rels: list[str]) -> str:
-    """A digest of what COPY would take: names, types, modes, sizes and contents (mtimes left out, as tarsum)."""
-    h = hashlib.sha256()
-    for rel in rels:
-        path = ctx_root / rel
-        st = os.lstat(path)
-        h.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0{st.st_size}\0".encode())
-        if stat.S_ISLNK(st.st_mode):
-            h.update(os.readlink(path).encode())
-        elif stat.S_ISREG(st.st_mode):
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        h.update(b"\n")
-    return "sha256:" + h.hexdigest()
+def source_hash(root: Path, rel: str, from_context: bool = True) -> str:
+    """Docker's hash of one source path: sha256 of tarsum v1's header fields (name, mode, uid, gid, size,
+    typeflag, linkname, uname, gname, devmajor, devminor; the mtime left out), then the file's content.
+
+    A context's file is hashed from the header the docker CLI sent it with (moby remotecontext/tarsum.go):
+    owner 0:0 without names, the mode's permission bits only.  A file of a stage or an image
+    (``COPY --from``) is hashed from disk (remotecontext/filehash.go): the mode with its type bits, the
+    owner and its names as Go's ``tar.FileInfoHeader`` looks them up."""
+    path = root / rel if rel != "." else root
+    st = os.lstat(path)
+    uid, gid = (0, 0) if from_context else (st.st_uid, st.st_gid)
+    kind = TYPEFLAGS.get(stat.S_IFMT(st.st_mode), "0")
+    is_reg = stat.S_ISREG(st.st_mode)
+    fields = [("name", rel + ("/" if stat.S_ISDIR(st.st_mode) else "")),
+              ("mode", str(stat.S_IMODE(st.st_mode) if from_context else st.st_mode)),
+              ("uid", str(uid)), ("gid", str(gid)), ("size", str(st.st_size if is_reg else 0)),
+              ("typeflag", kind), ("linkname", os.readlink(path) if kind == "2" else ""),
+              ("uname", "" if from_context else _name_of(pwd.getpwuid, uid)),
+              ("gname", "" if from_context else _name_of(grp.getgrgid, gid)),
+              ("devmajor", str(os.major(st.st_rdev) if kind in "34" else 0)),
+              ("devminor", str(os.minor(st.st_rdev) if kind in "34" else 0))]
+    h = hashlib.sha256("".join(k + v for k, v in fields).encode(errors="surrogateescape"))
+    if is_reg:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+TYPEFLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IFBLK: "4", stat.S_IFDIR: "5",
+             stat.S_IFIFO: "6"}
+
+
+def _name_of(lookup, number: int) -> str:
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return ""
+
+
+def sources_hash(root: Path, picked: list[tuple[str, list[str]]], from_context: bool = True) -> str:
+    """What a COPY's history line names (moby builder/dockerfile/copy.go): ``file:<hash>`` for one file,
+    ``dir:<sha256 of its paths' hashes, sorted, joined by ",">`` for a directory (itself included),
+    ``multi:<the same over each source's own name>`` for more than one source."""
+    names = []
+    for rel, files in picked:
+        if files == [rel] and not (rel == "." or (root / rel).is_dir() and not (root / rel).is_symlink()):
+            names.append("file:" + source_hash(root, rel, from_context))
+        else:
+            hashes = sorted(source_hash(root, f, from_context) for f in files)
+            names.append("dir:" + hashlib.sha256(",".join(hashes).encode()).hexdigest())
+    if len(names) == 1:
+        return names[0]
+    return "multi:" + hashlib.sha256(",".join(names).encode()).hexdigest()
