@@ -85,7 +85,7 @@ class Builder:
     def __init__(self, images: Images, containers: Containers, context: Path, dockerfile: dfile.Dockerfile,
                  options: BuildOptions = BuildOptions(), say: Say = print):
         self.images, self.containers = images, containers
-        self.context, self.df = Context(context), dockerfile
+        self.context, self.df = context if isinstance(context, Context) else Context(context), dockerfile
         self.build_args, self.no_cache, self.target = dict(options.build_args), options.no_cache, options.target
         self.labels, self.say, self.network_mode = dict(options.labels), say, options.network_mode
         self.epoch = source_date_epoch()
@@ -301,11 +301,15 @@ class Builder:
             with self.images.store.temp_path() as tmp:
                 layer = self.containers.writable_layer(cid, tmp)
                 if not any(layer.iterdir()):  # no change: dockerd's commit of an empty diff adds no layer
-                    return self._add(state, config, text, empty=True)
-                return self._add_layer(state, config, text, layer)
+                    new = self._add(state, config, text, empty=True)
+                else:
+                    new = self._add_layer(state, config, text, layer)
         finally:
+            # dockerd keeps a failed step's container (unless --force-rm); minidock leaves none behind,
+            # and says so only where dockerd does: after a step that succeeded
             self.containers.remove(cid, force=True)
-            self.say(f"Removing intermediate container {cid[:12]}")
+        self.say(f"Removing intermediate container {cid[:12]}")
+        return new
 
     def _attached(self, cid: str) -> int:
         """Start the container, print its output as it comes, return its exit code."""
@@ -339,7 +343,7 @@ class Builder:
         with tempfile.TemporaryDirectory(dir=self.images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
             ctx_obj = ctx or Context(root)
             picked = [(rel, ctx_obj.files_under(rel)) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
-            source = sources_hash(ctx_obj.root, picked, from_context=ctx is not None)
+            source = sources_hash(ctx_obj, picked, from_context=ctx is not None)
             text = f"{ins.cmd} {json.dumps(srcs)} {dest} {json.dumps(ins.flags, sort_keys=True)}"
             created_by = history.nop_files(self._shell(state), history.copy_text(ins.cmd, ins.flags.get("chown"),
                                                                                  source, written))

@@ -100,10 +100,12 @@ class Ignore:
 
 
 class Context:
-    """A build context directory and its ``.dockerignore``."""
+    """A build context directory and its ``.dockerignore``; ``sent``: for a context that came as a tar
+    (``POST /build``), each path's tar header as the client sent it, which Docker's hashes are made of."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, sent: dict[str, dict[str, str]] | None = None):
         self.root = Path(root).resolve()
+        self.sent = sent
         ignore = self.root / ".dockerignore"
         self.ignore = Ignore(ignore.read_text() if ignore.is_file() else "")
 
@@ -189,16 +191,31 @@ def copy_into(ctx_root: Path, pairs: list[tuple[str, str]], dest_root: Path,
             os.lchown(target, *owner)
 
 
-def source_hash(root: Path, rel: str, from_context: bool = True) -> str:
+def tar_header(info) -> dict[str, str]:
+    """The fields of a context's tar header (a ``tarfile.TarInfo``) that Docker's hash reads, as sent; but
+    no owner names: dockerd 20.10 hashes "root" sent by its own CLI as empty names (measured)."""
+    return {"mode": str(info.mode), "uid": str(info.uid), "gid": str(info.gid),
+            "size": str(info.size if info.isreg() else 0),
+            "typeflag": "0" if info.type == b"\0" else info.type.decode(),
+            "linkname": info.linkname, "uname": "", "gname": "",
+            "devmajor": str(info.devmajor), "devminor": str(info.devminor)}
+
+
+def source_hash(root: Path, rel: str, sent: dict[str, str] | None = None, from_context: bool = True) -> str:
     """Docker's hash of one source path: sha256 of tarsum v1's header fields (name, mode, uid, gid, size,
     typeflag, linkname, uname, gname, devmajor, devminor; the mtime left out), then the file's content.
 
-    A context's file is hashed from the header the docker CLI sent it with (moby remotecontext/tarsum.go):
-    owner 0:0 without names, the mode's permission bits only.  A file of a stage or an image
-    (``COPY --from``) is hashed from disk (remotecontext/filehash.go): the mode with its type bits, the
-    owner and its names as Go's ``tar.FileInfoHeader`` looks them up."""
+    A context's file is hashed from the header the client sent it with (moby remotecontext/tarsum.go):
+    ``sent``; Debian's docker 20.10 puts the type bits in the mode, 28.x does not.  A context directory
+    is hashed as a current docker CLI would send it: owner 0:0 without names, the permission bits.  A file
+    of a stage or an image (``COPY --from``) is hashed from disk (remotecontext/filehash.go): the mode with
+    its type bits, the owner and its names as Go's ``tar.FileInfoHeader`` looks them up."""
     path = root / rel if rel != "." else root
     st = os.lstat(path)
+    if sent is not None:
+        h = hashlib.sha256(("name" + rel + ("/" if sent["typeflag"] == "5" else "") +
+                            "".join(k + v for k, v in sent.items())).encode(errors="surrogateescape"))
+        return _with_content(h, path, sent["typeflag"] in ("0", "7"))
     uid, gid = (0, 0) if from_context else (st.st_uid, st.st_gid)
     kind = TYPEFLAGS.get(stat.S_IFMT(st.st_mode), "0")
     is_reg = stat.S_ISREG(st.st_mode)
@@ -211,7 +228,11 @@ def source_hash(root: Path, rel: str, from_context: bool = True) -> str:
               ("devmajor", str(os.major(st.st_rdev) if kind in "34" else 0)),
               ("devminor", str(os.minor(st.st_rdev) if kind in "34" else 0))]
     h = hashlib.sha256("".join(k + v for k, v in fields).encode(errors="surrogateescape"))
-    if is_reg:
+    return _with_content(h, path, is_reg)
+
+
+def _with_content(h, path: Path, is_reg: bool) -> str:
+    if is_reg and os.path.isfile(path):
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
@@ -229,17 +250,22 @@ def _name_of(lookup, number: int) -> str:
         return ""
 
 
-def sources_hash(root: Path, picked: list[tuple[str, list[str]]], from_context: bool = True) -> str:
+def sources_hash(context: Context, picked: list[tuple[str, list[str]]], from_context: bool = True) -> str:
     """What a COPY's history line names (moby builder/dockerfile/copy.go): ``file:<hash>`` for one file,
     ``dir:<sha256 of its paths' hashes, sorted, joined by ",">`` for a directory (itself included),
-    ``multi:<the same over each source's own name>`` for more than one source."""
+    ``multi:<the same over each source's own name>`` for more than one source.  A symlink is hashed as
+    what it points to in the context (dockerd's ``Hash`` follows it in scope)."""
+    def hashed(rel: str) -> str:
+        target = context.resolve(rel) or rel
+        return source_hash(context.root, target, (context.sent or {}).get(target), from_context)
+
     names = []
     for rel, files in picked:
-        if files == [rel] and not (rel == "." or (root / rel).is_dir() and not (root / rel).is_symlink()):
-            names.append("file:" + source_hash(root, rel, from_context))
+        path = context.root / rel
+        if files == [rel] and not (rel == "." or path.is_dir() and not path.is_symlink()):
+            names.append("file:" + hashed(rel))
         else:
-            hashes = sorted(source_hash(root, f, from_context) for f in files)
-            names.append("dir:" + hashlib.sha256(",".join(hashes).encode()).hexdigest())
+            names.append("dir:" + hashlib.sha256(",".join(sorted(hashed(f) for f in files)).encode()).hexdigest())
     if len(names) == 1:
         return names[0]
     return "multi:" + hashlib.sha256(",".join(names).encode()).hexdigest()
