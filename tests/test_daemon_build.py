@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -175,3 +176,27 @@ def test_bad_parameters_are_refused_before_the_context_is_read(daemon):  # noqa:
         got, data = daemon.request("POST", f"/build?{query}", tar_of({"Dockerfile": "FROM busybox\n"}),
                                    {"Content-Type": "application/x-tar"})
         assert got == 400 and message in json.loads(data)["message"], (query, data)
+
+
+@pytest.mark.parametrize("cli", clis())
+def test_without_buildkit_set_the_cli_falls_back_and_compress_and_quiet_work(daemon, cli):  # noqa: F811
+    """A CLI without the buildx plugin builds with the classic builder unasked (28.x says it is deprecated);
+    ``--compress`` sends the context gzipped; ``-q`` prints the image ID alone."""
+    env = {k: v for k, v in daemon.env.items() if k != "DOCKER_BUILDKIT"}
+    result = subprocess.run([cli, "build", "--compress", "-q", "-t", "plain", str(CONTEXTS / "seed")], env=env,
+                            capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    image_id = daemon.docker(cli, "image", "inspect", "-f", "{{.Id}}", "plain").stdout.strip()
+    assert result.stdout.strip() == image_id and image_id.startswith(b"sha256:")
+
+
+def test_the_network_of_run_steps(daemon):  # noqa: F811
+    """A RUN has no network unless asked (``--network host``): this machine has none to give it."""
+    counts = []
+    for flags in ((), ("--network", "host")):
+        dockerfile = b"FROM busybox\nRUN ip -o link | wc -l > /links\n"
+        built = docker(daemon, "/usr/bin/docker", "build", "--no-cache", "-q", "-t", "net", *flags, "-",
+                       input=dockerfile)
+        assert built.returncode == 0, built.stderr
+        counts.append(int(daemon.docker("/usr/bin/docker", "run", "--rm", "net", "cat", "/links").stdout))
+    assert counts[0] == 1 and counts[1] > 1   # only lo, then the host's links

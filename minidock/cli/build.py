@@ -29,6 +29,8 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
          flag("--target", help="Set the target build stage to build"),
          flag("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success"),
          flag("--label", action="append", default=[], help="Set metadata for an image"),
+         flag("--network", default="none",
+              help="Set the networking mode for the RUN instructions during build"),
          counts=(1, 1))
 def build_cmd(client: Client, opts) -> None:
     from ..api.images import build
@@ -38,7 +40,8 @@ def build_cmd(client: Client, opts) -> None:
         context, text, name = _context(opts, tmp)
         image_id = build(client, context, text, name, tags=opts.tag,
                          build_args=_pairs(opts.build_arg, "build-arg"), no_cache=opts.no_cache,
-                         target=opts.target, labels=_pairs(opts.label, "label"), say=say)
+                         target=opts.target, labels=_pairs(opts.label, "label"),
+                         network_mode="none" if opts.network == "default" else opts.network, say=say)
     if opts.quiet:
         out(image_id)
 
