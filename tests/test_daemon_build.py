@@ -136,7 +136,8 @@ HOSTILE = {
     "climbs-out": (tar_of({"Dockerfile": "FROM busybox\n", "../evil": "x"}), "Dockerfile", 400, "outside of"),
     "absolute": (tar_of({"Dockerfile": "FROM busybox\n", "/tmp/evil": "x"}), "Dockerfile", 400, "outside of"),
     "dockerfile-outside": (tar_of({"Dockerfile": "FROM busybox\n"}), "../Dockerfile", 500,
-                           "Cannot locate specified Dockerfile: ../Dockerfile"),
+                           "forbidden path outside the build context: ../Dockerfile"),   # dockerd's words
+    "no-dockerfile": (tar_of({"Dockerfile": "FROM busybox\n"}), "nope", 500, "Cannot locate specified Dockerfile: nope"),
     "not-a-tar": (b"this is not a tar" * 100, "Dockerfile", 400, "not a tar"),
 }
 

@@ -155,12 +155,13 @@ def _check_member(name: str) -> None:
 
 def _dockerfile(context: Path, name: str) -> tuple[str, str]:
     """The Dockerfile named by ``dockerfile``: a path inside the context (the CLI puts one from outside
-    into the context under a random name). dockerd's message for one that is not there, or not inside."""
-    inside = Context(context).resolve(name) if not (name.startswith("/") or ".." in name.split("/")) else None
-    path = context / inside if inside else None
-    if path is None or not path.is_file():
+    into the context under a random name), symlinks followed within it. dockerd's messages, and its 500."""
+    if name.startswith("/") or ".." in name.split("/"):
+        raise HTTPError(500, f"forbidden path outside the build context: {name}")
+    inside = Context(context).resolve(name)
+    if inside is None or not (context / inside).is_file():
         raise HTTPError(500, f"Cannot locate specified Dockerfile: {name}")
     try:
-        return path.read_text(), path.name
+        return (context / inside).read_text(), (context / inside).name
     except UnicodeDecodeError:
         raise HTTPError(400, f"the Dockerfile {name} is not UTF-8 text") from None
