@@ -93,6 +93,11 @@ def test_the_same_copy_of_the_same_files_is_named_alike(daemon, dockerd, tmp_pat
     (context / "empty").write_text("")
     (context / "Dockerfile").write_text("FROM busybox\nCOPY run.sh /bin/\nCOPY dir /d/\nCOPY run.sh empty /m/\n"
                                         "ADD dir/a /added\nCOPY --chown=1:2 dir/* /globbed/\nWORKDIR /d\n"
-                                        "WORKDIR /new/place\nRUN true\nRUN echo changed > /changed\n")
+                                        "WORKDIR /new/place\nRUN true\nRUN echo changed > /changed\n"
+                                        "COPY dir/link /linked\nCOPY dir/link /into/\n")
     mine, theirs = both(daemon, dockerd, context)
     assert mine == theirs
+    # and the same files: a symlink source is copied as what it names, one inside a directory as a link
+    listing = "stat -c '%n %F %s %a %u:%g' /linked /into/link /d/link /globbed/link /d/sub/b /new /new/place"
+    seen = [docker(d, "/usr/bin/docker", "run", "--rm", "compared", "sh", "-c", listing) for d in (daemon, dockerd)]
+    assert seen[0].stdout == seen[1].stdout and seen[0].returncode == 0, (seen[0], seen[1])

@@ -342,7 +342,7 @@ class Builder:
         root, ctx = self._source_root(ins)
         with tempfile.TemporaryDirectory(dir=self.images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
             ctx_obj = ctx or Context(root)
-            picked = [(rel, ctx_obj.files_under(rel)) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
+            picked = [_followed(ctx_obj, rel, ins.cmd) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
             source = sources_hash(ctx_obj, picked, from_context=ctx is not None)
             text = f"{ins.cmd} {json.dumps(srcs)} {dest} {json.dumps(ins.flags, sort_keys=True)}"
             created_by = history.nop_files(self._shell(state), history.copy_text(ins.cmd, ins.flags.get("chown"),
@@ -364,22 +364,22 @@ class Builder:
         return flat / "root", None
 
     def _lay_out_copy(self, state: StageState, ins: dfile.Instruction, ctx: Context,
-                      picked: list[tuple[str, list[str]]], dest: str, tmp: Path, created_by: str) -> StageState:
+                      picked: list[tuple[str, list[str], str]], dest: str, tmp: Path, created_by: str) -> StageState:
         owner = _owner(ins.flags.get("chown"), self.images, state.image_id)
         chmod = int(ins.flags["chmod"], 8) if ins.flags.get("chmod") else None
         to_dir = dest.endswith("/") or len(picked) > 1 or any((ctx.root / rel).is_dir() and
-                                                               not (ctx.root / rel).is_symlink() for rel, _ in picked)
+                                                               not (ctx.root / rel).is_symlink() for rel, *_ in picked)
         layer = tmp / "layer"
         layer.mkdir()
         pairs = []
-        for rel, files in picked:
+        for rel, files, name in picked:
             is_dir = (ctx.root / rel).is_dir() and not (ctx.root / rel).is_symlink()
             if ins.cmd == "ADD" and _is_archive(ctx.root / rel):
                 _extract_archive(ctx.root / rel, layer / dest.lstrip("/"))
             elif is_dir:  # a directory's contents go into dest, not the directory itself
                 pairs += [(f, os.path.join(dest, os.path.relpath(f, rel))) for f in files if f != rel]
             else:
-                pairs.append((rel, os.path.join(dest, os.path.basename(rel)) if to_dir else dest))
+                pairs.append((rel, os.path.join(dest, name) if to_dir else dest))
         copy_into(ctx.root, pairs, layer, owner, chmod)
         return self._add_layer(state, json.loads(json.dumps(state.config)), created_by, layer, owner or (0, 0))
 
@@ -428,6 +428,17 @@ class Builder:
         from ..images.store import remove_tree
         for flat in self.flat_roots:
             remove_tree(flat)
+
+
+def _followed(ctx: Context, rel: str, instruction: str) -> tuple[str, list[str], str]:
+    """A COPY/ADD source, a symlink followed within the context as dockerd does (``copyInfoForFile``
+    resolves it in scope, then copies what it names: ``COPY --from=build /usr/bin/app /`` copies the
+    program, not a link to it); its files; and the name it is copied under (the one written)."""
+    real = ctx.resolve(rel) if (ctx.root / rel).is_symlink() else rel
+    if real is None or not os.path.lexists(ctx.root / real):
+        raise BuildError(f"{instruction} failed: file not found in build context or excluded by .dockerignore: "
+                         f"stat {rel}: file does not exist")
+    return real, ctx.files_under(real), os.path.basename(rel)
 
 
 class RunFailed(BuildError):

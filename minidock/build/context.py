@@ -8,8 +8,8 @@ see only that tree:
   classic builder refuses it ("forbidden path outside the build context");
 * symlinks inside the context are resolved *within* it, as if the context
   were ``/`` (``link -> /etc`` makes ``link/passwd`` the context's
-  ``etc/passwd``), and a source that is itself a symlink is copied as a
-  symlink, never followed out;
+  ``etc/passwd``), a source that is itself a symlink is followed the same
+  way (dockerd copies what it names), never out of the context;
 * ``.dockerignore`` patterns (Docker's rules: Go's ``filepath.Match`` plus
   ``**``, ``!`` exceptions, the last matching pattern wins, a matched
   directory excludes what is in it) hide files from COPY . and from wildcards.
@@ -250,7 +250,7 @@ def _name_of(lookup, number: int) -> str:
         return ""
 
 
-def sources_hash(context: Context, picked: list[tuple[str, list[str]]], from_context: bool = True) -> str:
+def sources_hash(context: Context, picked: list[tuple[str, list[str], str]], from_context: bool = True) -> str:
     """What a COPY's history line names (moby builder/dockerfile/copy.go): ``file:<hash>`` for one file,
     ``dir:<sha256 of its paths' hashes, sorted, joined by ",">`` for a directory (itself included),
     ``multi:<the same over each source's own name>`` for more than one source.  A symlink is hashed as
@@ -260,7 +260,7 @@ def sources_hash(context: Context, picked: list[tuple[str, list[str]]], from_con
         return source_hash(context.root, target, (context.sent or {}).get(target), from_context)
 
     names = []
-    for rel, files in picked:
+    for rel, files, *_ in picked:
         path = context.root / rel
         if files == [rel] and not (rel == "." or path.is_dir() and not path.is_symlink()):
             names.append("file:" + hashed(rel))
