@@ -170,7 +170,7 @@ def test_symlinks_in_a_context_stay_in_it(daemon, canary):  # noqa: F811
     assert _leftovers(daemon) == []
 
 
-def test_bad_parameters_are_refused_before_the_context_is_read(daemon):  # noqa: F811
+def test_bad_parameters_are_refused_before_anything_is_unpacked(daemon):  # noqa: F811
     for query, message in (("platform=windows/amd64", "unsupported platform"),
                            ("buildargs=%5B1%5D", "invalid buildargs"), ("labels=%7Bx", "invalid labels"),
                            ("networkmode=container:x", "network mode"), ("t=UPPER:case", "")):

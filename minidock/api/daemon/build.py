@@ -40,8 +40,15 @@ NETWORK_MODES = {"": "none", "default": "none", "none": "none", "host": "host", 
 
 @route("POST", r"/build")
 def build(req) -> None:
-    """Read the parameters (a bad one is a 400 before the body is read), unpack the context, build."""
-    options = _options(req)
+    """Read the parameters, unpack the context, build.  A bad parameter is a 400 before anything is
+    unpacked; the context is read to its end first all the same, or the client, still sending it, would
+    meet a closed connection (a broken pipe) instead of the message."""
+    try:
+        options = _options(req)
+    except HTTPError:
+        for _ in req.body():
+            pass
+        raise
     quiet = req.flag("q")
     dockerfile = req.arg("dockerfile") or "Dockerfile"
     cleanup = contextlib.ExitStack()   # the unpacked context: removed before the stream's last chunk
