@@ -108,6 +108,7 @@ def test_a_failing_build_says_and_exits_as_with_dockerd(daemon, dockerd, cli, do
     if "FOO" in dockerfile or "RUN" in dockerfile:   # the same words; a missing file or image is said otherwise
         assert last_line(mine) == last_line(theirs)
     assert "Traceback" not in mine.stderr.decode()
+    assert daemon.docker(cli, "ps", "-aq").stdout == b""   # a failed step's container is not left behind
 
 
 def test_docker_py_builds_from_a_tar_and_from_a_dockerfile(daemon):  # noqa: F811
