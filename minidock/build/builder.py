@@ -41,7 +41,7 @@ from ..images.archive import source_date_epoch
 from ..images.image import Images, check_depth
 from ..images.reference import parse
 from . import dockerfile as dfile
-from . import history
+from . import history, imageconfig
 from .context import BuildError, Context, copy_into, sources_hash
 
 CACHE = "build-cache.json"
@@ -196,27 +196,27 @@ class Builder:
             argv = list(ins.args) if ins.json else self._shell(state) + [arg]
             keep_cmd = state.cmd_set  # a new ENTRYPOINT drops a CMD inherited from the base, not one set here
             state.cmd_set = state.cmd_set or cmd == "CMD"
-            return f"{cmd} {history.go_quoted_list(argv)}", lambda c: _set_command(c, cmd, argv, keep_cmd)
+            return f"{cmd} {history.go_quoted_list(argv)}", lambda c: imageconfig.set_command(c, cmd, argv, keep_cmd)
         if cmd == "SHELL":
             return f"SHELL {history.go_list(list(ins.args))}", lambda c: c.update(Shell=list(ins.args))
         if cmd == "HEALTHCHECK":
-            check = _healthcheck(ins)
-            return f"HEALTHCHECK {history.healthcheck_text(check)}", lambda c: _set_healthcheck(c, check)
+            check = imageconfig.healthcheck(ins)
+            return f"HEALTHCHECK {history.healthcheck_text(check)}", lambda c: imageconfig.set_healthcheck(c, check)
         if cmd == "ONBUILD":
             return f"ONBUILD {arg}", lambda c: c.setdefault("OnBuild", []).append(arg)
         if cmd == "LABEL" and ins.json:
             pairs = [tuple(ins.args)]
-            return f"LABEL {ins.args[0]}={ins.args[1]}", lambda c: _set_pairs(c, cmd, pairs)
+            return f"LABEL {ins.args[0]}={ins.args[1]}", lambda c: imageconfig.set_pairs(c, cmd, pairs)
         if cmd in ("ENV", "LABEL"):
             pairs = _checked(self.df, ins, dfile.key_values, arg, env, esc, instruction=cmd)
-            return f"{cmd} " + " ".join(f"{k}={v}" for k, v in pairs), lambda c: _set_pairs(c, cmd, pairs)
+            return f"{cmd} " + " ".join(f"{k}={v}" for k, v in pairs), lambda c: imageconfig.set_pairs(c, cmd, pairs)
         if cmd in ("USER", "WORKDIR", "STOPSIGNAL"):  # Docker keeps their blanks: one word, expanded
             words = [_checked(self.df, ins, dfile.expand, arg, env, esc)]
         else:
             words = list(ins.args) if ins.json else _checked(self.df, ins, dfile.expand_words, arg, env, esc)
         if cmd == "VOLUME":
-            return f"VOLUME {history.go_list(words)}", lambda c: _set_words(c, cmd, words)
-        return f"{cmd} {' '.join(words)}", lambda c: _set_words(c, cmd, words)
+            return f"VOLUME {history.go_list(words)}", lambda c: imageconfig.set_words(c, cmd, words)
+        return f"{cmd} {' '.join(words)}", lambda c: imageconfig.set_words(c, cmd, words)
 
     def _shell(self, state: StageState) -> list[str]:
         return list(state.container_config.get("Shell") or DEFAULT_SHELL)
@@ -456,78 +456,6 @@ def _checked(df: dfile.Dockerfile, ins: dfile.Instruction, fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except ValueError as e:
         raise dfile.DockerfileError(df.filename, ins.line, str(e)) from None
-
-
-def _set_pairs(c: dict, cmd: str, pairs: list[tuple[str, str]]) -> None:
-    """ENV (a new value of a name already set replaces it where it stands, as Docker does) or LABEL."""
-    if cmd == "LABEL":
-        c.setdefault("Labels", {}).update(pairs)
-        return
-    env = list(c.get("Env") or [])
-    for key, value in pairs:
-        names = [e.partition("=")[0] for e in env]
-        if key in names:
-            env[names.index(key)] = f"{key}={value}"
-        else:
-            env.append(f"{key}={value}")
-    c["Env"] = env
-
-
-def _set_words(c: dict, cmd: str, words: list[str]) -> None:
-    """EXPOSE, VOLUME, USER, STOPSIGNAL."""
-    if cmd == "EXPOSE":  # a range is one key per port ("9000/tcp", "9001/tcp"), as dockerd's nat.ParsePortSpecs
-        for word in words:
-            ports, _, proto = word.partition("/")
-            first, _, last = ports.partition("-")
-            if not (first.isdigit() and (not last or last.isdigit())):
-                raise BuildError(f"invalid containerPort: {ports}")
-            for port in range(int(first), int(last or first) + 1):
-                c.setdefault("ExposedPorts", {})[f"{port}/{(proto or 'tcp').lower()}"] = {}
-    elif cmd == "VOLUME":
-        for volume in words:
-            c.setdefault("Volumes", {})[volume] = {}
-    elif cmd == "USER":
-        c["User"] = words[0]
-    elif cmd == "STOPSIGNAL":
-        c["StopSignal"] = words[0]
-
-
-def _set_command(c: dict, cmd: str, argv: list[str], keep_cmd: bool) -> None:
-    """CMD or ENTRYPOINT; "If CMD is defined from the base image, setting ENTRYPOINT will reset CMD"."""
-    if cmd == "ENTRYPOINT":
-        c["Entrypoint"] = argv
-        if not keep_cmd:
-            c["Cmd"] = None
-    else:
-        c["Cmd"] = argv
-
-
-def _set_healthcheck(c: dict, check: dict) -> None:
-    """The new check; what it leaves zero the previous one gives (dockerd's commit merges the image's)."""
-    previous = c.get("Healthcheck") or {}
-    c["Healthcheck"] = {**{k: v for k, v in previous.items() if k != "Test"}, **check}
-
-
-def _healthcheck(ins: dfile.Instruction) -> dict:
-    """HEALTHCHECK [flags] CMD ... | NONE, as the config stores it (durations in ns): the parser gives
-    ("NONE",), ("CMD", argv...) in exec form, or ("CMD", "command") in shell form."""
-    if ins.args[0] == "NONE":
-        return {"Test": ["NONE"]}
-    check = {"Test": ["CMD", *ins.args[1:]] if ins.json else ["CMD-SHELL", ins.args[1]]}
-    for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod")):
-        if ins.flags.get(flag):
-            check[key] = int(_seconds(ins.flags[flag]) * 1e9)
-    if ins.flags.get("retries"):
-        check["Retries"] = int(ins.flags["retries"])
-    return check
-
-
-def _seconds(text: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for unit in sorted(units, key=len, reverse=True):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * units[unit]
-    return float(text)
 
 
 def _owner(spec: str | None, images: Images, image_id: str) -> tuple[int, int] | None:
