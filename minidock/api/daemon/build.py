@@ -13,9 +13,9 @@ An error before the first line is an HTTP error, as dockerd's (it answers no 200
 after it, the stream's last line is ``{"errorDetail": {"code": N, "message": ...}, "error": ...}``
 where N is a failed RUN's exit code, which the CLI then exits with.
 
-A context is refused (400) before anything is built when a member climbs out of it (``../x``, ``/x``):
-dockerd's unpack refuses the same ("is outside of"); symlinks in it are kept and resolved within the
-context by the builder, as if the context were ``/``.
+A context is refused (400) before anything is unpacked when a member climbs out of it (``../x``,
+``/x``): dockerd unpacks such a member as in a chroot, minidock says what is wrong with the tar.
+Symlinks in a context are kept, and the builder resolves them within it, as if the context were ``/``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from pathlib import Path
 
 from ...build.context import Context, tar_header
 from ...build.dockerfile import DockerfileError
-from ...errors import InvalidArchive
+from ...errors import InvalidArchive, InvalidReference
 from ...images.compression import copy_decompressed
 from ...images.layer import apply_layer_tar
+from ...images.reference import parse
 from ..images import build as build_image
 from .images import BodyReader, progress
 from .server import HTTPError, route
@@ -44,12 +45,11 @@ def build(req) -> None:
     unpacked; the context is read to its end first all the same, or the client, still sending it, would
     meet a closed connection (a broken pipe) instead of the message."""
     try:
-        options = _options(req)
+        options, quiet = _options(req), req.flag("q")
     except HTTPError:
         for _ in req.body():
             pass
         raise
-    quiet = req.flag("q")
     dockerfile = req.arg("dockerfile") or "Dockerfile"
     cleanup = contextlib.ExitStack()   # the unpacked context: removed before the stream's last chunk
     with cleanup:
@@ -85,6 +85,14 @@ def _message(line) -> dict:
 
 
 def _options(req) -> dict:
+    """The query's build options for ``BuildOptions``, each checked: a bad one is a 400 (tags too: dockerd
+    refuses a bad ``t`` before it builds)."""
+    tags = [t for t in req.query.get("t", []) if t]
+    for tag in tags:
+        try:
+            parse(tag)
+        except InvalidReference as e:
+            raise HTTPError(400, str(e)) from None
     platform = req.arg("platform") or ""
     if platform.lower() not in PLATFORMS:
         raise HTTPError(400, f'"{platform}": unsupported platform: minidock builds linux/amd64 images only')
@@ -102,7 +110,7 @@ def _options(req) -> dict:
     labels = _json_arg(req, "labels", dict)
     if not all(isinstance(v, str) for v in [*build_args.values(), *labels.values()]):
         raise HTTPError(400, "buildargs and labels want string values")
-    return {"tags": [t for t in req.query.get("t", []) if t], "build_args": build_args,
+    return {"tags": tags, "build_args": build_args,
             "no_cache": req.flag("nocache"), "target": req.arg("target") or None, "labels": labels,
             "network_mode": NETWORK_MODES[network]}
 
