@@ -185,11 +185,18 @@ def test_without_buildkit_set_the_cli_falls_back_and_compress_and_quiet_work(dae
     """A CLI without the buildx plugin builds with the classic builder unasked (28.x says it is deprecated);
     ``--compress`` sends the context gzipped; ``-q`` prints the image ID alone."""
     env = {k: v for k, v in daemon.env.items() if k != "DOCKER_BUILDKIT"}
+    iidfile = Path(daemon.env["MINIDOCK_ROOT"]).parent / "iid"
     result = subprocess.run([cli, "build", "--compress", "-q", "-t", "plain", str(CONTEXTS / "seed")], env=env,
                             capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
     image_id = daemon.docker(cli, "image", "inspect", "-f", "{{.Id}}", "plain").stdout.strip()
     assert result.stdout.strip() == image_id and image_id.startswith(b"sha256:")
+    again = subprocess.run([cli, "build", "--iidfile", str(iidfile), str(CONTEXTS / "seed")], env=env,
+                           capture_output=True, timeout=120)
+    assert again.returncode == 0 and iidfile.read_bytes() == image_id   # from the stream's aux line
+    failed = subprocess.run([cli, "build", "-q", "-"], input=b"FROM busybox\nRUN echo said; exit 2\n", env=env,
+                            capture_output=True, timeout=120)
+    assert failed.returncode == 2 and b"said" in failed.stdout + failed.stderr   # -q: the log, when it fails
 
 
 def test_the_network_of_run_steps(daemon):  # noqa: F811

@@ -59,9 +59,16 @@ def build(req) -> None:
         text, name = _dockerfile(context.root, dockerfile)
 
         def work(say):
-            # q: nothing but the image ID at the end (dockerd's "suppressOutput"); the aux line always
-            image_id = build_image(req.client, context, text, name, say=(lambda line: None) if quiet else say,
-                                   built=lambda image_id: say(("aux", image_id)), **options)
+            # q: nothing but the image ID at the end (dockerd's "suppressOutput"), unless the build fails:
+            # then what it said comes first, then the error; the aux line always
+            held: list[str] = []
+            try:
+                image_id = build_image(req.client, context, text, name, say=held.append if quiet else say,
+                                       built=lambda image_id: say(("aux", image_id)), **options)
+            except Exception:
+                for line in held:
+                    say(line)
+                raise
             if quiet:
                 say(image_id)
         try:
