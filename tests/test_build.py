@@ -76,7 +76,7 @@ def test_config_files_and_dockerignore_of_the_app(busybox, client, tmp_path):
     cfg = client.images.get("app:1").attrs["Config"]
     assert "APP_VERSION=2.5" in cfg["Env"] and cfg["WorkingDir"] == "/app" and cfg["User"] == "1000:1000"
     assert cfg["Labels"] == {"org.example.title": "demo app", "org.example.version": "2.5"}
-    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "9000-9001/tcp": {}}
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "9000/tcp": {}, "9001/tcp": {}}  # a range: a port each
     assert (cfg["Entrypoint"], cfg["Cmd"], cfg["StopSignal"]) == (["/app/src/run.sh"], ["--port", "8080"], "SIGINT")
     out = run_cli("run", "--rm", "--network", "none", "app:1").stdout
     assert out == b"app 2.5 --port 8080\n"
@@ -104,7 +104,7 @@ def test_a_failing_run_stops_the_build_and_leaves_no_container(busybox, client, 
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo before\nRUN exit 3\nCMD [\"sh\"]\n")
     proc = build("-t", "broken:1", str(ctx), check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 3   # docker build exits with the failed RUN's status (dockerd sends it as the code)
     assert proc.stderr.decode().strip() == "minidock: The command '/bin/sh -c exit 3' returned a non-zero code: 3"
     assert client.containers.list(all=True) == []
     with pytest.raises(minidock.errors.ImageNotFound):
@@ -134,15 +134,10 @@ def test_a_hostile_context_cannot_copy_from_outside(busybox, client, tmp_path, d
     (ctx / "link").symlink_to("/etc")
     (ctx / "abs").symlink_to("/etc/passwd")
     proc = build("-t", "hostile:1", str(ctx), check=False)
-    if proc.returncode == 0:  # COPY of a symlink copies the link itself, never what it points at
-        out = run_cli("run", "--rm", "--network", "none", "hostile:1", "readlink", "/stolen").stdout
-        assert out == b"/etc/passwd\n"
-        cat = run_cli("run", "--rm", "--network", "none", "hostile:1", "cat", "/stolen").stdout
-        assert b"root:x:0:0:root:/root:/bin/sh" in cat  # the image's own /etc/passwd, not the host's
-        assert open("/etc/passwd", "rb").read() != cat
-    else:
-        assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
-        assert b"outside the build context" in proc.stderr or b"not found in build context" in proc.stderr
+    # a symlink is followed as if the context were "/": to the context's own etc/passwd, which is not there
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
+    assert b"outside the build context" in proc.stderr or b"not found in build context" in proc.stderr
+    assert not client.images.list(name="hostile")
 
 
 def test_reproducible_with_source_date_epoch(busybox, client, tmp_path, monkeypatch):
@@ -211,3 +206,4 @@ def test_add_unpacks_a_local_tar_and_refuses_a_url(busybox, client, tmp_path):
 def test_dockerignore_patterns_follow_docker_s_rules(patterns, path, excluded):
     from minidock.build.context import Ignore
     assert Ignore(patterns).excluded(path) is excluded
+

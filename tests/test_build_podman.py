@@ -3,8 +3,11 @@
 For every context in ``tests/contexts`` and every Dockerfile of the parser's
 corpus in ``tests/dockerfiles``, both tools build from the same busybox (the
 same image ID in both stores), and the results must agree on what is
-observable: the number of filesystem layers, the config fields a Dockerfile
-sets, and every file of the final image (type, mode, owner, content).
+observable: the config fields a Dockerfile sets, and every file of the final
+image (type, mode, owner, content).  Not the number of layers: there buildah
+and Docker's classic builder part ways (buildah makes a layer of every RUN,
+even one that changes nothing, and none of a WORKDIR), and minidock follows
+Docker, which ``test_build_reference`` checks against a real dockerd.
 """
 
 from __future__ import annotations
@@ -95,6 +98,9 @@ DOCKER_NOT_PODMAN = {
     "escape-backtick.Dockerfile": ("Env", "DIR=C:\\data"),
     # "SHELL ... affects the shell form of RUN, CMD and ENTRYPOINT" (Dockerfile reference); buildah's CMD ignores it
     "shell.Dockerfile": ("Cmd", ["/bin/sh", "-e", "-c", "echo shell form uses SHELL too"]),
+    # dockerd expands a port range into one key per port (nat.ParsePortSpecs); buildah keeps "7000-7002/tcp"
+    "expose.Dockerfile": ("ExposedPorts", "7001/tcp"),
+    "app": ("ExposedPorts", "9001/tcp"),
 }
 # Docker matches stage names case-insensitively (``AS Builder`` ... ``--from=builder``); buildah does
 # not, so podman builds a copy whose names agree in case.
@@ -114,7 +120,6 @@ def test_the_same_image_as_podman_build(busybox, podman, tmp_path, kind, name):
     podman("build", "--layers", "--network=none", "--pull=never", "-q", "-t", tag, "-f", str(theirs_file), str(ctx))
     ours = json.loads(run_cli("inspect", tag, check=True).stdout)[0]
     theirs = json.loads(podman("inspect", tag))[0]
-    assert len(ours["RootFS"]["Layers"]) == len(theirs["RootFS"]["Layers"]), "number of filesystem layers"
     docker_field, docker_value = DOCKER_NOT_PODMAN.get(name, (None, None))
     for field in FIELDS:
         mine, other = ours["Config"].get(field) or None, theirs["Config"].get(field) or None

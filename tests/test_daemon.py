@@ -45,11 +45,21 @@ class Daemon:
         self.proc = subprocess.Popen(MINIDOCK + ["daemon", "-H", f"unix://{self.sock}", "--debug"],
                                      env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
-        while not self.sock.exists():
+        while not self._listening():   # the socket's file is there at bind(), a moment before listen()
             assert self.proc.poll() is None, (self.dir / "daemon.log").read_text()
             assert time.monotonic() < deadline, "the daemon did not listen"
             time.sleep(0.05)
         return self
+
+    def _listening(self) -> bool:
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.connect(str(self.sock))
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

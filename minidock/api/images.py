@@ -240,14 +240,20 @@ class ImageCollection:
         return chain
 
 
-def build(client, context, dockerfile: str, name: str, say=print, **options) -> str:
+def build(client, context, dockerfile: str, name: str, say=print, built=None, **options) -> str:
     """``docker build``: Docker's classic builder (``build/builder.py``) over ``client``'s store; the image ID.
 
-    ``options``: ``tags``, ``build_args``, ``no_cache``, ``target``, ``labels`` (``BuildOptions``).
+    ``options``: ``tags``, ``build_args``, ``no_cache``, ``target``, ``labels``, ``network_mode``
+    (``BuildOptions``); ``built(image_id)`` is told the ID before "Successfully built" is said.
     """
     from ..build import builder  # only a build pays for importing the builder
-    return builder.build(client.images.images, client.containers.containers, context, dockerfile, name,
-                         builder.BuildOptions(**options), say)
+    images = client.images.images
+    image_id = builder.build(images, client.containers.containers, context, dockerfile, name,
+                             builder.BuildOptions(**options), say)
+    if built:
+        built(image_id)
+    builder.tag_built(images, image_id, options.get("tags", ()), say)
+    return image_id
 
 
 def credentials_of(auth_config: dict | None) -> tuple[str, str] | None:

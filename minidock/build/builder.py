@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections import namedtuple
@@ -40,7 +41,8 @@ from ..images.archive import source_date_epoch
 from ..images.image import Images, check_depth
 from ..images.reference import parse
 from . import dockerfile as dfile
-from .context import BuildError, Context, content_digest, copy_into
+from . import history, imageconfig
+from .context import BuildError, Context, copy_into, sources_hash
 
 CACHE = "build-cache.json"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -72,9 +74,9 @@ class StageState:
 
 
 # What ``docker build``'s flags (the Engine API's /build parameters t, buildargs, nocache, target,
-# labels) ask of one build.
-BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels",
-                          defaults=((), {}, False, None, {}))
+# labels, networkmode) ask of one build.  A RUN's network is "none" unless asked: this machine has none.
+BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels network_mode",
+                          defaults=((), {}, False, None, {}, "none"))
 
 
 class Builder:
@@ -83,9 +85,9 @@ class Builder:
     def __init__(self, images: Images, containers: Containers, context: Path, dockerfile: dfile.Dockerfile,
                  options: BuildOptions = BuildOptions(), say: Say = print):
         self.images, self.containers = images, containers
-        self.context, self.df = Context(context), dockerfile
+        self.context, self.df = context if isinstance(context, Context) else Context(context), dockerfile
         self.build_args, self.no_cache, self.target = dict(options.build_args), options.no_cache, options.target
-        self.labels, self.say = dict(options.labels), say
+        self.labels, self.say, self.network_mode = dict(options.labels), say, options.network_mode
         self.epoch = source_date_epoch()
         self.stages: dict[str, str] = {}       # stage name or index -> its image ID
         self.used_args: set[str] = set()
@@ -106,11 +108,15 @@ class Builder:
             if self.target.lower() not in names:
                 raise BuildError(f"failed to reach build target {self.target} in Dockerfile")
             stages = stages[: names.index(self.target.lower()) + 1]
-        total = sum(len(s.instructions) for s in stages)
+        # --label: dockerd adds one LABEL step per label, sorted, to the last stage (buildLabelOptions)
+        # (a LABEL "in exec form" is this key and value as given, never parsed: NewLabelCommand's NoExp)
+        labels = [dfile.Instruction("LABEL", (k, v), {}, True, 0, f"LABEL {k}={v}")
+                  for k, v in sorted(self.labels.items())]
+        total = sum(len(s.instructions) for s in stages) + len(labels)
         step, image_id = 0, ""
         for stage in stages:
             state = None
-            for ins in stage.instructions:
+            for ins in (*stage.instructions, *(labels if stage is stages[-1] else ())):
                 step += 1
                 self.say(f"Step {step}/{total} : {ins.original}")
                 state = self._from(stage, ins) if ins.cmd == "FROM" else self._step(state, ins)
@@ -122,10 +128,6 @@ class Builder:
         unused = sorted(set(self.build_args) - self.used_args)
         if unused:
             self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
-        if self.labels:
-            state = StageState(image_id, json.loads(self.images.store.read_blob(image_id)))
-            image_id = self._commit_config(state, "LABEL " + " ".join(f"{k}={v}" for k, v in self.labels.items()),
-                                           lambda c: c.setdefault("Labels", {}).update(self.labels)).image_id
         return image_id
 
     # -- FROM -------------------------------------------------------------
@@ -165,20 +167,23 @@ class Builder:
             return self._copy(state, ins)
         if ins.cmd == "ARG":
             return self._arg(state, ins)
+        if ins.cmd == "WORKDIR":
+            return self._workdir(state, ins)
         text, change = self._metadata(state, ins)
         return self._cached(state, ins, text, lambda: self._commit_config(state, text, change))
 
     def _arg(self, state: StageState, ins: dfile.Instruction) -> StageState:
         """``ARG name[=default]``: --build-arg wins, then the default, then a same-named ARG before FROM."""
-        for key, default in _checked(self.df, ins, dfile.key_values, ins.args[0], state.env(), self.df.escape,
-                                     legacy_env=False, instruction="ARG"):
+        pairs = _checked(self.df, ins, dfile.key_values, ins.args[0], state.env(), self.df.escape,
+                         legacy_env=False, instruction="ARG")
+        for key, default in pairs:
             self.used_args.add(key)
             if key in self.build_args:
                 state.args[key] = self.build_args[key]
             else:
                 state.args[key] = default if default is not None else self.meta.get(key)
-        return self._cached(state, ins, ins.original,
-                            lambda: self._commit_config(state, ins.original, lambda c: None))
+        text = "ARG " + " ".join(k if v is None else f"{k}={v}" for k, v in pairs)
+        return self._cached(state, ins, text, lambda: self._commit_config(state, text, lambda c: None))
 
     def _metadata(self, state: StageState, ins: dfile.Instruction) -> tuple[str, Callable[[dict], None]]:
         """What a config-only instruction records in the history, and how it changes the config."""
@@ -191,25 +196,27 @@ class Builder:
             argv = list(ins.args) if ins.json else self._shell(state) + [arg]
             keep_cmd = state.cmd_set  # a new ENTRYPOINT drops a CMD inherited from the base, not one set here
             state.cmd_set = state.cmd_set or cmd == "CMD"
-            return f"{cmd} {json.dumps(argv)}", lambda c: _set_command(c, cmd, argv, keep_cmd)
+            return f"{cmd} {history.go_quoted_list(argv)}", lambda c: imageconfig.set_command(c, cmd, argv, keep_cmd)
         if cmd == "SHELL":
-            return f"SHELL {json.dumps(list(ins.args))}", lambda c: c.update(Shell=list(ins.args))
+            return f"SHELL {history.go_list(list(ins.args))}", lambda c: c.update(Shell=list(ins.args))
         if cmd == "HEALTHCHECK":
-            check = _healthcheck(ins, self._shell(state))
-            return f"HEALTHCHECK {json.dumps(check)}", lambda c: c.update(Healthcheck=check)
+            check = imageconfig.healthcheck(ins)
+            return f"HEALTHCHECK {history.healthcheck_text(check)}", lambda c: imageconfig.set_healthcheck(c, check)
         if cmd == "ONBUILD":
             return f"ONBUILD {arg}", lambda c: c.setdefault("OnBuild", []).append(arg)
+        if cmd == "LABEL" and ins.json:
+            pairs = [tuple(ins.args)]
+            return f"LABEL {ins.args[0]}={ins.args[1]}", lambda c: imageconfig.set_pairs(c, cmd, pairs)
         if cmd in ("ENV", "LABEL"):
             pairs = _checked(self.df, ins, dfile.key_values, arg, env, esc, instruction=cmd)
-            return f"{cmd} " + " ".join(f"{k}={v}" for k, v in pairs), lambda c: _set_pairs(c, cmd, pairs)
+            return f"{cmd} " + " ".join(f"{k}={v}" for k, v in pairs), lambda c: imageconfig.set_pairs(c, cmd, pairs)
         if cmd in ("USER", "WORKDIR", "STOPSIGNAL"):  # Docker keeps their blanks: one word, expanded
             words = [_checked(self.df, ins, dfile.expand, arg, env, esc)]
         else:
             words = list(ins.args) if ins.json else _checked(self.df, ins, dfile.expand_words, arg, env, esc)
-        if cmd == "WORKDIR":
-            path = os.path.normpath(os.path.join(state.container_config.get("WorkingDir") or "/", words[0]))
-            return f"WORKDIR {path}", lambda c: c.update(WorkingDir=path)
-        return f"{cmd} {' '.join(words)}", lambda c: _set_words(c, cmd, words)
+        if cmd == "VOLUME":
+            return f"VOLUME {history.go_list(words)}", lambda c: imageconfig.set_words(c, cmd, words)
+        return f"{cmd} {' '.join(words)}", lambda c: imageconfig.set_words(c, cmd, words)
 
     def _shell(self, state: StageState) -> list[str]:
         return list(state.container_config.get("Shell") or DEFAULT_SHELL)
@@ -254,7 +261,7 @@ class Builder:
         """A new image: the same layers, the config changed, a history entry marked empty_layer."""
         config = json.loads(json.dumps(state.config))
         change(config.setdefault("config", {}))
-        return self._add(state, config, f"/bin/sh -c #(nop)  {text}", empty=True)
+        return self._add(state, config, history.nop(config["config"].get("Shell") or DEFAULT_SHELL, text), empty=True)
 
     def _add(self, state: StageState, config: dict, created_by: str, empty: bool,
              diff_id: str | None = None) -> StageState:
@@ -271,31 +278,38 @@ class Builder:
     # -- RUN --------------------------------------------------------------
 
     def _run(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        """The build args in force go into the RUN's environment and its history line, but not those an
+        ENV of the same name overrides (dockerd's ``FilterAllowed``)."""
         argv = list(ins.args) if ins.json else self._shell(state) + [ins.args[0]]
-        build_env = [f"{k}={v}" for k, v in sorted(state.args.items()) if v is not None]
-        return self._cached(state, ins, f"RUN {json.dumps(argv)}",
-                            lambda: self._run_container(state, argv, build_env))
+        env_names = {e.partition("=")[0] for e in state.container_config.get("Env") or []}
+        args = {k: v for k, v in state.args.items() if v is not None and k not in env_names}
+        text = history.run_text(argv, args)
+        build_env = [f"{k}={v}" for k, v in sorted(args.items())]
+        return self._cached(state, ins, text, lambda: self._run_container(state, argv, build_env, text))
 
-    def _run_container(self, state: StageState, argv: list[str], build_env: list[str]) -> StageState:
+    def _run_container(self, state: StageState, argv: list[str], build_env: list[str], text: str) -> StageState:
         cfg = state.container_config
         config = Config(Image=state.image_id, Cmd=argv, Entrypoint=[], Env=build_env,
                         WorkingDir=cfg.get("WorkingDir") or "", User=cfg.get("User") or None)
-        cid = self.containers.create(config, HostConfig(NetworkMode="none"))
+        cid = self.containers.create(config, HostConfig(NetworkMode=self.network_mode))
         self.say(f" ---> Running in {cid[:12]}")
         try:
             code = self._attached(cid)
             if code != 0:
-                raise BuildError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
-            parent = self.images.record(state.image_id).chain_ids
+                raise RunFailed(argv, code)
+            config = json.loads(json.dumps(state.config))
             with self.images.store.temp_path() as tmp:
                 layer = self.containers.writable_layer(cid, tmp)
-                chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch)
-            diff_id = self.images.layer_meta(chain)["diff_id"]
-            config = json.loads(json.dumps(state.config))
-            return self._add(state, config, " ".join(argv), empty=False, diff_id=diff_id)
+                if not any(layer.iterdir()):  # no change: dockerd's commit of an empty diff adds no layer
+                    new = self._add(state, config, text, empty=True)
+                else:
+                    new = self._add_layer(state, config, text, layer)
         finally:
+            # dockerd keeps a failed step's container (unless --force-rm); minidock leaves none behind,
+            # and says so only where dockerd does: after a step that succeeded
             self.containers.remove(cid, force=True, volumes=True)   # with the anonymous volumes of a VOLUME
-            self.say(f" ---> Removed intermediate container {cid[:12]}")
+        self.say(f"Removing intermediate container {cid[:12]}")
+        return new
 
     def _attached(self, cid: str) -> int:
         """Start the container, print its output as it comes, return its exit code."""
@@ -320,6 +334,7 @@ class Builder:
         if len(words) < 2:
             raise dfile.DockerfileError(self.df.filename, ins.line, f"{ins.cmd} requires at least two arguments")
         *srcs, dest = words
+        written = dest
         if ins.cmd == "ADD" and any("://" in s for s in srcs):
             raise BuildError("ADD failed: a URL source needs the network, which this machine has not")
         workdir = state.container_config.get("WorkingDir") or "/"
@@ -327,14 +342,13 @@ class Builder:
         root, ctx = self._source_root(ins)
         with tempfile.TemporaryDirectory(dir=self.images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
             ctx_obj = ctx or Context(root)
-            picked = [(rel, ctx_obj.files_under(rel)) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
-            digest = content_digest(ctx_obj.root, [p for _, files in picked for p in files])
+            picked = [_followed(ctx_obj, rel, ins.cmd) for src in srcs for rel in ctx_obj.sources(src, ins.cmd)]
+            source = sources_hash(ctx_obj, picked, from_context=ctx is not None)
             text = f"{ins.cmd} {json.dumps(srcs)} {dest} {json.dumps(ins.flags, sort_keys=True)}"
-            # the history says what docker's does: "COPY file:<digest of the content> in /dest"
-            kind = "multi" if len(picked) > 1 else "dir" if len(picked[0][1]) > 1 else "file"
-            created_by = f"{ins.cmd} {kind}:{digest.split(':')[1]} in {dest}"
+            created_by = history.nop_files(self._shell(state), history.copy_text(ins.cmd, ins.flags.get("chown"),
+                                                                                 source, written))
             return self._cached(state, ins, text, lambda: self._lay_out_copy(state, ins, ctx_obj, picked, dest,
-                                                                              Path(tmp), created_by), extra=digest)
+                                                                              Path(tmp), created_by), extra=source)
 
     def _source_root(self, ins: dfile.Instruction):
         """The tree a COPY reads: the context, or (``--from``) a stage's or an image's files, flattened."""
@@ -350,34 +364,90 @@ class Builder:
         return flat / "root", None
 
     def _lay_out_copy(self, state: StageState, ins: dfile.Instruction, ctx: Context,
-                      picked: list[tuple[str, list[str]]], dest: str, tmp: Path, created_by: str) -> StageState:
+                      picked: list[tuple[str, list[str], str]], dest: str, tmp: Path, created_by: str) -> StageState:
         owner = _owner(ins.flags.get("chown"), self.images, state.image_id)
         chmod = int(ins.flags["chmod"], 8) if ins.flags.get("chmod") else None
         to_dir = dest.endswith("/") or len(picked) > 1 or any((ctx.root / rel).is_dir() and
-                                                               not (ctx.root / rel).is_symlink() for rel, _ in picked)
+                                                               not (ctx.root / rel).is_symlink() for rel, *_ in picked)
         layer = tmp / "layer"
         layer.mkdir()
         pairs = []
-        for rel, files in picked:
+        for rel, files, name in picked:
             is_dir = (ctx.root / rel).is_dir() and not (ctx.root / rel).is_symlink()
             if ins.cmd == "ADD" and _is_archive(ctx.root / rel):
                 _extract_archive(ctx.root / rel, layer / dest.lstrip("/"))
             elif is_dir:  # a directory's contents go into dest, not the directory itself
                 pairs += [(f, os.path.join(dest, os.path.relpath(f, rel))) for f in files if f != rel]
             else:
-                pairs.append((rel, os.path.join(dest, os.path.basename(rel)) if to_dir else dest))
+                pairs.append((rel, os.path.join(dest, name) if to_dir else dest))
         copy_into(ctx.root, pairs, layer, owner, chmod)
+        return self._add_layer(state, json.loads(json.dumps(state.config)), created_by, layer, owner or (0, 0))
+
+    # -- WORKDIR ------------------------------------------------------------
+
+    def _workdir(self, state: StageState, ins: dfile.Instruction) -> StageState:
+        """dockerd makes a WORKDIR's directory in a container of the step and commits it (``dispatchWorkdir``):
+        a layer when the directory was missing, no layer (an empty diff) when it was there."""
+        word = self._expand(ins, ins.args[0], state.env())
+        path = os.path.normpath(os.path.join(state.container_config.get("WorkingDir") or "/", word))
+        text = f"WORKDIR {path}"
+        return self._cached(state, ins, text, lambda: self._make_workdir(state, path, text))
+
+    def _make_workdir(self, state: StageState, path: str, text: str) -> StageState:
+        from ..containers.unionfs import UnionView
+        config = json.loads(json.dumps(state.config))
+        config.setdefault("config", {})["WorkingDir"] = path
+        created_by = history.nop_files(self._shell(state), text)
+        view = UnionView([self.images.store.layer_dir(c) / "diff" for c in self.images.record(state.image_id).chain_ids])
+        found = view.lookup(path)
+        if found is not None and found.kind == "dir":
+            return self._add(state, config, created_by, empty=True)
+        with tempfile.TemporaryDirectory(dir=self.images.store.tmp, prefix=f"{os.getpid()}-") as tmp:
+            layer, parts = Path(tmp) / "layer", path.strip("/").split("/")
+            for i in range(1, len(parts) + 1):   # the missing directories 0755 root, their parents as they are
+                made = layer.joinpath(*parts[:i])
+                made.mkdir(parents=True)
+                there = view.real_path("/" + "/".join(parts[:i]))
+                if there is not None and there.is_dir() and not there.is_symlink():
+                    st = there.stat()
+                    os.chmod(made, stat.S_IMODE(st.st_mode))
+                    if os.geteuid() == 0:
+                        os.chown(made, st.st_uid, st.st_gid)
+            return self._add_layer(state, config, created_by, layer, (0, 0))
+
+    def _add_layer(self, state: StageState, config: dict, created_by: str, layer: Path,
+                   owner: tuple[int, int] | None = None) -> StageState:
+        """A new image: ``layer`` (a directory) on top of the step's image; ``owner``: the files' owner in
+        the tar where we could not chown them (rootless)."""
         parent = self.images.record(state.image_id).chain_ids
         chain = self.images.add_dir_layer(layer, parent[-1] if parent else None, epoch=self.epoch,
-                                          owner=None if os.geteuid() == 0 else owner or (0, 0))
-        config = json.loads(json.dumps(state.config))
-        return self._add(state, config, f"/bin/sh -c #(nop) {created_by}", empty=False,
-                         diff_id=self.images.layer_meta(chain)["diff_id"])
+                                          **({"owner": owner} if owner and os.geteuid() != 0 else {}))
+        return self._add(state, config, created_by, empty=False, diff_id=self.images.layer_meta(chain)["diff_id"])
 
     def close(self) -> None:
         from ..images.store import remove_tree
         for flat in self.flat_roots:
             remove_tree(flat)
+
+
+def _followed(ctx: Context, rel: str, instruction: str) -> tuple[str, list[str], str]:
+    """A COPY/ADD source, a symlink followed within the context as dockerd does (``copyInfoForFile``
+    resolves it in scope, then copies what it names: ``COPY --from=build /usr/bin/app /`` copies the
+    program, not a link to it); its files; and the name it is copied under (the one written)."""
+    real = ctx.resolve(rel) if (ctx.root / rel).is_symlink() else rel
+    if real is None or not os.path.lexists(ctx.root / real):
+        raise BuildError(f"{instruction} failed: file not found in build context or excluded by .dockerignore: "
+                         f"stat {rel}: file does not exist")
+    return real, ctx.files_under(real), os.path.basename(rel)
+
+
+class RunFailed(BuildError):
+    """A RUN's command exited non-zero: ``docker build`` exits with the command's own status (dockerd sends
+    it as the error's code), and says the command as the container ran it."""
+
+    def __init__(self, argv: list[str], code: int):
+        super().__init__(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
+        self.code = self.exit_code = code
 
 
 def _checked(df: dfile.Dockerfile, ins: dfile.Instruction, fn, *args, **kwargs):
@@ -386,74 +456,6 @@ def _checked(df: dfile.Dockerfile, ins: dfile.Instruction, fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except ValueError as e:
         raise dfile.DockerfileError(df.filename, ins.line, str(e)) from None
-
-
-def _set_pairs(c: dict, cmd: str, pairs: list[tuple[str, str]]) -> None:
-    """ENV (a new value of a name already set replaces it where it stands, as Docker does) or LABEL."""
-    if cmd == "LABEL":
-        c.setdefault("Labels", {}).update(pairs)
-        return
-    env = list(c.get("Env") or [])
-    for key, value in pairs:
-        names = [e.partition("=")[0] for e in env]
-        if key in names:
-            env[names.index(key)] = f"{key}={value}"
-        else:
-            env.append(f"{key}={value}")
-    c["Env"] = env
-
-
-def _set_words(c: dict, cmd: str, words: list[str]) -> None:
-    """EXPOSE, VOLUME, USER, STOPSIGNAL."""
-    if cmd == "EXPOSE":  # a range stays one key ("9000-9001/tcp"), as buildah records it
-        for word in words:
-            ports, _, proto = word.partition("/")
-            c.setdefault("ExposedPorts", {})[f"{ports}/{(proto or 'tcp').lower()}"] = {}
-    elif cmd == "VOLUME":
-        for volume in words:
-            c.setdefault("Volumes", {})[volume] = {}
-    elif cmd == "USER":
-        c["User"] = words[0]
-    elif cmd == "STOPSIGNAL":
-        c["StopSignal"] = words[0]
-
-
-def _set_command(c: dict, cmd: str, argv: list[str], keep_cmd: bool) -> None:
-    """CMD or ENTRYPOINT; "If CMD is defined from the base image, setting ENTRYPOINT will reset CMD"."""
-    if cmd == "ENTRYPOINT":
-        c["Entrypoint"] = argv
-        if not keep_cmd:
-            c["Cmd"] = None
-    else:
-        c["Cmd"] = argv
-
-
-def _healthcheck(ins: dfile.Instruction, shell: list[str]) -> dict:
-    """HEALTHCHECK [flags] CMD ... | NONE, as the config stores it (durations in ns)."""
-    arg = ins.args[0] if not ins.json else ""
-    if arg.strip().upper() == "NONE":
-        return {"Test": ["NONE"]}
-    rest = arg.strip()[3:].strip() if arg.strip().upper().startswith("CMD") else arg
-    try:
-        argv = json.loads(rest)
-        test = ["CMD", *argv] if isinstance(argv, list) else ["CMD-SHELL", rest]
-    except ValueError:
-        test = ["CMD-SHELL", rest]
-    check = {"Test": test}
-    for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod")):
-        if ins.flags.get(flag):
-            check[key] = int(_seconds(ins.flags[flag]) * 1e9)
-    if ins.flags.get("retries"):
-        check["Retries"] = int(ins.flags["retries"])
-    return check
-
-
-def _seconds(text: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for unit in sorted(units, key=len, reverse=True):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * units[unit]
-    return float(text)
 
 
 def _owner(spec: str | None, images: Images, image_id: str) -> tuple[int, int] | None:
@@ -501,7 +503,7 @@ def _extract_archive(path: Path, dest: Path) -> None:
 
 def build(images: Images, containers: Containers, context: Path, dockerfile_text: str,
           dockerfile_name: str = "Dockerfile", options: BuildOptions = BuildOptions(), say: Say = print) -> str:
-    """Build an image; tag it; return its ID."""
+    """Build an image; return its ID (``tag_built`` then says so and tags it)."""
     for tag in options.tags:
         parse(tag)  # a bad tag is reported before anything is built
     df = dfile.parse(dockerfile_text, dockerfile_name)
@@ -510,8 +512,12 @@ def build(images: Images, containers: Containers, context: Path, dockerfile_text
         image_id = builder.build()
     finally:
         builder.close()
+    return image_id
+
+
+def tag_built(images: Images, image_id: str, tags: list[str], say: Say = print) -> None:
+    """The end of a build: "Successfully built", then each tag given."""
     say(f"Successfully built {image_id.split(':')[1][:12]}")
-    for tag in options.tags:
+    for tag in tags:
         ref = images.tag(image_id, tag)
         say(f"Successfully tagged {ref.familiar()}")
-    return image_id

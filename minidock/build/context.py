@@ -8,8 +8,8 @@ see only that tree:
   classic builder refuses it ("forbidden path outside the build context");
 * symlinks inside the context are resolved *within* it, as if the context
   were ``/`` (``link -> /etc`` makes ``link/passwd`` the context's
-  ``etc/passwd``), and a source that is itself a symlink is copied as a
-  symlink, never followed out;
+  ``etc/passwd``), a source that is itself a symlink is followed the same
+  way (dockerd copies what it names), never out of the context;
 * ``.dockerignore`` patterns (Docker's rules: Go's ``filepath.Match`` plus
   ``**``, ``!`` exceptions, the last matching pattern wins, a matched
   directory excludes what is in it) hide files from COPY . and from wildcards.
@@ -18,8 +18,10 @@ see only that tree:
 from __future__ import annotations
 
 import fnmatch
+import grp
 import hashlib
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -98,10 +100,12 @@ class Ignore:
 
 
 class Context:
-    """A build context directory and its ``.dockerignore``."""
+    """A build context directory and its ``.dockerignore``; ``sent``: for a context that came as a tar
+    (``POST /build``), each path's tar header as the client sent it, which Docker's hashes are made of."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, sent: dict[str, dict[str, str]] | None = None):
         self.root = Path(root).resolve()
+        self.sent = sent
         ignore = self.root / ".dockerignore"
         self.ignore = Ignore(ignore.read_text() if ignore.is_file() else "")
 
@@ -187,18 +191,81 @@ def copy_into(ctx_root: Path, pairs: list[tuple[str, str]], dest_root: Path,
             os.lchown(target, *owner)
 
 
-def content_digest(ctx_root: Path, rels: list[str]) -> str:
-    """A digest of what COPY would take: names, types, modes, sizes and contents (mtimes left out, as tarsum)."""
-    h = hashlib.sha256()
-    for rel in rels:
-        path = ctx_root / rel
-        st = os.lstat(path)
-        h.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0{st.st_size}\0".encode())
-        if stat.S_ISLNK(st.st_mode):
-            h.update(os.readlink(path).encode())
-        elif stat.S_ISREG(st.st_mode):
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        h.update(b"\n")
-    return "sha256:" + h.hexdigest()
+def tar_header(info) -> dict[str, str]:
+    """The fields of a context's tar header (a ``tarfile.TarInfo``) that Docker's hash reads, as sent; but
+    no owner names: dockerd 20.10 hashes "root" sent by its own CLI as empty names (measured)."""
+    return {"mode": str(info.mode), "uid": str(info.uid), "gid": str(info.gid),
+            "size": str(info.size if info.isreg() else 0),
+            "typeflag": "0" if info.type == b"\0" else info.type.decode(),
+            "linkname": info.linkname, "uname": "", "gname": "",
+            "devmajor": str(info.devmajor), "devminor": str(info.devminor)}
+
+
+def source_hash(root: Path, rel: str, sent: dict[str, str] | None = None, from_context: bool = True) -> str:
+    """Docker's hash of one source path: sha256 of tarsum v1's header fields (name, mode, uid, gid, size,
+    typeflag, linkname, uname, gname, devmajor, devminor; the mtime left out), then the file's content.
+
+    A context's file is hashed from the header the client sent it with (moby remotecontext/tarsum.go):
+    ``sent``; Debian's docker 20.10 puts the type bits in the mode, 28.x does not.  A context directory
+    is hashed as a current docker CLI would send it: owner 0:0 without names, the permission bits.  A file
+    of a stage or an image (``COPY --from``) is hashed from disk (remotecontext/filehash.go): the mode with
+    its type bits, the owner and its names as Go's ``tar.FileInfoHeader`` looks them up."""
+    path = root / rel if rel != "." else root
+    st = os.lstat(path)
+    if sent is not None:
+        h = hashlib.sha256(("name" + rel + ("/" if sent["typeflag"] == "5" else "") +
+                            "".join(k + v for k, v in sent.items())).encode(errors="surrogateescape"))
+        return _with_content(h, path, sent["typeflag"] in ("0", "7"))
+    uid, gid = (0, 0) if from_context else (st.st_uid, st.st_gid)
+    kind = TYPEFLAGS.get(stat.S_IFMT(st.st_mode), "0")
+    is_reg = stat.S_ISREG(st.st_mode)
+    fields = [("name", rel + ("/" if stat.S_ISDIR(st.st_mode) else "")),
+              ("mode", str(stat.S_IMODE(st.st_mode) if from_context else st.st_mode)),
+              ("uid", str(uid)), ("gid", str(gid)), ("size", str(st.st_size if is_reg else 0)),
+              ("typeflag", kind), ("linkname", os.readlink(path) if kind == "2" else ""),
+              ("uname", "" if from_context else _name_of(pwd.getpwuid, uid)),
+              ("gname", "" if from_context else _name_of(grp.getgrgid, gid)),
+              ("devmajor", str(os.major(st.st_rdev) if kind in "34" else 0)),
+              ("devminor", str(os.minor(st.st_rdev) if kind in "34" else 0))]
+    h = hashlib.sha256("".join(k + v for k, v in fields).encode(errors="surrogateescape"))
+    return _with_content(h, path, is_reg)
+
+
+def _with_content(h, path: Path, is_reg: bool) -> str:
+    if is_reg and os.path.isfile(path):
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+TYPEFLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IFBLK: "4", stat.S_IFDIR: "5",
+             stat.S_IFIFO: "6"}
+
+
+def _name_of(lookup, number: int) -> str:
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return ""
+
+
+def sources_hash(context: Context, picked: list[tuple[str, list[str], str]], from_context: bool = True) -> str:
+    """What a COPY's history line names (moby builder/dockerfile/copy.go): ``file:<hash>`` for one file,
+    ``dir:<sha256 of its paths' hashes, sorted, joined by ",">`` for a directory (itself included),
+    ``multi:<the same over each source's own name>`` for more than one source.  A symlink is hashed as
+    what it points to in the context (dockerd's ``Hash`` follows it in scope)."""
+    def hashed(rel: str) -> str:
+        target = context.resolve(rel) or rel
+        return source_hash(context.root, target, (context.sent or {}).get(target), from_context)
+
+    names = []
+    for rel, files, *_ in picked:
+        path = context.root / rel
+        if files == [rel] and not (rel == "." or path.is_dir() and not path.is_symlink()):
+            names.append("file:" + hashed(rel))
+        else:
+            names.append("dir:" + hashlib.sha256(",".join(sorted(hashed(f) for f in files)).encode()).hexdigest())
+    if len(names) == 1:
+        return names[0]
+    return "multi:" + hashlib.sha256(",".join(names).encode()).hexdigest()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..api.client import Client
-from ..errors import NotFound, UsageError
+from ..errors import MinidockError, NotFound, UsageError
 from .base import command, flag, out
 
 
@@ -29,8 +29,21 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
          flag("--target", help="Set the target build stage to build"),
          flag("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success"),
          flag("--label", action="append", default=[], help="Set metadata for an image"),
-         counts=(1, 1))
+         flag("--network", default="none",
+              help="Set the networking mode for the RUN instructions during build"),
+         counts=(1, 1), error_code=None)
 def build_cmd(client: Client, opts) -> None:
+    """docker build exits 1 when the build fails, and with a failed RUN's own status (the error's ``code``)."""
+    try:
+        _build(client, opts)
+    except UsageError:
+        raise
+    except MinidockError as e:
+        e.exit_code = getattr(e, "code", None) or 1
+        raise
+
+
+def _build(client: Client, opts) -> None:
     from ..api.images import build
     say = (lambda line: None) if opts.quiet else out
     with client.store.temp_path() as tmp:  # a context from stdin is unpacked here, and removed after
@@ -38,7 +51,8 @@ def build_cmd(client: Client, opts) -> None:
         context, text, name = _context(opts, tmp)
         image_id = build(client, context, text, name, tags=opts.tag,
                          build_args=_pairs(opts.build_arg, "build-arg"), no_cache=opts.no_cache,
-                         target=opts.target, labels=_pairs(opts.label, "label"), say=say)
+                         target=opts.target, labels=_pairs(opts.label, "label"),
+                         network_mode="none" if opts.network == "default" else opts.network, say=say)
     if opts.quiet:
         out(image_id)
 

@@ -162,9 +162,12 @@ def push(req, name: str) -> None:
     req.json_lines(progress(req, lambda say: req.client.images.push(name, tag, say=say, auth_config=auth)))
 
 
-def progress(req, work):
-    """Run ``work(say)`` on a thread; each line it says as a Docker progress message. An error before
-    the first line is raised (an HTTP error the CLI prints as such); after it, the stream's last line."""
+def progress(req, work, message=None):
+    """Run ``work(say)`` on a thread; each line it says as a Docker progress message (``message(line)``,
+    by default ``status_message``). An error before the first line is raised (an HTTP error the CLI
+    prints as such); after it, the stream's last line, with the error's ``code`` if it has one (a
+    failed RUN's exit status, which ``docker build`` exits with)."""
+    message = message or status_message
     lines: queue.Queue = queue.Queue()
 
     def run() -> None:
@@ -183,10 +186,11 @@ def progress(req, work):
         nonlocal kind, value
         while kind != "done":
             if kind == "error":
-                message = str(value) if isinstance(value, MinidockError) else f"{type(value).__name__}: {value}"
-                yield {"errorDetail": {"message": message}, "error": message}
+                text = str(value) if isinstance(value, MinidockError) else f"{type(value).__name__}: {value}"
+                code = getattr(value, "code", None)
+                yield {"errorDetail": {"code": code, "message": text} if code else {"message": text}, "error": text}
                 return
-            yield status_message(value)
+            yield message(value)
             kind, value = lines.get()
     return messages()
 

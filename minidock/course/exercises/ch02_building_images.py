@@ -27,8 +27,9 @@ def three_layers(client: Client) -> str:
     if layers[0] != client.images.get("busybox").attrs["RootFS"]["Layers"][0]:
         raise NotYet("three:1 is not built FROM busybox")
     if len(layers) != 3:
-        raise NotYet(f"three:1 has {len(layers)} layers: busybox brings one, and only RUN, COPY and ADD "
-                     "add one each (ENV, CMD, LABEL, ... change the config only)")
+        raise NotYet(f"three:1 has {len(layers)} layers: busybox brings one; RUN, COPY and ADD add one each "
+                     "when they change files, and so does a WORKDIR that makes its directory, as in Docker "
+                     "(ENV, CMD, LABEL, ... change the config only)")
     steps = len(image.history())
     if steps == 3:
         raise NotYet("every step of three:1 added a layer: add one that changes only the config (ENV, LABEL, CMD)")

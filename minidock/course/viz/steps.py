@@ -1,10 +1,11 @@
 """An image's build steps: which instructions added a filesystem layer, and which only changed the config.
 
 Read from the image's history (what ``minidock history`` prints), oldest
-first.  A step that changed files (RUN, COPY, ADD, or an import) is a layer
-and has a size; ``MAINTAINER``, ``ENV``, ``CMD`` and the like are history
-entries marked ``empty_layer``: the seed's "every instruction makes a layer"
-is true of the images, not of the layers.
+first.  A step that changed files (RUN, COPY, ADD, a WORKDIR that made its
+directory, or an import) is a layer and has a size; ``MAINTAINER``, ``ENV``,
+``CMD`` and the like, and a RUN that changed nothing, are history entries
+marked ``empty_layer`` (Docker's classic builder): the seed's "every
+instruction makes a layer" is true of the images, not of the layers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""minidock builds as Docker's classic builder does: every Dockerfile of the tests, built with the docker CLI
+(``DOCKER_BUILDKIT=0``) against ``minidock daemon`` and against a private dockerd, gives the same layers,
+the same history lines and the same config.
+
+What is compared, per image: which history entries make a layer (``empty_layer``) and how many layers
+there are; each entry's ``created_by`` exactly as dockerd writes it (``/bin/sh -c #(nop)  ENV ...``,
+``|1 VERSION=2 /bin/sh -c ...``, ``COPY file:<sha256> in /dest ``); and the config's fields a Dockerfile sets.
+Not compared: times and the layers' own digests (a RUN's files carry the time it ran).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from dockerd import docker, dockerd  # noqa: F401  (the session's private dockerd)
+from test_daemon import clis, daemon  # noqa: F401  (a minidock daemon per test)
+
+pytestmark = [pytest.mark.root, pytest.mark.peers("docker", "dockerd")]
+
+TESTS = Path(__file__).resolve().parent
+DOCKERFILES = sorted((TESTS / "dockerfiles").glob("*.Dockerfile"))
+CONTEXTS = sorted(p for p in (TESTS / "contexts").iterdir() if (p / "Dockerfile").is_file())
+CONFIG_FIELDS = ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes",
+                 "StopSignal", "Healthcheck", "Shell", "OnBuild")
+
+
+def built(daemon, tag: str, context: Path, *flags: str, cli: str = "/usr/bin/docker") -> dict:
+    """Build on ``daemon`` with the docker CLI's classic builder and return what is compared of the image."""
+    result = docker(daemon, cli, "build", "-t", tag, *flags, str(context))
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    saved = docker(daemon, "/usr/bin/docker", "save", tag)
+    assert saved.returncode == 0, saved.stderr
+    with tarfile.open(fileobj=io.BytesIO(saved.stdout)) as tar:
+        (manifest,) = json.load(tar.extractfile("manifest.json"))
+        config = json.load(tar.extractfile(manifest["Config"]))
+    return {"layers": len(config["rootfs"]["diff_ids"]),
+            "history": [(h.get("created_by", ""), bool(h.get("empty_layer"))) for h in config["history"]],
+            "config": {k: config["config"].get(k) or None for k in CONFIG_FIELDS}}
+
+
+def both(daemon, dockerd, context: Path, *flags: str, cli: str = "/usr/bin/docker") -> tuple[dict, dict]:  # noqa: F811
+    return built(daemon, "compared", context, *flags, cli=cli), built(dockerd, "compared", context, *flags, cli=cli)
+
+
+def _context_of(tmp_path: Path, dockerfile: Path) -> Path:
+    context = tmp_path / "context"
+    context.mkdir()
+    shutil.copy(dockerfile, context / "Dockerfile")
+    (context / "hello.txt").write_text("hello\n")
+    return context
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.stem)
+def test_each_dockerfile_builds_as_dockerd_builds_it(daemon, dockerd, dockerfile, tmp_path):  # noqa: F811
+    mine, theirs = both(daemon, dockerd, _context_of(tmp_path, dockerfile))
+    assert mine == theirs
+
+
+@pytest.mark.parametrize("cli", clis())
+@pytest.mark.parametrize("context", CONTEXTS, ids=lambda p: p.name)
+def test_each_context_builds_as_dockerd_builds_it(daemon, dockerd, context, cli):  # noqa: F811
+    """With each docker CLI: what a COPY's hash is made of is the tar header the CLI sends, which differs."""
+    mine, theirs = both(daemon, dockerd, context, "--build-arg", "VERSION=2", cli=cli)
+    assert mine == theirs
+
+
+def test_a_child_of_an_onbuild_image_runs_its_triggers_as_dockerd(daemon, dockerd, tmp_path):  # noqa: F811
+    parent = _context_of(tmp_path, TESTS / "dockerfiles" / "onbuild.Dockerfile")
+    for d in (daemon, dockerd):
+        assert docker(d, "/usr/bin/docker", "build", "-t", "onbuild-parent", str(parent)).returncode == 0
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "Dockerfile").write_text("FROM onbuild-parent\nRUN cat /onbuild\n")
+    (child / "app.txt").write_text("app\n")
+    mine, theirs = both(daemon, dockerd, child)
+    assert mine == theirs
+
+
+def test_the_same_copy_of_the_same_files_is_named_alike(daemon, dockerd, tmp_path):  # noqa: F811
+    """``COPY file:<hash>`` / ``dir:`` / ``multi:``: Docker's hash of the files (tarsum's header fields and
+    the content), so the history names the same files the same way on both."""
+    context = tmp_path / "context"
+    (context / "dir" / "sub").mkdir(parents=True)
+    (context / "dir" / "a").write_text("a\n")
+    (context / "dir" / "sub" / "b").write_text("b\n")
+    (context / "dir" / "link").symlink_to("a")
+    (context / "run.sh").write_text("#!/bin/sh\n")
+    (context / "run.sh").chmod(0o755)
+    (context / "empty").write_text("")
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY run.sh /bin/\nCOPY dir /d/\nCOPY run.sh empty /m/\n"
+                                        "ADD dir/a /added\nCOPY --chown=1:2 dir/* /globbed/\nWORKDIR /d\n"
+                                        "WORKDIR /new/place\nRUN true\nRUN echo changed > /changed\n"
+                                        "COPY dir/link /linked\nCOPY dir/link /into/\n")
+    mine, theirs = both(daemon, dockerd, context)
+    assert mine == theirs
+    # and the same files: a symlink source is copied as what it names, one inside a directory as a link
+    listing = "stat -c '%n %F %s %a %u:%g' /linked /into/link /d/link /globbed/link /d/sub/b /new /new/place"
+    seen = [docker(d, "/usr/bin/docker", "run", "--rm", "compared", "sh", "-c", listing) for d in (daemon, dockerd)]
+    assert seen[0].stdout == seen[1].stdout and seen[0].returncode == 0, (seen[0], seen[1])
