@@ -1,5 +1,5 @@
-"""Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs,
-attach, exec, top, port, rename, stats, diff, commit, export, and nsenter."""
+"""Container commands: run, create, start, stop, restart, kill, pause, unpause, update, wait, rm, ps,
+logs, attach, exec, top, port, rename, stats, diff, commit, export, cp, and nsenter."""
 
 from __future__ import annotations
 
@@ -158,6 +158,39 @@ def kill_cmd(client: Client, opts) -> int:
          counts=(1, None))
 def rm_cmd(client: Client, opts) -> int:
     return each(client, opts, lambda cid: client.containers.containers.remove(cid, force=opts.force))
+
+
+@command("pause", "CONTAINER [CONTAINER...]", "Pause all processes within one or more containers", counts=(1, None))
+def pause_cmd(client: Client, opts) -> int:
+    return each(client, opts, lambda cid: ctr.resources.pause(client.containers.containers, cid))
+
+
+@command("unpause", "CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers",
+         counts=(1, None))
+def unpause_cmd(client: Client, opts) -> int:
+    return each(client, opts, lambda cid: ctr.resources.unpause(client.containers.containers, cid))
+
+
+@command("update", "[OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers",
+         flag("-m", "--memory", help="Memory limit"),
+         flag("--memory-swap", help='Swap limit equal to memory plus swap: -1 to enable unlimited swap'),
+         flag("--cpus", type=float, help="Number of CPUs"),
+         flag("--pids-limit", type=int, help="Tune container pids limit (set -1 for unlimited)"),
+         flag("--restart", help='Restart policy to apply when a container exits (minidock: "no" only)'),
+         counts=(1, None))
+def update_cmd(client: Client, opts) -> int:
+    if opts.memory_swap not in (None, "-1", "0") or opts.restart not in (None, "no"):
+        raise UsageError("minidock has no swap limit and no restart policy: --memory-swap takes -1 "
+                         "and --restart takes no")
+    try:
+        memory = parse_size(opts.memory) if opts.memory else None
+    except ValueError as e:
+        raise UsageError(f'invalid argument "{opts.memory}" for "-m, --memory" flag: {e}') from None
+    if memory is None and opts.cpus is None and opts.pids_limit is None and opts.memory_swap is None \
+            and opts.restart is None:
+        raise UsageError("you must provide one or more flags when using this command")
+    return each(client, opts, lambda cid: ctr.resources.update(
+        client.containers.containers, cid, memory=memory, pids=opts.pids_limit, cpus=opts.cpus))
 
 
 @command("wait", "CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit codes",
@@ -349,8 +382,11 @@ def running(c, name: str) -> str:
         cid = c.resolve(name)
     except MinidockError as e:
         raise exec_error(1, str(e)) from None
-    if c.state(cid)["Status"] != "running":
+    state = c.state(cid)
+    if state["Status"] != "running":
         raise exec_error(1, f"container {cid} is not running")
+    if state.get("Paused"):
+        raise exec_error(1, f"Container {cid} is paused, unpause the container before exec")
     return cid
 
 

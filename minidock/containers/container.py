@@ -95,6 +95,17 @@ class Containers:
             state = self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
                                      FinishedAt=rfc3339(time.time()), Pid=0,
                                      Error="the container's shim is gone (killed, or the machine restarted)")
+        if state.get("Paused") and state["Status"] != "running":  # it ended while paused (killed)
+            state = self.write_state(cid, Paused=False)
+        return state
+
+    def active(self, cid: str) -> dict:
+        """The state of a container ``exec`` may enter: running, not paused (moby's getActiveContainer)."""
+        state = self.state(cid)
+        if state["Status"] != "running":
+            raise Conflict(f"Container {cid} is not running")
+        if state.get("Paused"):
+            raise Conflict(f"Container {cid} is paused, unpause the container before exec")
         return state
 
     def resolve(self, name: str) -> str:
@@ -223,6 +234,8 @@ class Containers:
         from ..runtime import mode, shim
 
         state = self.state(cid)
+        if state.get("Paused"):
+            raise Conflict("cannot start a paused container, try unpause instead")
         if state["Status"] == "running":
             return state
         if mode.detect()[0] == "chroot-emulated":
@@ -257,6 +270,14 @@ class Containers:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
+        if sig in (signal.SIGKILL, self.stop_signal(cid)) and self.raw_state(cid).get("Paused"):
+            from .resources import thaw  # a frozen process gets its signal when it thaws (moby #34027)
+            thaw(self, cid)
+
+    def stop_signal(self, cid: str) -> signal.Signals:
+        """The signal ``stop`` sends first: the image's STOPSIGNAL, else SIGTERM."""
+        name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
+        return signal.Signals[name if name.startswith("SIG") else "SIG" + name]
 
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
         """Send a signal to the container's main process."""
@@ -270,10 +291,8 @@ class Containers:
         state = self.state(cid)
         if state["Status"] != "running":
             return
-        name = (self.config(cid)["ImageConfig"].get("StopSignal") or "SIGTERM").upper()
-        stop_signal = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
         with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
-            self._signal(cid, state["Pid"], stop_signal)
+            self._signal(cid, state["Pid"], self.stop_signal(cid))
         if self.wait(cid, timeout=timeout) is None:
             with contextlib.suppress(ProcessLookupError):  # it may end between check and signal
                 self._signal(cid, state["Pid"], signal.SIGKILL)
@@ -294,6 +313,9 @@ class Containers:
         """``rm``: refuse a running container unless forced (then SIGKILL, as docker's ``rm -f``)."""
         state = self.state(cid)
         if state["Status"] == "running":
+            if not force and state.get("Paused"):
+                raise Conflict(f"You cannot remove a paused container {cid}. Unpause and then stop the "
+                               "container before attempting removal or force remove")
             if not force:
                 raise Conflict(f"You cannot remove a running container {cid}. Stop the container "
                                "before attempting removal or force remove")
@@ -492,9 +514,7 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
     devpts, as docker's does, and sends the master over that unix socket.
     """
     from ..runtime import cgroups, emulated, mode, nsenter, shim
-    state = c.state(cid)
-    if state["Status"] != "running":
-        raise Conflict(f"Container {cid} is not running")
+    state = c.active(cid)
     spec = spec_of(c.config(cid), c.store)   # what its start wrote (also for one an older minidock started)
     process, tty = spec["process"], exe.Tty
     user, workdir = exe.User or process["user"]["username"], exe.WorkingDir or process["cwd"]
