@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from ..containers.config import Config, ExecConfig, HostConfig  # noqa: F401  (ExecConfig: the CLI's exec)
 from ..containers.container import (Containers, exec_capture, exec_process, exec_wait, export_to,  # noqa: F401
                                     log_entries, log_lines, stats, top)
-from ..containers import resources
+from ..containers import copy, resources
 from ..display import human_duration, human_size, parse_rfc3339, parse_size, time_ago
-from ..errors import APIError, MinidockError
+from ..errors import APIError, MinidockError, NotFound  # noqa: F401  (NotFound: the CLI's cp)
+from ..images.layer import write_tree_tar  # noqa: F401  (the CLI's cp sends a local path as a tar)
 from ..runtime.stdcopy import FrameReader, collect  # noqa: F401
 
 
@@ -117,6 +118,17 @@ class Container:
 
     def rename(self, name: str) -> None:
         self._c.rename(self.id, name)
+
+    def get_archive(self, path: str, chunk_size: int | None = None, encode_stream: bool = False):
+        """(the tar of ``path``, chunk by chunk; its stat), as docker-py's ``get_archive``."""
+        found, chunks = copy.get_archive(self._c, self.id, path, self.name)
+        return chunks, found
+
+    def put_archive(self, path: str, data) -> bool:
+        """Extract a tar (bytes or a binary file) into the directory ``path`` of the container."""
+        chunks = [data] if isinstance(data, (bytes, bytearray)) else iter(lambda: data.read(1 << 16), b"")
+        copy.put_archive(self._c, self.id, path, self.name, chunks)
+        return True
 
     def pause(self) -> None:
         resources.pause(self._c, self.id)

@@ -36,7 +36,7 @@ DECLARED_IN = {
     "daemon": ("daemon",),
     "containers": ("run", "create", "start", "stop", "restart", "kill", "rm", "wait", "rename", "ps", "logs",
                    "attach", "exec", "top", "port", "stats", "diff", "commit", "export", "nsenter", "container",
-                   "pause", "unpause", "update"),
+                   "pause", "unpause", "update", "cp"),
     "distribution": ("pull", "push", "login", "logout"),
     "images": ("images", "tag", "rmi", "history", "inspect", "save", "load", "import", "bootstrap", "version",
                "info", "system", "image"),

@@ -3,11 +3,13 @@ logs, attach, exec, top, port, rename, stats, diff, commit, export, cp, and nsen
 
 from __future__ import annotations
 
+import io
 import os
 import selectors
 import signal
 import socket
 import sys
+import tempfile
 import termios
 import tty as ttymod
 
@@ -512,6 +514,106 @@ def commit_cmd(client: Client, opts) -> None:
     c = client.containers.containers
     ref = opts.args[1] if len(opts.args) > 1 else None
     out(c.commit(c.resolve(opts.args[0]), ref, opts.message, opts.author, opts.change))
+
+
+@command("cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tminidock cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+         "Copy files/folders between a container and the local filesystem",
+         flag("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)"),
+         flag("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH"),
+         flag("-q", "--quiet", action="store_true", help="Suppress progress output during copy"),
+         counts=(2, 2))
+def cp_cmd(client: Client, opts) -> int:
+    src, dest = opts.args
+    source, target = _container_path(src), _container_path(dest)
+    if (source is None) == (target is None):
+        raise cp_error("copying between containers is not supported" if source else
+                       "must specify at least one container source")
+    c = client.containers.containers
+    if source is not None:
+        return copy_from(c, c.resolve(source[0]), source, dest, opts.follow_link)
+    return copy_to(c, c.resolve(target[0]), src, target, opts.archive)
+
+
+def _container_path(arg: str) -> tuple[str, str] | None:
+    """docker's rule: "NAME:PATH" names a container's path unless the part before ":" has a "/"
+    (a local path with a colon is written ./a:b)."""
+    name, colon, path = arg.partition(":")
+    if not colon or "/" in name or not name:
+        return None
+    return name, path
+
+
+def cp_error(message: str) -> MinidockError:
+    return exec_error(1, message)
+
+
+def copy_from(c, cid: str, source: tuple[str, str], dest: str, follow: bool) -> int:
+    """``cp CONTAINER:SRC DEST``: the tar of SRC, extracted at DEST (or written to stdout for "-")."""
+    name, path = source
+    found = ctr.copy.stat_path(c, cid, path, name)
+    if follow and found["linkTarget"]:
+        path, found = found["linkTarget"], ctr.copy.stat_path(c, cid, found["linkTarget"], name)
+    _, chunks = ctr.copy.get_archive(c, cid, path, name)
+    if dest == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return 0
+    is_dir = bool(found["mode"] & ctr.copy.GO_DIR)
+    contents = ctr.copy.split_path(path)[1] == "."
+    if os.path.isdir(dest):  # into it: SRC by its own name, or (SRC/.) what SRC holds
+        into, rebase = dest, None
+    elif dest.endswith(("/", "/.")):
+        raise cp_error(f'destination directory "{dest}" must exist')  # what else would it be?
+    elif os.path.lexists(dest) and is_dir:
+        raise cp_error(f'cannot copy directory "{path}" to file "{dest}"')
+    else:
+        into = os.path.dirname(dest) or "."
+        if not os.path.isdir(into):
+            raise cp_error(f'no such directory "{into}"')
+        rebase = (found["name"] if not contents else ".", os.path.basename(dest))
+    if contents and rebase:  # "DIR/." into a new DEST: make DEST, then the contents go in
+        os.mkdir(dest, 0o755)
+        into, rebase = dest, None
+    with ctr.copy.ChunkReader(chunks) as tar:
+        ctr.copy.extract_archive("/", os.path.abspath(into), "", io.BufferedReader(tar, 1 << 20), rebase=rebase)
+    return 0
+
+
+def copy_to(c, cid: str, src: str, target: tuple[str, str], archive: bool) -> int:
+    """``cp SRC CONTAINER:DEST``: SRC as a tar (or the tar on stdin for "-"), extracted in the container."""
+    name, path = target
+    try:
+        found = ctr.copy.stat_path(c, cid, path, name)
+        if found["linkTarget"]:
+            path, found = found["linkTarget"], ctr.copy.stat_path(c, cid, found["linkTarget"], name)
+    except ctr.NotFound:
+        found = None
+    dest_is_dir = found is not None and bool(found["mode"] & ctr.copy.GO_DIR)
+    if src == "-":
+        if not dest_is_dir:
+            raise cp_error(f'destination "{name}:{path}" must be a directory')
+        chunks = iter(lambda: sys.stdin.buffer.read(1 << 16), b"")
+        ctr.copy.put_archive(c, cid, path, name, chunks, no_overwrite_dir_non_dir=True, copy_uid_gid=archive)
+        return 0
+    if not os.path.lexists(src):
+        raise cp_error(f"stat {src}: no such file or directory")
+    if dest_is_dir:
+        into, top = path, os.path.basename(os.path.normpath(src))
+    elif found is None and path.endswith("/"):
+        raise cp_error(f'destination "{name}:{path}" must be a directory')
+    elif found is not None and os.path.isdir(src):
+        raise cp_error(f'cannot copy directory "{src}" to file "{name}:{path}"')
+    else:
+        into, top = os.path.dirname(path.rstrip("/")) or "/", os.path.basename(path.rstrip("/"))
+    if src.endswith("/.") and dest_is_dir:
+        top = "."
+    with tempfile.TemporaryFile() as tar:
+        ctr.write_tree_tar(src, tar, top)
+        tar.seek(0)
+        ctr.copy.put_archive(c, cid, into, name, iter(lambda: tar.read(1 << 20), b""),
+                             no_overwrite_dir_non_dir=True, copy_uid_gid=archive)
+    return 0
 
 
 @command("export", "[OPTIONS] CONTAINER", "Export a container's filesystem as a tar archive",

@@ -16,7 +16,7 @@ import time
 from ...errors import MinidockError, UsageError
 from ...httpd import TCPServer, UnixServer
 from ..client import Client
-from . import containers, execs, images, resources, system  # noqa: F401  (they register their routes)
+from . import archive, containers, execs, images, resources, system  # noqa: F401  (they register their routes)
 from .server import LOOPBACK, Request
 from .sessions import Sessions
 
