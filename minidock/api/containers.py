@@ -25,7 +25,8 @@ from ..containers.container import (Containers, exec_capture, exec_process, exec
 from ..containers import copy, resources
 from ..display import human_duration, human_size, parse_rfc3339, parse_size, time_ago
 from ..errors import APIError, MinidockError, NotFound  # noqa: F401  (NotFound: the CLI's cp)
-from ..images.layer import write_tree_tar  # noqa: F401  (the CLI's cp sends a local path as a tar)
+from ..images.layer import write_tree_tar  # noqa: F401  (the CLI's cp: a local path as a tar, and back)
+from ..images.tarstream import ChunkReader  # noqa: F401
 from ..runtime.stdcopy import FrameReader, collect  # noqa: F401
 
 

@@ -575,7 +575,7 @@ def copy_from(c, cid: str, source: tuple[str, str], dest: str, follow: bool) -> 
     if contents and rebase:  # "DIR/." into a new DEST: make DEST, then the contents go in
         os.mkdir(dest, 0o755)
         into, rebase = dest, None
-    with ctr.copy.ChunkReader(chunks) as tar:
+    with ctr.ChunkReader(chunks) as tar:
         ctr.copy.extract_archive("/", os.path.abspath(into), "", io.BufferedReader(tar, 1 << 20), rebase=rebase)
     return 0
 

@@ -28,7 +28,6 @@ CLI builds ``docker cp`` from them, both ways.  Here is the engine's part:
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import posixpath
@@ -163,26 +162,6 @@ class _Guard:
         old, new = self.rebase
         first, slash, rest = name.removeprefix("./").partition("/")
         return new + slash + rest if first == old else name
-
-
-class ChunkReader(io.RawIOBase):
-    """Chunks of bytes (a tar as it arrives) read as a binary file."""
-
-    def __init__(self, chunks: Iterable[bytes]):
-        self.chunks, self.left = iter(chunks), b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self.left:
-            self.left = next(self.chunks, b"")
-            if not self.left:
-                return 0
-        n = min(len(buffer), len(self.left))
-        buffer[:n] = self.left[:n]
-        self.left = self.left[n:]
-        return n
 
 
 def extract_archive(root: str, path: str, container: str, stream: BinaryIO, *, no_overwrite_dir_non_dir=False,

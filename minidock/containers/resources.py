@@ -35,11 +35,9 @@ def _cgroup(c, cid: str, what: str):
 
 def pause(c, cid: str) -> None:
     """Freeze every process of a running container (moby's daemon/pause.go: its refusals, its words)."""
-    state = c.state(cid)
-    if state["Status"] != "running":
-        raise Conflict(f"Container {cid} is not running")
-    if state.get("Paused"):
+    if c.state(cid).get("Paused"):  # (only a running container is ever paused)
         raise Conflict(f"Container {cid} is already paused")
+    c.active(cid)  # or "Container ... is not running"
     cgroup = _cgroup(c, cid, "pause")
     if "freezer" not in cgroup.trees:
         raise APIError(f"Cannot pause container {cid}: {cgroup.missing['freezer']}")
