@@ -284,3 +284,60 @@ def test_minidock_update_and_a_stopped_container(daemon):
     assert cgroup_file(cid, "pids", ("pids.max",)).read_text().strip() == "12"
     assert minidock(daemon, "update", "box").returncode != 0
     assert minidock(daemon, "update", "--memory-swap", "1g", "box").returncode != 0
+
+
+# -- docker-py, -L, -a ----------------------------------------------------------
+
+def test_docker_py_copies_pauses_and_updates(daemon):
+    docker = pytest.importorskip("docker", reason="needs the docker package (make setup installs the test extra)")
+    client = docker.DockerClient(base_url=f"unix://{daemon.sock}")
+    container = client.containers.run("busybox", ["sleep", "600"], detach=True, name="py")
+    assert container.put_archive("/tmp", tar_bytes(("from-py.txt", "file", b"py\n")))
+    chunks, found = container.get_archive("/tmp/from-py.txt")
+    assert found["name"] == "from-py.txt" and found["size"] == 3
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+        assert tar.extractfile("from-py.txt").read() == b"py\n"
+    with pytest.raises(docker.errors.NotFound):
+        container.get_archive("/nope")
+    container.pause()
+    container.reload()
+    assert (container.status, container.attrs["State"]["Paused"]) == ("paused", True)
+    with pytest.raises(docker.errors.APIError, match="is paused"):
+        container.exec_run(["true"])
+    container.unpause()
+    assert container.update(mem_limit="48m") == {"Warnings": []}   # (docker-py's update has no pids_limit)
+    container.reload()
+    assert container.attrs["HostConfig"]["Memory"] == 48 << 20
+    with pytest.raises(docker.errors.APIError, match="CpuQuota"):
+        container.update(cpu_quota=50000)
+    container.remove(force=True)
+    client.close()
+
+
+@pytest.mark.parametrize("cli", clis())
+def test_docker_cp_follows_links_with_L_and_keeps_owners_with_a(daemon, cli, tmp_path):
+    assert minidock(daemon, "run", "-d", "--name", "box", "-u", "1234:2345", "busybox", "sleep", "600").returncode == 0
+    link = daemon.docker(cli, "cp", "box:/bin/sh", str(tmp_path / "link"))
+    assert link.returncode == 0 and (tmp_path / "link").is_symlink()
+    followed = daemon.docker(cli, "cp", "-L", "box:/bin/sh", str(tmp_path / "followed"))
+    assert followed.returncode == 0, followed.stderr
+    assert not (tmp_path / "followed").is_symlink() and (tmp_path / "followed").stat().st_size > 100_000
+    (tmp_path / "mine.txt").write_text("mine\n")
+    assert daemon.docker(cli, "cp", "-a", str(tmp_path / "mine.txt"), "box:/tmp/").returncode == 0
+    assert in_container(daemon, "box", "stat -c '%u:%g' /tmp/mine.txt") == b"1234:2345\n"
+
+
+def test_minidock_s_python_api_has_them_too(daemon):
+    import minidock as md
+    client = md.Client(Path(daemon.env["MINIDOCK_ROOT"]))
+    container = client.containers.run("busybox", "sleep 600", detach=True, name="api")
+    assert container.put_archive("/tmp", tar_bytes(("api.txt", "file", b"api\n")))
+    chunks, found = container.get_archive("/tmp/api.txt")
+    assert found["size"] == 4 and b"api\n" in b"".join(chunks)
+    container.pause()
+    assert container.attrs["State"]["Status"] == "paused"
+    container.unpause()
+    assert container.update(mem_limit="40m", pids_limit=20, nano_cpus=250_000_000) == {"Warnings": []}
+    assert (container.attrs["HostConfig"]["Memory"], container.attrs["HostConfig"]["PidsLimit"],
+            container.attrs["HostConfig"]["NanoCpus"]) == (40 << 20, 20, 250_000_000)
+    container.remove(force=True)
