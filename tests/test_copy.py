@@ -98,7 +98,7 @@ def test_stat_says_what_docker_says(rootfs):
 ])
 def test_a_path_s_tar_is_named_by_its_last_element(rootfs, path, names):
     out = io.BytesIO()
-    copy.write_archive(str(rootfs), path, "c", out)
+    copy.write_archive(str(rootfs), path, copy.path_stat(str(rootfs), path, "c"), out)
     out.seek(0)
     with tarfile.open(fileobj=out) as tar:
         assert [m.name for m in tar.getmembers()] == names

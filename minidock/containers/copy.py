@@ -80,43 +80,42 @@ def split_path(path: str) -> tuple[str, str]:
     return directory, base
 
 
-def host_path(root: str, path: str, follow_last: bool) -> str:
-    """Where ``path`` in the container is, below ``root``: every symlink on the way resolved inside
-    ``root``, the last element too if ``follow_last`` (or if the path ends in "/")."""
+def in_root(root: str, path: str, follow_last: bool) -> list[str]:
+    """The components of ``path`` in the container, every symlink on the way resolved inside ``root``,
+    the last element too if ``follow_last`` (a path ending in "/" resolves its last element anyway)."""
     from ..images.layer import resolve_in_root
     directory, base = split_path(path)
-    root = Path(root)
     if follow_last:
-        return os.path.join(root, *resolve_in_root(root, f"{directory}/{base}".split("/")))
-    return os.path.join(root, *resolve_in_root(root, directory.split("/")), base)
+        return resolve_in_root(Path(root), f"{directory}/{base}".split("/"))
+    return [*resolve_in_root(Path(root), directory.split("/")), base]
+
+
+def host_path(root: str, path: str, follow_last: bool) -> str:
+    """Where ``path`` in the container is on this side of ``root`` (see ``in_root``)."""
+    return os.path.join(root, *in_root(root, path, follow_last))
 
 
 def path_stat(root: str, path: str, container: str) -> dict:
     """The X-Docker-Container-Path-Stat of ``path``: name, size, mode (Go's), mtime, linkTarget."""
     from ..display import rfc3339
-    target = host_path(root, path, follow_last=False)
     try:
-        st = os.lstat(target)
+        st = os.lstat(host_path(root, path, follow_last=False))
     except (FileNotFoundError, NotADirectoryError):
         raise NotFound(f"Could not find the file {path} in container {container}") from None
     link = ""
     if stat.S_ISLNK(st.st_mode):  # moby's StatPath: the link fully resolved, in the container's terms
-        link = "/" + os.path.relpath(host_path(root, path, follow_last=True), root).removeprefix(".")
-    name = posixpath.basename(posixpath.normpath("/" + path)) or "/"
-    if split_path(path)[1] == ".":
-        name = "."
+        link = "/" + "/".join(in_root(root, path, follow_last=True))
+    name = "." if split_path(path)[1] == "." else posixpath.basename(posixpath.normpath("/" + path)) or "/"
     return {"name": name, "size": st.st_size, "mode": go_mode(st.st_mode),
-            "mtime": rfc3339(st.st_mtime_ns / 1e9), "linkTarget": link.rstrip("/") or ("/" if link else "")}
+            "mtime": rfc3339(st.st_mtime_ns / 1e9), "linkTarget": link}
 
 
-def write_archive(root: str, path: str, container: str, out: BinaryIO) -> dict:
-    """``GET /containers/{id}/archive``: ``path`` as a tar on ``out``, named by its last element."""
+def write_archive(root: str, path: str, found: dict, out: BinaryIO) -> None:
+    """``GET /containers/{id}/archive``: ``path`` (``found``: its stat) as a tar on ``out``, named by its
+    last element; a directory asked for as "DIR/" or "DIR/." is followed if it is a symlink."""
     from ..images.layer import write_tree_tar
-    found = path_stat(root, path, container)
     source = host_path(root, path, follow_last=split_path(path)[1] in ("", "."))
-    name = "." if found["name"] in ("/", ".") else found["name"]
-    write_tree_tar(source, out, name)
-    return found
+    write_tree_tar(source, out, "." if found["name"] in ("/", ".") else found["name"])
 
 
 class _Guard:
@@ -220,8 +219,6 @@ def _merge(src: str, dest: str) -> None:
     mode, owner and time, as Docker's untar does); anything else replaces what was there, a symlink
     included (never written through)."""
     for name in sorted(os.listdir(src)):
-        if src == dest or name.startswith(TEMP_PREFIX) and os.path.dirname(src) == dest:
-            continue
         new, there = os.path.join(src, name), os.path.join(dest, name)
         new_st, old_st = os.lstat(new), _lstat(there)
         if old_st is not None and stat.S_ISDIR(new_st.st_mode) and stat.S_ISDIR(old_st.st_mode):
@@ -248,33 +245,29 @@ def _lstat(path: str) -> os.stat_result | None:
 
 def stat_path(c, cid: str, path: str, container: str) -> dict:
     """``HEAD /containers/{id}/archive``: the stat of ``path`` in the container (NotFound if none)."""
-    return _one_report(c, cid, lambda root, report: report(stat=path_stat(root, path, container)))["stat"]
+    child = _start(c, cid, lambda root, report, _: report(stat=path_stat(root, path, container)), writes=False)
+    return child.finish(child.report())["stat"]
 
 
 def get_archive(c, cid: str, path: str, container: str) -> tuple[dict, Iterator[bytes]]:
     """``GET /containers/{id}/archive``: the stat of ``path``, and its tar as it is written, chunk by chunk."""
-    data_r, data_w = os.pipe2(os.O_CLOEXEC)
-
-    def job(root, report):
+    def job(root, report, tar_fd):
         found = path_stat(root, path, container)
         report(stat=found)
-        with os.fdopen(data_w, "wb", 1 << 16) as out:
-            write_archive(root, path, container, out)
+        with os.fdopen(tar_fd, "wb", 1 << 16) as out:
+            write_archive(root, path, found, out)
 
-    pid, reports = _start(c, cid, job, writes=False, data=(data_w, data_r))
-    first = _next_report(reports)
+    child = _start(c, cid, job, writes=False, tar="out")
+    first = child.report()
     if "error" in first:
-        os.close(data_r)
-        _finish(pid, reports)
-        raise_reported(first)
+        child.finish(first)
 
     def chunks() -> Iterator[bytes]:
         try:
-            with os.fdopen(data_r, "rb") as tar:
-                while chunk := tar.read(1 << 16):
-                    yield chunk
+            while chunk := os.read(child.tar, 1 << 16):
+                yield chunk
         finally:  # the reader may stop early (a client gone): the child then fails to write, and ends
-            _finish(pid, reports)
+            child.finish({})
     return first["stat"], chunks()
 
 
@@ -282,32 +275,26 @@ def put_archive(c, cid: str, path: str, container: str, chunks: Iterable[bytes],
                 no_overwrite_dir_non_dir: bool = False, copy_uid_gid: bool = False) -> None:
     """``PUT /containers/{id}/archive``: extract the tar that comes in ``chunks`` into the directory ``path``."""
     user = c.config(cid)["User"]
-    data_r, data_w = os.pipe2(os.O_CLOEXEC)
 
-    def job(root, report):
+    def job(root, report, tar_fd):
         owner = _user_ids(root, user) if copy_uid_gid and user else None
-        with os.fdopen(data_r, "rb") as tar:
+        with os.fdopen(tar_fd, "rb") as tar:
             extract_archive(root, path, container, tar, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
                             owner=owner)
         report(done=True)
 
-    pid, reports = _start(c, cid, job, writes=True, data=(data_r, data_w))
+    child = _start(c, cid, job, writes=True, tar="in")
     try:
         for chunk in chunks:
-            _write_all(data_w, chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(child.tar, view):]
     except BrokenPipeError:
-        pass  # the child stopped reading: it says why in its report
+        pass  # the child stopped reading: its report says why
     finally:
-        os.close(data_w)
-        report = _next_report(reports)
-        _finish(pid, reports)
-    raise_reported(report)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+        os.close(child.tar)
+        child.tar = None
+        child.finish(child.report())
 
 
 def _user_ids(root: str, user: str) -> tuple[int, int]:
@@ -317,29 +304,35 @@ def _user_ids(root: str, user: str) -> tuple[int, int]:
     return uid, gid
 
 
-def _one_report(c, cid: str, job) -> dict:
-    pid, reports = _start(c, cid, job, writes=False)
-    report = _next_report(reports)
-    _finish(pid, reports)
-    raise_reported(report)
-    return report
+class _Child:
+    """A child at work in the container's root: its PID, the JSON lines it reports, our end of its tar pipe."""
+
+    def __init__(self, pid: int, reports: BinaryIO, tar: int | None):
+        self.pid, self.reports, self.tar = pid, reports, tar
+
+    def report(self) -> dict:
+        line = self.reports.readline()
+        return json.loads(line) if line else {"error": "the copying process ended without a word", "kind": ""}
+
+    def finish(self, report: dict) -> dict:
+        """Reap the child; raise the error ``report`` holds (as the engine's own class), or return it."""
+        if self.tar is not None:
+            os.close(self.tar)
+            self.tar = None
+        self.reports.close()
+        os.waitpid(self.pid, 0)
+        if "error" in report:
+            kinds = {cls.__name__: cls for cls in (ReadOnly, NotADirectory, APIError, Conflict, InvalidArchive,
+                                                   NotFound)}
+            raise kinds.get(report["kind"], APIError)(report["error"])
+        return report
 
 
-def _next_report(reports) -> dict:
-    line = reports.readline()
-    return json.loads(line) if line else {"error": "the copying process ended without a word", "kind": "APIError"}
+def _start(c, cid: str, job, *, writes: bool, tar: str | None = None) -> _Child:
+    """Fork a child that enters the container's root and runs ``job(root, report, tar_fd)``.
 
-
-def _finish(pid: int, reports) -> None:
-    reports.close()
-    os.waitpid(pid, 0)
-
-
-def _start(c, cid: str, job, *, writes: bool, data: tuple[int, int] | None = None):
-    """Fork a child that enters the container's root and runs ``job(root, report)``: (its PID, its reports).
-
-    ``data``: (the child's end, the parent's end) of a pipe for the tar.  The child
-    reports JSON lines (``report(**fields)``, or the error that stopped it).
+    ``tar``: "out" if the child writes a tar for us, "in" if it reads one from us, else None.
+    The child reports JSON lines (``report(**fields)``, or the error that stopped it).
     Everything the child needs is imported first: after chroot there is no minidock to import.
     """
     import bz2, gzip, lzma, zlib  # noqa: F401,E401  (the child may decompress)
@@ -361,18 +354,20 @@ def _start(c, cid: str, job, *, writes: bool, data: tuple[int, int] | None = Non
         mount = ([c.store.layer_dir(chain) / "diff" for chain in config["Layers"]] + [c.dir(cid) / "init"],
                  c.dir(cid) / "upper", c.dir(cid) / "work")
     else:
-        if data:
-            os.close(data[0]), os.close(data[1])
         raise APIError(f"copying to or from a stopped container needs root ({mode.detect()[0]} mode here): "
                        "start it first")
+    ours = theirs = None
+    if tar is not None:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        ours, theirs = (read_end, write_end) if tar == "out" else (write_end, read_end)
     rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
-        _child(job, root, mount, rep_w, {rep_w, data[0]} if data else {rep_w}, writes)
+        _child(lambda root, report: job(root, report, theirs), root, mount, rep_w, {rep_w, theirs}, writes)
     os.close(rep_w)
-    if data:
-        os.close(data[0])
-    return pid, os.fdopen(rep_r, "rb")
+    if theirs is not None:
+        os.close(theirs)
+    return _Child(pid, os.fdopen(rep_r, "rb"), ours)
 
 
 def _child(job, root: str, mount, rep_w: int, keep: set, writes: bool) -> None:
@@ -410,11 +405,3 @@ def child_report(fd: int, error: BaseException | None = None, **fields) -> None:
         fields = {"error": message, "kind": kind}
     with contextlib.suppress(OSError):
         os.write(fd, json.dumps(fields).encode() + b"\n")
-
-
-def raise_reported(report: dict) -> None:
-    """Raise the error a child reported, as the engine's own class (others as APIError: one line)."""
-    if "error" in report:
-        kinds = {cls.__name__: cls for cls in (ReadOnly, NotADirectory, APIError, Conflict, InvalidArchive,
-                                               NotFound)}
-        raise kinds.get(report["kind"], APIError)(report["error"])
