@@ -203,6 +203,9 @@ def test_pause_freezes_and_unpause_thaws(daemon, cli):
     assert daemon.docker(cli, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "ticker").stdout == \
         b"paused true\n"
     assert b"(Paused)" in daemon.docker(cli, "ps", "--format", "{{.Status}}").stdout
+    assert daemon.docker(cli, "ps", "-q", "--filter", "status=paused").stdout.strip() == started.stdout.strip()[:12]
+    assert daemon.docker(cli, "ps", "-q", "--filter", "status=running").stdout == b""
+    assert daemon.docker(cli, "info", "-f", "{{.ContainersPaused}} {{.ContainersRunning}}").stdout == b"1 0\n"
     frozen_at = int(_read_n(daemon))
     time.sleep(0.6)
     assert int(_read_n(daemon)) == frozen_at
