@@ -344,3 +344,34 @@ def test_minidock_s_python_api_has_them_too(daemon):
     assert (container.attrs["HostConfig"]["Memory"], container.attrs["HostConfig"]["PidsLimit"],
             container.attrs["HostConfig"]["NanoCpus"]) == (40 << 20, 20, 250_000_000)
     container.remove(force=True)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat_line.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
+def test_a_client_gone_mid_get_leaves_no_process(daemon, running):
+    import socket
+    run_sleeper(daemon, "box")
+    if not running:
+        assert minidock(daemon, "stop", "-t", "0", "box").returncode == 0
+    for _ in range(3):
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(str(daemon.sock))
+        sock.sendall(b"GET /v1.41/containers/box/archive?path=/bin/busybox HTTP/1.1\r\nHost: d\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        sock.close()
+    deadline = time.monotonic() + 10
+    while children_of(daemon.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert children_of(daemon.proc.pid) == []

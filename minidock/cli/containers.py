@@ -553,31 +553,38 @@ def copy_from(c, cid: str, source: tuple[str, str], dest: str, follow: bool) -> 
     found = ctr.copy.stat_path(c, cid, path, name)
     if follow and found["linkTarget"]:
         path, found = found["linkTarget"], ctr.copy.stat_path(c, cid, found["linkTarget"], name)
+    into, rebase = local_place(dest, path, found) if dest != "-" else (None, None)
     _, chunks = ctr.copy.get_archive(c, cid, path, name)
-    if dest == "-":
-        for chunk in chunks:
-            sys.stdout.buffer.write(chunk)
-        sys.stdout.buffer.flush()
-        return 0
-    is_dir = bool(found["mode"] & ctr.copy.GO_DIR)
-    contents = ctr.copy.split_path(path)[1] == "."
-    if os.path.isdir(dest):  # into it: SRC by its own name, or (SRC/.) what SRC holds
-        into, rebase = dest, None
-    elif dest.endswith(("/", "/.")):
-        raise cp_error(f'destination directory "{dest}" must exist')  # what else would it be?
-    elif os.path.lexists(dest) and is_dir:
-        raise cp_error(f'cannot copy directory "{path}" to file "{dest}"')
-    else:
-        into = os.path.dirname(dest) or "."
-        if not os.path.isdir(into):
-            raise cp_error(f'no such directory "{into}"')
-        rebase = (found["name"] if not contents else ".", os.path.basename(dest))
-    if contents and rebase:  # "DIR/." into a new DEST: make DEST, then the contents go in
-        os.mkdir(dest, 0o755)
-        into, rebase = dest, None
-    with ctr.ChunkReader(chunks) as tar:
-        ctr.copy.extract_archive("/", os.path.abspath(into), "", io.BufferedReader(tar, 1 << 20), rebase=rebase)
+    try:
+        if into is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return 0
+        if rebase and rebase[0] == ".":  # "DIR/." into a new DEST: make DEST, then the contents go in
+            os.mkdir(dest, 0o755)
+            into, rebase = dest, None
+        with ctr.ChunkReader(chunks) as tar:
+            ctr.copy.extract_archive("/", os.path.abspath(into), "", io.BufferedReader(tar, 1 << 20), rebase=rebase)
+    finally:
+        chunks.close()
     return 0
+
+
+def local_place(dest: str, path: str, found: dict) -> tuple[str, tuple[str, str] | None]:
+    """Where a copy out of a container goes, as docker cp decides it: (the directory the tar is
+    extracted into, None or (the tar's top name, the name it gets there))."""
+    if os.path.isdir(dest):  # into it: SRC by its own name, or (SRC/.) what SRC holds
+        return dest, None
+    if dest.endswith(("/", "/.")):
+        raise cp_error(f'destination directory "{dest}" must exist')
+    if os.path.lexists(dest) and found["mode"] & ctr.copy.GO_DIR:
+        raise cp_error(f'cannot copy directory "{path}" to file "{dest}"')
+    into = os.path.dirname(dest) or "."
+    if not os.path.isdir(into):
+        raise cp_error(f'no such directory "{into}"')
+    contents = ctr.copy.split_path(path)[1] == "."
+    return into, ("." if contents else found["name"], os.path.basename(dest))
 
 
 def copy_to(c, cid: str, src: str, target: tuple[str, str], archive: bool) -> int:

@@ -261,14 +261,28 @@ def get_archive(c, cid: str, path: str, container: str) -> tuple[dict, Iterator[
     first = child.report()
     if "error" in first:
         child.finish(first)
+    return first["stat"], _TarChunks(child)
 
-    def chunks() -> Iterator[bytes]:
+
+class _TarChunks:
+    """The tar a child writes, chunk by chunk; ``close`` (or the end) reaps the child.
+
+    A reader that stops early -- a client gone, even before the first chunk -- must
+    close it: the child then fails to write, and ends (with it the mount of a stopped
+    container's file system)."""
+
+    def __init__(self, child: "_Child"):
+        self.child = child
+
+    def __iter__(self) -> Iterator[bytes]:
         try:
-            while chunk := os.read(child.tar, 1 << 16):
+            while self.child.tar is not None and (chunk := os.read(self.child.tar, 1 << 16)):
                 yield chunk
-        finally:  # the reader may stop early (a client gone): the child then fails to write, and ends
-            child.finish({})
-    return first["stat"], chunks()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.child.finish({})
 
 
 def put_archive(c, cid: str, path: str, container: str, chunks: Iterable[bytes], *,
@@ -315,12 +329,13 @@ class _Child:
         return json.loads(line) if line else {"error": "the copying process ended without a word", "kind": ""}
 
     def finish(self, report: dict) -> dict:
-        """Reap the child; raise the error ``report`` holds (as the engine's own class), or return it."""
+        """Reap the child (once); raise the error ``report`` holds (as the engine's own class), or return it."""
         if self.tar is not None:
             os.close(self.tar)
             self.tar = None
-        self.reports.close()
-        os.waitpid(self.pid, 0)
+        if not self.reports.closed:
+            self.reports.close()
+            os.waitpid(self.pid, 0)
         if "error" in report:
             kinds = {cls.__name__: cls for cls in (ReadOnly, NotADirectory, APIError, Conflict, InvalidArchive,
                                                    NotFound)}

@@ -43,7 +43,10 @@ def stat_path(req, name: str) -> None:
 def get_archive(req, name: str) -> None:
     c, cid, path = _target(req, name)
     found, chunks = copy.get_archive(c, cid, path, name)
-    req.stream(chunks, "application/x-tar", extra=stat_header(found))
+    try:
+        req.stream(chunks, "application/x-tar", extra=stat_header(found))
+    finally:
+        chunks.close()  # a client gone before the first chunk: the child still ends
 
 
 @route("PUT", rf"/containers/{NAME}/archive")
