@@ -32,6 +32,11 @@ def rootfs(tmp_path) -> Path:
     return root
 
 
+def put(rootfs: Path, path: str, stream, **options) -> None:
+    """A PUT of ``stream`` into the directory ``path`` of the container ``rootfs``."""
+    copy.extract_archive(str(rootfs), copy.extraction_point(str(rootfs), path, "c"), stream, **options)
+
+
 def snapshot(*roots: Path) -> dict:
     """Every path below the roots with its kind, mode and content: what "nothing changed" compares."""
     found = {}
@@ -107,7 +112,7 @@ def test_a_path_s_tar_is_named_by_its_last_element(rootfs, path, names):
 def test_a_tar_goes_in_merging_directories_and_replacing_files(rootfs):
     tar = tar_of(("tmp", "dir", None), ("tmp/new", "file", b"new"), ("tmp/old", "file", b"replaced"),
                  ("tmp/passwd-link", "file", b"not through the link"), ("tmp/sub/deep", "file", b"deep"))
-    copy.extract_archive(str(rootfs), "/", "c", tar)
+    put(rootfs, "/", tar)
     assert (rootfs / "tmp" / "new").read_text() == "new"
     assert (rootfs / "tmp" / "old").read_text() == "replaced"
     assert not (rootfs / "tmp" / "passwd-link").is_symlink()  # the symlink was replaced, not written through
@@ -117,12 +122,12 @@ def test_a_tar_goes_in_merging_directories_and_replacing_files(rootfs):
 
 
 def test_the_destination_resolves_inside_the_root(rootfs, canary):
-    copy.extract_archive(str(rootfs), "/up/tmp", "c", tar_of(("x", "file", b"x")))
+    put(rootfs, "/up/tmp", tar_of(("x", "file", b"x")))
     assert (rootfs / "tmp" / "x").read_text() == "x"
     with pytest.raises(NotFound):
-        copy.extract_archive(str(rootfs), "/nodir", "c", tar_of(("x", "file", b"x")))
+        put(rootfs, "/nodir", tar_of(("x", "file", b"x")))
     with pytest.raises(copy.NotADirectory, match="extraction point is not a directory"):
-        copy.extract_archive(str(rootfs), "/etc/passwd", "c", tar_of(("x", "file", b"x")))
+        put(rootfs, "/etc/passwd", tar_of(("x", "file", b"x")))
 
 
 HOSTILE = {
@@ -145,7 +150,7 @@ def test_a_hostile_tar_is_refused_and_changes_nothing(rootfs, canary, case):
         stream = tar_of(*HOSTILE[case])
     before = snapshot(rootfs, canary)
     with pytest.raises(InvalidArchive):
-        copy.extract_archive(str(rootfs), "/tmp", "c", stream)
+        put(rootfs, "/tmp", stream)
     assert snapshot(rootfs, canary) == before
 
 
@@ -153,7 +158,7 @@ def test_a_device_node_is_refused_without_root(rootfs, monkeypatch):
     monkeypatch.setattr(layer, "_is_root", lambda: False)
     before = snapshot(rootfs)
     with pytest.raises(InvalidArchive, match="device node"):
-        copy.extract_archive(str(rootfs), "/tmp", "c", tar_of(("ok", "file", b"x"), ("null", "chr", None)))
+        put(rootfs, "/tmp", tar_of(("ok", "file", b"x"), ("null", "chr", None)))
     assert snapshot(rootfs) == before
 
 
@@ -164,13 +169,13 @@ def test_a_device_node_is_refused_without_root(rootfs, monkeypatch):
 def test_no_overwrite_dir_non_dir_refuses_before_anything_moves(rootfs, members, message):
     before = snapshot(rootfs)
     with pytest.raises(APIError, match=message):
-        copy.extract_archive(str(rootfs), "/", "c", tar_of(*members), no_overwrite_dir_non_dir=True)
+        put(rootfs, "/", tar_of(*members), no_overwrite_dir_non_dir=True)
     assert snapshot(rootfs) == before
 
 
 def test_rebase_renames_the_top_entry(rootfs):
     tar = tar_of(("passwd", "file", b"copied"), ("passwd2", "file", b"other"))
-    copy.extract_archive(str(rootfs), "/tmp", "c", tar, rebase=("passwd", "renamed"))
+    put(rootfs, "/tmp", tar, rebase=("passwd", "renamed"))
     assert (rootfs / "tmp" / "renamed").read_text() == "copied"
     assert (rootfs / "tmp" / "passwd2").read_text() == "other"
 
@@ -180,3 +185,10 @@ def test_go_file_modes():
     assert copy.go_mode(stat.S_IFREG | 0o4755) == (1 << 23) | 0o755
     assert copy.go_mode(stat.S_IFCHR | 0o666) == (1 << 26) | (1 << 21) | 0o666
     assert copy.go_mode(stat.S_IFLNK | 0o777) == (1 << 27) | 0o777
+
+
+def test_the_root_of_a_user_namespace_makes_no_device_node(rootfs):
+    before = snapshot(rootfs)
+    with pytest.raises(InvalidArchive, match="device node: creating one needs root"):
+        put(rootfs, "/tmp", tar_of(("ok", "file", b"x"), ("null", "chr", None)), devices=False)
+    assert snapshot(rootfs) == before

@@ -565,7 +565,7 @@ def copy_from(c, cid: str, source: tuple[str, str], dest: str, follow: bool) -> 
             os.mkdir(dest, 0o755)
             into, rebase = dest, None
         with ctr.ChunkReader(chunks) as tar:
-            ctr.copy.extract_archive("/", os.path.abspath(into), "", io.BufferedReader(tar, 1 << 20), rebase=rebase)
+            ctr.copy.extract_archive("/", os.path.realpath(into), io.BufferedReader(tar, 1 << 20), rebase=rebase)
     finally:
         chunks.close()
     return 0

@@ -122,10 +122,11 @@ class _Guard:
     """``docker cp``'s rules for the entries of a tar sent into a container (moby's pkg/archive Untar
     refuses the same: names outside the destination, symlinks and hard links that lead out of it)."""
 
-    def __init__(self, rebase: tuple[str, str] | None = None):
+    def __init__(self, rebase: tuple[str, str] | None = None, devices: bool = True):
         self.symlinks: set[str] = set()
         self.files: set[str] = set()
         self.rebase = rebase  # (first name in the tar, the name it gets): how docker cp renames what it copies
+        self.devices = devices  # rootless, root of a user namespace: mknod(2) would fail (EPERM)
 
     def __call__(self, member: tarfile.TarInfo) -> None:
         name = member.name = self._renamed(member.name)
@@ -142,6 +143,9 @@ class _Guard:
         if through is not None:
             raise InvalidArchive(f'archive entry "{name}" would be written through the symlink "{through}" '
                                  "of the same archive; refusing the archive")
+        if (member.ischr() or member.isblk()) and not self.devices:
+            raise InvalidArchive(f'archive entry "{name}" is a device node: creating one needs root, '
+                                 "which this mode does not have; refusing the archive")
         if member.issym():
             target = posixpath.normpath(posixpath.join(posixpath.dirname(clean), member.linkname))
             if not member.linkname.startswith("/") and (target == ".." or target.startswith("../")):
@@ -163,15 +167,8 @@ class _Guard:
         return new + slash + rest if first == old else name
 
 
-def extract_archive(root: str, path: str, container: str, stream: BinaryIO, *, no_overwrite_dir_non_dir=False,
-                    owner: tuple[int, int] | None = None, rebase: tuple[str, str] | None = None) -> None:
-    """``PUT /containers/{id}/archive``: extract a tar (plain, gzip, bzip2 or xz) into the directory ``path``.
-
-    All of it or nothing: into a temporary directory beside the entries' places first.
-    ``owner`` (uid, gid) replaces the tar's owners (``docker cp -a``: the container's user);
-    ``rebase`` (old, new) renames the tar's top entry, as ``docker cp`` does when the copy gets a new name.
-    """
-    from ..images.layer import apply_layer_tar
+def extraction_point(root: str, path: str, container: str) -> str:
+    """Where the directory ``path`` a PUT extracts into is, below ``root`` (a symlink at its end followed)."""
     dest = host_path(root, path, follow_last=True)
     try:
         st = os.lstat(dest)
@@ -179,10 +176,25 @@ def extract_archive(root: str, path: str, container: str, stream: BinaryIO, *, n
         raise NotFound(f"Could not find the file {path} in container {container}") from None
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectory("extraction point is not a directory")
+    return dest
+
+
+def extract_archive(root: str, dest: str, stream: BinaryIO, *, no_overwrite_dir_non_dir=False,
+                    owner: tuple[int, int] | None = None, rebase: tuple[str, str] | None = None,
+                    devices: bool = True) -> None:
+    """``PUT /containers/{id}/archive``: extract a tar (plain, gzip, bzip2 or xz) into ``dest``, a directory
+    below ``root`` (``extraction_point``).
+
+    All of it or nothing: into a temporary directory beside the entries' places first.
+    ``owner`` (uid, gid) replaces the tar's owners (``docker cp -a``: the container's user);
+    ``rebase`` (old, new) renames the tar's top entry, as ``docker cp`` does when the copy gets a new name;
+    ``devices``: whether device nodes may be made (not by the root of a user namespace).
+    """
+    from ..images.layer import apply_layer_tar
     temp = os.path.join(dest, TEMP_PREFIX + os.urandom(8).hex())
     os.mkdir(temp, 0o700)
     try:
-        apply_layer_tar(stream, temp, whiteouts="keep", check=_Guard(rebase))
+        apply_layer_tar(stream, temp, whiteouts="keep", check=_Guard(rebase, devices))
         if owner is not None:
             for entry in [temp, *_below(temp)]:
                 os.lchown(entry, *owner)
@@ -288,13 +300,13 @@ class _TarChunks:
 def put_archive(c, cid: str, path: str, container: str, chunks: Iterable[bytes], *,
                 no_overwrite_dir_non_dir: bool = False, copy_uid_gid: bool = False) -> None:
     """``PUT /containers/{id}/archive``: extract the tar that comes in ``chunks`` into the directory ``path``."""
-    user = c.config(cid)["User"]
+    user, devices = c.config(cid)["User"], os.geteuid() == 0
 
     def job(root, report, tar_fd):
         owner = _user_ids(root, user) if copy_uid_gid and user else None
         with os.fdopen(tar_fd, "rb") as tar:
-            extract_archive(root, path, container, tar, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
-                            owner=owner)
+            extract_archive(root, extraction_point(root, path, container), tar,
+                            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner, devices=devices)
         report(done=True)
 
     child = _start(c, cid, job, writes=True, tar="in")
@@ -354,23 +366,21 @@ def _start(c, cid: str, job, *, writes: bool, tar: str | None = None) -> _Child:
     from ..display import rfc3339
     rfc3339(0)  # its imports done now (datetime, decimal): the child formats times
     from ..images import compression, layer, tarstream  # noqa: F401
-    from ..runtime import mode, overlay, rootfs, syscalls  # noqa: F401
+    from ..runtime import mode, overlay, rootfs, syscalls, userns  # noqa: F401
     config, state = c.config(cid), c.state(cid)
     if writes and config["ReadonlyRootfs"]:
         raise ReadOnly("container rootfs is marked read-only")
-    privileged = os.geteuid() == 0
+    # root: chroot as root; rootless: as root of a user namespace of our own; chroot-emulated (vfs): no chroot
+    power = "root" if os.geteuid() == 0 else "userns" if mode.detect()[0] == "rootless" else None
     mount = None
     if config["Driver"] == "vfs":
         root = str(c.dir(cid) / "rootfs")
     elif state["Status"] == "running":
         root = f"/proc/{state['Pid']}/root"
-    elif privileged:
+    else:
         root = str(c.dir(cid) / "merged")
         mount = ([c.store.layer_dir(chain) / "diff" for chain in config["Layers"]] + [c.dir(cid) / "init"],
                  c.dir(cid) / "upper", c.dir(cid) / "work")
-    else:
-        raise APIError(f"copying to or from a stopped container needs root ({mode.detect()[0]} mode here): "
-                       "start it first")
     ours = theirs = None
     if tar is not None:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
@@ -378,25 +388,35 @@ def _start(c, cid: str, job, *, writes: bool, tar: str | None = None) -> _Child:
     rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
-        _child(lambda root, report: job(root, report, theirs), root, mount, rep_w, {rep_w, theirs}, writes)
+        _child(lambda root, report: job(root, report, theirs), root, (mount, power), rep_w, {rep_w, theirs}, writes)
     os.close(rep_w)
     if theirs is not None:
         os.close(theirs)
     return _Child(pid, os.fdopen(rep_r, "rb"), ours)
 
 
-def _child(job, root: str, mount, rep_w: int, keep: set, writes: bool) -> None:
-    """The child's life: its own mount namespace (a stopped container's overlay), chroot, the job."""
-    from ..runtime import overlay, syscalls
+def _child(job, root: str, how: tuple, rep_w: int, keep: set, writes: bool) -> None:
+    """The child's life: its own mount namespace (where a stopped container's overlay is mounted, and
+    ends with it), rootless its own user namespace too, chroot, the job."""
+    from ..runtime import overlay, syscalls, userns
+    mount, power = how
     status = 1
     try:
         syscalls.close_fds_except(keep)
-        if mount is not None:  # the mount ends with the child's namespace, whatever happens
+        # /proc/PID/root is opened before we enter a user namespace of our own: the kernel
+        # checks, as we open it, that we may look into that process (ptrace access mode)
+        where = os.open(root, os.O_PATH | os.O_DIRECTORY) if mount is None else None
+        if power == "userns":  # root in there: may mount overlay (userxattr) and chroot
+            userns.enter_own(syscalls.CLONE_NEWNS)
+        elif mount is not None:
             syscalls.unshare(syscalls.CLONE_NEWNS)
+        if mount is not None:
             syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
-            overlay.mount_overlay(*mount, root, readonly=not writes)
-        if os.geteuid() == 0:  # as Docker's chrootarchive: every lookup stays inside
-            os.chroot(root)
+            overlay.mount_overlay(*mount, root, readonly=not writes, userxattr=power == "userns")
+            where = os.open(root, os.O_PATH | os.O_DIRECTORY)
+        if power is not None:  # as Docker's chrootarchive: every lookup stays inside
+            os.fchdir(where)
+            os.chroot(".")
             os.chdir("/")
             root = "/"
         job(root, lambda **fields: child_report(rep_w, **fields))
