@@ -121,6 +121,14 @@ def test_a_tar_goes_in_merging_directories_and_replacing_files(rootfs):
     assert not [p for p in (rootfs / "tmp").iterdir() if p.name.startswith(copy.TEMP_PREFIX)]
 
 
+def test_a_directory_keeps_its_mode_unless_the_tar_names_it(rootfs):
+    os.chmod(rootfs / "tmp", 0o1777)
+    put(rootfs, "/", tar_of(("tmp/made-on-the-way", "file", b"x")))
+    assert stat.S_IMODE((rootfs / "tmp").stat().st_mode) == 0o1777
+    put(rootfs, "/", tar_of(("tmp", "dir", None)))
+    assert stat.S_IMODE((rootfs / "tmp").stat().st_mode) == 0o755
+
+
 def test_the_destination_resolves_inside_the_root(rootfs, canary):
     put(rootfs, "/up/tmp", tar_of(("x", "file", b"x")))
     assert (rootfs / "tmp" / "x").read_text() == "x"

@@ -13,8 +13,9 @@ CLI builds ``docker cp`` from them, both ways.  Here is the engine's part:
   ``chroot``s into that root (as Docker's chrootarchive does), so even a
   symlink the container swaps in at the last moment resolves inside it; and
   paths are resolved with ``images/layer.py``'s ``resolve_in_root``, which
-  never lets the kernel follow a symlink.  Without root (no chroot) that
-  second guard is the only one.
+  never lets the kernel follow a symlink.  Rootless, the child is root of a
+  user namespace of its own, so it may mount and chroot too; chroot-emulated
+  (no namespaces at all) that second guard is the only one.
 * **A hostile tar changes nothing.**  It is extracted first into a fresh
   directory inside the destination (the same file system, so the last step is
   ``rename``), through the same safe extraction as an image layer, with
@@ -125,6 +126,7 @@ class _Guard:
     def __init__(self, rebase: tuple[str, str] | None = None, devices: bool = True):
         self.symlinks: set[str] = set()
         self.files: set[str] = set()
+        self.dirs: set[str] = set()  # the directories the tar names (others are made on the way, 0755)
         self.rebase = rebase  # (first name in the tar, the name it gets): how docker cp renames what it copies
         self.devices = devices  # rootless, root of a user namespace: mknod(2) would fail (EPERM)
 
@@ -158,6 +160,8 @@ class _Guard:
                                      "archive; refusing the archive")
         if member.isreg() or member.islnk():
             self.files.add(clean)
+        elif member.isdir():
+            self.dirs.add(clean)
 
     def _renamed(self, name: str) -> str:
         if self.rebase is None:
@@ -193,14 +197,15 @@ def extract_archive(root: str, dest: str, stream: BinaryIO, *, no_overwrite_dir_
     from ..images.layer import apply_layer_tar
     temp = os.path.join(dest, TEMP_PREFIX + os.urandom(8).hex())
     os.mkdir(temp, 0o700)
+    guard = _Guard(rebase, devices)
     try:
-        apply_layer_tar(stream, temp, whiteouts="keep", check=_Guard(rebase, devices))
+        apply_layer_tar(stream, temp, whiteouts="keep", check=guard)
         if owner is not None:
             for entry in [temp, *_below(temp)]:
                 os.lchown(entry, *owner)
         if no_overwrite_dir_non_dir:
             _check_kinds(temp, dest, root)
-        _merge(temp, dest)
+        _merge(temp, dest, guard.dirs)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
 
@@ -226,18 +231,19 @@ def _check_kinds(src: str, dest: str, root: str) -> None:
             _check_kinds(os.path.join(src, name), os.path.join(dest, name), root)
 
 
-def _merge(src: str, dest: str) -> None:
-    """Move what ``src`` holds into ``dest``: a directory over a directory merges (taking the tar's
-    mode, owner and time, as Docker's untar does); anything else replaces what was there, a symlink
-    included (never written through)."""
+def _merge(src: str, dest: str, listed: set[str], rel: str = "") -> None:
+    """Move what ``src`` holds into ``dest``: a directory over a directory merges (taking the mode,
+    owner and time of the tar's entry for it, if it has one, as Docker's untar does); anything else
+    replaces what was there, a symlink included (never written through)."""
     for name in sorted(os.listdir(src)):
-        new, there = os.path.join(src, name), os.path.join(dest, name)
+        new, there, path = os.path.join(src, name), os.path.join(dest, name), posixpath.join(rel, name)
         new_st, old_st = os.lstat(new), _lstat(there)
         if old_st is not None and stat.S_ISDIR(new_st.st_mode) and stat.S_ISDIR(old_st.st_mode):
-            _merge(new, there)
-            os.lchown(there, new_st.st_uid, new_st.st_gid)
-            os.chmod(there, stat.S_IMODE(new_st.st_mode))
-            os.utime(there, ns=(new_st.st_atime_ns, new_st.st_mtime_ns))
+            _merge(new, there, listed, path)
+            if path in listed:
+                os.lchown(there, new_st.st_uid, new_st.st_gid)
+                os.chmod(there, stat.S_IMODE(new_st.st_mode))
+                os.utime(there, ns=(new_st.st_atime_ns, new_st.st_mtime_ns))
             continue
         if old_st is not None and stat.S_ISDIR(old_st.st_mode):
             shutil.rmtree(there)
