@@ -604,7 +604,7 @@ def copy_to(c, cid: str, src: str, target: tuple[str, str], archive: bool) -> in
         ctr.copy.put_archive(c, cid, path, name, chunks, no_overwrite_dir_non_dir=True, copy_uid_gid=archive)
         return 0
     if not os.path.lexists(src):
-        raise cp_error(f"stat {src}: no such file or directory")
+        raise cp_error(f"lstat {src}: no such file or directory")
     if dest_is_dir:
         into, top = path, os.path.basename(os.path.normpath(src))
     elif found is None and path.endswith("/"):
