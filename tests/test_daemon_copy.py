@@ -274,6 +274,10 @@ def test_update_changes_the_live_cgroup_and_the_record(daemon, cli):
     assert pids.read_text().strip() == "max"
     refused = daemon.docker(cli, "update", "--cpu-quota", "50000", "box")
     assert refused.returncode != 0 and b"CpuQuota" in refused.stderr
+    too_small = daemon.docker(cli, "update", "--memory", "1m", "box")
+    assert too_small.returncode == 1
+    assert too_small.stderr.strip() == b"Error response from daemon: Minimum memory limit allowed is 6MB"
+    assert memory.read_text().strip() == str(64 << 20)
 
 
 def test_minidock_update_and_a_stopped_container(daemon):

@@ -36,7 +36,7 @@ def test_without_root_pause_and_update_say_why(monkeypatch, run_mode):
     with pytest.raises(APIError, match=f"pause needs the container's cgroup, which {run_mode} mode here does not"):
         resources.pause(records, "c")
     with pytest.raises(APIError, match=f"update needs the container's cgroup, which {run_mode} mode"):
-        resources.update(records, "c", memory=1 << 20)
+        resources.update(records, "c", memory=64 << 20)
     assert records.written == []
 
 

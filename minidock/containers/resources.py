@@ -19,9 +19,10 @@ from __future__ import annotations
 import contextlib
 import json
 
-from ..errors import APIError, Conflict
+from ..errors import APIError, Conflict, UsageError
 
 UNCHANGED = None
+MIN_MEMORY = 6 << 20  # moby's linuxMinMemory: less would not even start a container
 
 
 def _cgroup(c, cid: str, what: str):
@@ -77,6 +78,8 @@ def update(c, cid: str, *, memory: int | None = UNCHANGED, pids: int | None = UN
     first: what the kernel refuses (a memory limit below what the container
     uses now) leaves the record as it was.
     """
+    if memory is not None and 0 < memory < MIN_MEMORY:
+        raise UsageError("Minimum memory limit allowed is 6MB")
     asked = {"Memory": memory, "PidsLimit": pids, "Cpus": cpus}
     changes = {key: (value if value > 0 else None) for key, value in asked.items() if value is not None}
     if not changes:
