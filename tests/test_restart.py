@@ -107,3 +107,16 @@ def test_pid_and_uts_host_share_the_hosts_namespaces(root, busybox):
     host = json.loads(out("inspect", cid))[0]["HostConfig"]
     assert (host["PidMode"], host["UTSMode"]) == ("host", "host")
     out("rm", cid)
+
+
+def test_update_changes_the_restart_policy(root, busybox):
+    cid = out("create", "--network", "none", "busybox", "true").strip()
+    out("update", "--restart", "on-failure:4", cid)
+    assert json.loads(out("inspect", cid))[0]["HostConfig"]["RestartPolicy"] == \
+        {"Name": "on-failure", "MaximumRetryCount": 4}
+    bad = run_cli("update", "--restart", "always:2", cid)
+    assert bad.returncode != 0 and b"maximum retry count" in bad.stderr
+    removed = out("create", "--rm", "--network", "none", "busybox", "true").strip()
+    refused = run_cli("update", "--restart", "always", removed)
+    assert refused.returncode != 0 and b"AutoRemove" in refused.stderr
+    out("rm", cid, removed)

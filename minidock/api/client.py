@@ -49,9 +49,11 @@ class Client:
         import platform
         from ..runtime import cgroups, mode
         run_mode, why = mode.detect()
-        states = [self.containers.containers.state(c)["Status"] for c in self.containers.containers.ids()]
+        from .containers import status_word
+        states = [status_word(self.containers.containers.state(c)) for c in self.containers.containers.ids()]
         return {"RunMode": run_mode, "RunModeReason": why, "Isolation": mode.ISOLATES[run_mode],
                 "Containers": len(states), "ContainersRunning": states.count("running"),
+                "ContainersPaused": states.count("paused"),
                 "ContainersStopped": states.count("exited"),
                 "CgroupVersion": cgroups.cgroup_version(),
                 "Images": len(self.images.images.list(all=True)),

@@ -22,8 +22,11 @@ from collections.abc import Iterator
 from ..containers.config import Config, ExecConfig, HostConfig  # noqa: F401  (ExecConfig: the CLI's exec)
 from ..containers.container import (Containers, exec_capture, exec_process, exec_wait, export_to,  # noqa: F401
                                     log_entries, log_lines, stats, top)
+from ..containers import copy, resources
 from ..display import human_duration, human_size, parse_rfc3339, parse_size, time_ago
-from ..errors import APIError, MinidockError
+from ..errors import APIError, MinidockError, NotFound  # noqa: F401  (NotFound: the CLI's cp)
+from ..images.layer import write_tree_tar  # noqa: F401  (the CLI's cp: a local path as a tar, and back)
+from ..images.tarstream import ChunkReader  # noqa: F401
 from ..runtime.stdcopy import FrameReader, collect  # noqa: F401
 from .volumes import container_mounts
 
@@ -118,6 +121,30 @@ class Container:
 
     def rename(self, name: str) -> None:
         self._c.rename(self.id, name)
+
+    def get_archive(self, path: str, chunk_size: int | None = None, encode_stream: bool = False):
+        """(the tar of ``path``, chunk by chunk; its stat), as docker-py's ``get_archive``."""
+        found, chunks = copy.get_archive(self._c, self.id, path, self.name)
+        return chunks, found
+
+    def put_archive(self, path: str, data) -> bool:
+        """Extract a tar (bytes or a binary file) into the directory ``path`` of the container."""
+        chunks = [data] if isinstance(data, (bytes, bytearray)) else iter(lambda: data.read(1 << 16), b"")
+        copy.put_archive(self._c, self.id, path, self.name, chunks)
+        return True
+
+    def pause(self) -> None:
+        resources.pause(self._c, self.id)
+
+    def unpause(self) -> None:
+        resources.unpause(self._c, self.id)
+
+    def update(self, mem_limit=None, pids_limit: int | None = None, nano_cpus: int | None = None) -> dict:
+        """New limits, live (docker-py's ``update``); None leaves one as it is."""
+        memory = parse_size(mem_limit) if isinstance(mem_limit, str) else mem_limit
+        resources.update(self._c, self.id, memory=memory, pids=pids_limit,
+                         cpus=None if nano_cpus is None else nano_cpus / 1e9)
+        return {"Warnings": []}
 
     def logs(self, stdout: bool = True, stderr: bool = True, stream: bool = False,
              timestamps: bool = False, tail: str | int = "all", follow: bool | None = None):
@@ -263,7 +290,8 @@ def inspect(c: Containers, cid: str) -> dict:
            "IPPrefixLen": state.get("IPPrefixLen", 0), "MacAddress": state.get("MacAddress", "")}
     return {
         "Id": cid, "Created": config["Created"], "Path": config["Path"], "Args": config["Args"],
-        "State": {"Status": state["Status"], "Running": state["Status"] == "running", "Paused": False,
+        "State": {"Status": status_word(state), "Running": state["Status"] == "running",
+                  "Paused": bool(state.get("Paused")),
                   "Restarting": False, "OOMKilled": state.get("OOMKilled", False), "Dead": False,
                   "Pid": state.get("Pid", 0), "ExitCode": state.get("ExitCode", 0),
                   "Error": state.get("Error", ""), "StartedAt": state.get("StartedAt") or "0001-01-01T00:00:00Z",
@@ -418,10 +446,16 @@ PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "Cre
               "Size": "SIZE", "State": "STATE"}
 
 
+def status_word(state: dict) -> str:
+    """docker's one-word state: created, running, paused (a running container, frozen), exited."""
+    return "paused" if state.get("Paused") and state["Status"] == "running" else state["Status"]
+
+
 def status_text(state: dict) -> str:
-    """docker's STATUS column: "Up 3 seconds", "Exited (0) 21 hours ago", "Created"."""
+    """docker's STATUS column: "Up 3 seconds", "Up 2 minutes (Paused)", "Exited (0) 21 hours ago", "Created"."""
     if state["Status"] == "running":
-        return "Up " + human_duration(time.time() - parse_rfc3339(state["StartedAt"]))
+        up = "Up " + human_duration(time.time() - parse_rfc3339(state["StartedAt"]))
+        return up + " (Paused)" if state.get("Paused") else up
     if state["Status"] == "exited":
         return f"Exited ({state['ExitCode']}) {time_ago(parse_rfc3339(state['FinishedAt']))}"
     return state["Status"].capitalize()
@@ -443,7 +477,7 @@ def ps_row(client, cid: str, no_trunc: bool, size: bool) -> dict:
     cmd = " ".join([config["Path"], *config["Args"]])
     row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": command_column(cmd, no_trunc),
            "CreatedAt": config["Created"], "RunningFor": time_ago(parse_rfc3339(config["Created"])),
-           "Status": status_text(state), "State": state["Status"],
+           "Status": status_text(state), "State": status_word(state),
            "Ports": ports_text(state.get("Ports") or config["Ports"]) if state["Status"] == "running" else "",
            "Names": config["Name"]}
     if size:

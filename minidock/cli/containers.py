@@ -1,13 +1,15 @@
-"""Container commands: run, create, start, stop, restart, kill, wait, rm, ps, logs,
-attach, exec, top, port, rename, stats, diff, commit, export, and nsenter."""
+"""Container commands: run, create, start, stop, restart, kill, pause, unpause, update, wait, rm, ps,
+logs, attach, exec, top, port, rename, stats, diff, commit, export, cp, and nsenter."""
 
 from __future__ import annotations
 
+import io
 import os
 import selectors
 import signal
 import socket
 import sys
+import tempfile
 import termios
 import tty as ttymod
 
@@ -178,6 +180,39 @@ def kill_cmd(client: Client, opts) -> int:
 def rm_cmd(client: Client, opts) -> int:
     return each(client, opts, lambda cid: client.containers.containers.remove(cid, force=opts.force,
                                                                                volumes=opts.volumes))
+
+
+@command("pause", "CONTAINER [CONTAINER...]", "Pause all processes within one or more containers", counts=(1, None))
+def pause_cmd(client: Client, opts) -> int:
+    return each(client, opts, lambda cid: ctr.resources.pause(client.containers.containers, cid))
+
+
+@command("unpause", "CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers",
+         counts=(1, None))
+def unpause_cmd(client: Client, opts) -> int:
+    return each(client, opts, lambda cid: ctr.resources.unpause(client.containers.containers, cid))
+
+
+@command("update", "[OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers",
+         flag("-m", "--memory", help="Memory limit"),
+         flag("--memory-swap", help='Swap limit equal to memory plus swap: -1 to enable unlimited swap'),
+         flag("--cpus", type=float, help="Number of CPUs"),
+         flag("--pids-limit", type=int, help="Tune container pids limit (set -1 for unlimited)"),
+         flag("--restart", help="Restart policy to apply when a container exits"),
+         counts=(1, None))
+def update_cmd(client: Client, opts) -> int:
+    if opts.memory_swap not in (None, "-1", "0"):
+        raise UsageError("minidock has no swap limit: --memory-swap takes -1")
+    try:
+        memory = parse_size(opts.memory) if opts.memory else None
+    except ValueError as e:
+        raise UsageError(f'invalid argument "{opts.memory}" for "-m, --memory" flag: {e}') from None
+    if memory is None and opts.cpus is None and opts.pids_limit is None and opts.memory_swap is None \
+            and opts.restart is None:
+        raise UsageError("you must provide one or more flags when using this command")
+    return each(client, opts, lambda cid: ctr.resources.update(
+        client.containers.containers, cid, memory=memory, pids=opts.pids_limit, cpus=opts.cpus,
+        restart=restart_policy(opts.restart) if opts.restart else None))
 
 
 @command("wait", "CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit codes",
@@ -370,8 +405,11 @@ def running(c, name: str) -> str:
         cid = c.resolve(name)
     except MinidockError as e:
         raise exec_error(1, str(e)) from None
-    if c.state(cid)["Status"] != "running":
+    state = c.state(cid)
+    if state["Status"] != "running":
         raise exec_error(1, f"container {cid} is not running")
+    if state.get("Paused"):
+        raise exec_error(1, f"Container {cid} is paused, unpause the container before exec")
     return cid
 
 
@@ -497,6 +535,113 @@ def commit_cmd(client: Client, opts) -> None:
     c = client.containers.containers
     ref = opts.args[1] if len(opts.args) > 1 else None
     out(c.commit(c.resolve(opts.args[0]), ref, opts.message, opts.author, opts.change))
+
+
+@command("cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tminidock cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+         "Copy files/folders between a container and the local filesystem",
+         flag("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)"),
+         flag("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH"),
+         flag("-q", "--quiet", action="store_true", help="Suppress progress output during copy"),
+         counts=(2, 2))
+def cp_cmd(client: Client, opts) -> int:
+    src, dest = opts.args
+    source, target = _container_path(src), _container_path(dest)
+    if (source is None) == (target is None):
+        raise cp_error("copying between containers is not supported" if source else
+                       "must specify at least one container source")
+    c = client.containers.containers
+    if source is not None:
+        return copy_from(c, c.resolve(source[0]), source, dest, opts.follow_link)
+    return copy_to(c, c.resolve(target[0]), src, target, opts.archive)
+
+
+def _container_path(arg: str) -> tuple[str, str] | None:
+    """docker's rule: "NAME:PATH" names a container's path unless the part before ":" has a "/"
+    (a local path with a colon is written ./a:b)."""
+    name, colon, path = arg.partition(":")
+    if not colon or "/" in name or not name:
+        return None
+    return name, path
+
+
+def cp_error(message: str) -> MinidockError:
+    return exec_error(1, message)
+
+
+def copy_from(c, cid: str, source: tuple[str, str], dest: str, follow: bool) -> int:
+    """``cp CONTAINER:SRC DEST``: the tar of SRC, extracted at DEST (or written to stdout for "-")."""
+    name, path = source
+    found = ctr.copy.stat_path(c, cid, path, name)
+    if follow and found["linkTarget"]:
+        path, found = found["linkTarget"], ctr.copy.stat_path(c, cid, found["linkTarget"], name)
+    into, rebase = local_place(dest, path, found) if dest != "-" else (None, None)
+    _, chunks = ctr.copy.get_archive(c, cid, path, name)
+    try:
+        if into is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return 0
+        if rebase and rebase[0] == ".":  # "DIR/." into a new DEST: make DEST, then the contents go in
+            os.mkdir(dest, 0o755)
+            into, rebase = dest, None
+        with ctr.ChunkReader(chunks) as tar:
+            ctr.copy.extract_archive("/", os.path.realpath(into), io.BufferedReader(tar, 1 << 20), rebase=rebase)
+    finally:
+        chunks.close()
+    return 0
+
+
+def local_place(dest: str, path: str, found: dict) -> tuple[str, tuple[str, str] | None]:
+    """Where a copy out of a container goes, as docker cp decides it: (the directory the tar is
+    extracted into, None or (the tar's top name, the name it gets there))."""
+    if os.path.isdir(dest):  # into it: SRC by its own name, or (SRC/.) what SRC holds
+        return dest, None
+    if dest.endswith(("/", "/.")):
+        raise cp_error(f'destination directory "{dest}" must exist')
+    if os.path.lexists(dest) and found["mode"] & ctr.copy.GO_DIR:
+        raise cp_error(f'cannot copy directory "{path}" to file "{dest}"')
+    into = os.path.dirname(dest) or "."
+    if not os.path.isdir(into):
+        raise cp_error(f'no such directory "{into}"')
+    contents = ctr.copy.split_path(path)[1] == "."
+    return into, ("." if contents else found["name"], os.path.basename(dest))
+
+
+def copy_to(c, cid: str, src: str, target: tuple[str, str], archive: bool) -> int:
+    """``cp SRC CONTAINER:DEST``: SRC as a tar (or the tar on stdin for "-"), extracted in the container."""
+    name, path = target
+    try:
+        found = ctr.copy.stat_path(c, cid, path, name)
+        if found["linkTarget"]:
+            path, found = found["linkTarget"], ctr.copy.stat_path(c, cid, found["linkTarget"], name)
+    except ctr.NotFound:
+        found = None
+    dest_is_dir = found is not None and bool(found["mode"] & ctr.copy.GO_DIR)
+    if src == "-":
+        if not dest_is_dir:
+            raise cp_error(f'destination "{name}:{path}" must be a directory')
+        chunks = iter(lambda: sys.stdin.buffer.read(1 << 16), b"")
+        ctr.copy.put_archive(c, cid, path, name, chunks, no_overwrite_dir_non_dir=True, copy_uid_gid=archive)
+        return 0
+    if not os.path.lexists(src):
+        raise cp_error(f"lstat {src}: no such file or directory")
+    if dest_is_dir:
+        into, top = path, os.path.basename(os.path.normpath(src))
+    elif found is None and path.endswith("/"):
+        raise cp_error(f'destination "{name}:{path}" must be a directory')
+    elif found is not None and os.path.isdir(src):
+        raise cp_error(f'cannot copy directory "{src}" to file "{name}:{path}"')
+    else:
+        into, top = os.path.dirname(path.rstrip("/")) or "/", os.path.basename(path.rstrip("/"))
+    if src.endswith("/.") and dest_is_dir:
+        top = "."
+    with tempfile.TemporaryFile() as tar:
+        ctr.write_tree_tar(src, tar, top)
+        tar.seek(0)
+        ctr.copy.put_archive(c, cid, into, name, iter(lambda: tar.read(1 << 20), b""),
+                             no_overwrite_dir_non_dir=True, copy_uid_gid=archive)
+    return 0
 
 
 @command("export", "[OPTIONS] CONTAINER", "Export a container's filesystem as a tar archive",

@@ -105,6 +105,17 @@ class Containers:
             state = self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
                                      FinishedAt=rfc3339(time.time()), Pid=0,
                                      Error="the container's shim is gone (killed, or the machine restarted)")
+        if state.get("Paused") and state["Status"] != "running":  # it ended while paused (killed)
+            state = self.write_state(cid, Paused=False)
+        return state
+
+    def active(self, cid: str) -> dict:
+        """The state of a container ``exec`` may enter: running, not paused (moby's getActiveContainer)."""
+        state = self.state(cid)
+        if state["Status"] != "running":
+            raise Conflict(f"Container {cid} is not running")
+        if state.get("Paused"):
+            raise Conflict(f"Container {cid} is paused, unpause the container before exec")
         return state
 
     def resolve(self, name: str) -> str:
@@ -279,6 +290,8 @@ class Containers:
         """Start a created or exited container under a new shim; return its state.  A start by hand
         sets its restart policy going again (Docker's: ``stop`` or ``kill`` had paused it)."""
         state = self.state(cid)
+        if state.get("Paused"):
+            raise Conflict("cannot start a paused container, try unpause instead")
         if state["Status"] == "running":
             return state
         if state.get("ManuallyStopped") or state.get("RestartCount"):
@@ -332,6 +345,14 @@ class Containers:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
+        if sig in (signal.SIGKILL, self.stop_signal(cid)) and self.raw_state(cid).get("Paused"):
+            from .resources import thaw  # a frozen process gets its signal when it thaws (moby #34027)
+            thaw(self, cid)
+
+    def stop_signal(self, cid: str) -> signal.Signals:
+        """The signal ``stop`` sends first: ``--stop-signal``, else the image's STOPSIGNAL, else SIGTERM."""
+        config = self.config(cid)
+        return parse_stop_signal(config.get("StopSignal") or config["ImageConfig"].get("StopSignal") or "SIGTERM")
 
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
         """Send a signal to the container's main process."""
@@ -351,7 +372,7 @@ class Containers:
         state = self.state(cid)
         if state["Status"] != "running":
             return
-        stop_signal = parse_stop_signal(config.get("StopSignal") or config["ImageConfig"].get("StopSignal") or "SIGTERM")
+        stop_signal = self.stop_signal(cid)
         if timeout is None:
             timeout = 10 if config.get("StopTimeout") is None else config["StopTimeout"]
         timeout = None if timeout < 0 else timeout
@@ -381,6 +402,9 @@ class Containers:
         ``volumes`` (``rm -v``): its anonymous volumes go too."""
         state = self.state(cid)
         if state["Status"] == "running":
+            if not force and state.get("Paused"):
+                raise Conflict(f"You cannot remove a paused container {cid}. Unpause and then stop the "
+                               "container before attempting removal or force remove")
             if not force:
                 raise Conflict(f"You cannot remove a running container {cid}. Stop the container "
                                "before attempting removal or force remove")
@@ -481,21 +505,11 @@ class Containers:
             return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
 
 
-RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
-
-
 def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: str) -> dict:
     """What a container's record keeps of how it stops, restarts and shares the host's namespaces,
     checked as Docker checks them."""
-    policy = dict(host.RestartPolicy or {})
-    name = policy.get("Name") or "no"
-    retries = policy.get("MaximumRetryCount") or 0
-    if name not in RESTART_POLICIES or not isinstance(retries, int) or retries < 0:
-        raise InvalidParameter(f"invalid restart policy {name!r} (no, always, unless-stopped, on-failure[:N])")
-    if retries and name != "on-failure":
-        raise InvalidParameter(f"maximum retry count cannot be used with restart policy '{name}'")
-    if name != "no" and host.AutoRemove:
-        raise InvalidParameter("Conflicting options: --restart and --rm")
+    from .restart import checked_restart_policy
+    policy = checked_restart_policy(host.RestartPolicy or {}, host.AutoRemove)
     for key in ("PidMode", "UTSMode"):
         if getattr(host, key) not in ("", "host", "private"):
             raise InvalidParameter(f"minidock's {key} is '' (the container's own) or 'host', not {getattr(host, key)!r}")
@@ -508,7 +522,7 @@ def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: s
     parse_stop_signal(signal_name)
     if config.StopTimeout is not None and (not isinstance(config.StopTimeout, int) or config.StopTimeout < -1):
         raise InvalidParameter(f"invalid stop timeout {config.StopTimeout!r}")
-    options = {"RestartPolicy": {"Name": name, "MaximumRetryCount": retries}, "SharedNamespaces": shared,
+    options = {"RestartPolicy": policy, "SharedNamespaces": shared,
                "StopSignal": signal_name, "StopTimeout": config.StopTimeout}
     if "uts" in shared:   # the host's name, as the container sees it
         options["Hostname"] = socket.gethostname()
@@ -641,9 +655,7 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
     devpts, as docker's does, and sends the master over that unix socket.
     """
     from ..runtime import cgroups, emulated, mode, nsenter, shim
-    state = c.state(cid)
-    if state["Status"] != "running":
-        raise Conflict(f"Container {cid} is not running")
+    state = c.active(cid)
     spec = spec_of(c.config(cid), c.store)   # what its start wrote (also for one an older minidock started)
     process, tty = spec["process"], exe.Tty
     user, workdir = exe.User or process["user"]["username"], exe.WorkingDir or process["cwd"]

@@ -19,10 +19,24 @@ import os
 import time
 
 from ..display import parse_rfc3339
-from ..errors import MinidockError
+from ..errors import InvalidParameter, MinidockError
 from ..runtime.syscalls import detach_inherited
 
 FIRST_DELAY, MAX_DELAY, STEADY_RUN = 0.1, 60.0, 10.0
+POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def checked_restart_policy(policy: dict, auto_remove: bool) -> dict:
+    """``{"Name": ..., "MaximumRetryCount": N}`` as Docker checks it (``--rm`` excludes any restart)."""
+    name = policy.get("Name") or "no"
+    retries = policy.get("MaximumRetryCount") or 0
+    if name not in POLICIES or not isinstance(retries, int) or retries < 0:
+        raise InvalidParameter(f"invalid restart policy {name!r} (no, always, unless-stopped, on-failure[:N])")
+    if retries and name != "on-failure":
+        raise InvalidParameter(f"maximum retry count cannot be used with restart policy '{name}'")
+    if name != "no" and auto_remove:
+        raise InvalidParameter("Conflicting options: --restart and --rm")
+    return {"Name": name, "MaximumRetryCount": retries}
 
 
 def has_policy(config: dict) -> bool:

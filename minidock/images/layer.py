@@ -79,9 +79,22 @@ def write_layer_tar(src: Path, out: BinaryIO, *, epoch: int | None = None,
     ``owner`` (uid, gid) replaces every file's owner: a tree laid out by an
     unprivileged user still makes an image whose files belong to root.
     """
+    _write_entries(_walk(Path(src)), out, epoch, owner)
+
+
+def write_tree_tar(src: Path, out: BinaryIO, name: str) -> None:
+    """Write `src` itself, named `name` in the tar, and (a directory) everything below it, as ``docker cp``
+    sends a path: "etc/", "etc/passwd", ...; a symlink is written as itself, never followed."""
+    src = Path(src)
+    top = _Entry(name, src, os.lstat(src), None)
+    entries = [top] if not stat.S_ISDIR(top.st.st_mode) else [top, *_walk(src, name.rstrip("/") + "/")]
+    _write_entries(entries, out, None, None)
+
+
+def _write_entries(entries, out: BinaryIO, epoch: int | None, owner: tuple[int, int] | None) -> None:
     first_names: dict[tuple[int, int], str] = {}
     offset = 0
-    for entry in _walk(Path(src)):
+    for entry in entries:
         info = _header(entry, epoch, first_names)
         if owner is not None:
             info.uid, info.gid = owner
@@ -271,7 +284,7 @@ def list_layer_tar(stream: BinaryIO) -> list[tuple[str, str, int]]:
 # -- applying ---------------------------------------------------------------
 
 def apply_layer_tar(stream: BinaryIO, dest: Path, *, whiteouts: str = "apply",
-                    xattr_prefix: str = "trusted", split: Recorder | None = None) -> int:
+                    xattr_prefix: str = "trusted", split: Recorder | None = None, check=None) -> int:
     """Extract the layer tar in `stream` (plain, gzip, bz2 or xz; may be unseekable) into `dest`; return bytes written.
 
     ``whiteouts`` says what a marker becomes: "apply" deletes what it hides
@@ -282,19 +295,27 @@ def apply_layer_tar(stream: BinaryIO, dest: Path, *, whiteouts: str = "apply",
     fs.RootPath and docker's chrooted unpack do.  Anything hostile that cannot
     be contained raises InvalidArchive; ``dest`` may then hold part of the layer.
     ``split``, a tar-split recorder, learns where each file's content went.
+    ``check(member)``, if given, sees each entry before it is applied, and may refuse it.
     """
     if whiteouts not in WHITEOUT_MODES or xattr_prefix not in ("trusted", "user"):
         raise ValueError(f"whiteouts must be one of {WHITEOUT_MODES}, xattr_prefix trusted or user")
     extractor = _Extractor(Path(dest), whiteouts, xattr_prefix, split)
     extractor.dest.mkdir(parents=True, exist_ok=True)
     for tar, member in _members(stream, split):
+        if check is not None:
+            check(member)
         extractor.add(tar, member)
     extractor.finish()
     return extractor.size
 
 
-def _resolve(root: Path, parts: list[str]) -> list[str]:
-    """Follow every symlink in `parts` as if `root` were "/" (a chroot): the result never leaves root."""
+def resolve_in_root(root: Path, parts: list[str]) -> list[str]:
+    """Follow every symlink in `parts` as if `root` were "/" (a chroot): the result never leaves root.
+
+    Only lstat and readlink look at the disk, so no symlink is ever followed by the
+    kernel: an absolute target starts again from ``root``, a ".." stops there.
+    ``docker cp`` resolves a path in a container the same way (moby's FollowSymlinkInScope).
+    """
     resolved: list[str] = []
     pending = list(parts)
     hops = 0
@@ -310,7 +331,7 @@ def _resolve(root: Path, parts: list[str]) -> list[str]:
                 continue
             hops += 1
             if hops > MAX_SYMLINKS:
-                raise InvalidArchive(f'layer has too many levels of symbolic links at "{"/".join(parts)}"')
+                raise InvalidArchive(f'too many levels of symbolic links at "{"/".join(parts)}"')
             target = os.readlink(path)
             if target.startswith("/"):
                 resolved = []
@@ -418,7 +439,7 @@ class _Extractor:
         key = tuple(parts[:-1])
         if key in self.parents_of:
             return self.parents_of[key]
-        parent = _resolve(self.dest, parts[:-1])
+        parent = resolve_in_root(self.dest, parts[:-1])
         for i in range(len(parent)):
             path = self.dest.joinpath(*parent[: i + 1])
             if not os.path.lexists(path):
@@ -433,7 +454,7 @@ class _Extractor:
         parts = _entry_parts(member.linkname, what=f'entry "{member.name}": hardlink target')
         if not parts:
             raise InvalidArchive(f'layer entry "{member.name}" is a hardlink to the layer root')
-        return self.dest.joinpath(*_resolve(self.dest, parts[:-1]), parts[-1])
+        return self.dest.joinpath(*resolve_in_root(self.dest, parts[:-1]), parts[-1])
 
     def _create(self, tar: TarStream, member: tarfile.TarInfo, path: str, target: Path | None) -> None:
         """Create the file, directory, link, fifo or device node at `path` (nothing is there now)."""
@@ -496,7 +517,7 @@ class _Extractor:
         """Apply `.wh.NAME` or `.wh..wh..opq` in the form chosen (layer.md "Whiteouts")."""
         self.parents_of.clear()  # it removes things
         if self.whiteouts == "apply":  # hiding nothing must not create the directories above it
-            parent = tuple(_resolve(self.dest, parts[:-1]))
+            parent = tuple(resolve_in_root(self.dest, parts[:-1]))
         else:
             parent = tuple(self._parents(parts, member.name))
         if kind == "opaque":

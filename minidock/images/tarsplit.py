@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import struct
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import DigestMismatch, InvalidArchive
+from .tarstream import ChunkReader
 
 RECORD = "tar-split.gz"
 STASH = "stash"
@@ -115,7 +115,7 @@ def open_record(root: Path) -> BinaryIO:
     return gzip.open(root / RECORD, "wb", compresslevel=1)
 
 
-class LayerTar(io.RawIOBase):
+class LayerTar(ChunkReader):
     """The exact tar of a layer, read back from its record and its files.
 
     At the end, the bytes must hash to ``diff_id`` and number ``size``;
@@ -125,21 +125,7 @@ class LayerTar(io.RawIOBase):
     def __init__(self, root: Path, diff_id: str, size: int, moved: dict[str, str] | None = None):
         self.root, self.diff_id, self.size = root, diff_id, size
         self.moved = moved or {}
-        self._chunks = self._generate()
-        self._left = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        while not self._left:
-            self._left = memoryview(next(self._chunks, b""))
-            if not self._left:
-                return 0
-        n = min(len(buf), len(self._left))
-        buf[:n] = self._left[:n]
-        self._left = self._left[n:]
-        return n
+        super().__init__(self._generate())
 
     def _generate(self) -> Iterator[bytes]:
         digest, total, refs = hashlib.sha256(), 0, 0

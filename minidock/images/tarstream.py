@@ -25,8 +25,9 @@ headers and padding and which are the content of which file.
 from __future__ import annotations
 
 import hashlib
+import io
 import tarfile
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 BLOCK = 512
 READ = 1 << 20
@@ -255,6 +256,26 @@ def _apply(info: tarfile.TarInfo, extended: dict[str, str]) -> None:
     info.pax_headers = extended
     if info.isdir():
         info.name = info.name.rstrip("/")
+
+
+class ChunkReader(io.RawIOBase):
+    """Chunks of bytes (a tar as it arrives over HTTP, or as it is regenerated) read as a binary file."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks, self._left = iter(chunks), memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        while not self._left:
+            self._left = memoryview(next(self._chunks, b""))
+            if not self._left:
+                return 0
+        n = min(len(buf), len(self._left))
+        buf[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
 
 
 # -- writing ------------------------------------------------------------------

@@ -33,7 +33,9 @@ from pathlib import Path
 
 from .syscalls import mounts
 
-USED = ("memory", "pids", "cpu", "cpuacct")  # cpuacct: cpu usage (in v2, cpu.stat of any cgroup)
+USED = ("memory", "pids", "cpu", "cpuacct", "freezer")  # cpuacct: cpu usage (in v2, cpu.stat of any cgroup);
+# freezer: pause (in v2, cgroup.freeze of any cgroup but the root: no controller to hand down)
+ANY_V2 = ("cpuacct", "freezer")              # what every v2 cgroup has without cgroup.subtree_control
 PERIOD_US = 100_000                          # the CFS period Docker uses for --cpus
 UNLIMITED = 1 << 62                          # v1 memory limits at or above this mean "none"
 
@@ -43,6 +45,9 @@ LIMIT = {("memory", 1): "memory.limit_in_bytes", ("memory", 2): "memory.max",
 USAGE = {("memory", 1): "memory.usage_in_bytes", ("memory", 2): "memory.current",
          ("pids", 1): "pids.current", ("pids", 2): "pids.current",
          ("cpuacct", 1): "cpuacct.usage", ("cpuacct", 2): "cpu.stat"}
+# pause: the file, the value that freezes, the value that thaws (cgroup-v1/freezer-subsystem.rst,
+# cgroup-v2.rst "cgroup.freeze")
+FREEZE = {1: ("freezer.state", "FROZEN", "THAWED"), 2: ("cgroup.freeze", "1", "0")}
 CPU_MAX = {1: [("cpu.cfs_period_us", "{period}"), ("cpu.cfs_quota_us", "{quota}")],
            2: [("cpu.max", "{quota} {period}")]}
 
@@ -108,7 +113,7 @@ def hierarchies() -> tuple[dict[str, Hierarchy], dict[str, str]]:
     for c in USED:
         if c in found:
             continue
-        if v2 is not None and (c == "cpuacct" or c in _v2_available(v2)):
+        if v2 is not None and (c in ANY_V2 or c in _v2_available(v2)):
             found[c] = v2
         else:
             missing[c] = f"no {c} controller: neither a v1 {c} hierarchy nor in the v2 tree's cgroup.controllers"
@@ -184,7 +189,7 @@ class Cgroup:
 
     def _enable(self, tree: Hierarchy) -> None:
         """Write ``+memory +pids +cpu`` into cgroup.subtree_control of minidock/'s parent, then of minidock/."""
-        wanted = [c for c, t in self.trees.items() if t == tree and c != "cpuacct"]
+        wanted = [c for c, t in self.trees.items() if t == tree and c not in ANY_V2]
         for parent in (tree.mount / tree.own, tree.base()):
             enabled = (parent / "cgroup.subtree_control").read_text().split()
             for c in [c for c in wanted if c not in enabled]:
@@ -206,6 +211,65 @@ class Cgroup:
         if cpus and cpus > 0 and "cpu" in self.trees:  # Docker's --cpus: a CFS quota per period
             for filename, text in CPU_MAX[self.trees["cpu"].version]:
                 (self.dir("cpu") / filename).write_text(text.format(quota=int(cpus * PERIOD_US), period=PERIOD_US))
+
+    def update(self, *, memory: int | None = None, pids: int | None = None, cpus: float | None = None) -> None:
+        """``docker update``: change limits of a live cgroup; None leaves one as it is, 0 or less lifts it.
+
+        The kernel refuses a memory limit below what the cgroup uses now (v1: EBUSY;
+        v2 reclaims, then OOM-kills), so a limit that cannot be met says so.
+        """
+        for controller, value in (("memory", memory), ("pids", pids)):
+            if value is not None:
+                self._write(controller, self._file(controller, LIMIT), str(value) if value > 0 else
+                            "-1" if (controller, self.trees[controller].version) == ("memory", 1) else "max")
+        if cpus is not None:
+            self._needs("cpu")
+            version = self.trees["cpu"].version
+            quota = int(cpus * PERIOD_US) if cpus > 0 else -1 if version == 1 else "max"  # no limit
+            for filename, text in CPU_MAX[version]:
+                self._write("cpu", self.dir("cpu") / filename, text.format(quota=quota, period=PERIOD_US))
+
+    def _needs(self, controller: str) -> None:
+        if controller not in self.trees:
+            raise OSError(errno.ENOENT, self.missing.get(controller, f"no {controller} controller"))
+
+    def _write(self, controller: str, path: Path, value: str) -> None:
+        """Write one control file; what the kernel refuses comes back as an OSError naming the file."""
+        self._needs(controller)
+        try:
+            path.write_text(value)
+        except OSError as e:
+            raise OSError(e.errno, f"cannot write {value} to {path.name}: {e.strerror}") from None
+
+    def freeze(self, frozen: bool = True, timeout: float = 5.0) -> None:
+        """Freeze (``pause``) or thaw (``unpause``) every process of the cgroup, and wait until it is so.
+
+        v1's freezer goes through FREEZING while it stops each task (freezer-subsystem.rst);
+        v2 says it is done by "frozen 1" in cgroup.events (cgroup-v2.rst).  A frozen task
+        does not run, not even to die: SIGKILL waits for the thaw in v1.
+        """
+        self._needs("freezer")
+        version = self.trees["freezer"].version
+        filename, on, off = FREEZE[version]
+        self._write("freezer", self.dir("freezer") / filename, on if frozen else off)
+        deadline = time.monotonic() + timeout
+        while self.frozen() != frozen:
+            if time.monotonic() > deadline:
+                raise OSError(errno.ETIMEDOUT, f"the cgroup did not {'freeze' if frozen else 'thaw'} "
+                                               f"within {timeout:g} seconds")
+            time.sleep(0.01)
+
+    def frozen(self) -> bool:
+        """Whether the cgroup is frozen now (v1: freezer.state reads FROZEN; v2: cgroup.events says frozen 1)."""
+        if "freezer" not in self.trees:
+            return False
+        d = self.dir("freezer")
+        try:
+            if self.trees["freezer"].version == 1:
+                return (d / "freezer.state").read_text().strip() == "FROZEN"
+            return "frozen 1" in (d / "cgroup.events").read_text().splitlines()
+        except FileNotFoundError:
+            return False
 
     def _file(self, controller: str, table: dict) -> Path:
         """A control file, named by the table for the version that holds ``controller``."""
@@ -293,6 +357,9 @@ class Cgroup:
         rmdir fails with EBUSY until the killed tasks have finished exiting,
         so it is retried for up to ``timeout`` seconds.
         """
+        with contextlib.suppress(OSError):  # a frozen task cannot die (v1): thaw it first
+            if self.frozen():
+                self.freeze(False)
         self.kill()
         deadline = time.monotonic() + timeout
         for d in self.dirs():

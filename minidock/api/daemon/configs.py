@@ -151,3 +151,18 @@ def exec_config(body) -> ExecConfig:
     _checked(fields, "ExecConfig", {"WorkingDir": str, "User": str, "Tty": bool, "AttachStdout": bool,
                                     "AttachStderr": bool})
     return ExecConfig(**fields)
+
+
+UPDATE_FIELDS = {"Memory": "memory", "NanoCpus": "cpus", "PidsLimit": "pids", "RestartPolicy": "restart"}
+
+
+def update_config(body) -> dict:
+    """``POST /containers/{id}/update``'s body (Resources and RestartPolicy) as ``resources.update``'s
+    keywords: Memory and NanoCpus 0 mean "as it is", PidsLimit null "as it is" and 0 or -1 "none"."""
+    fields = _checked(_take(_object(body, "the body"), "UpdateConfig", UPDATE_FIELDS, HOST_UNSUPPORTED,
+                            HOST_DEFAULTS), "UpdateConfig", {"memory": int, "cpus": int, "pids": int,
+                                                             "restart": dict})
+    if fields.get("memory", 0) < 0 or fields.get("cpus", 0) < 0:
+        raise HTTPError(400, "UpdateConfig.Memory and UpdateConfig.NanoCpus cannot be negative")
+    return {"memory": fields.get("memory") or None, "pids": fields.get("pids"),
+            "cpus": fields["cpus"] / 1e9 if fields.get("cpus") else None, "restart": fields.get("restart")}

@@ -106,7 +106,7 @@ def _matches(req, cid: str, config: dict, state: dict, filters: dict) -> bool:
         except APIError:
             return False
     return (any_of("id", cid.startswith) and any_of("name", lambda n: n.lstrip("/") in config["Name"])
-            and any_of("status", lambda s: s == state["Status"])
+            and any_of("status", lambda s: s == api.status_word(state))
             and any_of("exited", lambda e: state["Status"] == "exited" and str(state["ExitCode"]) == e)
             and all(label(s) for s in filters.get("label", [])) and any_of("ancestor", ancestor)
             and any_of("volume", lambda v: mounts_volume(config, v)))
@@ -123,7 +123,7 @@ def _list_row(req, cid: str, config: dict, state: dict, size: bool) -> dict:
     row = {"Id": cid, "Names": ["/" + config["Name"]], "Image": config["ImageName"], "ImageID": config["Image"],
            "Command": " ".join([config["Path"], *config["Args"]]),
            "Created": int(parse_rfc3339(config["Created"])), "Ports": ports, "Labels": config["Labels"],
-           "State": state["Status"], "Status": api.status_text(state),
+           "State": api.status_word(state), "Status": api.status_text(state),
            "HostConfig": {"NetworkMode": config["NetworkMode"]},
            "NetworkSettings": {"Networks": _networks(req, config, state)}, "Mounts": container_mounts(config)}
     if size:

@@ -16,7 +16,7 @@ import time
 from ...errors import MinidockError, UsageError
 from ...httpd import TCPServer, UnixServer
 from ..client import Client
-from . import build, containers, events, execs, images, networks, system, volumes  # noqa: F401  (they register their routes)
+from . import archive, build, containers, events, execs, images, networks, resources, system, volumes  # noqa: F401  (they register their routes)
 from .server import LOOPBACK, Request
 from .sessions import Sessions
 
@@ -123,7 +123,8 @@ class Daemon:
         for server in self.servers:
             # a request may wait on something no hang-up ends (an exec's pipes): wait a while, not forever
             server.block_on_close = False
-            threads = list(getattr(server, "_threads", None) or [])
+            threads = getattr(server, "_threads", None)
+            threads = list(threads) if isinstance(threads, list) else []  # a _NoThreads until a connection came
             server.server_close()
             deadline = time.monotonic() + grace
             for thread in threads:

@@ -49,8 +49,7 @@ def create(req, name: str) -> None:
     cid = c.resolve(name)
     body = req.json_body()
     config = configs.exec_config(body)
-    if c.state(cid)["Status"] != "running":
-        raise Conflict(f"Container {cid} is not running")
+    c.active(cid)
     exe = Exec(os.urandom(32).hex(), cid, config, bool(body.get("AttachStdin")))
     c.emit(cid, "exec_create: " + " ".join(config.Cmd), execID=exe.id)
     table = _table(req)

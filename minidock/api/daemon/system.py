@@ -46,7 +46,7 @@ def _arch() -> str:
 def info(req) -> None:
     mine = req.client.info()
     req.reply_json(mine | {
-        "ID": "", "ContainersPaused": 0, "DriverStatus": [], "Plugins": {
+        "ID": "", "DriverStatus": [], "Plugins": {
             "Volume": [], "Network": ["bridge", "host", "none"], "Authorization": None, "Log": ["json-file"]},
         "MemoryLimit": True, "SwapLimit": False, "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": False,
         "CPUSet": False, "PidsLimit": True, "IPv4Forwarding": True, "Debug": req.daemon.debug,
