@@ -120,3 +120,17 @@ def test_update_changes_the_restart_policy(root, busybox):
     refused = run_cli("update", "--restart", "always", removed)
     assert refused.returncode != 0 and b"AutoRemove" in refused.stderr
     out("rm", cid, removed)
+
+
+@pytest.mark.root
+def test_cpu_shares_is_the_cgroups_weight(root, busybox):
+    from minidock.runtime import cgroups
+    version = cgroups.hierarchies()[0]["cpu"].version
+    path = "/sys/fs/cgroup/cpu/cpu.shares" if version == 1 else "/sys/fs/cgroup/cpu.weight"
+    default = out("run", "--rm", "--network", "none", "busybox", "cat", path).strip()
+    assert default == ("1024" if version == 1 else "100")
+    half = out("run", "--rm", "--network", "none", "--cpu-shares", "512", "busybox", "cat", path).strip()
+    assert half == ("512" if version == 1 else str(cgroups.cpu_weight(512)))
+    cid = out("create", "-c", "1", "busybox", "true").strip()      # Docker's minimum
+    assert json.loads(out("inspect", cid))[0]["HostConfig"]["CpuShares"] == 2
+    out("rm", cid)

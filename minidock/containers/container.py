@@ -164,7 +164,7 @@ class Containers:
         run_mode = mode.detect()[0]
         cpus = host.NanoCpus / 1e9 if host.NanoCpus else None
         if run_mode != "root":
-            lesser = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus)
+            lesser = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus or host.CpuShares)
             if lesser != network:
                 network, attached = endpoints.choose(self, lesser, None)
         published = [net.parse_publish(spec) for spec in publish_specs(host.PortBindings)]
@@ -518,11 +518,15 @@ def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: s
         raise APIError(f"--pid host and --uts host need root: {run_mode} mode's namespaces are its own")
     if "uts" in shared and config.Hostname:
         raise InvalidParameter("Conflicting options: hostname and the UTS mode")
+    if host.CpuShares and host.CpuShares < 0:
+        raise InvalidParameter(f"invalid CPU shares {host.CpuShares}: a weight from 2 to 262144 (1024: the default)")
     signal_name = config.StopSignal or image.get("StopSignal") or "SIGTERM"
     parse_stop_signal(signal_name)
     if config.StopTimeout is not None and (not isinstance(config.StopTimeout, int) or config.StopTimeout < -1):
         raise InvalidParameter(f"invalid stop timeout {config.StopTimeout!r}")
     options = {"RestartPolicy": policy, "SharedNamespaces": shared,
+               # Docker moves a weight out of the kernel's range to its nearest end (with a warning)
+               "CpuShares": min(max(host.CpuShares, 2), 262144) if host.CpuShares else None,
                "StopSignal": signal_name, "StopTimeout": config.StopTimeout}
     if "uts" in shared:   # the host's name, as the container sees it
         options["Hostname"] = socket.gethostname()

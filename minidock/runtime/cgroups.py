@@ -50,6 +50,12 @@ USAGE = {("memory", 1): "memory.usage_in_bytes", ("memory", 2): "memory.current"
 FREEZE = {1: ("freezer.state", "FROZEN", "THAWED"), 2: ("cgroup.freeze", "1", "0")}
 CPU_MAX = {1: [("cpu.cfs_period_us", "{period}"), ("cpu.cfs_quota_us", "{quota}")],
            2: [("cpu.max", "{quota} {period}")]}
+CPU_SHARES = {1: "cpu.shares", 2: "cpu.weight"}   # --cpu-shares: a relative weight, used only under contention
+
+
+def cpu_weight(shares: int) -> int:
+    """v1's cpu.shares (2..262144, default 1024) as v2's cpu.weight (1..10000, default 100), as runc converts it."""
+    return 1 + ((shares - 2) * 9999) // 262142
 
 
 class Hierarchy(namedtuple("Hierarchy", "version mount own")):
@@ -146,13 +152,16 @@ class Cgroup:
 
     @classmethod
     def create(cls, name: str, *, memory: int | None = None, pids: int | None = None,
-               cpus: float | None = None) -> "Cgroup":
-        """Make the cgroup with these limits (bytes, number of tasks, CPUs, e.g. 1.5)."""
+               cpus: float | None = None, shares: int | None = None) -> "Cgroup":
+        """Make the cgroup with these limits (bytes, number of tasks, CPUs, e.g. 1.5) and CPU weight."""
         cgroup = cls(name)
         try:
             for tree in set(cgroup.trees.values()):
                 cgroup._make(tree)
             cgroup._limit(memory, pids, cpus)
+            if shares and "cpu" in cgroup.trees:
+                version = cgroup.trees["cpu"].version
+                (cgroup.dir("cpu") / CPU_SHARES[version]).write_text(str(shares if version == 1 else cpu_weight(shares)))
         except BaseException:
             cgroup.remove()
             raise

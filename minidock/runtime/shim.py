@@ -200,7 +200,7 @@ class Shim:
         limits = self.spec["linux"]["resources"]
         cgroup = NoCgroup() if self.rootless or self.emulated else cgroups.Cgroup.create(
             self.cid, memory=limits["memory"]["limit"] or None, pids=limits["pids"]["limit"] or None,
-            cpus=specfile.cpus(self.spec))
+            cpus=specfile.cpus(self.spec), shares=limits["cpu"].get("shares") or None)
         cgroup.warm()
         try:
             if self.network_mode == "bridge":

@@ -34,14 +34,14 @@ HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "Pu
                "Memory": "Memory", "PidsLimit": "PidsLimit", "NanoCpus": "NanoCpus",
                "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
                "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "RestartPolicy": "RestartPolicy",
-               "PidMode": "PidMode", "UTSMode": "UTSMode", "ConsoleSize": None}
+               "PidMode": "PidMode", "UTSMode": "UTSMode", "CpuShares": "CpuShares", "ConsoleSize": None}
 # accepted at these values too (Docker's own defaults, as the CLI sends them)
 HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
                                {"Type": "json-file"}, {"Type": ""}),
                  "CgroupnsMode": ("private", "host"), "Isolation": ("default",), "IpcMode": ("private", "shareable"),
                  "VolumeDriver": ("local",), "MemorySwap": (-1,), "MemorySwappiness": (-1,), "OomScoreAdj": (0,)}
 HOST_UNSUPPORTED = (
-    "CpuShares", "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+    "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
     "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
     "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests",
     "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
@@ -117,7 +117,7 @@ def create_config(body) -> tuple[Config, HostConfig, dict | None]:
     _checked(host, "HostConfig", {"NetworkMode": str, "PortBindings": dict, "PublishAllPorts": bool,
                                   "Memory": int, "PidsLimit": int, "NanoCpus": int, "ReadonlyRootfs": bool,
                                   "Init": bool, "AutoRemove": bool, "Binds": list, "Mounts": list, "Tmpfs": dict,
-                                  "RestartPolicy": dict, "PidMode": str, "UTSMode": str})
+                                  "RestartPolicy": dict, "PidMode": str, "UTSMode": str, "CpuShares": int})
     # a bad -v, --mount or --tmpfs is the client's mistake (InvalidParameter: 400), found before anything is made
     requests_of(host.get("Binds"), host.get("Mounts"), host.get("Tmpfs"), config.get("Volumes"))
     asked = host.get("NetworkMode") or "default"
