@@ -467,6 +467,11 @@ def ports_text(ports) -> str:
     return ", ".join(f"{ip}:{hp}->{p}/{proto}" if hp else f"{p}/{proto}" for ip, hp, p, proto in ports)
 
 
+def command_of(config: dict) -> str:
+    """The command as ``ps`` lists it: dockerd puts an argument with a space in single quotes (daemon/list.go)."""
+    return " ".join([config["Path"], *(f"'{a}'" if " " in a else a for a in config["Args"])])
+
+
 def command_column(cmd: str, no_trunc: bool = False) -> str:
     """docker's COMMAND column: quoted, cut to 20 characters unless ``--no-trunc``."""
     return f'"{cmd[:19]}…"' if len(cmd) > 20 and not no_trunc else f'"{cmd}"'
@@ -476,7 +481,7 @@ def ps_row(client, cid: str, no_trunc: bool, size: bool) -> dict:
     """One row of ``ps``: every column docker's ``--format`` knows, as ``ps`` and the dashboard show it."""
     c = client.containers.containers
     config, state = c.config(cid), c.state(cid)
-    cmd = " ".join([config["Path"], *config["Args"]])
+    cmd = command_of(config)
     row = {"ID": cid if no_trunc else cid[:12], "Image": config["ImageName"], "Command": command_column(cmd, no_trunc),
            "CreatedAt": config["Created"], "RunningFor": time_ago(parse_rfc3339(config["Created"])),
            "Status": status_text(state), "State": status_word(state),

@@ -502,7 +502,9 @@ class Containers:
                 {"created": created, "created_by": " ".join([config["Path"], *config["Args"]]),
                  **({"author": author} if author else {}), **({"comment": message} if message else {})})
             data = json.dumps(new_cfg, sort_keys=True, separators=(",", ":")).encode()
-            return self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+            image_id = self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+        self.emit(cid, "commit", comment=message, imageID=image_id, imageRef=ref or "")
+        return image_id
 
 
 def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: str) -> dict:

@@ -121,7 +121,7 @@ def _list_row(req, cid: str, config: dict, state: dict, size: bool) -> dict:
             entry |= {"IP": ip or "0.0.0.0", "PublicPort": int(host_port)}
         ports.append(entry)
     row = {"Id": cid, "Names": ["/" + config["Name"]], "Image": config["ImageName"], "ImageID": config["Image"],
-           "Command": " ".join([config["Path"], *config["Args"]]),
+           "Command": api.command_of(config),
            "Created": int(parse_rfc3339(config["Created"])), "Ports": ports, "Labels": config["Labels"],
            "State": api.status_word(state), "Status": api.status_text(state),
            "HostConfig": {"NetworkMode": config["NetworkMode"]},

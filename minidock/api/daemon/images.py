@@ -154,6 +154,26 @@ def _import(req) -> None:
     req.json_lines([{"status": image.id}])
 
 
+@route("POST", r"/commit")
+def commit(req) -> None:
+    """``docker commit``: the container's writable layer as a new image (``changes``: Dockerfile lines)."""
+    c = req.client.containers.containers
+    name = req.arg("container")
+    if not name:
+        raise HTTPError(400, "commit: the container to commit is missing (container=NAME)")
+    cid = c.resolve(name)
+    body = req.json_body()
+    if isinstance(body, dict) and any(v not in (None, "", [], {}, False, 0) for v in body.values()):
+        raise HTTPError(400, "minidock's commit takes the new image's configuration as changes (--change), "
+                             "not as a Config body")
+    repo, tag = req.arg("repo") or None, req.arg("tag") or None
+    ref = None
+    if repo:
+        ref = f"{repo}:{tag}" if tag else repo
+    image_id = c.commit(cid, ref, req.arg("comment") or "", req.arg("author") or "", req.query.get("changes", []))
+    req.reply_json({"Id": image_id}, 201)
+
+
 @route("POST", rf"/images/{NAME}/push")
 def push(req, name: str) -> None:
     auth = _credentials(req)
