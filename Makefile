@@ -72,7 +72,7 @@ docs: venv  ## the docs (chapters from their stored outputs, CLI and API referen
 	@echo "docs: docs/_build/html/index.html"
 
 bench: setup  ## every benchmark against the real peers (not tests); exits 1 if any target is not met
-	@status=0; for b in save_load commit run_latency registry build; do \
+	@status=0; for b in save_load commit run_latency registry build daemon; do \
 	  echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
