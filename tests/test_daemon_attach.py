@@ -67,3 +67,15 @@ def test_a_shim_the_daemon_forks_holds_none_of_the_daemons_sockets(daemon):
     assert Path(f"/proc/{shim}/comm").read_text() == "minidock-shim\n"
     shared = _sockets(shim) & _sockets(daemon.proc.pid)
     assert shared == set()        # neither the listening socket nor any client's connection
+
+
+def test_a_tty_has_its_console_size_from_the_start(daemon):
+    body = json.dumps({"Image": "busybox", "Cmd": ["stty", "size"], "Tty": True,
+                       "HostConfig": {"NetworkMode": "none", "ConsoleSize": [33, 101]}}).encode()
+    status, data = daemon.request("POST", "/v1.43/containers/create", body, {"Content-Type": "application/json"})
+    assert status == 201, data
+    cid = json.loads(data)["Id"]
+    assert daemon.request("POST", f"/v1.43/containers/{cid}/start")[0] == 204
+    assert daemon.request("POST", f"/v1.43/containers/{cid}/wait")[0] == 200
+    status, logs = daemon.request("GET", f"/v1.43/containers/{cid}/logs?stdout=1")
+    assert logs.strip() == b"33 101"

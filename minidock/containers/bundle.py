@@ -28,7 +28,8 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
     return {
         "ociVersion": "1.0.2",
         "process": {"terminal": config["Tty"], "args": [config["Path"], *config["Args"]], "env": config["Env"],
-                    "cwd": config["WorkingDir"] or "/", "user": {"username": config["User"]}},
+                    "cwd": config["WorkingDir"] or "/", "user": {"username": config["User"]},
+                    **({"consoleSize": config["ConsoleSize"]} if config.get("ConsoleSize") else {})},
         "root": {"path": "rootfs" if vfs else "merged", "readonly": config["ReadonlyRootfs"]},
         "hostname": config["Hostname"],
         "mounts": [{"destination": f"/etc/{name}", "type": "bind", "source": name} for name in ETC_FILES]

@@ -530,6 +530,9 @@ def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: s
                # Docker moves a weight out of the kernel's range to its nearest end (with a warning)
                "CpuShares": min(max(host.CpuShares, 2), 262144) if host.CpuShares else None,
                "StopSignal": signal_name, "StopTimeout": config.StopTimeout}
+    size = host.ConsoleSize
+    if size and config.Tty and isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size):
+        options["ConsoleSize"] = {"height": size[0], "width": size[1]}   # -t's terminal, sized from the start
     if "uts" in shared:   # the host's name, as the container sees it
         options["Hostname"] = socket.gethostname()
     return options

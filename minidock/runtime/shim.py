@@ -636,7 +636,7 @@ def _container_main(launch: Launch, go_r: int, err_w: int) -> None:
             (cdir / "hosts").write_text(network.hosts_file(spec["hostname"], lease.address, peers))
         enter_rootfs(_rootfs_spec(spec, cdir, launch.rootless))
         if process["terminal"]:  # our devpts is mounted now: make the pty here, send the shim its master
-            take_stdio(send_new_pty(stdio[0]), True)
+            take_stdio(send_new_pty(stdio[0], process.get("consoleSize")), True)
         env = settle(spec, process["user"]["username"], process["cwd"], process["env"])
         if os.read(go_r, 2) != b"go":  # the shim could not connect us, and said why
             os._exit(125)
@@ -670,11 +670,14 @@ def _emulated_main(spec: dict, cdir, stdio, go_r: int, err_w: int) -> None:
 TIOCGPTN, TIOCSPTLCK = 0x80045430, 0x40045431  # <asm-generic/ioctls.h>: ptsname(3) and unlockpt(3)
 
 
-def send_new_pty(sock_fd: int) -> tuple[int, int, int]:
+def send_new_pty(sock_fd: int, size: dict | None = None) -> tuple[int, int, int]:
     """Open a pty in our /dev/pts (the container's devpts), send its master over ``sock_fd`` (to the shim, or
-    to ``exec -t``'s command line); return the slave, three times, for stdin, stdout and stderr."""
+    to ``exec -t``'s command line); return the slave, three times, for stdin, stdout and stderr.
+    ``size``: OCI's ``consoleSize`` (``{"height": rows, "width": columns}``), the terminal's from the start."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    if size and size.get("height") and size.get("width"):
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size["height"], size["width"], 0, 0))
     number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
     slave = os.open(f"/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
     with socket.socket(fileno=sock_fd) as sock:

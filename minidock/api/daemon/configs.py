@@ -34,7 +34,7 @@ HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "Pu
                "Memory": "Memory", "PidsLimit": "PidsLimit", "NanoCpus": "NanoCpus",
                "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
                "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "RestartPolicy": "RestartPolicy",
-               "PidMode": "PidMode", "UTSMode": "UTSMode", "CpuShares": "CpuShares", "ConsoleSize": None}
+               "PidMode": "PidMode", "UTSMode": "UTSMode", "CpuShares": "CpuShares", "ConsoleSize": "ConsoleSize"}
 # accepted at these values too (Docker's own defaults, as the CLI sends them)
 HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
                                {"Type": "json-file"}, {"Type": ""}),
