@@ -420,7 +420,7 @@ def test_create_start_attach_wait_ps(engine):
     table = out("ps", "-a", "--no-trunc", "-s")
     header, row = table.splitlines()
     assert header.split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "SIZE"]
-    assert row.startswith(cid) and '"sh -c echo hi; echo oops >&2; exit 3"' in row and "(virtual " in row
+    assert row.startswith(cid) and '"sh -c \'echo hi; echo oops >&2; exit 3\'"' in row and "(virtual " in row
 
 
 

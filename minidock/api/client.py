@@ -66,15 +66,15 @@ class Client:
     def events(self, since: float | None = None, until: float | None = None, filters: dict | None = None,
                stopped=lambda: False):
         """Like docker-py's ``client.events(decode=True)``: the events (dicts) from ``since`` (Unix
-        seconds; None: from now on) to ``until`` (None: follow until ``stopped()`` says so).
+        seconds; None: from now on, even with ``until``) to ``until`` (None: follow until ``stopped()``).
         ``filters``: Docker's, ``{"type": ["container"], "event": ["die"]}``."""
         from ..images import journal
         root = self.store.root
         since_ns = None if since is None else int(since * 10**9)
         until_ns = None if until is None else int(until * 10**9)
-        if since_ns is not None or until_ns is not None:
+        if since_ns is not None:      # without since, only what comes from now on (Docker's rule)
             old, position = journal.past(root)
-            old = [e for e in old if (since_ns or 0) <= e["timeNano"]]
+            old = [e for e in old if since_ns <= e["timeNano"]]
         else:
             old, position = [], journal.now(root)
 

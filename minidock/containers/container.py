@@ -367,8 +367,8 @@ class Containers:
         """The stop signal (``--stop-signal``, the image's STOPSIGNAL, else SIGTERM), then SIGKILL after
         ``timeout`` seconds (None: the container's ``--stop-timeout``, else 10; -1: no SIGKILL). PID 1
         ignores the signals it has no handler for. A pending restart (its policy's) is called off."""
+        self.write_state(cid, ManuallyStopped=True)   # NotFound for a container that is gone
         config = self.config(cid)
-        self.write_state(cid, ManuallyStopped=True)
         state = self.state(cid)
         if state["Status"] != "running":
             return

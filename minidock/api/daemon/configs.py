@@ -154,12 +154,13 @@ def exec_config(body) -> ExecConfig:
 
 
 UPDATE_FIELDS = {"Memory": "memory", "NanoCpus": "cpus", "PidsLimit": "pids", "RestartPolicy": "restart"}
+UPDATE_UNSUPPORTED = HOST_UNSUPPORTED + ("CpuShares", "CpusetCpus")   # at create only, in minidock
 
 
 def update_config(body) -> dict:
     """``POST /containers/{id}/update``'s body (Resources and RestartPolicy) as ``resources.update``'s
     keywords: Memory and NanoCpus 0 mean "as it is", PidsLimit null "as it is" and 0 or -1 "none"."""
-    fields = _checked(_take(_object(body, "the body"), "UpdateConfig", UPDATE_FIELDS, HOST_UNSUPPORTED,
+    fields = _checked(_take(_object(body, "the body"), "UpdateConfig", UPDATE_FIELDS, UPDATE_UNSUPPORTED,
                             HOST_DEFAULTS), "UpdateConfig", {"memory": int, "cpus": int, "pids": int,
                                                              "restart": dict})
     if fields.get("memory", 0) < 0 or fields.get("cpus", 0) < 0:

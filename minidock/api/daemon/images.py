@@ -207,7 +207,8 @@ def progress(req, work, message=None):
         while kind != "done":
             if kind == "error":
                 text = str(value) if isinstance(value, MinidockError) else f"{type(value).__name__}: {value}"
-                code = getattr(value, "code", None)
+                code = getattr(value, "code", None)   # a number only: the CLI reads it as Go's int
+                code = code if isinstance(code, int) and not isinstance(code, bool) else None
                 yield {"errorDetail": {"code": code, "message": text} if code else {"message": text}, "error": text}
                 return
             yield message(value)
