@@ -134,3 +134,19 @@ def test_cpu_shares_is_the_cgroups_weight(root, busybox):
     cid = out("create", "-c", "1", "busybox", "true").strip()      # Docker's minimum
     assert json.loads(out("inspect", cid))[0]["HostConfig"]["CpuShares"] == 2
     out("rm", cid)
+
+
+@pytest.mark.root
+def test_cpuset_cpus_pins_the_container(root, busybox):
+    import os
+    from minidock.runtime import cgroups
+    last = max(os.sched_getaffinity(0))
+    pinned = out("run", "--rm", "--network", "none", "--cpuset-cpus", str(last), "busybox",
+                 "grep", "Cpus_allowed_list", "/proc/self/status")
+    assert pinned.split() == ["Cpus_allowed_list:", str(last)]
+    refused = run_cli("run", "--rm", "--network", "none", "--cpuset-cpus", f"0-{last + 8}", "busybox", "true")
+    assert refused.returncode == 125 and b"Requested CPUs are not available" in refused.stderr
+    assert run_cli("create", "--cpuset-cpus", "1-x", "busybox", "true").stderr.startswith(b"minidock: Invalid value 1-x")
+    assert out("ps", "-aq") == ""
+    cpuset = cgroups.hierarchies(("cpuset",))[0].get("cpuset")
+    assert cpuset is None or not any(cpuset.base().glob("*/cgroup.procs"))   # nothing left behind

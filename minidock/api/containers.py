@@ -306,7 +306,7 @@ def inspect(c: Containers, cid: str) -> dict:
                        "Init": config["Init"], "Binds": config.get("Binds"), "Mounts": config.get("HostMounts"),
                        "Tmpfs": config.get("Tmpfs"),
                        "RestartPolicy": config.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0},
-                       "CpuShares": config.get("CpuShares") or 0,
+                       "CpuShares": config.get("CpuShares") or 0, "CpusetCpus": config.get("CpusetCpus") or "",
                        "PidMode": "host" if "pid" in config.get("SharedNamespaces", []) else "",
                        "UTSMode": "host" if "uts" in config.get("SharedNamespaces", []) else "",
                        "PortBindings": {f"{p}/{proto}": [{"HostIp": ip, "HostPort": str(hp or "")}]
@@ -415,6 +415,7 @@ CREATE_OPTIONS = {
     "auto_remove": (HostConfig, "AutoRemove", bool),
     "restart_policy": (HostConfig, "RestartPolicy", dict),
     "cpu_shares": (HostConfig, "CpuShares", int),
+    "cpuset_cpus": (HostConfig, "CpusetCpus", str),
     "pid_mode": (HostConfig, "PidMode", str),
     "uts_mode": (HostConfig, "UTSMode", str),
     "stop_signal": (Config, "StopSignal", str),

@@ -37,7 +37,7 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
         "linux": {"resources": {"memory": {"limit": config["Memory"] or 0},
                                 "pids": {"limit": config["PidsLimit"] or 0},
                                 "cpu": {"quota": round(cpus * specfile.CPU_PERIOD) if cpus else 0,
-                                        "period": specfile.CPU_PERIOD, "shares": config.get("CpuShares") or 0}}},
+                                        "period": specfile.CPU_PERIOD, "shares": config.get("CpuShares") or 0, "cpus": config.get("CpusetCpus") or ""}}},
         "minidock": {"overlay": None if vfs else {"lowerdir": [str(p) for p in lowers], "upperdir": "upper",
                                                   "workdir": "work", "links": str(store.links)},
                      "network": {**network, "ports": config["Ports"], "pool": str(store.root)},

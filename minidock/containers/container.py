@@ -164,7 +164,8 @@ class Containers:
         run_mode = mode.detect()[0]
         cpus = host.NanoCpus / 1e9 if host.NanoCpus else None
         if run_mode != "root":
-            lesser = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus or host.CpuShares)
+            lesser = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus or host.CpuShares
+                                        or host.CpusetCpus)
             if lesser != network:
                 network, attached = endpoints.choose(self, lesser, None)
         published = [net.parse_publish(spec) for spec in publish_specs(host.PortBindings)]
@@ -529,6 +530,7 @@ def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: s
     options = {"RestartPolicy": policy, "SharedNamespaces": shared,
                # Docker moves a weight out of the kernel's range to its nearest end (with a warning)
                "CpuShares": min(max(host.CpuShares, 2), 262144) if host.CpuShares else None,
+               "CpusetCpus": checked_cpuset(host.CpusetCpus) if host.CpusetCpus else None,
                "StopSignal": signal_name, "StopTimeout": config.StopTimeout}
     size = host.ConsoleSize
     if size and config.Tty and isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size):
@@ -536,6 +538,27 @@ def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: s
     if "uts" in shared:   # the host's name, as the container sees it
         options["Hostname"] = socket.gethostname()
     return options
+
+
+def checked_cpuset(text: str) -> str:
+    """``--cpuset-cpus 0-1,3``: Docker's list syntax, and only CPUs this machine lets us use."""
+    asked = set()
+    for part in str(text).split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()) or (dash and int(high) < int(low)):
+            raise InvalidParameter(f"Invalid value {text} for cpuset cpus")
+        asked |= set(range(int(low), int(high or low) + 1))
+    available = os.sched_getaffinity(0)
+    if not asked <= available:
+        runs, ranges = [], []
+        for n in sorted(available):   # 0,1,2,5 -> 0-2,5, as the kernel lists them
+            if runs and n == runs[-1][1] + 1:
+                runs[-1][1] = n
+            else:
+                runs.append([n, n])
+        ranges = ",".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)
+        raise InvalidParameter(f"Requested CPUs are not available - requested {text}, available: {ranges}")
+    return str(text)
 
 
 def parse_stop_signal(name) -> signal.Signals:

@@ -102,13 +102,13 @@ def cgroup_version() -> str:
         ("cgroup" in types, "cgroup2" in types), "none")
 
 
-def hierarchies() -> tuple[dict[str, Hierarchy], dict[str, str]]:
+def hierarchies(used: tuple[str, ...] = USED) -> tuple[dict[str, Hierarchy], dict[str, str]]:
     """Which tree each used controller is in, and why the others are missing."""
     found, own = {}, _own_cgroups()
     v2 = None
     for m in mounts():
         if m.fstype == "cgroup":
-            for c in set(m.super_options.split(",")) & set(USED):
+            for c in set(m.super_options.split(",")) & set(used):
                 if c in own:
                     found[c] = Hierarchy(1, Path(m.point), _relative(own[c], m.root))
         elif m.fstype == "cgroup2" and "" in own and v2 is None:
@@ -116,7 +116,7 @@ def hierarchies() -> tuple[dict[str, Hierarchy], dict[str, str]]:
             # not hand controllers down (EBUSY): so minidock/ goes beside it, in its parent
             v2 = Hierarchy(2, Path(m.point), os.path.dirname(_relative(own[""], m.root)))
     missing = {}
-    for c in USED:
+    for c in used:
         if c in found:
             continue
         if v2 is not None and (c in ANY_V2 or c in _v2_available(v2)):
@@ -137,9 +137,9 @@ def _v2_available(tree: Hierarchy) -> set[str]:
 class Cgroup:
     """A container's cgroup: one directory per hierarchy its controllers live in."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, cpuset: bool = False):
         self.name = name
-        self.trees, self.missing = hierarchies()
+        self.trees, self.missing = hierarchies(USED + (("cpuset",) if cpuset else ()))
         self.paths = {c: tree.base() / name for c, tree in self.trees.items()}
 
     def dir(self, controller: str) -> Path:
@@ -152,12 +152,17 @@ class Cgroup:
 
     @classmethod
     def create(cls, name: str, *, memory: int | None = None, pids: int | None = None,
-               cpus: float | None = None, shares: int | None = None) -> "Cgroup":
-        """Make the cgroup with these limits (bytes, number of tasks, CPUs, e.g. 1.5) and CPU weight."""
-        cgroup = cls(name)
+               cpus: float | None = None, shares: int | None = None, cpuset: str | None = None) -> "Cgroup":
+        """Make the cgroup with these limits (bytes, number of tasks, CPUs, e.g. 1.5), CPU weight and the
+        CPUs it may run on (``"0-1,3"``; only then does it have a cpuset cgroup)."""
+        cgroup = cls(name, cpuset=bool(cpuset))
         try:
+            if cpuset and "cpuset" not in cgroup.trees:
+                raise OSError(errno.ENOENT, f"--cpuset-cpus: {cgroup.missing['cpuset']}")
             for tree in set(cgroup.trees.values()):
                 cgroup._make(tree)
+            if cpuset:
+                cgroup._pin(cpuset)
             cgroup._limit(memory, pids, cpus)
             if shares and "cpu" in cgroup.trees:
                 version = cgroup.trees["cpu"].version
@@ -175,9 +180,12 @@ class Cgroup:
         the shim that made it may have sat in another cgroup than this process
         (another login session, another service).
         """
-        cgroup = cls(name)
-        for controller, tree in cgroup.trees.items():
+        cgroup = cls(name, cpuset=True)   # it has a cpuset cgroup if it was made with one
+        for controller, tree in list(cgroup.trees.items()):
             found = next((d / name for d in _minidock_dirs(tree) if (d / name).is_dir()), None)
+            if found is None and controller == "cpuset" and tree.version == 1:
+                del cgroup.trees[controller], cgroup.paths[controller]   # made without --cpuset-cpus
+                continue
             cgroup.paths[controller] = found or cgroup.paths[controller]
         return cgroup
 
@@ -211,6 +219,18 @@ class Cgroup:
                     self.missing[c] = (f"cgroup v2 cannot hand {c} down from {parent}: it has processes "
                                        "of its own (the no-internal-process rule)")
                     del self.trees[c], self.paths[c]
+
+    def _pin(self, cpus: str) -> None:
+        """``--cpuset-cpus``: v1's cpuset starts a new cgroup with no CPUs and no memory nodes (unless
+        its parent's cgroup.clone_children), and takes no task until both are set, so minidock/ and
+        the container's cgroup get them first, from the parent; v2's inherits them."""
+        tree = self.trees["cpuset"]
+        if tree.version == 1:
+            for d in (tree.base(), self.dir("cpuset")):
+                for name in ("cpuset.mems", "cpuset.cpus"):
+                    if not (d / name).read_text().strip():
+                        (d / name).write_text((d.parent / name).read_text().strip() or "\n")
+        (self.dir("cpuset") / "cpuset.cpus").write_text(cpus)
 
     def _limit(self, memory: int | None, pids: int | None, cpus: float | None) -> None:
         """Write the limits asked for (None, 0 or less: none, as in Docker) where the controller is."""

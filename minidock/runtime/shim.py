@@ -200,7 +200,8 @@ class Shim:
         limits = self.spec["linux"]["resources"]
         cgroup = NoCgroup() if self.rootless or self.emulated else cgroups.Cgroup.create(
             self.cid, memory=limits["memory"]["limit"] or None, pids=limits["pids"]["limit"] or None,
-            cpus=specfile.cpus(self.spec), shares=limits["cpu"].get("shares") or None)
+            cpus=specfile.cpus(self.spec), shares=limits["cpu"].get("shares") or None,
+            cpuset=limits["cpu"].get("cpus") or None)
         cgroup.warm()
         try:
             if self.network_mode == "bridge":

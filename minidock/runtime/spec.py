@@ -17,7 +17,7 @@ The spec's fields are OCI's where OCI has them::
                then volumes and binds ({"type": "bind", "source": an absolute host path,
                "options": ["rbind", "ro"|"rw"], "copyUp": fill an empty source from the
                image first}) and tmpfs ({"type": "tmpfs", "options": mount(8)'s and tmpfs(5)'s})
-    linux      resources: memory.limit, pids.limit, cpu.quota/period (0: no limit), cpu.shares (0: the default)
+    linux      resources: memory.limit, pids.limit, cpu.quota/period (0: no limit), cpu.shares (0: the default), cpu.cpus (``--cpuset-cpus``: "" for all)
 
 and minidock's own under ``"minidock"``, for what OCI leaves to the engine
 (containerd mounts the root file system before runc starts; minidock's first

@@ -34,7 +34,8 @@ HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "Pu
                "Memory": "Memory", "PidsLimit": "PidsLimit", "NanoCpus": "NanoCpus",
                "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
                "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "RestartPolicy": "RestartPolicy",
-               "PidMode": "PidMode", "UTSMode": "UTSMode", "CpuShares": "CpuShares", "ConsoleSize": "ConsoleSize"}
+               "PidMode": "PidMode", "UTSMode": "UTSMode", "CpuShares": "CpuShares", "CpusetCpus": "CpusetCpus",
+               "ConsoleSize": "ConsoleSize"}
 # accepted at these values too (Docker's own defaults, as the CLI sends them)
 HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
                                {"Type": "json-file"}, {"Type": ""}),
@@ -43,7 +44,7 @@ HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "",
 HOST_UNSUPPORTED = (
     "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
     "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
-    "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests",
+    "CpuRealtimeRuntime", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests",
     "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
     "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "ContainerIDFile",
     "LogConfig", "VolumeDriver", "VolumesFrom", "Annotations", "CapAdd", "CapDrop",
@@ -117,7 +118,8 @@ def create_config(body) -> tuple[Config, HostConfig, dict | None]:
     _checked(host, "HostConfig", {"NetworkMode": str, "PortBindings": dict, "PublishAllPorts": bool,
                                   "Memory": int, "PidsLimit": int, "NanoCpus": int, "ReadonlyRootfs": bool,
                                   "Init": bool, "AutoRemove": bool, "Binds": list, "Mounts": list, "Tmpfs": dict,
-                                  "RestartPolicy": dict, "PidMode": str, "UTSMode": str, "CpuShares": int})
+                                  "RestartPolicy": dict, "PidMode": str, "UTSMode": str, "CpuShares": int,
+                                  "CpusetCpus": str})
     # a bad -v, --mount or --tmpfs is the client's mistake (InvalidParameter: 400), found before anything is made
     requests_of(host.get("Binds"), host.get("Mounts"), host.get("Tmpfs"), config.get("Volumes"))
     asked = host.get("NetworkMode") or "default"
