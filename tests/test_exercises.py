@@ -71,8 +71,8 @@ def test_untouched_is_not_yet(learner, chapter, number):
     ("01-images", 2, {"n12": 2e7, "n16": 1e12}, "is too many"),
     ("01-images", 2, {"n12": "many", "n16": 5e9}, "of the wrong kind"),
     ("03-union-fs", 4, {"diff_id": "sha256:0000"}, "no image demo:2"),
-    ("08-cleaning-up", 1, {"plain_exit": 143, "trap_exit": 0}, "plain_exit=143"),
-    ("08-cleaning-up", 2, {"order": ["base:1", "child:1"]}, "which can go first"),
+    ("09-cleaning-up", 1, {"plain_exit": 143, "trap_exit": 0}, "plain_exit=143"),
+    ("09-cleaning-up", 2, {"order": ["base:1", "child:1"]}, "which can go first"),
 ])
 def test_wrong_answers_are_not_yet(learner, chapter, number, answers, says):
     verdict = course.check(chapter, number, learner, **answers)
