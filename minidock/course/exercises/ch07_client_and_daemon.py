@@ -35,6 +35,19 @@ def requests(client: Client) -> list[tuple[str, str, dict, int]]:
     return found
 
 
+def logged(client: Client, wanted, patience: float = 2.0) -> list[tuple[str, str, dict, int]]:
+    """The logged requests that ``wanted(method, path, query, status)`` accepts.
+
+    The daemon writes a request's line just after its answer went out, so a check run at once
+    after the client returned may come before the line: look again for ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        found = [r for r in requests(client) if wanted(*r)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def container_events(client: Client, name: str) -> dict[str, dict]:
     """Action -> attributes of the events of the last container named ``name`` (create, start, die, destroy)."""
     last, latest = {}, None
@@ -54,8 +67,8 @@ def visitor_through_the_daemon(client: Client) -> str:
     events = container_events(client, "visitor")
     if "create" not in events:
         raise NotYet("no container named visitor was created yet: docker run --name visitor ...")
-    created = [q for method, path, q, status in requests(client)
-               if (method, path, status) == ("POST", "/containers/create", 201) and q.get("name") == "visitor"]
+    created = logged(client, lambda method, path, q, status:
+                     (method, path, status) == ("POST", "/containers/create", 201) and q.get("name") == "visitor")
     if not created:
         raise NotYet("the daemon's log has no create of visitor: the minidock CLI made it without the daemon; "
                      "use docker, with DOCKER_HOST pointing at the chapter's socket")
@@ -77,10 +90,10 @@ def tag_with_docker_py(client: Client, named_by=None) -> str:
     busybox = image_or_hint(client, "busybox:latest", "the chapter's start made it: run its first cell again")
     if tagged.id != busybox.id:
         raise NotYet("course/busybox:07 is another image than busybox:latest: tag busybox itself")
-    tags = [path for method, path, q, status in requests(client)
-            if method == "POST" and path.startswith("/images/") and path.endswith("/tag") and status == 201
+    tags = [path for method, path, q, status in logged(client, lambda method, path, q, status:
+            method == "POST" and path.startswith("/images/") and path.endswith("/tag") and status == 201
             # docker 28 sends the full name (docker.io/course/busybox), docker-py and docker 20.10 the short one
-            and (q.get("repo", "").removeprefix("docker.io/"), q.get("tag")) == ("course/busybox", "07")]
+            and (q.get("repo", "").removeprefix("docker.io/"), q.get("tag")) == ("course/busybox", "07"))]
     if not tags:
         raise NotYet("the daemon's log has no tag request for course/busybox:07: "
                       "minidock tagged it itself; tag it with docker-py (docker.DockerClient(base_url=...))")
