@@ -20,6 +20,9 @@ for notebook in sorted((DOCS.parent / "notebooks").glob("[0-9][0-9]-*.ipynb")):
     # cells hold IPython ("!minidock ps"), which the plain Python lexer cannot read
     doc.setdefault("metadata", {}).setdefault("language_info", {})["pygments_lexer"] = "ipython3"
     (DOCS / "chapters" / notebook.name).write_text(json.dumps(doc))
+# the solutions too, so a chapter's link to its solution ("solutions/07-client-and-daemon.py") is a download here
+shutil.copytree(DOCS.parent / "notebooks" / "solutions", DOCS / "chapters" / "solutions",
+                ignore=shutil.ignore_patterns("__pycache__"))
 
 project = "minidock"
 author = "the minidock developers"

@@ -225,3 +225,10 @@ def test_containers_outlive_the_daemon(daemon):
     daemon.start()
     assert daemon.docker(cli, "inspect", "-f", "{{.State.Running}}", "keeps").stdout == b"true\n"
     assert daemon.docker(cli, "rm", "-f", "keeps").returncode == 0
+
+
+def test_a_daemon_that_served_no_request_stops_cleanly(tmp_path):
+    """SIGTERM before any request: socketserver has no thread list yet; exit 0, the socket removed."""
+    d = Daemon(tmp_path).start()
+    assert d.stop() == 0, (tmp_path / "daemon.log").read_text()[-4000:]
+    assert not d.sock.exists()

@@ -16,6 +16,8 @@ from minidock.course import exercises
 SOLUTIONS = REPO / "notebooks" / "solutions"
 # chapters whose solutions need no containers (everything else runs them, as root)
 WITHOUT_CONTAINERS = {"00-setup", "01-images"}
+# chapters whose solutions drive a peer tool (the real docker CLI against minidock's daemon)
+PEERS = {"07-client-and-daemon": ("docker",)}
 
 
 def solution_of(chapter: str) -> Path:
@@ -35,7 +37,8 @@ def test_every_chapter_has_a_solution(chapter):
 
 
 @pytest.mark.parametrize("chapter", [
-    pytest.param(c, marks=() if c in WITHOUT_CONTAINERS else pytest.mark.root) for c in chapters()])
+    pytest.param(c, marks=(() if c in WITHOUT_CONTAINERS else (pytest.mark.root,))
+                 + ((pytest.mark.peers(*PEERS[c]),) if c in PEERS else ())) for c in chapters()])
 def test_solution_gets_right(chapter, tmp_path):
     """Run the solution as a learner would; each checker it calls must say ✓ (the script exits 1 otherwise)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -71,8 +74,8 @@ def test_untouched_is_not_yet(learner, chapter, number):
     ("01-images", 2, {"n12": 2e7, "n16": 1e12}, "is too many"),
     ("01-images", 2, {"n12": "many", "n16": 5e9}, "of the wrong kind"),
     ("03-union-fs", 4, {"diff_id": "sha256:0000"}, "no image demo:2"),
-    ("08-cleaning-up", 1, {"plain_exit": 143, "trap_exit": 0}, "plain_exit=143"),
-    ("08-cleaning-up", 2, {"order": ["base:1", "child:1"]}, "which can go first"),
+    ("09-cleaning-up", 1, {"plain_exit": 143, "trap_exit": 0}, "plain_exit=143"),
+    ("09-cleaning-up", 2, {"order": ["base:1", "child:1"]}, "which can go first"),
 ])
 def test_wrong_answers_are_not_yet(learner, chapter, number, answers, says):
     verdict = course.check(chapter, number, learner, **answers)
@@ -92,3 +95,50 @@ def test_unknown_exercise_or_answer(learner):
 def test_verdict_shows_as_its_line():
     verdict = exercises.Verdict(False, "a hint")
     assert repr(verdict) == "✗ not yet: a hint" and verdict.right is False
+
+
+# -- chapter 07: what went through the chapter's daemon, not what the minidock CLI did --------------
+
+@pytest.fixture
+def chapter_daemon(learner, root):
+    """The chapter's daemon as its cell starts it: over the learner's store, its log in the store."""
+    from test_daemon import Daemon
+    d = Daemon(root)
+    d.env["MINIDOCK_ROOT"] = str(root)
+    yield d.start()
+    subprocess.run(["minidock", "rm", "-f", "visitor"], env=d.env, capture_output=True)
+    assert d.stop() == 0, (root / "daemon.log").read_text()[-4000:]
+
+
+@pytest.mark.root
+def test_what_the_minidock_cli_did_is_not_yet(learner, chapter_daemon):
+    """A container and the tag, made by the minidock CLI beside a running daemon: not through it."""
+    run = ["minidock", "run", "--name", "visitor", "--network", "none", "busybox", "sh", "-c", "exit 3"]
+    assert subprocess.run(run, env=chapter_daemon.env, capture_output=True).returncode == 3
+    subprocess.run(["minidock", "rm", "visitor"], env=chapter_daemon.env, check=True, capture_output=True)
+    verdict = course.check("07-client-and-daemon", 1, learner)
+    assert not verdict.right and "without the daemon" in verdict, verdict
+    subprocess.run(["minidock", "tag", "busybox", "course/busybox:07"], env=chapter_daemon.env, check=True)
+    verdict = course.check("07-client-and-daemon", 2, learner, named_by="id")
+    assert not verdict.right and "minidock tagged it itself" in verdict, verdict
+
+
+@pytest.mark.root
+@pytest.mark.peers("docker")
+def test_through_the_daemon_but_not_quite_is_not_yet(learner, chapter_daemon):
+    """A label of the wrong value, the container left behind, the tag request misread: each says what."""
+    run = chapter_daemon.docker("docker", "run", "--name", "visitor", "--label", "course.chapter=7",
+                                "--network", "none", "busybox", "sh", "-c", "exit 3")
+    assert run.returncode == 3, run.stderr + run.stdout
+    verdict = course.check("07-client-and-daemon", 1, learner)
+    assert not verdict.right and "no label course.chapter=07" in verdict, verdict
+    assert chapter_daemon.docker("docker", "rm", "visitor").returncode == 0
+    run = chapter_daemon.docker("docker", "run", "--name", "visitor", "--label", "course.chapter=07",
+                                "--network", "none", "busybox", "true")
+    verdict = course.check("07-client-and-daemon", 1, learner)
+    assert not verdict.right and "exited with code 0, not 3" in verdict, verdict
+    run = chapter_daemon.docker("docker", "tag", "busybox", "course/busybox:07")  # the CLI names it as typed
+    assert run.returncode == 0, run.stderr
+    verdict = course.check("07-client-and-daemon", 2, learner, named_by="id")
+    assert not verdict.right and "is WHAT a name or an ID" in verdict, verdict
+    assert course.check("07-client-and-daemon", 2, learner, named_by="name").right

@@ -15,8 +15,8 @@ def code_cells(path) -> list[dict]:
     return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
 
-def test_there_are_the_nine_chapters():
-    assert [p.name[:2] for p in CHAPTERS] == [f"{n:02d}" for n in range(9)]
+def test_there_are_the_ten_chapters():
+    assert [p.name[:2] for p in CHAPTERS] == [f"{n:02d}" for n in range(10)]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])

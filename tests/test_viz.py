@@ -251,3 +251,40 @@ def test_svg_is_a_graphviz_source_whose_repr_names_the_graph():
     picture = dotlang.svg(lifecycle.lifecycle_dot(lifecycle.state_machine("created")))
     assert isinstance(picture, graphviz.Source)
     assert repr(picture) == "<picture: lifecycle>"  # what Jupyter stores as text/plain: no memory address
+
+
+# -- client and daemon (chapter 07) -------------------------------------------------
+
+from minidock.course.viz import stack as program_chain  # noqa: E402  ("stack" is the union fixture above)
+
+
+def test_the_chain_pairs_each_docker_program_with_its_minidock_part():
+    text = program_chain.chain_text()
+    lines = text.splitlines()
+    assert lines[0].split()[:2] == ["Docker", "minidock"]
+    assert [line.split()[0] for line in lines[1:]] == ["docker", "dockerd", "containerd", "containerd-shim", "runc"]
+    assert "minidock/runtime/shim.py" in lines[4] and "minidock/api/daemon" in lines[2]
+
+
+def test_the_chain_dot_has_a_row_per_part_and_labels_each_hop():
+    dot = program_chain.chain_dot()
+    parts = program_chain.DOCKER_CHAIN
+    assert dot.count("rank=same") == len(parts)
+    for lower in parts[1:]:
+        assert f'label="{lower.reached_by}"' in dot, lower
+    assert_renders(dot)
+
+
+def test_ancestry_follows_parents_to_pid_1(tmp_path):
+    for pid, ppid, name in [(1, 0, "systemd"), (40, 1, "minidock-shim"), (41, 40, "my (odd) name")]:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} ({name}) S {ppid} {pid} 0 0\n")
+    chain = program_chain.ancestry(41, proc=tmp_path)
+    assert chain == [(41, "my (odd) name"), (40, "minidock-shim"), (1, "systemd")]
+    assert program_chain.ancestry_text(chain) == "my (odd) name <- minidock-shim <- PID 1"
+    assert program_chain.ancestry(99, proc=tmp_path) == []  # gone: nothing to follow
+
+
+def test_ancestry_of_this_process_reaches_pid_1():
+    chain = program_chain.ancestry(os.getpid())
+    assert chain[0][0] == os.getpid() and chain[-1][0] == 1

@@ -14,7 +14,7 @@ A registry is a small HTTP API (OCI distribution-spec, "Endpoints")::
 
 ``Registry`` is one host; it keeps one connection open (keep-alive), answers
 401 challenges (``auth``), and can record the conversation (``trace``), which
-chapter 07 prints request by request.  Nothing here knows about the store.
+chapter 08 prints request by request.  Nothing here knows about the store.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ graphviz dot source, and ``svg(dot)`` shows that in Jupyter.
 * ``namespaces``: ``namespace_map`` -- processes grouped by the inode of ``/proc/PID/ns/*``;
 * ``lifecycle``: ``state_machine``, ``lifecycle_of`` -- created, running, exited, removed;
 * ``steps``: ``steps_of`` -- an image's build steps, layers and config-only ones (chapter 2);
-* ``registry``: ``registry_contents`` -- repositories, manifests and blobs of a registry (chapter 7);
+* ``registry``: ``registry_contents`` -- repositories, manifests and blobs of a registry (chapter 8);
+* ``stack``: ``DOCKER_CHAIN``, ``ancestry`` -- docker CLI, dockerd, containerd, shim, runc and
+  minidock's part for each; a process's parents up to PID 1 (chapter 7);
 * ``widgets``: ``layer_slider``, ``container_dashboard``, ``namespace_explorer`` -- ipywidgets
   that read afresh at every move or click, each with a text twin (``layer_slider_text``,
   ``dashboard_text``, ``namespace_explorer_text``) that is also its text/plain.

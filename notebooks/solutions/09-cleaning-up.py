@@ -1,4 +1,4 @@
-"""Chapter 08's exercises, solved: stop then rm, a child image first, what rebuilds leave behind."""
+"""Chapter 09's exercises, solved: stop then rm, a child image first, what rebuilds leave behind."""
 
 from minidock import course
 from solving import chapter, right, sh
@@ -12,17 +12,17 @@ def stopped_exit_code(name: str, command: str) -> int:
     return code
 
 
-with chapter("08-cleaning-up") as client:
+with chapter("09-cleaning-up") as client:
     # 1. sleep ignores SIGTERM as PID 1 (SIGKILL follows: 137); a shell with a trap exits 0.
     plain_exit = stopped_exit_code("plain", "sleep 1000")
     trap_exit = stopped_exit_code("trapper", "sh -c \"trap 'exit 0' TERM; sleep 1000 & wait\"")
-    right(course.check("08-cleaning-up", 1, client, plain_exit=plain_exit, trap_exit=trap_exit))
+    right(course.check("09-cleaning-up", 1, client, plain_exit=plain_exit, trap_exit=trap_exit))
 
     # 2. child:1 is built on base:1: the child goes first.
     sh("minidock run --name basemaker busybox sh -c 'echo b > /b' && minidock commit basemaker base:1\n"
        "minidock run --name childmaker base:1 sh -c 'echo c > /c' && minidock commit childmaker child:1\n"
        "minidock rm basemaker childmaker && minidock rmi child:1 && minidock rmi base:1")
-    right(course.check("08-cleaning-up", 2, client, order=["child:1", "base:1"]))
+    right(course.check("09-cleaning-up", 2, client, order=["child:1", "base:1"]))
 
     # 3. Five versions under one tag: four of them lose it; prune them.
     for version in range(1, 6):
@@ -30,4 +30,4 @@ with chapter("08-cleaning-up") as client:
            f"minidock commit v{version} myapp:dev && minidock rm v{version}")
     dangling = sh("minidock images --format '{{.Tag}}'").split().count("<none>")
     sh("minidock system prune -f")
-    right(course.check("08-cleaning-up", 3, client, dangling=dangling))
+    right(course.check("09-cleaning-up", 3, client, dangling=dangling))

@@ -1,4 +1,4 @@
-"""Chapter 07's exercises (registries): one checker each."""
+"""Chapter 08's exercises (registries): one checker each."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def registry_tags(client: Client) -> dict[str, object]:
     return {f"{t.repository}:{t.tag}": t for t in registry_contents(address)}
 
 
-@exercise("07-registry", 1)
+@exercise("08-registry", 1)
 def push_again(client: Client, sent=None) -> str:
     """``ouruser/sinatra:latest`` pushed: the same manifest as v2; how many layers were sent."""
     tags = registry_tags(client)
@@ -31,7 +31,7 @@ def push_again(client: Client, sent=None) -> str:
     return "nothing sent: the same image is the same manifest, and the registry has all its blobs"
 
 
-@exercise("07-registry", 2)
+@exercise("08-registry", 2)
 def one_more_layer(client: Client, sent=None) -> str:
     """``ouruser/sinatra:v3``: v2 and one more layer, pushed; how many layers were sent."""
     tags = registry_tags(client)

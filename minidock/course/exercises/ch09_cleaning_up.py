@@ -1,4 +1,4 @@
-"""Chapter 08's exercises (cleaning up): one checker each."""
+"""Chapter 09's exercises (cleaning up): one checker each."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from ...api.client import Client
 from .checking import NotYet, exercise, image_or_hint, need
 
 
-@exercise("08-cleaning-up", 1)
+@exercise("09-cleaning-up", 1)
 def stop_then_rm(client: Client, plain_exit=None, trap_exit=None) -> str:
     """The exit codes `ps -a` showed after `stop`: sleep as PID 1, then a shell that traps TERM."""
     left = [c.name for c in client.containers.list(all=True)]
@@ -21,7 +21,7 @@ def stop_then_rm(client: Client, plain_exit=None, trap_exit=None) -> str:
     return "137 = 128 + SIGKILL once stop has waited; 0 at once when PID 1 handles SIGTERM"
 
 
-@exercise("08-cleaning-up", 2)
+@exercise("09-cleaning-up", 2)
 def child_first(client: Client, order=None) -> str:
     """``base:1`` and ``child:1`` removed for good, in the right order."""
     need(order=order)
@@ -36,7 +36,7 @@ def child_first(client: Client, order=None) -> str:
     return "the child first: an image another image is built on stays as long as its child"
 
 
-@exercise("08-cleaning-up", 3)
+@exercise("09-cleaning-up", 3)
 def rebuild_leftovers(client: Client, dangling=None) -> str:
     """Five commits under ``myapp:dev``: how many dangling images, pruned."""
     image_or_hint(client, "myapp:dev", "commit five versions as myapp:dev")
