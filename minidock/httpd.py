@@ -119,6 +119,9 @@ class _Connections:
 
     daemon_threads = False
     block_on_close = True  # server_close() joins the handler threads
+    # listen(2)'s backlog: socketserver's 5 makes a busy unix socket refuse connections (EAGAIN)
+    # when a few clients connect at once; dockerd's (Go's) is the kernel's SOMAXCONN
+    request_queue_size = socket.SOMAXCONN
 
     def track(self) -> None:
         self.connections: set[socket.socket] = set()

@@ -100,6 +100,10 @@ class Containers:
         """The container's state, reconciled with what is really running."""
         state = self.raw_state(cid)
         if state["Status"] == "running" and not shim_alive(state):
+            # read again: a shim records the exit before it ends, so one that ended since our first
+            # read has said so by now; a state that still says running lost its shim for real
+            state = self.raw_state(cid)
+        if state["Status"] == "running" and not shim_alive(state):
             from ..runtime import shim
             shim.release_resources(self.dir(cid))
             state = self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
