@@ -150,3 +150,20 @@ def test_cpuset_cpus_pins_the_container(root, busybox):
     assert out("ps", "-aq") == ""
     cpuset = cgroups.hierarchies(("cpuset",))[0].get("cpuset")
     assert cpuset is None or not any(cpuset.base().glob("*/cgroup.procs"))   # nothing left behind
+
+
+@pytest.mark.root
+def test_add_host_goes_into_etc_hosts_for_run_and_build(root, busybox, tmp_path):
+    hosts = out("run", "--rm", "--network", "none", "--add-host", "registry.course:10.9.8.7",
+                "--add-host", "db=192.0.2.1", "busybox", "cat", "/etc/hosts")
+    assert "10.9.8.7\tregistry.course" in hosts.splitlines() and "192.0.2.1\tdb" in hosts.splitlines()
+    bridged = out("run", "--rm", "--add-host", "api:10.1.2.3", "busybox", "grep", "api", "/etc/hosts")
+    assert bridged.strip() == "10.1.2.3\tapi"      # the shim's hosts file (with its address) keeps them
+    bad = run_cli("create", "--add-host", "nohost", "busybox", "true")
+    assert bad.returncode == 125 and b"bad format for add-host" in bad.stderr
+    bad = run_cli("create", "--add-host", "x:host-gateway", "busybox", "true")
+    assert bad.returncode == 125 and b"host-gateway" in bad.stderr
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN grep mirror /etc/hosts > /seen\nCMD cat /seen\n")
+    out("build", "-q", "--add-host", "mirror:10.0.0.9", "-t", "seen:1", str(tmp_path / "ctx"))
+    assert out("run", "--rm", "--network", "none", "seen:1").strip() == "10.0.0.9\tmirror"

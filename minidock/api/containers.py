@@ -307,6 +307,7 @@ def inspect(c: Containers, cid: str) -> dict:
                        "Tmpfs": config.get("Tmpfs"),
                        "RestartPolicy": config.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0},
                        "CpuShares": config.get("CpuShares") or 0, "CpusetCpus": config.get("CpusetCpus") or "",
+                       "ExtraHosts": config.get("ExtraHosts") or None,
                        "PidMode": "host" if "pid" in config.get("SharedNamespaces", []) else "",
                        "UTSMode": "host" if "uts" in config.get("SharedNamespaces", []) else "",
                        "PortBindings": {f"{p}/{proto}": [{"HostIp": ip, "HostPort": str(hp or "")}]
@@ -416,6 +417,7 @@ CREATE_OPTIONS = {
     "restart_policy": (HostConfig, "RestartPolicy", dict),
     "cpu_shares": (HostConfig, "CpuShares", int),
     "cpuset_cpus": (HostConfig, "CpusetCpus", str),
+    "extra_hosts": (HostConfig, "ExtraHosts", lambda v: [f"{k}:{a}" for k, a in v.items()] if isinstance(v, dict) else list(v)),
     "pid_mode": (HostConfig, "PidMode", str),
     "uts_mode": (HostConfig, "UTSMode", str),
     "stop_signal": (Config, "StopSignal", str),

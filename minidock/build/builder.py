@@ -75,8 +75,8 @@ class StageState:
 
 # What ``docker build``'s flags (the Engine API's /build parameters t, buildargs, nocache, target,
 # labels, networkmode) ask of one build.  A RUN's network is "none" unless asked: this machine has none.
-BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels network_mode",
-                          defaults=((), {}, False, None, {}, "none"))
+BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels network_mode extra_hosts",
+                          defaults=((), {}, False, None, {}, "none", ()))
 
 
 class Builder:
@@ -88,6 +88,7 @@ class Builder:
         self.context, self.df = context if isinstance(context, Context) else Context(context), dockerfile
         self.build_args, self.no_cache, self.target = dict(options.build_args), options.no_cache, options.target
         self.labels, self.say, self.network_mode = dict(options.labels), say, options.network_mode
+        self.extra_hosts = list(options.extra_hosts)   # --add-host: in each RUN's /etc/hosts
         self.epoch = source_date_epoch()
         self.stages: dict[str, str] = {}       # stage name or index -> its image ID
         self.used_args: set[str] = set()
@@ -291,7 +292,7 @@ class Builder:
         cfg = state.container_config
         config = Config(Image=state.image_id, Cmd=argv, Entrypoint=[], Env=build_env,
                         WorkingDir=cfg.get("WorkingDir") or "", User=cfg.get("User") or None)
-        cid = self.containers.create(config, HostConfig(NetworkMode=self.network_mode))
+        cid = self.containers.create(config, HostConfig(NetworkMode=self.network_mode, ExtraHosts=self.extra_hosts))
         self.say(f" ---> Running in {cid[:12]}")
         try:
             code = self._attached(cid)

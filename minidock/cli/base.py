@@ -98,6 +98,22 @@ def confirmed(warning: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
+def inspect_each(names: list[str], get, fmt: str | None, error) -> int:
+    """``network inspect``, ``volume inspect``: the objects found printed together; ``error(name, e)``
+    the line for one that is not there (exit status 1, as docker's)."""
+    import sys
+    from ..errors import MinidockError
+    found, status = [], 0
+    for name in names:
+        try:
+            found.append(get(name).attrs)
+        except MinidockError as e:
+            print(error(name, e), file=sys.stderr)
+            status = 1
+    print_inspected(found, fmt)
+    return status
+
+
 def print_inspected(found: list[dict], fmt: str | None) -> None:
     """``inspect``'s answer: each object through ``--format``, or all as docker's indented JSON array."""
     if fmt:

@@ -31,6 +31,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
          flag("--label", action="append", default=[], help="Set metadata for an image"),
          flag("--network", default="none",
               help="Set the networking mode for the RUN instructions during build"),
+         flag("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping (host:ip)"),
          counts=(1, 1), error_code=None)
 def build_cmd(client: Client, opts) -> None:
     """docker build exits 1 when the build fails, and with a failed RUN's own status (the error's ``code``)."""
@@ -52,7 +53,8 @@ def _build(client: Client, opts) -> None:
         image_id = build(client, context, text, name, tags=opts.tag,
                          build_args=_pairs(opts.build_arg, "build-arg"), no_cache=opts.no_cache,
                          target=opts.target, labels=_pairs(opts.label, "label"),
-                         network_mode="none" if opts.network == "default" else opts.network, say=say)
+                         network_mode="none" if opts.network == "default" else opts.network,
+                         extra_hosts=tuple(opts.add_host), say=say)
     if opts.quiet:
         out(image_id)
 

@@ -44,6 +44,7 @@ RUN_FLAGS = (
     flag("--cpus", type=float, help="Number of CPUs"),
     flag("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)"),
     flag("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)"),
+    flag("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping (host:ip)"),
     flag("--read-only", action="store_true", help="Mount the container's root filesystem as read only"),
     flag("--restart", default="no", help="Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])"),
     flag("--pid", default="", help="PID namespace to use (host: the host's)"),
@@ -71,7 +72,8 @@ def create_from(client: Client, opts) -> str:
         hostname=opts.hostname, tty=opts.tty, stdin_open=opts.interactive, network_mode=opts.network,
         ports=opts.publish, publish_all_ports=opts.publish_all, mem_limit=memory, pids_limit=opts.pids_limit,
         nano_cpus=round(opts.cpus * 1e9) if opts.cpus else None, read_only=opts.read_only, init=opts.init,
-        cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus, auto_remove=opts.rm, restart_policy=restart_policy(opts.restart), pid_mode=opts.pid, uts_mode=opts.uts,
+        cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus, extra_hosts=opts.add_host or None,
+        auto_remove=opts.rm, restart_policy=restart_policy(opts.restart), pid_mode=opts.pid, uts_mode=opts.uts,
         stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, volumes=opts.volume, mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs)
     return client.containers.containers.create(config, host, opts.name, {"Aliases": opts.network_alias})
 

@@ -8,7 +8,7 @@ from ..api.client import Client
 from ..api.networks import HEADERS, LIST_FILTERS, ls_row
 from ..display import format_table
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, confirmed, filters, flag, formatted, out, print_inspected
+from .base import command, confirmed, filters, flag, formatted, inspect_each, out
 
 
 @command("network", "COMMAND", "Manage networks: create, ls, inspect, rm, connect, disconnect, prune",
@@ -64,15 +64,7 @@ def network_ls_cmd(client: Client, opts) -> None:
          flag("-v", "--verbose", action="store_true", help="Verbose output for diagnostics"),
          counts=(1, None))
 def network_inspect_cmd(client: Client, opts) -> int:
-    found, status = [], 0
-    for name in opts.args:
-        try:
-            found.append(client.networks.get(name).attrs)
-        except NotFound:
-            print(f"Error: No such network: {name}", file=sys.stderr)
-            status = 1
-    print_inspected(found, opts.format)
-    return status
+    return inspect_each(opts.args, client.networks.get, opts.format, lambda name, e: f"Error: No such network: {name}")
 
 
 @command("network rm", "NETWORK [NETWORK...]", "Remove one or more networks",

@@ -3,12 +3,11 @@ flags, ``DRIVER    VOLUME NAME`` table and messages."""
 
 from __future__ import annotations
 
-import sys
 
 from ..api.client import Client
 from ..display import format_table, human_size
-from ..errors import MinidockError, UsageError
-from .base import command, confirmed, each_named, filters, flag, formatted, out, print_inspected
+from ..errors import UsageError
+from .base import command, confirmed, each_named, filters, flag, formatted, inspect_each, out
 
 LS_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
               "Labels": "LABELS", "CreatedAt": "CREATED AT"}
@@ -54,15 +53,7 @@ def volume_ls_cmd(client: Client, opts) -> None:
          flag("-f", "--format", help="Format output using a Go template"),
          counts=(1, None))
 def volume_inspect_cmd(client: Client, opts) -> int:
-    found, status = [], 0
-    for name in opts.args:
-        try:
-            found.append(client.volumes.get(name).attrs)
-        except MinidockError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            status = 1
-    print_inspected(found, opts.format)
-    return status
+    return inspect_each(opts.args, client.volumes.get, opts.format, lambda name, e: f"Error response from daemon: {e}")
 
 
 @command("volume rm", "[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes",

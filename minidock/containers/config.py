@@ -62,11 +62,11 @@ class HostConfig(_Fields):
 
     __slots__ = ("NetworkMode", "PortBindings", "PublishAllPorts", "Memory", "PidsLimit", "NanoCpus",
                  "ReadonlyRootfs", "Init", "AutoRemove", "Binds", "Mounts", "Tmpfs", "RestartPolicy", "PidMode",
-                 "UTSMode", "CpuShares", "CpusetCpus", "ConsoleSize")
+                 "UTSMode", "CpuShares", "CpusetCpus", "ConsoleSize", "ExtraHosts")
     DEFAULTS = {"NetworkMode": "bridge", "PortBindings": {}, "PublishAllPorts": False, "ReadonlyRootfs": False,
                 "Init": False, "AutoRemove": False, "Binds": [], "Mounts": [], "Tmpfs": {},
                 "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "PidMode": "", "UTSMode": "", "CpuShares": 0, "CpusetCpus": "",
-                "ConsoleSize": None}
+                "ConsoleSize": None, "ExtraHosts": []}
 
 
 class ExecConfig(_Fields):

@@ -272,6 +272,7 @@ class Containers:
     def _lay_out(self, config: dict) -> None:
         """The container's directory: writable layer, /etc files, config and state."""
         from ..runtime.network import hosts_file
+        from . import endpoints
         d = self.dir(config["Id"])
         with self.store.temp_path() as tmp:
             tmp.mkdir()
@@ -282,7 +283,7 @@ class Containers:
                 from .unionfs import UnionView
                 UnionView([self.store.layer_dir(c) / "diff" for c in config["Layers"]]).flatten(tmp / "rootfs")
             (tmp / "hostname").write_text(config["Hostname"] + "\n")
-            (tmp / "hosts").write_text(hosts_file(config["Hostname"], None))
+            (tmp / "hosts").write_text(hosts_file(config["Hostname"], None, endpoints.extra_hosts(config)))
             (tmp / "resolv.conf").write_text("# no nameservers: this machine has no network beyond its own hosts\n")
             (tmp / "config.json").write_text(json.dumps(config, indent=1))
             (tmp / "state.json").write_text(json.dumps({"Status": "created", "ExitCode": 0, "Pid": 0,
@@ -539,9 +540,28 @@ def lifecycle_options(config: Config, host: HostConfig, image: dict, run_mode: s
     size = host.ConsoleSize
     if size and config.Tty and isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size):
         options["ConsoleSize"] = {"height": size[0], "width": size[1]}   # -t's terminal, sized from the start
+    if host.ExtraHosts:
+        options["ExtraHosts"] = checked_extra_hosts(host.ExtraHosts)
     if "uts" in shared:   # the host's name, as the container sees it
         options["Hostname"] = socket.gethostname()
     return options
+
+
+def checked_extra_hosts(entries) -> list[str]:
+    """``--add-host NAME:IP`` (or ``NAME=IP``), each checked: lines for the container's /etc/hosts."""
+    import ipaddress
+    checked = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        name, sep, address = str(entry).replace("=", ":", 1).partition(":")
+        try:
+            ipaddress.ip_address(address.strip("[]"))
+        except ValueError:
+            raise InvalidParameter(f"invalid IP address in add-host: {address!r} (minidock has no host-gateway)"
+                                   if sep else f"bad format for add-host: {entry!r} (want NAME:IP)") from None
+        if not name or any(ch.isspace() for ch in name):
+            raise InvalidParameter(f"bad format for add-host: {entry!r} (want NAME:IP)")
+        checked.append(f"{name}:{address.strip('[]')}")
+    return checked
 
 
 def checked_cpuset(text: str) -> str:

@@ -51,9 +51,15 @@ def plan(c, cid: str, config: dict) -> dict:
     return {"mode": "bridge", "segments": segments, "hosts": peers(c, cid, config)}
 
 
+def extra_hosts(config: dict) -> list[list[str]]:
+    """The container's ``--add-host`` entries as /etc/hosts lines ``[address, name]``."""
+    return [[address, name] for name, _, address in (h.partition(":") for h in config.get("ExtraHosts") or [])]
+
+
 def peers(c, cid: str, config: dict) -> list[list[str]]:
-    """``[address, name, aliases..., short ID]`` of every running container that shares a user network with ``cid``."""
-    lines = []
+    """The /etc/hosts lines after its own: its ``--add-host`` entries, then ``[address, name, aliases...,
+    short ID]`` of every running container that shares a user network with ``cid``."""
+    lines = extra_hosts(config)
     for name, endpoint in c.networks.attached(config).items():
         if name in BUILTIN:
             continue   # docker's default bridge resolves no names

@@ -107,11 +107,11 @@ def _options(req) -> dict:
     if network not in NETWORK_MODES:
         raise HTTPError(400, f"network mode {network!r} not supported by the builder: "
                              "want default, none, bridge or host")
-    for host in req.query.get("extrahosts", []):
-        for entry in filter(None, host.split(",")):
-            name, sep, address = entry.partition(":")
-            if not (name and sep and address):
-                raise HTTPError(400, f"invalid extra host {entry!r}: want HOST:IP")
+    extra_hosts = [entry for host in req.query.get("extrahosts", []) for entry in filter(None, host.split(","))]
+    for entry in extra_hosts:
+        name, sep, address = entry.partition(":")
+        if not (name and sep and address):
+            raise HTTPError(400, f"invalid extra host {entry!r}: want HOST:IP")
     _json_arg(req, "cachefrom", list)   # accepted: a local build's own cache is all minidock uses
     build_args = {k: v for k, v in _json_arg(req, "buildargs", dict).items() if v is not None}
     labels = _json_arg(req, "labels", dict)
@@ -119,7 +119,7 @@ def _options(req) -> dict:
         raise HTTPError(400, "buildargs and labels want string values")
     return {"tags": tags, "build_args": build_args,
             "no_cache": req.flag("nocache"), "target": req.arg("target") or None, "labels": labels,
-            "network_mode": NETWORK_MODES[network]}
+            "network_mode": NETWORK_MODES[network], "extra_hosts": tuple(extra_hosts)}
 
 
 def _json_arg(req, name: str, kind: type):

@@ -35,7 +35,7 @@ HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "Pu
                "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
                "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "RestartPolicy": "RestartPolicy",
                "PidMode": "PidMode", "UTSMode": "UTSMode", "CpuShares": "CpuShares", "CpusetCpus": "CpusetCpus",
-               "ConsoleSize": "ConsoleSize"}
+               "ConsoleSize": "ConsoleSize", "ExtraHosts": "ExtraHosts"}
 # accepted at these values too (Docker's own defaults, as the CLI sends them)
 HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
                                {"Type": "json-file"}, {"Type": ""}),
@@ -48,7 +48,7 @@ HOST_UNSUPPORTED = (
     "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
     "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "ContainerIDFile",
     "LogConfig", "VolumeDriver", "VolumesFrom", "Annotations", "CapAdd", "CapDrop",
-    "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links",
+    "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "GroupAdd", "IpcMode", "Cgroup", "Links",
     "OomScoreAdj", "Privileged", "SecurityOpt", "StorageOpt", "UsernsMode",
     "ShmSize", "Sysctls", "Runtime", "Isolation", "MaskedPaths", "ReadonlyPaths")
 
@@ -119,7 +119,7 @@ def create_config(body) -> tuple[Config, HostConfig, dict | None]:
                                   "Memory": int, "PidsLimit": int, "NanoCpus": int, "ReadonlyRootfs": bool,
                                   "Init": bool, "AutoRemove": bool, "Binds": list, "Mounts": list, "Tmpfs": dict,
                                   "RestartPolicy": dict, "PidMode": str, "UTSMode": str, "CpuShares": int,
-                                  "CpusetCpus": str})
+                                  "CpusetCpus": str, "ExtraHosts": list})
     # a bad -v, --mount or --tmpfs is the client's mistake (InvalidParameter: 400), found before anything is made
     requests_of(host.get("Binds"), host.get("Mounts"), host.get("Tmpfs"), config.get("Volumes"))
     asked = host.get("NetworkMode") or "default"
