@@ -100,18 +100,22 @@ class Containers:
         """The container's state, reconciled with what is really running."""
         state = self.raw_state(cid)
         if state["Status"] == "running" and not shim_alive(state):
-            # read again: a shim records the exit before it ends, so one that ended since our first
-            # read has said so by now; a state that still says running lost its shim for real
+            # read again, and judge by that: a shim records the exit before it ends, so one that
+            # ended since the first read has said so by now; still "running" means it died unheard
             state = self.raw_state(cid)
-        if state["Status"] == "running" and not shim_alive(state):
-            from ..runtime import shim
-            shim.release_resources(self.dir(cid))
-            state = self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
-                                     FinishedAt=rfc3339(time.time()), Pid=0,
-                                     Error="the container's shim is gone (killed, or the machine restarted)")
+            if state["Status"] == "running" and not shim_alive(state):
+                state = self._shim_gone(cid, state)
         if state.get("Paused") and state["Status"] != "running":  # it ended while paused (killed)
             state = self.write_state(cid, Paused=False)
         return state
+
+    def _shim_gone(self, cid: str, state: dict) -> dict:
+        """A container whose shim died without recording its exit (killed, a reboot): free it, say so."""
+        from ..runtime import shim
+        shim.release_resources(self.dir(cid))
+        return self.write_state(cid, Status="exited", ExitCode=state.get("ExitCode") or 255,
+                                FinishedAt=rfc3339(time.time()), Pid=0,
+                                Error="the container's shim is gone (killed, or the machine restarted)")
 
     def active(self, cid: str) -> dict:
         """The state of a container ``exec`` may enter: running, not paused (moby's getActiveContainer)."""
