@@ -11,15 +11,20 @@ import minidock
 from minidock.containers import container as ctr
 
 
+def running(tmp_path):
+    """A store with one container whose state says running under shim 4241: (engine, ID)."""
+    c = minidock.Client(tmp_path / "store").containers.containers
+    cid = "ab" * 32
+    c.dir(cid).mkdir(parents=True)
+    (c.dir(cid) / "state.json").write_text(json.dumps({"Status": "running", "ExitCode": 0, "Pid": 4242,
+                                                       "ShimPid": 4241, "ShimStart": 1}))
+    return c, cid
+
+
 @pytest.mark.parametrize("first_looks", [[], [True]], ids=["ends before our first look", "ends after it"])
 def test_an_exit_recorded_while_we_looked_is_not_a_dead_shim(tmp_path, monkeypatch, first_looks):
-    client = minidock.Client(tmp_path / "store")
-    c = client.containers.containers
-    cid = "ab" * 32
+    c, cid = running(tmp_path)
     d = c.dir(cid)
-    d.mkdir(parents=True)
-    (d / "state.json").write_text(json.dumps({"Status": "running", "ExitCode": 0, "Pid": 4242,
-                                              "ShimPid": 4241, "ShimStart": 1}))
     looks = list(first_looks)
 
     def shim_alive(state):
@@ -37,13 +42,7 @@ def test_an_exit_recorded_while_we_looked_is_not_a_dead_shim(tmp_path, monkeypat
 
 
 def test_a_shim_that_died_unheard_reads_as_gone(tmp_path, monkeypatch):
-    client = minidock.Client(tmp_path / "store")
-    c = client.containers.containers
-    cid = "cd" * 32
-    d = c.dir(cid)
-    d.mkdir(parents=True)
-    (d / "state.json").write_text(json.dumps({"Status": "running", "ExitCode": 0, "Pid": 4242,
-                                              "ShimPid": 4241, "ShimStart": 1}))
+    c, cid = running(tmp_path)
     monkeypatch.setattr(ctr, "shim_alive", lambda state: False)
     monkeypatch.setattr("minidock.runtime.shim.release_resources", lambda bundle: None)
     state = c.state(cid)
