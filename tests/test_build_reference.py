@@ -103,3 +103,80 @@ def test_the_same_copy_of_the_same_files_is_named_alike(daemon, dockerd, tmp_pat
     listing = "stat -c '%n %F %s %a %u:%g' /linked /into/link /d/link /globbed/link /d/sub/b /new /new/place"
     seen = [docker(d, "/usr/bin/docker", "run", "--rm", "compared", "sh", "-c", listing) for d in (daemon, dockerd)]
     assert seen[0].stdout == seen[1].stdout and seen[0].returncode == 0, (seen[0], seen[1])
+
+
+def _cache_from_session(d, context: Path, tmp_path: Path, tag: str) -> dict:  # noqa: F811
+    """Build ``tag``, save it, remove it (its steps' cache with it), load it back: an image with a history
+    and no build cache, as a pull gives; then build again without and with ``--cache-from``."""
+    def run(*args: str) -> str:
+        result = docker(d, "/usr/bin/docker", *args)
+        assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+        return result.stdout.decode()
+
+    def image_id(name: str) -> str:
+        return run("image", "inspect", "-f", "{{.Id}}", name).strip()
+
+    run("build", "-t", tag, str(context))
+    first = image_id(tag)
+    archive = tmp_path / f"{tag}-{id(d)}.tar"
+    run("save", "-o", str(archive), tag)
+    run("rmi", tag)
+    run("load", "-i", str(archive))
+    seen = {"plain": run("build", "-t", f"{tag}-plain", str(context)).count("Using cache")}
+    run("rmi", f"{tag}-plain")
+    seen["from"] = run("build", "--cache-from", tag, "-t", f"{tag}-again", str(context)).count("Using cache")
+    seen["same image"] = image_id(f"{tag}-again") == first
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("RUN echo two", "RUN echo changed"))
+    seen["edited"] = run("build", "--cache-from", tag, "-t", f"{tag}-edited", str(context)).count("Using cache")
+    history = run("history", "--no-trunc", "-q", f"{tag}-edited").split()
+    seen["shares"] = sum(layer in run("history", "--no-trunc", "-q", tag).split() for layer in history
+                         if layer != "<missing>")
+    dockerfile.write_text(dockerfile.read_text().replace("RUN echo changed", "RUN echo two"))
+    seen["unknown source"] = run("build", "--cache-from", "no-such-image", "-t", f"{tag}-none",
+                                 str(context)).count("Using cache")
+    return seen
+
+
+def test_cache_from_reuses_a_loaded_images_steps_as_dockerd(daemon, dockerd, tmp_path):  # noqa: F811
+    """``--cache-from``: a loaded image's steps are matched by its history (no build cache came with it);
+    a build of the same Dockerfile gives that very image; after an edited step, the steps before it are
+    reused; an unknown source is skipped.  The counts of "Using cache" are dockerd's."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "hello.txt").write_text("hello\n")
+    (context / "Dockerfile").write_text("FROM busybox\nENV GREETING=hi\nCOPY hello.txt /\nWORKDIR /work\n"
+                                        "RUN echo one > one\nRUN echo two > two\nCMD [\"cat\", \"/hello.txt\"]\n")
+    mine = _cache_from_session(daemon, context, tmp_path, "cachefrom")
+    theirs = _cache_from_session(dockerd, context, tmp_path, "cachefrom")
+    assert mine == theirs
+    assert mine["plain"] == 0 and mine["from"] == 6 and mine["same image"] and mine["edited"] == 4
+
+
+def _removed(d, context: Path, *flags: str) -> dict:  # noqa: F811
+    def run(*args: str) -> list[str]:
+        result = docker(d, "/usr/bin/docker", *args)
+        assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+        return result.stdout.decode().splitlines()
+
+    before = len(run("images", "-a", "-q"))
+    run("build", "-t", "removed", str(context))
+    built = len(run("images", "-a", "-q")) - before
+    lines = run("rmi", *flags, "removed")
+    left = len(run("images", "-a", "-q")) - before
+    run("image", "prune", "-f")
+    return {"built": built, "lines": [line.split(":")[0] for line in lines], "left": left}
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-prune",)], ids=["prune", "no-prune"])
+def test_rmi_deletes_a_builds_untagged_steps_unless_no_prune_as_dockerd(daemon, dockerd, tmp_path, flags):  # noqa: F811
+    """Docker's ``rmi`` deletes the image and its untagged parents (a build's steps), their layers with
+    them: one "Deleted" line for each image and each layer; ``--no-prune`` keeps the parents."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "hello.txt").write_text("hello\n")
+    (context / "Dockerfile").write_text("FROM busybox\nENV A=1\nRUN echo one > /one\nCOPY hello.txt /\n"
+                                        "RUN true\nCMD [\"sh\"]\n")
+    mine, theirs = _removed(daemon, context, *flags), _removed(dockerd, context, *flags)
+    assert mine == theirs
+    assert mine["left"] == (0 if not flags else mine["built"] - 1)

@@ -183,8 +183,31 @@ def test_rmi_refuses_an_image_with_children(client):
     images.add(image_config(top), tags=["child:1"], parent=parent)
     with pytest.raises(Conflict, match="dependent child images"):
         images.remove(parent, force=True)
-    images.remove("child:1")
+    images.remove("child:1", prune=False)   # --no-prune: the untagged parent stays
     assert images.remove(parent)[0] == ("Deleted", parent)
+
+
+def test_rmi_deletes_the_untagged_parents_nothing_else_needs(client):
+    """Docker's rule (``--no-prune`` off): a build's untagged steps go with the image, up to the first
+    parent that is tagged, has another child or is used by a container."""
+    layers = [small_layer("base"), small_layer("middle"), small_layer("top"), small_layer("other")]
+    add_layers(client, layers[:3])
+    images = client.images.images
+    base = images.add(image_config(layers[:1]), tags=["base:1"])
+    middle = images.add(image_config(layers[:2]), parent=base)
+    top = images.add(image_config(layers[:3]), tags=["top:1"], parent=middle)
+    lines = images.remove("top:1")
+    assert [what for what, _ in lines if what == "Untagged"] == ["Untagged"]
+    assert {top, middle} <= {subject for _, subject in lines} and base not in {s for _, s in lines}
+    assert [i.id for i in client.images.list(all=True) if i.id in (base, middle, top)] == [base]
+    # a parent with another child stays
+    add_layers(client, layers[:3])
+    add_layers(client, layers[:2] + layers[3:])
+    middle = images.add(image_config(layers[:2]), parent=base)
+    images.add(image_config(layers[:3]), tags=["top:1"], parent=middle)
+    images.add(image_config(layers[:2] + layers[3:]), tags=["other:1"], parent=middle)
+    images.remove("top:1")
+    assert middle in {i.id for i in client.images.list(all=True)}
 
 
 # -- prune and df -----------------------------------------------------------------------

@@ -123,9 +123,10 @@ class ImageCollection:
             recs = [r for r in recs if any(want(t) for t in r.tags)]
         return [Image(self.client, r) for r in recs]
 
-    def remove(self, image: str, force: bool = False) -> list[tuple[str, str]]:
-        """``rmi``: returns docker's ("Untagged"|"Deleted", name) lines."""
-        return self.images.remove(image, force=force)
+    def remove(self, image: str, force: bool = False, noprune: bool = False) -> list[tuple[str, str]]:
+        """``rmi``: returns docker's ("Untagged"|"Deleted", name) lines; ``noprune`` keeps the untagged
+        parents (a build's steps) that Docker deletes with an image."""
+        return self.images.remove(image, force=force, prune=not noprune)
 
     def prune(self, all: bool = False) -> dict:
         """Remove dangling images (``all``: every unused one) and unused layers, as docker-py's ``images.prune()``."""
@@ -243,8 +244,8 @@ class ImageCollection:
 def build(client, context, dockerfile: str, name: str, say=print, built=None, **options) -> str:
     """``docker build``: Docker's classic builder (``build/builder.py``) over ``client``'s store; the image ID.
 
-    ``options``: ``tags``, ``build_args``, ``no_cache``, ``target``, ``labels``, ``network_mode``
-    (``BuildOptions``); ``built(image_id)`` is told the ID before "Successfully built" is said.
+    ``options``: ``tags``, ``build_args``, ``no_cache``, ``target``, ``labels``, ``network_mode``,
+    ``extra_hosts``, ``cache_from`` (``BuildOptions``); ``built(image_id)`` is told the ID before "Successfully built" is said.
     """
     from ..build import builder  # only a build pays for importing the builder
     images = client.images.images

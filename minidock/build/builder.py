@@ -13,7 +13,8 @@ the others change only the config and add a history entry marked
   instruction (after variable expansion, with the build args it sees) and,
   for COPY/ADD, the content of what it copies are the same as in an earlier
   build (``ROOT/build-cache.json``).  So editing one file reruns exactly the
-  steps from its COPY on.
+  steps from its COPY on.  ``--cache-from IMAGE`` reuses the steps of an image built
+  elsewhere, matched by its history (``cachefrom.py``).
 * **Multi-stage**: ``FROM ... AS name`` starts a stage; ``COPY --from=name``
   copies from its result; only the last stage (or ``--target``) is tagged.
 * With ``SOURCE_DATE_EPOCH`` every timestamp is that time, so building the
@@ -42,6 +43,7 @@ from ..images.image import Images, check_depth
 from ..images.reference import parse
 from . import dockerfile as dfile
 from . import history, imageconfig
+from .cachefrom import Sources
 from .context import BuildError, Context, copy_into, sources_hash
 
 CACHE = "build-cache.json"
@@ -74,9 +76,11 @@ class StageState:
 
 
 # What ``docker build``'s flags (the Engine API's /build parameters t, buildargs, nocache, target,
-# labels, networkmode) ask of one build.  A RUN's network is "none" unless asked: this machine has none.
-BuildOptions = namedtuple("BuildOptions", "tags build_args no_cache target labels network_mode extra_hosts",
-                          defaults=((), {}, False, None, {}, "none", ()))
+# labels, networkmode, extrahosts, cachefrom) ask of one build.  A RUN's network is "none" unless asked:
+# this machine has none.
+BuildOptions = namedtuple("BuildOptions",
+                          "tags build_args no_cache target labels network_mode extra_hosts cache_from",
+                          defaults=((), {}, False, None, {}, "none", (), ()))
 
 
 class Builder:
@@ -89,6 +93,7 @@ class Builder:
         self.build_args, self.no_cache, self.target = dict(options.build_args), options.no_cache, options.target
         self.labels, self.say, self.network_mode = dict(options.labels), say, options.network_mode
         self.extra_hosts = list(options.extra_hosts)   # --add-host: in each RUN's /etc/hosts
+        self.sources = Sources(images, () if options.no_cache else options.cache_from)
         self.epoch = source_date_epoch()
         self.stages: dict[str, str] = {}       # stage name or index -> its image ID
         self.used_args: set[str] = set()
@@ -171,7 +176,8 @@ class Builder:
         if ins.cmd == "WORKDIR":
             return self._workdir(state, ins)
         text, change = self._metadata(state, ins)
-        return self._cached(state, ins, text, lambda: self._commit_config(state, text, change))
+        return self._cached(state, ins, text, lambda: self._commit_config(state, text, change),
+                            probe=lambda: self._configured(state, text, change))
 
     def _arg(self, state: StageState, ins: dfile.Instruction) -> StageState:
         """``ARG name[=default]``: --build-arg wins, then the default, then a same-named ARG before FROM."""
@@ -184,7 +190,8 @@ class Builder:
             else:
                 state.args[key] = default if default is not None else self.meta.get(key)
         text = "ARG " + " ".join(k if v is None else f"{k}={v}" for k, v in pairs)
-        return self._cached(state, ins, text, lambda: self._commit_config(state, text, lambda c: None))
+        return self._cached(state, ins, text, lambda: self._commit_config(state, text, lambda c: None),
+                            probe=lambda: self._configured(state, text, lambda c: None))
 
     def _metadata(self, state: StageState, ins: dfile.Instruction) -> tuple[str, Callable[[dict], None]]:
         """What a config-only instruction records in the history, and how it changes the config."""
@@ -228,21 +235,29 @@ class Builder:
     # -- images of each step ------------------------------------------------
 
     def _cached(self, state: StageState, ins: dfile.Instruction, text: str, make: Callable[[], StageState],
-                extra: str = "") -> StageState:
-        """Reuse the image an earlier build made for this same step on this same image, or make it."""
+                extra: str = "", probe: Callable[[], tuple[str, dict]] | None = None) -> StageState:
+        """Reuse the image an earlier build made for this same step on this same image, or one of
+        ``--cache-from``'s, or make it.  ``probe()``: the step's history line and its image's config, for
+        matching a cache-from source without running the step."""
         key = hashlib.sha256(json.dumps([state.image_id, text, extra, sorted(state.env().items())])
                              .encode()).hexdigest()
         cache = self.images.store.read_json(CACHE, {})
+        new = None
         if not self.no_cache and key in cache:
             try:
                 image_id = self.images.resolve(cache[key])
-                self.say(" ---> Using cache")
-                new = StageState(image_id, json.loads(self.images.store.read_blob(image_id)), dict(state.args),
-                                 state.cmd_set)
-                return new
+                config = json.loads(self.images.store.read_blob(image_id))
+                if not self.sources or self.sources.lead_to(config):
+                    self.say(" ---> Using cache")
+                    return StageState(image_id, config, dict(state.args), state.cmd_set)
             except MinidockError:
                 pass  # the cached image was removed since
-        new = make()
+        if self.sources and probe is not None:
+            found = self.sources.reuse(state.image_id, state.config, *probe())
+            if found:
+                self.say(" ---> Using cache")
+                new = StageState(*found, dict(state.args), state.cmd_set)
+        new = new or make()
         with self.images.store.lock():
             cache = self.images.store.read_json(CACHE, {})
             cache[key] = new.image_id
@@ -260,9 +275,14 @@ class Builder:
 
     def _commit_config(self, state: StageState, text: str, change: Callable[[dict], None]) -> StageState:
         """A new image: the same layers, the config changed, a history entry marked empty_layer."""
+        created_by, config = self._configured(state, text, change)
+        return self._add(state, config, created_by, empty=True)
+
+    def _configured(self, state: StageState, text: str, change: Callable[[dict], None]) -> tuple[str, dict]:
+        """A config-only step's history line and config (its shell the one the step leaves)."""
         config = json.loads(json.dumps(state.config))
         change(config.setdefault("config", {}))
-        return self._add(state, config, history.nop(config["config"].get("Shell") or DEFAULT_SHELL, text), empty=True)
+        return history.nop(config["config"].get("Shell") or DEFAULT_SHELL, text), config
 
     def _add(self, state: StageState, config: dict, created_by: str, empty: bool,
              diff_id: str | None = None) -> StageState:
@@ -286,7 +306,8 @@ class Builder:
         args = {k: v for k, v in state.args.items() if v is not None and k not in env_names}
         text = history.run_text(argv, args)
         build_env = [f"{k}={v}" for k, v in sorted(args.items())]
-        return self._cached(state, ins, text, lambda: self._run_container(state, argv, build_env, text))
+        return self._cached(state, ins, text, lambda: self._run_container(state, argv, build_env, text),
+                            probe=lambda: (text, json.loads(json.dumps(state.config))))
 
     def _run_container(self, state: StageState, argv: list[str], build_env: list[str], text: str) -> StageState:
         cfg = state.container_config
@@ -349,7 +370,8 @@ class Builder:
             created_by = history.nop_files(self._shell(state), history.copy_text(ins.cmd, ins.flags.get("chown"),
                                                                                  source, written))
             return self._cached(state, ins, text, lambda: self._lay_out_copy(state, ins, ctx_obj, picked, dest,
-                                                                              Path(tmp), created_by), extra=source)
+                                                                              Path(tmp), created_by), extra=source,
+                                probe=lambda: (created_by, json.loads(json.dumps(state.config))))
 
     def _source_root(self, ins: dfile.Instruction):
         """The tree a COPY reads: the context, or (``--from``) a stage's or an image's files, flattened."""
@@ -392,13 +414,17 @@ class Builder:
         word = self._expand(ins, ins.args[0], state.env())
         path = os.path.normpath(os.path.join(state.container_config.get("WorkingDir") or "/", word))
         text = f"WORKDIR {path}"
-        return self._cached(state, ins, text, lambda: self._make_workdir(state, path, text))
+        return self._cached(state, ins, text, lambda: self._make_workdir(state, path, text),
+                            probe=lambda: self._configured_workdir(state, path, text))
+
+    def _configured_workdir(self, state: StageState, path: str, text: str) -> tuple[str, dict]:
+        config = json.loads(json.dumps(state.config))
+        config.setdefault("config", {})["WorkingDir"] = path
+        return history.nop_files(self._shell(state), text), config
 
     def _make_workdir(self, state: StageState, path: str, text: str) -> StageState:
         from ..containers.unionfs import UnionView
-        config = json.loads(json.dumps(state.config))
-        config.setdefault("config", {})["WorkingDir"] = path
-        created_by = history.nop_files(self._shell(state), text)
+        created_by, config = self._configured_workdir(state, path, text)
         view = UnionView([self.images.store.layer_dir(c) / "diff" for c in self.images.record(state.image_id).chain_ids])
         found = view.lookup(path)
         if found is not None and found.kind == "dir":

@@ -32,6 +32,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
          flag("--network", default="none",
               help="Set the networking mode for the RUN instructions during build"),
          flag("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping (host:ip)"),
+         flag("--cache-from", action="append", default=[], help="Images to consider as cache sources"),
          counts=(1, 1), error_code=None)
 def build_cmd(client: Client, opts) -> None:
     """docker build exits 1 when the build fails, and with a failed RUN's own status (the error's ``code``)."""
@@ -54,7 +55,7 @@ def _build(client: Client, opts) -> None:
                          build_args=_pairs(opts.build_arg, "build-arg"), no_cache=opts.no_cache,
                          target=opts.target, labels=_pairs(opts.label, "label"),
                          network_mode="none" if opts.network == "default" else opts.network,
-                         extra_hosts=tuple(opts.add_host), say=say)
+                         extra_hosts=tuple(opts.add_host), cache_from=tuple(opts.cache_from), say=say)
     if opts.quiet:
         out(image_id)
 

@@ -79,7 +79,7 @@ def rmi_cmd(client: Client, opts) -> int:
     failed = 0
     for name in opts.args:
         try:
-            for what, which in client.images.remove(name, force=opts.force):
+            for what, which in client.images.remove(name, force=opts.force, noprune=opts.no_prune):
                 out(f"{what}: {which}")
         except MinidockError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)

@@ -350,17 +350,37 @@ class Images:
 
     # -- removing ---------------------------------------------------------
 
-    def remove(self, name: str, force: bool = False) -> list[tuple[str, str]]:
-        """``rmi``: untag, then delete when no tag is left; return docker's lines (each one an event too)."""
+    def remove(self, name: str, force: bool = False, prune: bool = True) -> list[tuple[str, str]]:
+        """``rmi``: untag, then delete when no tag is left, and (``prune``, unless ``--no-prune``) the
+        untagged parents nothing else needs; return docker's lines (each one an event too)."""
         with self.store.lock():
             image_id = self.resolve(name)
+            parent = self._index()["images"].get(image_id, {}).get("parent")
             lines = self._remove(name, image_id, force)
+            deleted = [image_id] if ("Deleted", image_id) in lines else []
+            while prune and deleted and parent:
+                gone, parent = parent, self._prunable_parent(parent)
+                if parent is False:
+                    break
+                lines += self._delete(gone, self._index())
+                deleted.append(gone)
         for what, subject in lines:
             if what == "Untagged":
                 self.emit("untag", image_id, subject)
-            elif subject == image_id:
-                self.emit("delete", image_id, image_id)
+        for gone in deleted:
+            self.emit("delete", gone, gone)
         return lines
+
+    def _prunable_parent(self, image_id: str) -> str | None | bool:
+        """Docker's ``rmi`` goes on up the parents (a build's steps) while each is untagged, with no other
+        child and no container (image_delete.go deletes a parent quietly, or keeps it on any conflict):
+        False when ``image_id`` stays, else its own parent (None at the top)."""
+        idx = self._index()
+        meta = idx["images"].get(image_id)
+        if (meta is None or image_id in idx["tags"].values() or image_id in idx["digests"].values()
+                or any(m.get("parent") == image_id for m in idx["images"].values()) or self.in_use(image_id)):
+            return False
+        return meta.get("parent")
 
     def _remove(self, name: str, image_id: str, force: bool) -> list[tuple[str, str]]:
         """The lines of ``rmi``, worked out and carried out under the lock (Docker's conflict rules)."""

@@ -112,14 +112,17 @@ def _options(req) -> dict:
         name, sep, address = entry.partition(":")
         if not (name and sep and address):
             raise HTTPError(400, f"invalid extra host {entry!r}: want HOST:IP")
-    _json_arg(req, "cachefrom", list)   # accepted: a local build's own cache is all minidock uses
+    cache_from = _json_arg(req, "cachefrom", list)
+    if not all(isinstance(name, str) for name in cache_from):
+        raise HTTPError(400, "invalid cachefrom: want a JSON array of image names")
     build_args = {k: v for k, v in _json_arg(req, "buildargs", dict).items() if v is not None}
     labels = _json_arg(req, "labels", dict)
     if not all(isinstance(v, str) for v in [*build_args.values(), *labels.values()]):
         raise HTTPError(400, "buildargs and labels want string values")
     return {"tags": tags, "build_args": build_args,
             "no_cache": req.flag("nocache"), "target": req.arg("target") or None, "labels": labels,
-            "network_mode": NETWORK_MODES[network], "extra_hosts": tuple(extra_hosts)}
+            "network_mode": NETWORK_MODES[network], "extra_hosts": tuple(extra_hosts),
+            "cache_from": tuple(cache_from)}
 
 
 def _json_arg(req, name: str, kind: type):

@@ -96,7 +96,7 @@ def tag(req, name: str) -> None:
 @route("DELETE", rf"/images/{NAME}")
 def remove(req, name: str) -> None:
     try:
-        lines = req.client.images.remove(name, force=req.flag("force"))
+        lines = req.client.images.remove(name, force=req.flag("force"), noprune=req.flag("noprune"))
     except NotFound:
         raise NotFound(f"No such image: {name}") from None
     req.reply_json([{kind: what} for kind, what in lines])
