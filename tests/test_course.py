@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from minidock import course
@@ -57,3 +60,35 @@ def test_a_cell_the_mode_allows_runs_whole_with_its_own_magic_and_its_errors(she
     assert shell.user_ns["x"] == 42
     failed = shell.run_cell("%%needs mount\n1 / 0\n")
     assert isinstance(failed.error_in_exec, ZeroDivisionError)
+
+
+def test_the_edition_picks_the_language_of_what_the_course_says(monkeypatch):
+    from minidock.course import lang
+    from minidock.course.exercises import Verdict
+    monkeypatch.setitem(lang._edition, "lang", None)
+    monkeypatch.delenv("MINIDOCK_COURSE_LANG", raising=False)
+    assert lang.say("yes", "是") == "yes" and Verdict(True, "x") == "✓ right: x"
+    monkeypatch.setenv("MINIDOCK_COURSE_LANG", "zh")
+    assert lang.say("yes", "是") == "是" and Verdict(False, "x") == "✗ 还不对：x"
+    lang.use("en")                      # what course.start(..., lang="en") does: it wins over the variable
+    assert lang.say("yes", "是") == "yes"
+    with pytest.raises(ValueError, match="no 'fr' edition"):
+        lang.use("fr")
+
+
+def test_a_chapter_works_in_its_own_directory_and_leaves_none(busybox_store, tmp_path, monkeypatch):
+    """Scratch files a chapter writes go to its working directory, beside its store, never into
+    notebooks/; ``finish`` goes back to the notebook's directory and removes it."""
+    notebook_dir = tmp_path / "notebooks"
+    notebook_dir.mkdir()
+    monkeypatch.chdir(notebook_dir)
+    monkeypatch.setenv("MINIDOCK_COURSE_DIR", str(tmp_path / "course"))
+    monkeypatch.delenv("COURSE_NOTEBOOK_DIR", raising=False)
+    for name in ("MINIDOCK_ROOT", "SOURCE_DATE_EPOCH", "COURSE_DOCS"):
+        monkeypatch.delenv(name, raising=False)
+    client = course.start("99-scratch")
+    work = tmp_path / "course" / "99-scratch.work"
+    assert os.getcwd() == str(work) and (Path(os.environ["COURSE_DOCS"]) / "minidock.bashrc").is_file()
+    Path("Dockerfile").write_text("FROM busybox\n")
+    course.finish(client)
+    assert os.getcwd() == str(notebook_dir) and not work.exists() and list(notebook_dir.iterdir()) == []

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from ..api.client import Client
+from .lang import use
 
 # 2023-11-14T22:13:20Z: the time every image made in a chapter claims
 # (reproducible-builds.org's SOURCE_DATE_EPOCH), so IDs do not depend on when
@@ -35,11 +36,15 @@ def course_root(chapter: str) -> Path:
     return Path(base) / chapter
 
 
-def start(chapter: str) -> Client:
-    """A fresh store for ``chapter`` with ``busybox:latest`` in it; the CLI uses it too."""
+def start(chapter: str, lang: str | None = None) -> Client:
+    """A fresh store for ``chapter`` with ``busybox:latest`` in it; the CLI uses it too.  ``lang``: the
+    edition ("en", "zh") the course speaks in (``lang.py``)."""
+    if lang is not None:
+        use(lang)
     root = course_root(chapter)
     _remove_containers(root)  # a chapter that stopped halfway may have left some running
     shutil.rmtree(root, ignore_errors=True)
+    _enter_workdir(root)
     os.environ["MINIDOCK_ROOT"] = str(root)          # for `!minidock ...` cells
     os.environ["SOURCE_DATE_EPOCH"] = str(COURSE_EPOCH)
     client = Client(root)
@@ -47,6 +52,31 @@ def start(chapter: str) -> Client:
     _register_needs()
     print(mode_line())
     return client
+
+
+def workdir(root: Path) -> Path:
+    """The chapter's scratch working directory, beside its store: the files a chapter writes (a
+    Dockerfile, a saved archive) go there, never into ``notebooks/``, and go with it at the end."""
+    return root.with_name(root.name + ".work")
+
+
+def _enter_workdir(root: Path) -> None:
+    """Make the chapter's working directory the notebook's, remembering where the notebook was
+    (``finish`` goes back); ``COURSE_DOCS`` names the repository's ``docs/`` for shell cells."""
+    if "COURSE_NOTEBOOK_DIR" not in os.environ:
+        os.environ["COURSE_NOTEBOOK_DIR"] = os.getcwd()
+    os.environ["COURSE_DOCS"] = str(Path(__file__).resolve().parents[2] / "docs")
+    work = workdir(root)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    os.chdir(work)
+
+
+def _leave_workdir(root: Path) -> None:
+    back = os.environ.pop("COURSE_NOTEBOOK_DIR", None)
+    if back and Path.cwd() == workdir(root):
+        os.chdir(back)
+    shutil.rmtree(workdir(root), ignore_errors=True)
 
 
 def mode_line() -> str:
@@ -128,13 +158,15 @@ _registries: list = []
 
 
 def finish(client: Client) -> None:
-    """Remove the chapter's containers, registry and store: the course leaves nothing behind."""
+    """Remove the chapter's containers, registry, store and working directory (going back to the
+    notebook's): the course leaves nothing behind."""
     while _registries:
         _registries.pop().stop()
     for name in ("REGISTRY", "MINIDOCK_REGISTRY_MIRROR", "MINIDOCK_CONFIG"):
         os.environ.pop(name, None)
     _remove_containers(client.store.root)
     shutil.rmtree(client.store.root, ignore_errors=True)
+    _leave_workdir(client.store.root)
 
 
 def _remove_containers(root: Path) -> None:

@@ -1,7 +1,7 @@
 """What every solution shares: the chapter's store, a shell line run as a `!` cell runs it, the ✓ it must get.
 
 The solutions run as plain scripts (``python notebooks/solutions/01-images.py``),
-with ``minidock`` on PATH; ``course.start`` points ``MINIDOCK_ROOT`` at the
+with ``minidock`` on PATH (``MINIDOCK_COURSE_LANG=zh``: the checkers speak Chinese); ``course.start`` points ``MINIDOCK_ROOT`` at the
 chapter's store, so the commands here and the Python ``client`` share it.
 """
 
@@ -39,7 +39,15 @@ def sh(command: str) -> str:
 
 
 def right(verdict) -> None:
-    """Print a checker's line; stop unless it says right."""
-    print(verdict)
+    """Print a checker's line, tagged with its exercise; stop unless it says right."""
+    print(f"[{verdict.exercise}] {verdict}")
     if not verdict.right:
         raise SystemExit(f"expected ✓ right, got: {verdict}")
+
+
+def not_yet(verdict) -> None:
+    """The same for a state that is not the exercise done (before it, or a wrong attempt): stop unless
+    the checker says not yet.  Each exercise's solution shows two of these before its ✓ (the tests count)."""
+    print(f"[{verdict.exercise}] {verdict}")
+    if verdict.right:
+        raise SystemExit(f"expected ✗ not yet, got: {verdict}")

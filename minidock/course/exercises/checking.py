@@ -28,13 +28,16 @@ from typing import Callable
 
 from ...api.client import Client
 from ...errors import MinidockError
+from ..lang import say
 
 
 class Verdict(str):
-    """One line, "✓ right: ..." or "✗ not yet: ..."; shown as itself in a notebook."""
+    """One line, "✓ right: ..." or "✗ not yet: ..." (中文版: "✓ 正确：..." or "✗ 还不对：..."); shown as
+    itself in a notebook."""
 
     def __new__(cls, right: bool, text: str):
-        verdict = super().__new__(cls, ("✓ right: " if right else "✗ not yet: ") + text)
+        mark = say("✓ right: ", "✓ 正确：") if right else say("✗ not yet: ", "✗ 还不对：")
+        verdict = super().__new__(cls, mark + text)
         verdict.right = right
         return verdict
 
@@ -82,18 +85,27 @@ def check(chapter: str, number: int, client: Client, **answers) -> Verdict:
     checker = CHECKERS.get((chapter, number))
     if checker is None:
         known = sorted(n for c, n in CHECKERS if c == chapter)
-        return Verdict(False, f"{chapter} has no exercise {number} (it has {known or 'none'})")
+        return Verdict(False, say(f"{chapter} has no exercise {number} (it has {known or 'none'})",
+                                  f"{chapter} 没有第 {number} 题（它有 {known or '无'}）"))
     names = list(inspect.signature(checker).parameters)[1:]
     unknown = sorted(set(answers) - set(names))
     if unknown:
-        return Verdict(False, f"this exercise takes no answer {', '.join(unknown)}= (it takes "
-                              f"{', '.join(n + '=' for n in names) or 'none'})")
+        takes = ', '.join(n + '=' for n in names)
+        return Verdict(False, say(f"this exercise takes no answer {', '.join(unknown)}= (it takes {takes or 'none'})",
+                                  f"这道题没有答案 {', '.join(unknown)}=（它要的是 {takes or '无'}）"))
+    verdict = _verdict(checker, client, answers)
+    verdict.exercise = number
+    return verdict
+
+
+def _verdict(checker: Callable[..., str], client: Client, answers: dict) -> Verdict:
     try:
         return Verdict(True, checker(client, **answers))
     except NotYet as wrong:
         return Verdict(False, str(wrong))
     except (MinidockError, OSError, ValueError, TypeError, KeyError) as error:
-        return Verdict(False, f"{error} (a name or an answer of the wrong kind?)")
+        return Verdict(False, say(f"{error} (a name or an answer of the wrong kind?)",
+                                  f"{error}（名字或答案的类型不对？）"))
 
 
 # -- helpers the checkers share --------------------------------------------------------------
@@ -102,8 +114,9 @@ def need(**answers) -> None:
     """Every answer given, or NotYet naming the missing ones."""
     missing = [name for name, value in answers.items() if value is None]
     if missing:
-        raise NotYet(f"fill in your answer{'s' if len(missing) > 1 else ''} "
-                     f"{', '.join(m + '=' for m in missing)} in the check cell")
+        fields = ', '.join(m + '=' for m in missing)
+        raise NotYet(say(f"fill in your answer{'s' if len(missing) > 1 else ''} {fields} in the check cell",
+                         f"请在检查单元格里填写答案 {fields}"))
 
 
 def image_or_hint(client: Client, name: str, hint: str):
@@ -111,7 +124,7 @@ def image_or_hint(client: Client, name: str, hint: str):
     try:
         return client.images.get(name)
     except MinidockError:
-        raise NotYet(f"there is no image {name} yet: {hint}") from None
+        raise NotYet(say(f"there is no image {name} yet: {hint}", f"还没有镜像 {name}：{hint}")) from None
 
 
 def container_or_hint(client: Client, name: str, hint: str):
@@ -119,7 +132,7 @@ def container_or_hint(client: Client, name: str, hint: str):
     try:
         return client.containers.get(name)
     except MinidockError:
-        raise NotYet(f"there is no container {name}: {hint}") from None
+        raise NotYet(say(f"there is no container {name}: {hint}", f"没有容器 {name}：{hint}")) from None
 
 
 def same_digest(answer, digest: str) -> bool:
