@@ -59,7 +59,8 @@ regen-notebooks: venv  ## re-execute every notebook (or CHAPTERS="01-images.ipyn
 	cd $(NOTEBOOKS) && for nb in $(CHAPTERS); do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False "$$nb" \
-	  && $(BIN)/jupyter nbconvert --coalesce-streams --inplace "$$nb" || exit 1; done
+	  && $(BIN)/jupyter nbconvert --coalesce-streams --inplace "$$nb" \
+	  && $(BIN)/python ../tools/tidy_notebooks.py "$$nb" || exit 1; done
 
 lab: setup  ## open the course in JupyterLab on 127.0.0.1, with the course's registry beside it
 	$(BIN)/minidock registry serve --addr $(REGISTRY_ADDR) & registry=$$!; \

@@ -111,9 +111,10 @@ def test_a_namespace_is_on_one_side_or_shared():
 
 def test_namespaces_dot_merges_the_cells_of_neighbours_in_one_namespace():
     dot = namespaces.namespaces_dot(sample_namespaces())
-    assert '<TD COLSPAN="3" BGCOLOR="palegreen">4026531837</TD>' in dot      # user: everyone's
+    assert '<TD COLSPAN="3" BGCOLOR="palegreen">4026531837 ⇔ shared</TD>' in dot      # user: everyone's
     assert '<TD COLSPAN="2" BGCOLOR="lightblue">4026531841</TD>' in dot      # mnt: the host's two
-    assert '<TD COLSPAN="2" BGCOLOR="palegreen">4026532203</TD>' in dot      # net: half and sh, across sides
+    assert '<TD COLSPAN="2" BGCOLOR="palegreen">4026532203 ⇔ shared</TD>' in dot      # net: half and sh, across sides
+    assert "(green): one namespace both sides are in" in dot   # the legend says it in words, not colour alone
     assert '<TD COLSPAN="1" BGCOLOR="khaki">4026532200</TD>' in dot
     assert dot.index(">mnt<") < dot.index(">net<") < dot.index(">user<")
     assert dot == namespaces.namespaces_dot(sample_namespaces())
@@ -288,3 +289,12 @@ def test_ancestry_follows_parents_to_pid_1(tmp_path):
 def test_ancestry_of_this_process_reaches_pid_1():
     chain = program_chain.ancestry(os.getpid())
     assert chain[0][0] == os.getpid() and chain[-1][0] == 1
+
+
+def test_a_picture_wider_than_the_page_is_scaled_down_whole():
+    from minidock.course.viz import dotlang
+    wide = '<svg width="1500pt" height="60pt"\n viewBox="0.00 0.00 1500.00 60.00">'
+    fitted = dotlang.fit_width(wide)            # 2,000 x 80 px: halved
+    assert fitted.startswith('<svg width="1000px" height="40px"') and 'viewBox="0.00 0.00 1500.00 60.00"' in fitted
+    narrow = '<svg width="600pt" height="60pt" viewBox="0 0 600 60">'   # 800 px: as it is
+    assert dotlang.fit_width(narrow) == narrow

@@ -69,6 +69,23 @@ def digraph(name: str, body: list[str], **attrs) -> str:
     return "\n".join(lines) + "\n"
 
 
+MAX_WIDTH_PX = 1000   # a picture no wider than the page of the notebook or the docs
+
+
+def fit_width(svg_text: str, max_px: int = MAX_WIDTH_PX) -> str:
+    """Scale an SVG wider than ``max_px`` down to it (dot gives its size in points, 3/4 of a CSS px);
+    its viewBox keeps the drawing whole, only its displayed size changes."""
+    import re
+    size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg_text)
+    if not size:
+        return svg_text
+    width, height = float(size[1]) * 4 / 3, float(size[2]) * 4 / 3
+    if width <= max_px:
+        return svg_text
+    scaled = f'<svg width="{max_px}px" height="{height * max_px / width:.0f}px"'
+    return svg_text[:size.start()] + scaled + svg_text[size.end():]
+
+
 def svg(dot: str):
     """The picture, for a notebook: a ``graphviz.Source``, which Jupyter shows as SVG.
 
@@ -81,5 +98,8 @@ def svg(dot: str):
         def __repr__(self) -> str:
             name = self.source.split('"')[1] if self.source.startswith('digraph "') else "graph"
             return f"<picture: {name}>"
+
+        def _repr_image_svg_xml(self) -> str:
+            return fit_width(super()._repr_image_svg_xml())
 
     return Picture(dot)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from ...api.system import NAMESPACES, namespaces_of
+from ..lang import say
 from . import dotlang
 
 TYPES = tuple(sorted(NAMESPACES))  # the ones minidock knows (time is left out: no runtime unshares it)
@@ -107,6 +108,8 @@ def namespaces_dot(data: NamespaceMap) -> str:
              _row([(p.label, 1, _colour(data, p.side)) for p in data.processes], "")]
     for ns_type in sorted({t for p in data.processes for t, _ in p.namespaces}):
         cells.append(_row(_runs(data, ns_type), ns_type))
+    # the legend in words and marks, not colour alone: a shared cell also says "shared"
+    cells.append(f'<TR><TD ALIGN="LEFT" COLSPAN="{len(data.processes) + 1}">{dotlang.escape(_legend())}</TD></TR>')
     table = dotlang.Html('<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">' + "".join(cells)
                          + "</TABLE>")
     return dotlang.digraph("namespaces", [dotlang.node("namespaces", shape="plain", label=table)])
@@ -117,9 +120,19 @@ def _runs(data: NamespaceMap, ns_type: str) -> list[tuple[object, int, str]]:
     by_inode = {(ns.type, ns.inode): ns for ns in data.namespaces}
     runs = []
     for inode, run in groupby(data.processes, key=lambda p: dict(p.namespaces).get(ns_type)):
-        colour = _colour(data, data.side_of(by_inode[ns_type, inode])) if inode else "white"
-        runs.append((inode or "", len(list(run)), colour))
+        side = data.side_of(by_inode[ns_type, inode]) if inode else ""
+        colour = _colour(data, side) if inode else "white"
+        runs.append((f"{inode} {_shared()}" if inode and side is None else inode or "", len(list(run)), colour))
     return runs
+
+
+def _shared() -> str:
+    return say("⇔ shared", "⇔ 共享")
+
+
+def _legend() -> str:
+    return say(f'one cell per namespace; "{_shared()}" (green): one namespace both sides are in; else each side\'s own',
+               f"每格一个名字空间；“{_shared()}”（绿色）：两边同在的一个名字空间；其余各归一边")
 
 
 def _colour(data: NamespaceMap, side: str | None) -> str:
