@@ -44,6 +44,23 @@ def test_the_mode_line_says_what_is_real(monkeypatch):
         in course.mode_line()
 
 
+def test_the_mode_line_in_the_chinese_edition(monkeypatch):
+    from minidock.course import lang
+    from minidock.runtime import mode
+    monkeypatch.setitem(lang._edition, "lang", "zh")
+    monkeypatch.setenv("MINIDOCK_MODE", "chroot-emulated")
+    assert "这里真实可用：没有任何隔离。" in course.mode_line() and "%%needs" in course.mode_line()
+    monkeypatch.setenv("MINIDOCK_MODE", "root")
+    assert course.mode_line() == ("运行模式：root（由 MINIDOCK_MODE 选定）。这里真实可用：pid、mount、uts、ipc、net、"
+                                  "cgroup 命名空间；overlayfs；cgroup 资源限制；网桥网络。")
+    from minidock.course.chapter import FEATURES_ZH, WHY_ZH
+    assert set(FEATURES_ZH) == {f for features in mode.ISOLATES.values() for f in features} - set(mode.NAMESPACES)
+    import inspect
+    import re
+    reasons = re.findall(r'return (?:forced|"[^"]+"), "([^"]+)"', inspect.getsource(mode.detect))
+    assert len(reasons) >= 5 and set(reasons) <= set(WHY_ZH)   # every reason detect() gives has its Chinese
+
+
 def test_a_cell_that_needs_what_the_mode_lacks_says_so_and_does_not_run(shell, monkeypatch, capsys):
     monkeypatch.setenv("MINIDOCK_MODE", "chroot-emulated")
     shell.run_cell("%%needs overlayfs, net\nran = True\n").raise_error()

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from ..api.client import Client
+from . import lang
 from .lang import use
 
 # 2023-11-14T22:13:20Z: the time every image made in a chapter claims
@@ -85,12 +86,27 @@ def mode_line() -> str:
     name, why = mode.detect()
     real = [feature for feature, used in mode.ISOLATES[name].items() if used]
     namespaces = [feature for feature in real if feature in mode.NAMESPACES]
+    if lang.current() == "zh":
+        real = ([f"{'、'.join(namespaces)} 命名空间"] if namespaces else []) + \
+            [FEATURES_ZH.get(f, f) for f in real if f not in mode.NAMESPACES]
+        line = f"运行模式：{name}（{WHY_ZH.get(why, why)}）。这里真实可用：{'；'.join(real) or '没有任何隔离'}。"
+        return line + ("" if name == "root" else "以 %%needs 开头的单元格会说明缺少什么，而不是运行。")
     real = ([f"{', '.join(namespaces)} namespaces"] if namespaces else []) + \
         [f for f in real if f not in mode.NAMESPACES]
     line = f"Run mode: {name} ({why}). Real here: {'; '.join(real) or 'no isolation at all'}."
     if name != "root":
         line += " Cells that begin with %%needs say what they lack instead of running."
     return line
+
+
+# the mode line's words in the Chinese edition (runtime/mode.py's reasons and features)
+WHY_ZH = {"chosen with MINIDOCK_MODE": "由 MINIDOCK_MODE 选定",
+          "uid 0 with CAP_SYS_ADMIN": "uid 0，具备 CAP_SYS_ADMIN",
+          "not root, but user namespaces are allowed": "不是 root，但允许用户命名空间",
+          "no root and no user namespaces; proot is installed": "没有 root，也没有用户命名空间；已安装 proot",
+          "no root and no user namespaces (install proot to run containers)":
+              "没有 root，也没有用户命名空间（安装 proot 才能运行容器）"}
+FEATURES_ZH = {"overlayfs": "overlayfs", "cgroup limits": "cgroup 资源限制", "bridge network": "网桥网络"}
 
 
 # what a cell may need beyond the mode's own isolation (runtime/mode.py's ISOLATES)

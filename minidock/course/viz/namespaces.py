@@ -132,7 +132,7 @@ def _shared() -> str:
 
 def _legend() -> str:
     return say(f'one cell per namespace; "{_shared()}" (green): one namespace both sides are in; else each side\'s own',
-               f"每格一个名字空间；“{_shared()}”（绿色）：两边同在的一个名字空间；其余各归一边")
+               f"每格一个命名空间；“{_shared()}”（绿色）：两边同在的一个命名空间；其余各归一边")
 
 
 def _colour(data: NamespaceMap, side: str | None) -> str:
