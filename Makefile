@@ -69,9 +69,10 @@ lab: setup  ## open the course in JupyterLab on 127.0.0.1, with the course's reg
 	  $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-docs: venv  ## the docs (chapters from their stored outputs, CLI and API reference), warnings as errors
+docs: venv  ## both books, English and Chinese (chapters from their stored outputs, CLI and API reference), warnings as errors
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
-	@echo "docs: docs/_build/html/index.html"
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs/zh docs/_build/html/zh
+	@echo "docs: docs/_build/html/index.html (中文版: docs/_build/html/zh/index.html)"
 
 bench: setup  ## every benchmark against the real peers (not tests); exits 1 if any target is not met
 	@status=0; for b in save_load commit run_latency registry build daemon; do \

@@ -27,11 +27,11 @@ shutil.copytree(DOCS.parent / "notebooks" / "solutions", DOCS / "chapters" / "so
 project = "minidock"
 author = "the minidock developers"
 extensions = ["myst_nb", "sphinx.ext.autodoc", "cliref", "layermap"]
-myst_enable_extensions = ["colon_fence"]
+myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"          # the chapters are rendered from their stored outputs (nbval checks those)
 nb_merge_streams = True
-exclude_patterns = ["_build", "chapters/solutions"]
+exclude_patterns = ["_build", "chapters/solutions", "zh"]   # zh/: the Chinese book, built on its own
 html_theme = "alabaster"
 html_title = "minidock: Docker, built and explained"
 autodoc_member_order = "bysource"
