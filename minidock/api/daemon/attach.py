@@ -20,6 +20,7 @@ import threading
 from ...containers import container as ctr
 from ...errors import Conflict, NotFound
 from ...runtime.stdcopy import EXIT, STDERR, STDOUT, FrameReader, frame
+from .. import detachkeys
 from . import websocket
 from .containers import MULTIPLEXED, NAME, RAW, client_gone, stream_names
 from .server import HTTPError, route, version_tuple
@@ -28,7 +29,7 @@ from .server import HTTPError, route, version_tuple
 @route("POST", rf"/containers/{NAME}/attach")
 def attach(req, name: str) -> None:
     c = req.client.containers.containers
-    cid = req.client.containers.containers.resolve(name)
+    cid = c.resolve(name)
     config = c.config(cid)
     stdin = req.flag("stdin") and config["OpenStdin"]
     streams = {STDOUT} if req.flag("stdout") else set()
@@ -43,8 +44,9 @@ def attach(req, name: str) -> None:
 def attach_ws(req, name: str) -> None:
     """dockerd's attach for browsers: the raw stream (never multiplexed) in WebSocket frames, binary from
     API 1.28 (text before, moby#28176); stdin, stdout and stderr are chosen from 1.42 on, all three before."""
+    keys = detachkeys.parse(req.arg("detachKeys"))    # dockerd checks them first: 400 if they are bad
     c = req.client.containers.containers
-    cid = req.client.containers.containers.resolve(name)
+    cid = c.resolve(name)
     config = c.config(cid)
     since_142 = version_tuple(req.api_version) >= (1, 42)
     stdin = (req.flag("stdin") if since_142 else True) and config["OpenStdin"]
@@ -55,7 +57,8 @@ def attach_ws(req, name: str) -> None:
         req.reply_json({"message": str(e)}, 400, e.headers)
         return
     opcode = websocket.BINARY if version_tuple(req.api_version) >= (1, 28) else websocket.TEXT
-    _attach(req, cid, _WebSocket(req, accept, opcode), stdin, streams, req.flag("logs"), req.flag("stream"))
+    detach = detachkeys.Sequence(keys) if config["Tty"] else None    # dockerd spots them with a TTY only
+    _attach(req, cid, _WebSocket(req, accept, opcode, detach), stdin, streams, req.flag("logs"), req.flag("stream"))
 
 
 def _attach(req, cid: str, channel, stdin: bool, streams: set, logs: bool, stream: bool) -> None:
@@ -120,8 +123,8 @@ class _WebSocket:
     """The ws attach's connection: ``101 Switching Protocols``, then each piece of output one frame
     (stdout and stderr alike: nothing says which); the client's data frames are the container's stdin."""
 
-    def __init__(self, req, accept: str, opcode: int):
-        self.req, self.accept, self.opcode = req, accept, opcode
+    def __init__(self, req, accept: str, opcode: int, detach: detachkeys.Sequence | None):
+        self.req, self.accept, self.opcode, self.detach = req, accept, opcode, detach
         self.reading = False                  # whether a thread reads the client's frames (``_pump``)
         self.listening = threading.Event()    # set once the client's frames are no longer read
 
@@ -150,17 +153,22 @@ class _WebSocket:
 
     def _pump(self, source: socket.socket | None, stdin: bool) -> None:
         """The client's frames until it closes (pings answered): their data to stdin with ``stdin``;
-        then hang up on the source, which ends the relay (a close ends the output too, RFC 6455 5.5.1)."""
+        then hang up on the source, which ends the relay (a close ends the output too, RFC 6455 5.5.1).
+        The detach keys, each in a frame of its own, hang up at once; the frames after are read, unused,
+        until the client answers the close that follows."""
         try:
             for data in self.ws.received():
-                if stdin:
+                if self.detach is not None:
+                    data, detached = self.detach.feed(data)
+                    if detached:
+                        stdin = False
+                        _hang_up(source)
+                if stdin and data:
                     with contextlib.suppress(OSError):
                         source.sendall(data)
         finally:
             self.listening.set()
-            if source is not None:
-                with contextlib.suppress(OSError):
-                    source.shutdown(socket.SHUT_RDWR)
+            _hang_up(source)
 
     def end(self) -> None:
         """The container ended (or the client left): close 1000, wait a moment for the client's close
@@ -171,6 +179,13 @@ class _WebSocket:
         self.listening.wait(2)
         with contextlib.suppress(OSError):
             self.req.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _hang_up(source: socket.socket | None) -> None:
+    """End the relay from the source's side (its ``recv`` returns b""): the client is gone or detached."""
+    if source is not None:
+        with contextlib.suppress(OSError):
+            source.shutdown(socket.SHUT_RDWR)
 
 
 def _await_start(req, cid: str, pending: socket.socket) -> tuple[socket.socket | None, bool]:
