@@ -71,14 +71,16 @@ def _attach(req, cid: str, channel, stdin: bool, streams: set, logs: bool, strea
     c.emit(cid, "attach")
     try:
         channel.open()
-        if logs:
-            channel.send([(STDOUT if name == "stdout" else STDERR, line)
-                          for name, line in ctr.log_entries(c, cid, streams=stream_names(streams))])
-        if stream and not running:
-            source, running = _await_start(req, cid, source)
-        if stream and source is not None:
-            relay(source, channel, streams, stdin)
-        channel.end()
+        try:
+            if logs:
+                channel.send([(STDOUT if name == "stdout" else STDERR, line)
+                              for name, line in ctr.log_entries(c, cid, streams=stream_names(streams))])
+            if stream and not running:
+                source, running = _await_start(req, cid, source)
+            if stream and source is not None:
+                relay(source, channel, streams, stdin)
+        finally:
+            channel.end()
     finally:
         if running:
             source.close()
