@@ -291,6 +291,39 @@ def test_detach_keys_end_the_attach_and_leave_the_container_running(tcp_daemon):
     assert (status, json.loads(body)) == (400, {"message": "Invalid detach keys (ctrl-xx) provided"})
 
 
+def _daemon_holds(daemon) -> tuple[int, int]:
+    """The daemon's threads and open files."""
+    pid = daemon.proc.pid
+    threads = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("Threads:"))
+    return threads, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.root
+def test_attaches_that_end_leave_no_thread_or_socket_behind(tcp_daemon):
+    api = _api(tcp_daemon)
+    quiet = _container(api, ["sleep", "60"])
+    api.start(quiet)
+    before = _daemon_holds(tcp_daemon)
+    for _ in range(3):                 # the client leaves a quiet container: the relay must not wait for output
+        conn = api.attach_socket(quiet, params={"stdout": 1, "stream": 1}, ws=True)
+        conn.settimeout(20)
+        conn.ping("x")
+        assert conn.recv_data(control_frame=True) == (ws.PONG, b"x")
+        conn.close()
+        cid = _container(api, ["echo", "done"])     # attached before its start: the session's way
+        conn = api.attach_socket(cid, params={"stdout": 1, "stream": 1}, ws=True)
+        conn.settimeout(20)
+        api.start(cid)
+        assert _until_close(conn) == ({ws.BINARY}, b"done\n", 1000)
+        conn.close()
+        api.wait(cid)
+        api.remove_container(cid)
+    deadline = time.monotonic() + 10
+    while _daemon_holds(tcp_daemon) != before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _daemon_holds(tcp_daemon) == before
+
+
 def _request(cid: str, headers: str, version: str = "v1.43") -> str:
     return (f"GET /{version}/containers/{cid}/attach/ws?stream=1&stdout=1&stdin=1 HTTP/1.1\r\nHost: docker\r\n"
             f"{headers}\r\n")
