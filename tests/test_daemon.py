@@ -40,9 +40,11 @@ class Daemon:
                         DOCKER_CONFIG=str(tmp / "docker-config"))
         self.proc = None
 
-    def start(self) -> Daemon:
+    def start(self, *hosts: str) -> Daemon:
+        """Listen on the unix socket, and on each of ``hosts`` too (``tcp://127.0.0.1:PORT``)."""
         self.log = open(self.dir / "daemon.log", "ab")
-        self.proc = subprocess.Popen(MINIDOCK + ["daemon", "-H", f"unix://{self.sock}", "--debug"],
+        more = [arg for host in hosts for arg in ("-H", host)]
+        self.proc = subprocess.Popen(MINIDOCK + ["daemon", "-H", f"unix://{self.sock}", *more, "--debug"],
                                      env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
         while not self._listening():   # the socket's file is there at bind(), a moment before listen()
@@ -83,9 +85,14 @@ class Daemon:
 
 @pytest.fixture
 def daemon(tmp_path):
+    yield from running_daemon(tmp_path)
+
+
+def running_daemon(tmp_path: Path, *hosts: str):
+    """A daemon over a fresh store with busybox (on the unix socket and ``hosts``); its containers removed after."""
     subprocess.run(MINIDOCK + ["bootstrap", "busybox"], env=dict(os.environ, MINIDOCK_ROOT=str(tmp_path / "store")),
                    check=True, capture_output=True)
-    d = Daemon(tmp_path).start()
+    d = Daemon(tmp_path).start(*hosts)
     yield d
     if d.proc.poll() is None:
         subprocess.run(MINIDOCK + ["rm", "-f", *_all_containers(d)], env=d.env, capture_output=True)

@@ -18,15 +18,23 @@ from test_daemon import daemon  # noqa: F401  (the fixture: a private minidock d
 pytestmark = [pytest.mark.root, pytest.mark.peers("docker")]
 
 
-def _hijacked(path: str, request: str) -> socket.socket:
+def response_head(path: str, request: str) -> tuple[bytes, socket.socket]:
+    """Send a raw request on the unix socket ``path``: the answer's status line and headers, and the
+    socket, to read on from where they end."""
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(path)
+    sock.settimeout(20)
     sock.sendall(request.encode())
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)
         assert chunk, head
         head += chunk
+    return head, sock
+
+
+def _hijacked(path: str, request: str) -> socket.socket:
+    head, sock = response_head(path, request)
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
 

@@ -14,6 +14,7 @@ import termios
 import tty as ttymod
 
 from ..api import containers as ctr
+from ..api import detachkeys
 from ..api.client import Client
 from ..api.containers import PS_HEADERS, FrameReader, create_config, parse_signal, ps_row
 from ..api.volumes import mounts_volume, parse_mount_flag
@@ -21,7 +22,6 @@ from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
 from .base import command, confirmed, each_named, filters, flag, formatted, out
 
-DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
 
 RUN_FLAGS = (
     flag("-d", "--detach", action="store_true", help="Run container in background and print container ID"),
@@ -303,7 +303,7 @@ def attach_cmd(client: Client, opts) -> int:
 
 def relay(c, cid: str, sock: socket.socket, stdin: bool, tty: bool, detach_keys: str | None) -> int | None:
     """Move bytes between our terminal and the shim; the exit code, or None after detaching."""
-    keys = parse_detach_keys(detach_keys)
+    keys = detachkeys.parse(detach_keys)
     sel = selectors.PollSelector()  # poll(2) takes a regular file as stdin (``< file``); epoll refuses it
     sel.register(sock, selectors.EVENT_READ, "sock")
     if stdin:
@@ -345,22 +345,6 @@ def relay(c, cid: str, sock: socket.socket, stdin: bool, tty: bool, detach_keys:
         if forward:
             forward()
         sock.close()
-
-
-def parse_detach_keys(spec: str | None) -> bytes:
-    """docker's --detach-keys: "ctrl-p,ctrl-q" (ctrl-a..z, @, [, \\, ], ^, _) or plain letters."""
-    if spec is None:
-        return DETACH_KEYS
-    keys = b""
-    for part in spec.split(","):
-        part = part.strip().lower()
-        if part.startswith("ctrl-") and len(part) == 6:
-            keys += bytes([ord(part[5].upper()) & 0x1F])
-        elif len(part) == 1:
-            keys += part.encode()
-        else:
-            raise UsageError(f"Invalid detach keys ({spec}) provided")
-    return keys
 
 
 def forward_signals(c, cid: str):

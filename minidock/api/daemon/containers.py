@@ -18,14 +18,13 @@ import signal
 import socket
 import struct
 import termios
-import threading
 import time
 
 from ...display import parse_rfc3339, rfc3339
 from ...errors import APIError, Conflict, ImageNotFound, NotFound
 from ...images import journal
 from ...images.reference import familiar
-from ...runtime.stdcopy import EXIT, STDERR, STDOUT, FrameReader, frame
+from ...runtime.stdcopy import STDERR, STDOUT, frame
 from .. import containers as api
 from ..volumes import container_mounts, mounts_volume
 from ...containers import container as ctr
@@ -263,102 +262,6 @@ def client_gone(sock: socket.socket) -> bool:
 
 # -- attach, resize, logs -------------------------------------------------------
 
-@route("POST", rf"/containers/{NAME}/attach")
-def attach(req, name: str) -> None:
-    c, sessions = _engine(req), req.daemon.sessions
-    cid = _resolve(req, name)
-    config = c.config(cid)
-    tty = config["Tty"]
-    stdin = req.flag("stdin") and config["OpenStdin"]
-    streams = {STDOUT} if req.flag("stdout") else set()
-    streams |= {STDERR} if req.flag("stderr") else set()
-    if not req.flag("stream", True) and not req.flag("logs"):
-        raise HTTPError(400, "attach: want stream=1 or logs=1")
-    running = c.state(cid)["Status"] == "running"
-    source = _shim_socket(req, cid) if running else sessions.pending(cid, stdin)
-    c.emit(cid, "attach")
-    conn = req.hijack(RAW if tty or version_tuple(req.api_version) < (1, 42) else MULTIPLEXED)
-    try:
-        if req.flag("logs"):
-            for stream, line in ctr.log_entries(c, cid, streams=_names(streams)):
-                conn.sendall(line if tty else frame(STDOUT if stream == "stdout" else STDERR, line))
-        if req.flag("stream", True) and not running:
-            source, running = _await_start(req, cid, source)
-        if req.flag("stream", True) and source is not None:
-            relay(req, source, conn, tty, streams, stdin)
-    finally:
-        if running:
-            source.close()
-        elif source is not None:
-            sessions.abandon(cid, source)
-
-
-def _await_start(req, cid: str, pending: socket.socket) -> tuple[socket.socket | None, bool]:
-    """Wait for the container to start: by this daemon (its session feeds ``pending``), or by someone
-    else (``minidock start``, another daemon): then from its shim. (source, whether from the shim)."""
-    c, sessions = _engine(req), req.daemon.sessions
-    while sessions.still_waiting(cid, pending):   # until this daemon's start takes it, or:
-        if client_gone(req.connection):
-            return pending, False
-        try:
-            started_elsewhere = c.state(cid)["Status"] == "running" and sessions.still_waiting(cid, pending)
-        except NotFound:
-            return pending, False
-        if not started_elsewhere:
-            sessions.changed(0.1)
-        else:
-            sessions.abandon(cid, pending)
-            try:
-                return _shim_socket(req, cid), True
-            except Conflict:    # it ended already: nothing more to relay
-                return None, False
-    return pending, False
-
-
-def _shim_socket(req, cid: str) -> socket.socket:
-    try:
-        return req.client.containers.get(cid).attach_socket()
-    except OSError:
-        raise Conflict(f"container {cid} is not running") from None
-
-
-def relay(req, source: socket.socket, conn: socket.socket, tty: bool, streams: set, stdin: bool) -> None:
-    """The shim's frames to the client (raw with a TTY, as frames without), the client's bytes to the
-    shim, until the container ends or the client leaves."""
-    if stdin:
-        threading.Thread(target=_pump_input, args=(req, source), daemon=True).start()
-    reader, ended = FrameReader(), False
-    while not ended:
-        try:
-            data = source.recv(65536)
-        except OSError:
-            data = b""
-        if not data:
-            break
-        out = []
-        for stream, payload in reader.feed(data):
-            if stream == EXIT:
-                ended = True
-            elif stream in streams:
-                out.append(payload if tty else frame(stream, payload))
-        try:
-            conn.sendall(b"".join(out))
-        except OSError:
-            break
-    with contextlib.suppress(OSError):
-        conn.shutdown(socket.SHUT_RDWR)
-
-
-def _pump_input(req, source: socket.socket) -> None:
-    while data := req.read_raw():
-        try:
-            source.sendall(data)
-        except OSError:
-            return
-    with contextlib.suppress(OSError):
-        source.shutdown(socket.SHUT_WR)
-
-
 @route("POST", rf"/containers/{NAME}/resize")
 def resize(req, name: str) -> None:
     c = _engine(req)
@@ -392,14 +295,14 @@ def logs(req, name: str) -> None:
         raise HTTPError(400, "Bad parameters: you must choose at least one stream")
     tty = c.config(cid)["Tty"]
     since, until = _time(req, "since"), _time(req, "until")
-    entries = ctr.log_entries(c, cid, streams=_names({STDOUT} if stdout else set()) + _names({STDERR} if stderr else set()),
+    entries = ctr.log_entries(c, cid, streams=stream_names({STDOUT} if stdout else set()) + stream_names({STDERR} if stderr else set()),
                               timestamps=req.flag("timestamps"),
                               tail=req.arg("tail") or "all", follow=req.flag("follow"), window=(since, until))
     req.stream((line if tty else frame(STDOUT if stream == "stdout" else STDERR, line)
                 for stream, line in entries), RAW if tty or version_tuple(req.api_version) < (1, 42) else MULTIPLEXED)
 
 
-def _names(streams: set) -> tuple[str, ...]:
+def stream_names(streams: set) -> tuple[str, ...]:
     return tuple(name for stream, name in ((STDOUT, "stdout"), (STDERR, "stderr")) if stream in streams)
 
 

@@ -16,7 +16,7 @@ import time
 from ...errors import MinidockError, UsageError
 from ...httpd import TCPServer, UnixServer
 from ..client import Client
-from . import archive, build, containers, events, execs, images, networks, resources, system, volumes  # noqa: F401  (they register their routes)
+from . import archive, attach, build, containers, events, execs, images, networks, resources, system, volumes  # noqa: F401  (they register their routes)
 from .server import LOOPBACK, Request
 from .sessions import Sessions
 

@@ -62,7 +62,7 @@ class Sessions:
         ours, theirs = socket.socketpair()
         with self.lock:
             clients = list(self.waiting.pop(cid, {}).values())
-            self.lock.notify_all()   # the attaches waiting for this start (containers._await_start)
+            self.lock.notify_all()   # the attaches waiting for this start (attach._await_start)
         try:
             state = containers.start(cid, attach=theirs)
         except BaseException:
