@@ -250,6 +250,11 @@ def test_the_explorer_in_chinese(zh):
     assert label.endswith(f"（宿主机 PID {os.getpid()}）")
 
 
+def test_the_explorer_lists_the_host_in_chinese(zh, client):
+    assert widgets.explorer_processes(client=client) == {
+        "容器": {}, "宿主机": {"init（宿主机 PID 1）": 1, f"这个 Jupyter 内核（宿主机 PID {os.getpid()}）": os.getpid()}}
+
+
 def test_the_explorer_says_who_shares_in_chinese(zh):
     sharing = widgets.Sharing(sample_namespaces(), {})
     lines = widgets.sharing_text(sharing, "half").splitlines()
@@ -284,3 +289,9 @@ def test_the_dashboard_buttons_in_chinese(zh, client, talker):
     talker.remove(force=True)
     buttons["停止 talker"].click()   # a stale button: the error names docker's verb, as the CLI does
     assert "minidock: stop talker: " in board.logs.value
+
+
+@pytest.mark.root
+def test_a_containers_layers_in_chinese(zh, talker):
+    labels = [label for _, label in layers.container_union(talker, "/etc").layers]
+    assert labels[-2:] == ["init 层：空的 /etc/hosts、/etc/hostname 等，留给挂载覆盖", "容器的可写层"]

@@ -247,7 +247,7 @@ def explorer_processes(pids=None, client=None) -> dict[str, dict[str, int]]:
         client = from_env()
     return {say("containers", "容器"): {_on_host(c.name, c.pid): c.pid for c in client.containers.list()},
             say("host", "宿主机"): {_on_host("init", 1): 1,
-                                    _on_host(say("this kernel", "本内核"), os.getpid()): os.getpid()}}
+                                    _on_host(say("this kernel", "这个 Jupyter 内核"), os.getpid()): os.getpid()}}
 
 
 def _on_host(name: str, pid: int) -> str:
@@ -282,9 +282,8 @@ def sharing_text(sharing: Sharing, label: str) -> str:
     lines = [label]
     for ns_type, name in names:
         with_ = [other for other in others if same[other].get(ns_type)]
-        lines.append(f"  {columns.ljust(name, width)}  " + (say(f"shared with {', '.join(with_)}",
-                                                               f"与 {'、'.join(with_)} 共享")
-                                                           if with_ else say("its own", "独有")))
+        who = say(f"shared with {', '.join(with_)}", f"与 {'、'.join(with_)} 共享") if with_ else say("its own", "独有")
+        lines.append(f"  {columns.ljust(name, width)}  {who}")
     return "\n".join(lines) + "\n"
 
 
