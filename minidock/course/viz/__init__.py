@@ -18,7 +18,9 @@ graphviz dot source, and ``svg(dot)`` shows that in Jupyter.
   that read afresh at every move or click, each with a text twin (``layer_slider_text``,
   ``dashboard_text``, ``namespace_explorer_text``) that is also its text/plain.
 
-``dotlang`` writes the dot text they share.
+``dotlang`` writes the dot text they share; ``text`` pads their columns by display width.
+What they say in their own words goes through ``course.lang.say``: the edition's language;
+Docker's words (commands, states, headings, fields, paths) stay as Docker prints them.
 """
 
 from .dotlang import svg

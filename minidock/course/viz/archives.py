@@ -17,7 +17,8 @@ import tarfile
 from dataclasses import dataclass
 
 from ...display import human_size
-from . import dotlang
+from ..lang import say
+from . import dotlang, text as columns
 
 KINDS = ("manifest", "config", "layer tar", "file")
 # docker-archive's and the OCI image layout's own files: they say what the archive holds
@@ -68,7 +69,7 @@ def _saved(tar: tarfile.TarFile, members: dict) -> tuple[list[Entry], list[tuple
     kinds: dict[str, tuple[str, str]] = {name: ("manifest", "") for name in DESCRIPTORS if name in members}
     links = []
     for image in images:
-        tags = ", ".join(image.get("RepoTags") or []) or "no tag"
+        tags = ", ".join(image.get("RepoTags") or []) or say("no tag", "没有标签")
         kinds[image["Config"]] = ("config", tags)
         links.append(("manifest.json", image["Config"], tags))
         links += [(image["Config"], layer, "") for layer in image["Layers"]]
@@ -90,7 +91,13 @@ def _layer_note(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
     with tarfile.open(fileobj=tar.extractfile(member)) as layer:
         names = layer.getnames()
     whiteouts = sum(os.path.basename(n).startswith(".wh.") for n in names)
-    return f"{len(names)} entries" + (f", {whiteouts} whiteout{'s' * (whiteouts != 1)}" if whiteouts else "")
+    return _entries(len(names)) + (say(f", {whiteouts} whiteout{'s' * (whiteouts != 1)}",
+                                       f"，其中 {whiteouts} 个 whiteout") if whiteouts else "")
+
+
+def _entries(count: int) -> str:
+    """"N entries": what a layer tar or an exported directory holds."""
+    return say(f"{count} entries", f"{count} 个条目")
 
 
 def _exported(members: dict) -> list[Entry]:
@@ -100,7 +107,7 @@ def _exported(members: dict) -> list[Entry]:
         top = name.split("/")[0]
         tops.setdefault(top + "/" if ("/" in name or m.isdir()) else top, []).append(m)
     return [Entry("file", top, sum(m.size for m in ms if m.isreg()),
-                  f"{len(ms)} entries" if len(ms) > 1 else "")
+                  _entries(len(ms)) if len(ms) > 1 else "")
             for top, ms in tops.items()]
 
 
@@ -110,20 +117,30 @@ def _shown(name: str) -> str:
 
 
 def _column(entries: list[Entry]) -> list[str]:
-    return [f"{_shown(e.name):<23}{human_size(e.size):>7}  {e.note}".rstrip() for e in entries] or ["-"]
+    return [f"{columns.ljust(_shown(e.name), 23)}{columns.rjust(human_size(e.size), 7)}  {e.note}".rstrip()
+            for e in entries] or ["-"]
+
+
+def kind_name(kind: str) -> str:
+    """One of ``KINDS`` in the edition's words ("manifest" stays: Docker's and the spec's own word)."""
+    return say(kind, {"manifest": "manifest", "config": "配置", "layer tar": "层 tar", "file": "文件"}[kind])
 
 
 def archives_text(a: Archive, b: Archive) -> str:
     """The text twin: the two archives side by side, one band of rows per kind, "-" where one has none."""
-    bands = [(kind, _column([e for e in a.entries if e.kind == kind]),
+    bands = [(kind_name(kind), _column([e for e in a.entries if e.kind == kind]),
               _column([e for e in b.entries if e.kind == kind])) for kind in KINDS]
     titles = [f"{x.name} ({x.made_by}, {human_size(x.size)})" for x in (a, b)]
-    width = max(len(cell) for cell in [titles[0], *(c for _, left, _ in bands for c in left)]) + 4
-    lines = [f"{'':<11}{titles[0]:<{width}}{titles[1]}"]
+    width = max(columns.width(cell) for cell in [titles[0], *(c for _, left, _ in bands for c in left)]) + 4
+    lines = [f"{'':<11}{columns.ljust(titles[0], width)}{titles[1]}"]
     for kind, left, right in bands:
         for n in range(max(len(left), len(right))):
             cells = (left[n] if n < len(left) else "", right[n] if n < len(right) else "")
-            lines.append(f"{kind if n == 0 else '':<11}{cells[0]:<{width}}{cells[1]}".rstrip())
+            lines.append(f"{columns.ljust(kind if n == 0 else '', 11)}{columns.ljust(cells[0], width)}{cells[1]}"
+                         .rstrip())
+    gloss = say("", "whiteout（白障）：层 tar 里名为 .wh.NAME 的空文件，表示删除下面各层的 NAME")
+    if gloss and any("whiteout" in e.note for x in (a, b) for e in x.entries):
+        lines += ["", gloss]  # once, for the English word the Chinese edition keeps
     return "\n".join(lines)
 
 

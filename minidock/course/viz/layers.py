@@ -25,13 +25,24 @@ import posixpath
 from dataclasses import dataclass
 
 from ...api.system import UnionView
-from . import dotlang
+from ..lang import say
+from . import dotlang, text as columns
 
-STYLE = {  # cell -> (text, background) in the picture
-    "top": ("{kind}", "palegreen"), "opaque": ("{kind}, opaque", "orange"),
-    "merged": ("{kind}, merged", "honeydew"), "shadowed": ("shadowed", "lightgrey"),
-    "hidden": ("hidden", "lightgrey"), "whiteout": ("whiteout", "salmon"), "": ("", "white"),
-}
+COLOUR = {"top": "palegreen", "opaque": "orange", "merged": "honeydew", "shadowed": "lightgrey",
+          "hidden": "lightgrey", "whiteout": "salmon", "": "white"}  # cell -> background in the picture
+
+
+def cell_text(cell: str, kind: str) -> str:
+    """What a cell of the picture says; "whiteout" stays as overlayfs and the OCI spec name it."""
+    kind = kind_name(kind)
+    return {"top": kind, "opaque": say(f"{kind}, opaque", f"{kind}，不透明"),
+            "merged": say(f"{kind}, merged", f"{kind}，合并"), "shadowed": say("shadowed", "被遮盖"),
+            "hidden": say("hidden", "被隐藏"), "whiteout": "whiteout", "": ""}[cell]
+
+
+def kind_name(kind: str) -> str:
+    """"file", "dir", "symlink" or "other", in the edition's words."""
+    return say(kind, {"file": "文件", "dir": "目录", "symlink": "符号链接", "other": "其他"}.get(kind, kind))
 
 
 @dataclass(frozen=True)
@@ -116,8 +127,9 @@ def container_union(container, prefix: str = "/") -> Union:
     view = container.client.containers.containers.view(container.id)
     labels = layer_labels(container.image)
     if len(view.layers) == len(labels) + 1:
-        labels += ["init: empty /etc/hosts, /etc/hostname, ... to mount over"]
-    return union_of(view, prefix, labels + ["the container's writable layer"])
+        labels += [say("init: empty /etc/hosts, /etc/hostname, ... to mount over",
+                       "init 层：空的 /etc/hosts、/etc/hostname 等，留给挂载覆盖")]
+    return union_of(view, prefix, labels + [say("the container's writable layer", "容器的可写层")])
 
 
 def layer_labels(image) -> list[str]:
@@ -126,22 +138,28 @@ def layer_labels(image) -> list[str]:
     steps = [h.get("created_by") or h.get("comment") or "" for h in history if not h.get("empty_layer")]
     diff_ids = image.record.diff_ids
     steps = steps if len(steps) == len(diff_ids) else [""] * len(diff_ids)
-    return [f"{d.removeprefix('sha256:')[:12]}  {_cut(s, 44)}".rstrip() for d, s in zip(diff_ids, steps)]
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return [f"{d.removeprefix('sha256:')[:12]}  {columns.cut(s, 44)}".rstrip() for d, s in zip(diff_ids, steps)]
 
 
 # -- the two renderings ---------------------------------------------------------
 
 def layers_text(data: Union) -> str:
     """The text twin: the layers, top first, then a tree of the paths and where each comes from."""
-    width = max(len(name) for name, _ in data.layers)
-    lines = ["layers, top first:"] + [f"  {name:<{width}}  {label}" for name, label in reversed(data.layers)]
-    tree = _tree(data) or [(data.prefix, "nothing here in any layer")]
-    column = max(len(branch) for branch, _ in tree) + 2
-    return "\n".join(lines + [""] + [f"{branch:<{column}}{what}" for branch, what in tree]) + "\n"
+    width = max(columns.width(name) for name, _ in data.layers)
+    lines = [say("layers, top first:", "各层，从上到下：")]
+    lines += [f"  {columns.ljust(name, width)}  {label}" for name, label in reversed(data.layers)]
+    tree = _tree(data) or [(data.prefix, say("nothing here in any layer", "哪一层在这里都没有东西"))]
+    column = max(columns.width(branch) for branch, _ in tree) + 2
+    lines += [""] + [f"{columns.ljust(branch, column)}{what}" for branch, what in tree]
+    return "\n".join(lines + _legend(data)) + "\n"
+
+
+def _legend(data: Union) -> list[str]:
+    """The Chinese edition names overlayfs's terms once, beside the English ones it keeps (none in English)."""
+    cells = {c for row in data.rows for c in row.cells}
+    legend = [say("", "whiteout（白障）：上层删除下层文件时留下的标记")] if "whiteout" in cells else []
+    legend += [say("", "opaque（不透明）目录：下层同名目录的内容不再透出")] if "opaque" in cells else []
+    return [""] + legend if any(legend) else []
 
 
 def _tree(data: Union) -> list[tuple[str, str]]:
@@ -172,14 +190,19 @@ def _where(row: Row, data: Union) -> str:
     having = {state: [n for n, c in zip(names, row.cells) if c == state] for state in set(row.cells)}
     if not row.visible:
         why, by = row.hidden_by
-        text = {"whiteout": f"whiteout in {by}", "opaque": f"opaque directory in {by}"}.get(why, f"covered in {by}")
-        return f"✗ {text} hides {', '.join(having.get('hidden', []))}"
+        hid, hid_zh = ", ".join(having.get("hidden", [])), "、".join(having.get("hidden", []))
+        text = {"whiteout": say(f"whiteout in {by} hides {hid}", f"层 {by} 的 whiteout 遮住 {hid_zh}"),
+                "opaque": say(f"opaque directory in {by} hides {hid}", f"层 {by} 的 opaque 目录遮住 {hid_zh}")}
+        return "✗ " + text.get(why, say(f"covered in {by} hides {hid}", f"层 {by} 的同名文件遮住 {hid_zh}"))
     top = (having.get("top") or having.get("opaque"))[0]
-    text = f"{row.kind:<4} {top}" + (" (opaque)" if "opaque" in having else "")
+    text = columns.ljust(kind_name(row.kind), 4) + say(f" {top}", f" 来自 {top}")
+    text += say(" (opaque)", "（opaque）") if "opaque" in having else ""
     if "merged" in having:
-        text += f", merged with {', '.join(reversed(having['merged']))}"
+        text += say(f", merged with {', '.join(reversed(having['merged']))}",
+                    f"，与 {'、'.join(reversed(having['merged']))} 合并")
     if "shadowed" in having:
-        text += f", hides {', '.join(reversed(having['shadowed']))}"
+        text += say(f", hides {', '.join(reversed(having['shadowed']))}",
+                    f"，遮住 {'、'.join(reversed(having['shadowed']))}")
     return text
 
 
@@ -187,8 +210,9 @@ def layers_dot(data: Union) -> str:
     """One table: a column per path, a row per layer (top first), what the container sees on top."""
     rel = [posixpath.relpath(r.path, data.prefix) if r.path != data.prefix else r.path for r in data.rows]
     head = "<TR><TD></TD>" + "".join(f"<TD><B>{dotlang.escape(p)}</B></TD>" for p in rel) + "</TR>"
-    seen = "<TR><TD ALIGN=\"LEFT\"><B>what is seen</B></TD>" + "".join(
-        _cell(r.kind if r.visible else "(gone)", "palegreen" if r.visible else "white") for r in data.rows) + "</TR>"
+    seen = f"<TR><TD ALIGN=\"LEFT\"><B>{dotlang.escape(say('what is seen', '看到的是'))}</B></TD>" + "".join(
+        _cell(kind_name(r.kind) if r.visible else say("(gone)", "（已不见）"), "palegreen" if r.visible else "white")
+        for r in data.rows) + "</TR>"
     rows = [head, seen]
     for i in reversed(range(len(data.layers))):
         name, label = data.layers[i]
@@ -197,12 +221,11 @@ def layers_dot(data: Union) -> str:
         rows.append("<TR>" + title + "".join(_cell(*_style(r, i)) for r in data.rows) + "</TR>")
     table = dotlang.Html('<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">' + "".join(rows) + "</TABLE>")
     return dotlang.digraph("layers", [dotlang.node("union", shape="plain", label=table)],
-                           label=f"{data.prefix} through the layers", labelloc="t")
+                           label=say(f"{data.prefix} through the layers", f"{data.prefix} 在各层中"), labelloc="t")
 
 
 def _style(row: Row, i: int) -> tuple[str, str]:
-    text, colour = STYLE[row.cells[i]]
-    return text.format(kind=row.kind), colour
+    return cell_text(row.cells[i], row.kind), COLOUR[row.cells[i]]
 
 
 def _cell(text: str, colour: str) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import dotlang
+from ..lang import say
+from . import dotlang, text as columns
 
 STATES = ("created", "running", "exited", "removed")
 IMAGE = "image"  # where every container starts: not a state of the container
@@ -40,7 +41,8 @@ class Lifecycle:
 def state_machine(current: str | None = None) -> Lifecycle:
     """The lifecycle with ``current`` highlighted ("created", "running", "exited" or "removed")."""
     if current is not None and current not in STATES:
-        raise ValueError(f"unknown state {current!r}; the states are {', '.join(STATES)}")
+        raise ValueError(say(f"unknown state {current!r}; the states are {', '.join(STATES)}",
+                             f"没有 {current!r} 这个状态；状态有 {', '.join(STATES)}"))
     return Lifecycle(STATES, TRANSITIONS, current)
 
 
@@ -54,22 +56,33 @@ def lifecycle_of(client, name: str) -> Lifecycle:
         return state_machine("removed")
 
 
+def _name(state: str) -> str:
+    """A state as Docker prints it in both editions; the image, which is not a state, in the edition's words."""
+    return say(IMAGE, "镜像") if state == IMAGE else state
+
+
+def _commands(commands: str) -> str:
+    """An edge's label: Docker's commands as they are, "the program ends" in the edition's words."""
+    return commands.replace("the program ends", say("the program ends", "程序结束"))
+
+
 def lifecycle_text(data: Lifecycle) -> str:
     """The text twin: the states (the current one in [brackets]), then one line per edge."""
     states = ", ".join(f"[{s}]" if s == data.current else s for s in data.states)
-    width = max(len(a) for a, _, _ in data.transitions)
-    edges = [f"{a:<{width}} --{cmd}--> {b}" for a, b, cmd in data.transitions]
-    return "\n".join([f"states: {states}", *edges]) + "\n"
+    width = max(columns.width(_name(a)) for a, _, _ in data.transitions)
+    edges = [f"{columns.ljust(_name(a), width)} --{_commands(cmd)}--> {b}" for a, b, cmd in data.transitions]
+    return "\n".join([say(f"states: {states}", f"状态：{states}"), *edges]) + "\n"
 
 
 def lifecycle_dot(data: Lifecycle) -> str:
     """The state machine as a graph, the current state filled."""
-    body = [dotlang.node(IMAGE, shape="box", style="rounded,dashed")]
+    label = _name(IMAGE)
+    body = [dotlang.node(IMAGE, shape="box", style="rounded,dashed", label=None if label == IMAGE else label)]
     for state in data.states:
         now = state == data.current
         body.append(dotlang.node(state, shape="doublecircle" if state == "removed" else "ellipse",
                                  style="filled" if now else None, fillcolor="gold" if now else None,
                                  penwidth="2" if now else None))
     for a, b, cmd in data.transitions:
-        body.append(dotlang.edge(a, b, label=cmd))
+        body.append(dotlang.edge(a, b, label=_commands(cmd)))
     return dotlang.digraph("lifecycle", body, rankdir="LR")

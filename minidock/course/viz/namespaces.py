@@ -16,7 +16,7 @@ from itertools import groupby
 
 from ...api.system import NAMESPACES, namespaces_of
 from ..lang import say
-from . import dotlang
+from . import dotlang, text as columns
 
 TYPES = tuple(sorted(NAMESPACES))  # the ones minidock knows (time is left out: no runtime unshares it)
 
@@ -73,7 +73,7 @@ def group(sides: tuple[str, ...], processes: tuple[Process, ...]) -> NamespaceMa
     """Group the processes by the inode of each of their namespaces (labels must differ)."""
     labels = [p.label for p in processes]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"give every process its own label: {labels}")
+        raise ValueError(say(f"give every process its own label: {labels}", f"每个进程要有自己的标签：{labels}"))
     members: dict[tuple[str, int], list[str]] = {}
     for p in processes:
         for ns_type, inode in p.namespaces:
@@ -92,9 +92,10 @@ def shared(data: NamespaceMap, a: str, b: str) -> dict[str, bool]:
 
 def namespaces_text(data: NamespaceMap) -> str:
     """The text twin, like ``lsns``: one line per namespace with the processes in it."""
-    width = max(len(ns.name) for ns in data.namespaces)
-    lines = [f"{'NS':<{width}}  PROCESSES"]
-    lines += [f"{ns.name:<{width}}  {', '.join(ns.members)}" for ns in data.namespaces]
+    width = max(columns.width(ns.name) for ns in data.namespaces)
+    lines = [f"{columns.ljust('NS', width)}  {say('PROCESSES', '进程')}"]  # NS: lsns's own heading
+    lines += [f"{columns.ljust(ns.name, width)}  {say(', '.join(ns.members), '、'.join(ns.members))}"
+              for ns in data.namespaces]
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..lang import say
 from . import dotlang
 
 
@@ -75,14 +76,21 @@ def _endpoint(container, on_bridge: set[str]) -> Endpoint | None:
 
 def network_text(data: Network) -> str:
     """The text twin: a tree from the bridge down to each container's interface."""
-    lines = [f"{data.bridge}  {data.gateway}  (the bridge, on the host)"]
+    lines = [f"{data.bridge}  {data.gateway}  " + say("(the bridge, on the host)", "（网桥，在宿主机上）")]
     for i, e in enumerate(data.endpoints):
         last = i == len(data.endpoints) - 1
-        cable = "==" if e.plugged else "  (not on the bridge)  =="
+        cable = "==" if e.plugged else say("  (not on the bridge)  ==", "  （不在网桥上）  ==")
         lines.append(f"{'└──' if last else '├──'} {e.host_end} {cable} {e.interface}  {e.address}  "
-                     f"{e.mac}  in {e.container}")
-        lines += [f"{'    ' if last else '│   '}    published: {port}" for port in e.ports]
+                     f"{e.mac}  " + say(f"in {e.container}", f"在 {e.container} 中"))
+        lines += [f"{'    ' if last else '│   '}    " + say(f"published: {port}", f"发布端口：{port}") for port in e.ports]
+    if data.endpoints and _gloss():
+        lines.append(_gloss())
     return "\n".join(lines) + "\n"
+
+
+def _gloss() -> str:
+    """What the Chinese edition says once of the English term it keeps ("" in the English edition)."""
+    return say("", "veth pair（虚拟网卡对）：一根两头的网线，一头插在网桥上，另一头在容器里改名为 eth0")
 
 
 def network_dot(data: Network) -> str:
@@ -93,14 +101,17 @@ def network_dot(data: Network) -> str:
     for e in data.endpoints:
         veth, eth0 = f"veth:{e.container}", f"eth0:{e.container}"
         host.append(dotlang.node(veth, label=e.host_end, shape="box"))
-        body += dotlang.cluster(e.container, f"{e.container} (own network namespace)",
+        body += dotlang.cluster(e.container, say(f"{e.container} (own network namespace)",
+                                                 f"{e.container}（自己的网络名字空间）"),
                                 [dotlang.node(eth0, label=f"{e.interface}\n{e.address}\n{e.mac}", shape="box",
                                               style="filled", fillcolor="khaki")])
         if e.plugged:
-            edges.append(dotlang.edge("bridge", veth, arrowhead="none", label="port"))
+            edges.append(dotlang.edge("bridge", veth, arrowhead="none", label=say("port", "网桥端口")))
         edges.append(dotlang.edge(veth, eth0, dir="both", penwidth="2", label="veth pair"))
         for port in e.ports:
             listener, _, target = port.partition(" -> ")
             host.append(dotlang.node(f"port:{port}", label=listener, shape="cds"))
-            edges.append(dotlang.edge(f"port:{port}", eth0, style="dashed", label=f"proxy to {target}"))
-    return dotlang.digraph("network", dotlang.cluster("host", "host", host) + body + edges)
+            edges.append(dotlang.edge(f"port:{port}", eth0, style="dashed",
+                                      label=say(f"proxy to {target}", f"代理转发到 {target}")))
+    return dotlang.digraph("network", dotlang.cluster("host", say("host", "宿主机"), host) + body + edges,
+                           label=(_gloss() if data.endpoints else "") or None)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from ...display import human_size
 from ...api.registry import Registry
-from . import dotlang
+from ..lang import say
+from . import dotlang, text as columns
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,28 @@ def _short(digest: str) -> str:
     return digest.split(":")[-1][:12]
 
 
+def _blob(kind: str) -> str:
+    """"config" or "layer", in the edition's words (``manifest`` stays: Docker's and the spec's own word)."""
+    return say(kind, {"config": "配置", "layer": "层"}[kind])
+
+
 def registry_text(data: list[Tagged]) -> str:
     """The text twin: one block per tag, then how many manifests name each layer."""
     lines = []
+    width = max(columns.width(_blob(kind)) for kind in ("config", "layer"))
     for t in data:
         lines.append(f"{t.repository}:{t.tag} -> manifest {_short(t.manifest)}")
-        lines.append(f"    config {_short(t.config[0])}  {human_size(t.config[1])}")
-        lines += [f"    layer  {_short(d)}  {human_size(size)}" for d, size in t.layers]
+        lines.append(f"    {columns.ljust(_blob('config'), width)} {_short(t.config[0])}  {human_size(t.config[1])}")
+        lines += [f"    {columns.ljust(_blob('layer'), width)} {_short(d)}  {human_size(size)}" for d, size in t.layers]
     users: dict[str, set[str]] = {}
     for t in data:
         for d, _ in t.layers:
             users.setdefault(d, set()).add(t.manifest)
     shared = sorted(d for d, manifests in users.items() if len(manifests) > 1)
-    lines.append("layers named by more than one manifest: " + (", ".join(_short(d) for d in shared) or "none"))
-    return "\n".join(lines)
+    lines.append(say("layers named by more than one manifest: ", "被不止一个 manifest 引用的层：")
+                 + (", ".join(_short(d) for d in shared) or say("none", "没有")))
+    gloss = say("", "manifest（清单）：按 digest 列出一个镜像的配置和各层")  # once, for the English word kept
+    return "\n".join(lines + ([gloss] if gloss and data else []))
 
 
 def registry_dot(data: list[Tagged]) -> str:
@@ -85,6 +94,6 @@ def registry_dot(data: list[Tagged]) -> str:
         body.append(dotlang.edge(manifest, t.config[0], style="dashed"))
         body += [dotlang.edge(manifest, d) for d, _ in t.layers]
     for digest, (kind, size) in sorted(blobs.items()):
-        body.append(dotlang.node(digest, label=f"{kind} {_short(digest)}\n{human_size(size)}",
+        body.append(dotlang.node(digest, label=f"{_blob(kind)} {_short(digest)}\n{human_size(size)}",
                                  shape="box" if kind == "layer" else "ellipse"))
     return dotlang.digraph("registry", body, rankdir="LR")

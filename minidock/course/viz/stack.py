@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import dotlang
+from ..lang import say
+from . import dotlang, text as columns
 
 
 @dataclass(frozen=True)
@@ -44,25 +45,48 @@ DOCKER_CHAIN = (
 )
 
 
+CHINESE = {  # the chain's prose in the Chinese edition; programs, paths and protocols keep their names
+    "docker CLI, docker-py (or the minidock CLI)": "docker CLI、docker-py（或 minidock CLI）",
+    "turns a command line into Engine API requests": "把命令行变成 Engine API 请求",
+    "you": "你",
+    "serves the Engine API: images, containers, exec, logs, events": "提供 Engine API：镜像、容器、exec、日志、事件",
+    "HTTP on a unix socket": "unix 套接字上的 HTTP",
+    "keeps each container's record and state; creates, starts, stops, removes":
+        "保存每个容器的记录和状态；创建、启动、停止、删除容器",
+    "gRPC (minidock: a Python call)": "gRPC（minidock：一次 Python 调用）",
+    "one per container: its parent, holds its stdio and logs, records its exit":
+        "每个容器一个：当它的父进程，握着它的标准输入输出和日志，记下它的退出码",
+    "fork and exec, then its own socket": "fork 加 exec，之后经它自己的套接字",
+    "makes namespaces, cgroup and root filesystem, then execs the program":
+        "建好名字空间、cgroup 和根文件系统，再 exec 容器的程序",
+    "a command the shim runs": "shim 运行的一条命令",
+}
+
+
+def _said(text: str) -> str:
+    """A part's prose in the edition's words (a part not in ``CHINESE`` keeps its own)."""
+    return say(text, CHINESE.get(text, text))
+
+
 def chain_text(parts: tuple[Part, ...] = DOCKER_CHAIN) -> str:
     """The text twin: one row a part, top (the client) to bottom (the runtime)."""
-    rows = [("Docker", "minidock", "reached by", "does")]
-    rows += [(p.docker, p.minidock, p.reached_by, p.job) for p in parts]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip()
-                     for a, b, c, d in rows)
+    rows = [("Docker", "minidock", say("reached by", "上一层怎样调用它"), say("does", "做什么"))]
+    rows += [(p.docker, _said(p.minidock), _said(p.reached_by), _said(p.job)) for p in parts]
+    widths = [max(columns.width(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(f"{columns.ljust(a, widths[0])}  {columns.ljust(b, widths[1])}  {columns.ljust(c, widths[2])}  "
+                     f"{d}".rstrip() for a, b, c, d in rows)
 
 
 def chain_dot(parts: tuple[Part, ...] = DOCKER_CHAIN) -> str:
     """Docker's programs in a column, each arrow labelled with how it is reached; minidock's part beside each."""
     body = []
     for n, p in enumerate(parts):  # blue: Docker's program; yellow: minidock's part, on the same row
-        body.append(dotlang.node(f"d{n}", label=f"{p.docker}\n{p.job}", shape="box", style="filled",
+        body.append(dotlang.node(f"d{n}", label=f"{p.docker}\n{_said(p.job)}", shape="box", style="filled",
                                  fillcolor="lightblue"))
-        body.append(dotlang.node(f"m{n}", label=p.minidock, shape="box", style="filled", fillcolor="lightyellow"))
+        body.append(dotlang.node(f"m{n}", label=_said(p.minidock), shape="box", style="filled", fillcolor="lightyellow"))
     for n, p in enumerate(parts):
         if n:
-            body.append(dotlang.edge(f"d{n - 1}", f"d{n}", label=p.reached_by))
+            body.append(dotlang.edge(f"d{n - 1}", f"d{n}", label=_said(p.reached_by)))
             body.append(dotlang.edge(f"m{n - 1}", f"m{n}", style="invis"))
         body.append(dotlang.edge(f"d{n}", f"m{n}", style="dashed", arrowhead="none", constraint="false"))
         body.append(dotlang.same_rank([f"d{n}", f"m{n}"]))

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...display import human_size
-from . import dotlang
+from ..lang import say
+from . import dotlang, text as columns
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,11 @@ def steps_text(steps: list[Step], width: int = 60) -> str:
     """The text twin: one line a step, a layer marked with its size, config-only steps with "-"."""
     lines = []
     for s in steps:
-        what = s.created_by if len(s.created_by) <= width else s.created_by[: width - 1] + "…"
-        lines.append(f"{s.image:<12}  {human_size(s.size) if s.layer else '-':>8}  {what}")
+        size = human_size(s.size) if s.layer else "-"
+        lines.append(f"{columns.ljust(s.image, 12)}  {columns.rjust(size, 8)}  {columns.cut(s.created_by, width)}")
     layers = sum(s.layer for s in steps)
-    lines.append(f"{len(steps)} steps, {layers} of them filesystem layers")
+    lines.append(say(f"{len(steps)} steps, {layers} of them filesystem layers",
+                     f"{len(steps)} 步，其中 {layers} 步产生了文件系统层"))
     return "\n".join(lines)
 
 
@@ -51,8 +53,8 @@ def steps_dot(steps: list[Step], width: int = 48) -> str:
     """A chain from the oldest step down: layers as solid boxes, config-only steps dashed."""
     body = []
     for n, s in enumerate(steps):
-        text = s.created_by if len(s.created_by) <= width else s.created_by[: width - 1] + "…"
-        label = f"{text}\n{s.image}  {human_size(s.size) if s.layer else 'config only'}"
+        size = human_size(s.size) if s.layer else say("config only", "只改配置")
+        label = f"{columns.cut(s.created_by, width)}\n{s.image}  {size}"
         body.append(dotlang.node(f"step{n}", label=label, shape="box",
                                  style="filled" if s.layer else "dashed", fillcolor="lightblue" if s.layer else None))
         if n:

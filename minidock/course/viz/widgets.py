@@ -32,6 +32,8 @@ from ...errors import MinidockError
 from ...api.containers import PS_HEADERS, ps_row  # ps's own rows: the dashboard and `ps -a` agree
 from ...api.system import namespaces_of
 from ...api.system import UnionView, changes
+from ..lang import say
+from . import text as columns
 from .layers import layer_labels
 from .namespaces import NamespaceMap, namespace_map, shared
 
@@ -115,15 +117,16 @@ def _under(path: str, prefix: str) -> bool:
 
 def layer_files_text(data: LayerFiles) -> str:
     """One layer's block: a heading, then ``+ path``, ``~ path``, ``- path`` or ``  path`` a line."""
-    lines = [f"{mark} {path}" for mark, path in data.entries] or [f"  (nothing under {data.prefix})"]
-    return "\n".join([f"layer {data.index}: {data.label}", *lines]) + "\n"
+    lines = [f"{mark} {path}" for mark, path in data.entries] or [
+        say(f"  (nothing under {data.prefix})", f"  （{data.prefix} 下面什么都没有）")]
+    return "\n".join([say(f"layer {data.index}: {data.label}", f"第 {data.index} 层：{data.label}"), *lines]) + "\n"
 
 
 def layer_slider_text(image, prefix: str = "/") -> str:
     """The text twin: every layer's block, bottom first."""
     dirs, labels = layer_dirs(image), layer_labels(image)
     blocks = [layer_files_text(layer_files(dirs, i, labels[i], prefix)) for i in range(len(dirs))]
-    return "\n".join(blocks) or "(an image without layers)\n"
+    return "\n".join(blocks) or say("(an image without layers)\n", "（这个镜像没有层）\n")
 
 
 def layer_slider(image, prefix: str = "/"):
@@ -138,7 +141,7 @@ def layer_slider(image, prefix: str = "/"):
     if widgets is None or not image.record.chain_ids:
         return TextTwin(lambda: layer_slider_text(image, prefix))
     dirs, labels = layer_dirs(image), layer_labels(image)
-    slider = widgets.IntSlider(value=len(dirs) - 1, min=0, max=len(dirs) - 1, description="layer")
+    slider = widgets.IntSlider(value=len(dirs) - 1, min=0, max=len(dirs) - 1, description=say("layer", "层"))
     files = widgets.HTML()
     first_read = [layer_files_text(layer_files(dirs, k, labels[k], prefix)) for k in range(len(dirs))]
 
@@ -184,7 +187,7 @@ def container_dashboard(client, stop_timeout: float = 10):
     table = widgets.GridBox(layout=widgets.Layout(grid_template_columns=f"repeat({len(COLUMNS) + 3}, auto)",
                                                   grid_gap="2px 12px"))
     logs = widgets.HTML(_pre("minidock-logs", ""))
-    refresh = widgets.Button(description="Refresh", tooltip="read the containers again")
+    refresh = widgets.Button(description=say("Refresh", "刷新"), tooltip=say("read the containers again", "重新读取容器"))
 
     def redraw(_button=None):
         cells = [widgets.HTML(f"<b>{html.escape(PS_HEADERS[k])}</b>") for k in COLUMNS]
@@ -195,17 +198,19 @@ def container_dashboard(client, stop_timeout: float = 10):
 
     def buttons(container, row) -> list:
         name, running = row["Names"], row["State"] == "running"
-        actions = {"Start": (container.start, running),
-                   "Stop": (lambda: container.stop(timeout=stop_timeout), not running),
-                   "Logs": (lambda: show_logs(container, name), False)}
+        actions = {"start": (container.start, running),   # the docker verbs, which an error message names
+                   "stop": (lambda: container.stop(timeout=stop_timeout), not running),
+                   "logs": (lambda: show_logs(container, name), False)}
         found = []
-        for what, (action, disabled) in actions.items():
+        for verb, (action, disabled) in actions.items():
+            what = say(verb.capitalize(), {"start": "启动", "stop": "停止", "logs": "日志"}[verb])
             found.append(widgets.Button(description=what, disabled=disabled, tooltip=f"{what} {name}"))
-            found[-1].on_click(lambda _button, action=action, what=what: act(action, f"{what.lower()} {name}"))
+            found[-1].on_click(lambda _button, action=action, verb=verb: act(action, f"{verb} {name}"))
         return found
 
     def show_logs(container, name: str):
-        logs.value = _pre("minidock-logs", f"logs of {name}:\n" + container.logs().decode(errors="replace"))
+        logs.value = _pre("minidock-logs", say(f"logs of {name}:\n", f"{name} 的日志：\n")
+                          + container.logs().decode(errors="replace"))
 
     def act(action, doing: str):
         try:
@@ -236,12 +241,18 @@ def explorer_processes(pids=None, client=None) -> dict[str, dict[str, int]]:
     if isinstance(pids, dict):
         return {"given": dict(pids)}
     if pids is not None:
-        return {"given": {f"{_command(pid)} (host PID {pid})": pid for pid in pids}}
+        return {"given": {_on_host(_command(pid), pid): pid for pid in pids}}
     if client is None:
         from ...api.client import from_env
         client = from_env()
-    return {"containers": {f"{c.name} (host PID {c.pid})": c.pid for c in client.containers.list()},
-            "host": {"init (host PID 1)": 1, f"this kernel (host PID {os.getpid()})": os.getpid()}}
+    return {say("containers", "容器"): {_on_host(c.name, c.pid): c.pid for c in client.containers.list()},
+            say("host", "宿主机"): {_on_host("init", 1): 1,
+                                    _on_host(say("this kernel", "这个 Jupyter 内核"), os.getpid()): os.getpid()}}
+
+
+def _on_host(name: str, pid: int) -> str:
+    """A process's label: its name and its PID as the host sees it."""
+    return say(f"{name} (host PID {pid})", f"{name}（宿主机 PID {pid}）")
 
 
 def sharing_of(sides: dict[str, dict[str, int]]) -> Sharing:
@@ -261,16 +272,18 @@ def sharing_of(sides: dict[str, dict[str, int]]) -> Sharing:
 def sharing_text(sharing: Sharing, label: str) -> str:
     """One process's block: each namespace, and who else listed is in it ("its own": nobody)."""
     if label in sharing.unreadable:
-        return f"{label}\n  cannot read its /proc/PID/ns: {sharing.unreadable[label]}\n"
+        return say(f"{label}\n  cannot read its /proc/PID/ns: {sharing.unreadable[label]}\n",
+                   f"{label}\n  读不了它的 /proc/PID/ns：{sharing.unreadable[label]}\n")
     data = sharing.data
     others = [p.label for p in data.processes if p.label != label]
     same = {other: shared(data, label, other) for other in others}
     names = [(t, f"{t}:[{inode}]") for p in data.processes if p.label == label for t, inode in p.namespaces]
-    width = max(len(name) for _, name in names)
+    width = max(columns.width(name) for _, name in names)
     lines = [label]
     for ns_type, name in names:
         with_ = [other for other in others if same[other].get(ns_type)]
-        lines.append(f"  {name:<{width}}  " + (f"shared with {', '.join(with_)}" if with_ else "its own"))
+        who = say(f"shared with {', '.join(with_)}", f"与 {'、'.join(with_)} 共享") if with_ else say("its own", "独有")
+        lines.append(f"  {columns.ljust(name, width)}  {who}")
     return "\n".join(lines) + "\n"
 
 
@@ -289,14 +302,14 @@ def namespace_explorer(pids=None, client=None):
     widgets = _ipywidgets()
     if widgets is None:
         return TextTwin(lambda: namespace_explorer_text(pids, client))
-    choice = widgets.Dropdown(description="process")
+    choice = widgets.Dropdown(description=say("process", "进程"))
     view = widgets.HTML()
-    refresh = widgets.Button(description="Refresh", tooltip="list the processes again")
+    refresh = widgets.Button(description=say("Refresh", "刷新"), tooltip=say("list the processes again", "重新列出进程"))
     sides = {}
 
     def show(_change=None):
         view.value = _pre("minidock-namespaces", sharing_text(sharing_of(sides), choice.value)
-                          if choice.value else "(no processes)\n")
+                          if choice.value else say("(no processes)\n", "（没有进程）\n"))
 
     def relist(_button=None):
         sides.clear()
