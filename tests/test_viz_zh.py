@@ -88,7 +88,7 @@ def test_namespaces_in_chinese(zh):
     assert lines[0].split() == ["NS", "进程"] and lines[-1] == "user:[4026531837]  shell、half、sh"
     assert aligned(lines, ["进程", "shell", "sh", "shell", "half", "shell"])
     dot = namespaces.namespaces_dot(sample_namespaces())
-    assert "4026531837 ⇔ 共享" in dot and "（绿色）：两边同在的一个名字空间" in dot and ">mnt<" in dot
+    assert "4026531837 ⇔ 共享" in dot and "（绿色）：两边同在的一个命名空间" in dot and ">mnt<" in dot
     assert absent(dot, "shared", "one cell per namespace")
     assert_renders(dot)
     with pytest.raises(ValueError, match="每个进程要有自己的标签"):
@@ -104,7 +104,7 @@ def test_network_in_chinese(zh):
     assert absent(text, "the bridge, on the host", "published:", " in web")
     dot = network.network_dot(sample_network())
     assert 'label="veth pair"' in dot and 'label="代理转发到 80/tcp"' in dot and 'label="宿主机"' in dot
-    assert "web（自己的网络名字空间）" in dot and absent(dot, "own network namespace", "proxy to")
+    assert "web（自己的网络命名空间）" in dot and absent(dot, "own network namespace", "proxy to")
     assert_renders(dot)
 
 

@@ -102,7 +102,7 @@ def network_dot(data: Network) -> str:
         veth, eth0 = f"veth:{e.container}", f"eth0:{e.container}"
         host.append(dotlang.node(veth, label=e.host_end, shape="box"))
         body += dotlang.cluster(e.container, say(f"{e.container} (own network namespace)",
-                                                 f"{e.container}（自己的网络名字空间）"),
+                                                 f"{e.container}（自己的网络命名空间）"),
                                 [dotlang.node(eth0, label=f"{e.interface}\n{e.address}\n{e.mac}", shape="box",
                                               style="filled", fillcolor="khaki")])
         if e.plugged:

@@ -58,7 +58,7 @@ CHINESE = {  # the chain's prose in the Chinese edition; programs, paths and pro
         "每个容器一个：当它的父进程，握着它的标准输入输出和日志，记下它的退出码",
     "fork and exec, then its own socket": "fork 加 exec，之后经它自己的套接字",
     "makes namespaces, cgroup and root filesystem, then execs the program":
-        "建好名字空间、cgroup 和根文件系统，再 exec 容器的程序",
+        "建好命名空间、cgroup 和根文件系统，再 exec 容器的程序",
     "a command the shim runs": "shim 运行的一条命令",
 }
 
