@@ -31,7 +31,7 @@ import pytest
 from conftest import REPO, require_tool, run_cli
 import minidock.images.image
 from minidock.errors import APIError, ImageNotFound
-from minidock.api.containers import ContainerError
+from minidock.api.containers import ContainerError, collect
 from minidock.runtime import cgroups, network, rootfs
 
 pytestmark = pytest.mark.root
@@ -522,6 +522,24 @@ def test_attach_to_a_detached_container(engine):
     proc = md("attach", "ticker")
     assert proc.returncode == 4
     assert proc.stdout.startswith(b"tick\n") and proc.stderr == b"bye\n"
+
+
+def test_an_attach_without_stdin_leaves_the_containers_input_open(engine):
+    """dockerd closes a container's stdin only when a client that attached *with* stdin ends its input;
+    a reader (``attach --no-stdin``, an output-only API attach) that goes away leaves it open."""
+    run_d("-i", "--name", "reader", "busybox", "sh", "-c", "cat; echo stdin-ended; exit 3")
+    container = engine.containers.get("reader")
+    for _ in range(2):
+        reader = container.attach_socket()         # output only
+        reader.shutdown(socket.SHUT_WR)           # what ended a container's input before
+        reader.close()
+    time.sleep(0.3)
+    assert state(engine, "reader")["Status"] == "running"
+    writer = container.attach_socket(stdin=True)
+    writer.sendall(b"hello\n")
+    writer.shutdown(socket.SHUT_WR)               # the end of its input: the container's
+    stdout, _stderr, code = collect(writer)
+    assert (stdout, code) == (b"hello\nstdin-ended\n", 3)
 
 
 def test_exec(engine):

@@ -205,16 +205,20 @@ class Container:
         from ..runtime import network
         return network.interfaces(self.pid) if self.pid else []
 
-    def attach_socket(self) -> socket.socket:
-        """A connection to the shim: stdcopy frames out, raw stdin in.
+    def attach_socket(self, stdin: bool = False) -> socket.socket:
+        """A connection to the shim: stdcopy frames out, and with ``stdin`` raw input in (whose end, a
+        close or a half-close, ends the container's input). Without ``stdin`` (docker-py's default too),
+        what is sent is ignored and hanging up leaves the container's input open.
 
         sun_path holds only 108 bytes, less than a store's path may take: connect
         through /proc/self/fd/N/attach.sock, N an fd of the container's directory.
         """
+        from ..runtime.shim import greeting
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         directory = os.open(self._c.dir(self.id), os.O_PATH | os.O_DIRECTORY)
         try:
             sock.connect(f"/proc/self/fd/{directory}/attach.sock")
+            sock.sendall(greeting(stdin))
         except BaseException:
             sock.close()
             raise

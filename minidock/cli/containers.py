@@ -297,8 +297,8 @@ def attach_cmd(client: Client, opts) -> int:
         raise APIError("You cannot attach to a stopped container, start it first")
     container = client.containers.get(cid)
     config = c.config(cid)
-    return relay(c, cid, container.attach_socket(), config["OpenStdin"] and not opts.no_stdin,
-                 config["Tty"], opts.detach_keys) or 0
+    stdin = config["OpenStdin"] and not opts.no_stdin
+    return relay(c, cid, container.attach_socket(stdin=stdin), stdin, config["Tty"], opts.detach_keys) or 0
 
 
 def relay(c, cid: str, sock: socket.socket, stdin: bool, tty: bool, detach_keys: str | None) -> int | None:

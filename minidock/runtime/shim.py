@@ -172,6 +172,13 @@ def _notify(fd: int, message: dict) -> None:
 
 # -- the shim -----------------------------------------------------------------
 
+# What an ``attach.sock`` client sends first: whether it brings input (``Container.attach_socket``).
+INPUT, OUTPUT_ONLY = b"I", b"O"
+
+
+def greeting(stdin: bool) -> bytes:
+    return INPUT if stdin else OUTPUT_ONLY
+
 class Shim:
     """The state of one shim: the container's fds, the attached clients, the log."""
 
@@ -182,6 +189,8 @@ class Shim:
         self.pool = Path(self.spec["minidock"]["network"]["pool"])   # whose settings and leases (network.py)
         self.tty = self.spec["process"]["terminal"]
         self.clients: list[socket.socket] = [attach] if attach is not None else []
+        self.greeting: set[socket.socket] = set()   # attach.sock clients that have not said what they are
+        self.readers: set[socket.socket] = set()    # clients that bring no input (``greeting``)
         self.sel = selectors.DefaultSelector()
         self.log = open(self.dir / "log.json", "ab")
         self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
@@ -455,6 +464,7 @@ class Shim:
     def _accept(self, listener: socket.socket) -> None:
         client, _ = listener.accept()
         self.clients.append(client)
+        self.greeting.add(client)
         self.sel.register(client, selectors.EVENT_READ, ("client", None))
 
     def _input(self, client: socket.socket) -> None:
@@ -462,11 +472,28 @@ class Shim:
 
         The EOF is a half-close (``echo hi | run -i ... cat``): the client
         still gets the output and the exit code, so only stop reading it.
+        A client of ``attach.sock`` first says whether it brings input
+        (``greeting``): one that does not is only a reader, and its going
+        away leaves the container's input alone (dockerd: an attach without
+        stdin never closes it).
         """
         try:
             data = client.recv(65536)
         except OSError:
             data = b""
+        if data and client in self.greeting:
+            self.greeting.discard(client)
+            if data[:1] != INPUT:
+                self.readers.add(client)
+            data = data[1:]
+            if not data:
+                return
+        if client in self.readers or client in self.greeting:   # a reader's bytes and its end: nothing to stdin
+            if not data:
+                self.greeting.discard(client)
+                with contextlib.suppress(KeyError, ValueError):
+                    self.sel.unregister(client)
+            return
         if data and self.stdin is not None:
             with contextlib.suppress(OSError):
                 os.write(self.stdin, data)
@@ -479,6 +506,8 @@ class Shim:
                 self.stdin = None
 
     def _drop(self, client: socket.socket) -> None:
+        self.greeting.discard(client)
+        self.readers.discard(client)
         with contextlib.suppress(KeyError, ValueError):
             self.sel.unregister(client)
         with contextlib.suppress(ValueError):

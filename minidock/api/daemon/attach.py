@@ -67,7 +67,7 @@ def _attach(req, cid: str, channel, stdin: bool, streams: set, logs: bool, strea
     the client's input goes to the container's with ``stdin``. ``channel`` is the connection's framing."""
     c, sessions = req.client.containers.containers, req.daemon.sessions
     running = c.state(cid)["Status"] == "running"
-    source = _shim_socket(req, cid) if running else sessions.pending(cid, stdin)
+    source = _shim_socket(req, cid, stdin) if running else sessions.pending(cid, stdin)
     c.emit(cid, "attach")
     try:
         channel.open()
@@ -76,7 +76,7 @@ def _attach(req, cid: str, channel, stdin: bool, streams: set, logs: bool, strea
                 channel.send([(STDOUT if name == "stdout" else STDERR, line)
                               for name, line in ctr.log_entries(c, cid, streams=stream_names(streams))])
             if stream and not running:
-                source, running = _await_start(req, cid, source)
+                source, running = _await_start(req, cid, source, stdin)
             if stream and source is not None:
                 relay(source, channel, streams, stdin)
         finally:
@@ -190,7 +190,7 @@ def _hang_up(source: socket.socket | None) -> None:
             source.shutdown(socket.SHUT_RDWR)
 
 
-def _await_start(req, cid: str, pending: socket.socket) -> tuple[socket.socket | None, bool]:
+def _await_start(req, cid: str, pending: socket.socket, stdin: bool) -> tuple[socket.socket | None, bool]:
     """Wait for the container to start: by this daemon (its session feeds ``pending``), or by someone
     else (``minidock start``, another daemon): then from its shim. (source, whether from the shim)."""
     c, sessions = req.client.containers.containers, req.daemon.sessions
@@ -206,15 +206,15 @@ def _await_start(req, cid: str, pending: socket.socket) -> tuple[socket.socket |
         else:
             sessions.abandon(cid, pending)
             try:
-                return _shim_socket(req, cid), True
+                return _shim_socket(req, cid, stdin), True
             except Conflict:    # it ended already: nothing more to relay
                 return None, False
     return pending, False
 
 
-def _shim_socket(req, cid: str) -> socket.socket:
+def _shim_socket(req, cid: str, stdin: bool) -> socket.socket:
     try:
-        return req.client.containers.get(cid).attach_socket()
+        return req.client.containers.get(cid).attach_socket(stdin=stdin)
     except OSError:
         raise Conflict(f"container {cid} is not running") from None
 
