@@ -13,7 +13,7 @@ APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
                 podman skopeo umoci runc docker-registry docker.io \
                 python3-tqdm python3-pyroute2 chromium
 NOTEBOOKS    := notebooks
-CHAPTERS     ?= [0-9]*.ipynb
+CHAPTERS     ?= $(patsubst $(NOTEBOOKS)/%,%,$(wildcard $(NOTEBOOKS)/[0-9]*.ipynb $(NOTEBOOKS)/zh/[0-9]*.ipynb))
 NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg
 LAB_PORT     ?= 8888
 REGISTRY_ADDR ?= 127.0.0.1:5000
@@ -55,7 +55,7 @@ unit: venv  ## what needs no root, no peer, no browser and is not slow: a minute
 notebooks: venv
 	$(BIN)/python -m pytest -q -rs $(NBVAL) $(NOTEBOOKS)
 
-regen-notebooks: venv  ## re-execute every notebook (or CHAPTERS="01-images.ipynb ...") and store its outputs
+regen-notebooks: venv  ## re-execute every notebook, both editions (or CHAPTERS="01-images.ipynb zh/01-images.ipynb"), and store its outputs
 	cd $(NOTEBOOKS) && for nb in $(CHAPTERS); do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False "$$nb" \

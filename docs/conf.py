@@ -19,6 +19,9 @@ for notebook in sorted((DOCS.parent / "notebooks").glob("[0-9][0-9]-*.ipynb")):
     doc = json.loads(notebook.read_text())
     # cells hold IPython ("!minidock ps"), which the plain Python lexer cannot read
     doc.setdefault("metadata", {}).setdefault("language_info", {})["pygments_lexer"] = "ipython3"
+    for cell in doc["cells"]:   # a chapter's links to the docs, from notebooks/ there, from chapters/ here
+        if cell["cell_type"] == "markdown":
+            cell["source"] = "".join(cell["source"]).replace("](../docs/", "](../")
     (DOCS / "chapters" / notebook.name).write_text(json.dumps(doc))
 # the solutions too, so a chapter's link to its solution ("solutions/07-client-and-daemon.py") is a download here
 shutil.copytree(DOCS.parent / "notebooks" / "solutions", DOCS / "chapters" / "solutions",

@@ -8,7 +8,9 @@ import pytest
 
 from conftest import REPO
 
-CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+ENGLISH = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+CHAPTERS = ENGLISH + sorted((REPO / "notebooks" / "zh").glob("[0-9][0-9]-*.ipynb"))   # both editions
+IDS = [("zh/" if p.parent.name == "zh" else "") + p.stem for p in CHAPTERS]
 
 
 def code_cells(path) -> list[dict]:
@@ -16,14 +18,15 @@ def code_cells(path) -> list[dict]:
 
 
 def test_there_are_the_ten_chapters():
-    assert [p.name[:2] for p in CHAPTERS] == [f"{n:02d}" for n in range(10)]
+    assert [p.name[:2] for p in ENGLISH] == [f"{n:02d}" for n in range(10)]
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_a_chapter_starts_fresh_ends_clean_and_hides_little(path):
     cells = code_cells(path)
     sources = ["".join(c["source"]) for c in cells]
-    assert sources[0] == f'from minidock import course; client = course.start("{path.stem}")'
+    edition = ', lang="zh"' if path.parent.name == "zh" else ""
+    assert sources[0] == f'from minidock import course; client = course.start("{path.stem}"{edition})'
     assert "course.finish(client)" in sources[-1]
     assert not any("NBVAL_SKIP" in s for s in sources), "no cell may be skipped in CI"
     ignored = sum("NBVAL_IGNORE_OUTPUT" in s for s in sources)

@@ -21,6 +21,10 @@ for english in sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb")):
     notebook = REPO / "notebooks" / "zh" / english.name
     doc = json.loads((notebook if notebook.exists() else english).read_text(encoding="utf-8"))
     doc.setdefault("metadata", {}).setdefault("language_info", {})["pygments_lexer"] = "ipython3"
+    for cell in doc["cells"]:   # links from notebooks/zh/ there, from docs/zh/chapters/ here
+        if cell["cell_type"] == "markdown":
+            cell["source"] = ("".join(cell["source"]).replace("](../../docs/zh/", "](../")
+                              .replace("](../solutions/", "](solutions/").replace("](../docs/", "](../../"))
     (ZH / "chapters" / notebook.name).write_text(json.dumps(doc), encoding="utf-8")
 shutil.copytree(REPO / "notebooks" / "solutions", ZH / "chapters" / "solutions",
                 ignore=shutil.ignore_patterns("__pycache__"))
