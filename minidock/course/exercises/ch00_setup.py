@@ -28,7 +28,7 @@ def all_of_info(client: Client, mem_total=None, rootless_lacks=None) -> str:
                          "(section 2 never printed it)",
                          f"mem_total={mem_total!r} 不是这台机器的：照抄 `minidock info` 的 MemTotal 一行"
                          "（第 2 节没有打印它）"))
-    lacks = {feature for feature, isolated in saved.get("Isolation", {}).items() if not isolated}
+    lacks = {feature for feature, isolated in saved["Isolation"].items() if not isolated}
     given = {w.strip() for w in rootless_lacks.split(",")} if isinstance(rootless_lacks, str) \
         else {str(w) for w in rootless_lacks}
     if given != lacks:
@@ -52,7 +52,8 @@ def _saved_info(client: Client, saved: Path) -> dict:
         info = json.loads(saved.read_text())
     except ValueError:
         info = None
-    if not isinstance(info, dict) or info.get("DockerRootDir") != str(client.store.root):
+    if not isinstance(info, dict) or info.get("DockerRootDir") != str(client.store.root) \
+            or not isinstance(info.get("Isolation"), dict):
         raise NotYet(say("rootless.json is not the JSON `minidock info --format '{{json .}}'` prints for this "
                          "chapter's store: write it again with that command",
                          "rootless.json 不是本章存储的 `minidock info --format '{{json .}}'` 输出：用这条命令重新写"))
