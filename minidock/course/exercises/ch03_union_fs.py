@@ -29,9 +29,9 @@ def whiteout_of_your_own(client: Client) -> str:
         marker = os.lstat(Path(driver["Data"]["UpperDir"]) / "etc/skel/.shrc")
         if not (stat.S_ISCHR(marker.st_mode) and marker.st_rdev == 0):
             raise NotYet(say("box's upper layer has etc/skel/.shrc, but not as a whiteout (a character device 0/0)",
-                             "box 的上层里有 etc/skel/.shrc，但它不是白障文件（0/0 字符设备）"))
+                             "box 的上层里有 etc/skel/.shrc，但它不是 whiteout 文件（0/0 字符设备）"))
     return say("D /etc/skel/.shrc: a whiteout (character device 0/0) in box's upper layer hides layer 2's file",
-               "D /etc/skel/.shrc：box 上层里的白障文件（0/0 字符设备）遮住了第 2 层的文件")
+               "D /etc/skel/.shrc：box 上层里的 whiteout 文件（0/0 字符设备）遮住了第 2 层的文件")
 
 
 def _has_big(client: Client, attrs: dict) -> bool:
@@ -62,7 +62,7 @@ def price_of_copy_up(client: Client, upper_mb=None) -> str:
                          f"upper_mb={upper_mb}：量一量（对容器的 UpperDir 运行 du -sm，或用 `minidock ps -s`）"))
     return say(f"{size:.0f} MB for one byte: copy-up copies the whole file (metacopy would copy its metadata only, "
                "until the data is written)",
-               f"为一个字节付出 {size:.0f} MB：上拷贝（copy-up）复制整个文件（metacopy 只复制元数据，直到写入数据）")
+               f"为一个字节付出 {size:.0f} MB：copy-up（向上复制）会复制整个文件（metacopy 只复制元数据，直到写入数据）")
 
 
 def _upper_docs(name: str, opaque: bool) -> set[str]:
@@ -130,7 +130,7 @@ def which_layer_deleted(client: Client, diff_id=None) -> str:
         raise NotYet(say(f"{str(diff_id)[:19]} did not delete /etc/issue in demo:3: look for the {kind} with "
                          "UnionView.hidden_by, then the layer's DiffID in RootFS.Layers",
                          f"{str(diff_id)[:19]} 没有删除 demo:3 里的 /etc/issue：用 UnionView.hidden_by 找到那个"
-                         f"{'白障' if kind == 'whiteout' else '不透明目录'}，再到 RootFS.Layers 里取那一层的 DiffID"))
+                         f"{' whiteout 文件' if kind == 'whiteout' else '不透明目录'}，再到 RootFS.Layers 里取那一层的 DiffID"))
     return say(f"layer {layer}, {wanted[:19]}: box's own layer, whose {kind} hides layer 1's file",
-               f"第 {layer} 层，{wanted[:19]}：box 自己的那一层，它的{'白障' if kind == 'whiteout' else '不透明目录'}"
+               f"第 {layer} 层，{wanted[:19]}：box 自己的那一层，它的{' whiteout 文件' if kind == 'whiteout' else '不透明目录'}"
                "遮住了第 1 层的文件")
