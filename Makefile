@@ -62,12 +62,12 @@ regen-notebooks: venv  ## re-execute every notebook, both editions (or CHAPTERS=
 	  && $(BIN)/jupyter nbconvert --coalesce-streams --inplace "$$nb" \
 	  && $(BIN)/python ../tools/tidy_notebooks.py "$$nb" || exit 1; done
 
-lab: setup  ## open the course in JupyterLab on 127.0.0.1, with the course's registry beside it
+lab: setup  ## open the course in JupyterLab on 127.0.0.1 at its landing page (both editions), with the course's registry beside it
 	$(BIN)/minidock registry serve --addr $(REGISTRY_ADDR) & registry=$$!; \
 	trap 'kill $$registry 2>/dev/null; wait $$registry' EXIT INT TERM; \
 	cd $(NOTEBOOKS) && MINIDOCK_REGISTRY_MIRROR=http://$(REGISTRY_ADDR) \
 	  $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
-	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) welcome.ipynb
 
 docs: venv  ## both books, English and Chinese (chapters from their stored outputs, CLI and API reference), warnings as errors
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html

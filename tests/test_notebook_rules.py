@@ -33,3 +33,17 @@ def test_a_chapter_starts_fresh_ends_clean_and_hides_little(path):
     assert ignored <= 0.1 * len(cells), f"{ignored} of {len(cells)} code cells ignore their output"
     assert all(c["execution_count"] for c in cells), "stored without running every cell (make regen-notebooks)"
     assert not any(o["output_type"] == "error" for c in cells for o in c["outputs"]), "a stored error"
+
+
+def test_the_landing_page_lists_every_chapter_of_both_editions():
+    """notebooks/welcome.ipynb (``make lab`` opens it) is what tools/welcome.py makes of the chapters."""
+    import sys
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import welcome
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    stored = json.loads((REPO / "notebooks" / "welcome.ipynb").read_text(encoding="utf-8"))
+    assert "".join(stored["cells"][0]["source"]) == welcome.page(), "stale: python tools/welcome.py"
+    for path in ENGLISH:
+        assert f"]({path.name})" in welcome.page()

@@ -2,8 +2,8 @@
 
 Every exercise is checked by one call, the chapter's name and the exercise's number::
 
-    course.check("01-images", 3, client)                        # looks at the store
-    course.check("01-images", 1, client, rows=3, images=1, tag="latest")   # and your answers
+    course.check("01-images", 3, client)                          # looks at the store
+    course.check("01-images", 2, client, crossing=crossing)       # and your answers
 
 Keyword arguments are your answers: the notebook's check cell names them, set
 to ``None`` for you to replace.  A checker looks at the real state (images,
