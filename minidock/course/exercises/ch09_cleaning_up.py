@@ -60,19 +60,19 @@ def stop_then_rm(client: Client, plain_exit=None, trap_exit=None) -> str:
     if not stopped:
         raise NotYet(say("no container was stopped with `stop` yet: run busybox sleep 1000 with -d, "
                          "then `minidock stop` it (kill and rm -f do not wait for it)",
-                         "还没有用 `stop` 停过容器：先用 -d 在后台运行 busybox sleep 1000，再 `minidock stop` 它"
+                         "还没有用 `stop` 停止过容器：先用 -d 在后台运行 busybox sleep 1000，再 `minidock stop` 它"
                          "（kill 和 rm -f 都不等它自己退出）"))
     killed = [one for one in stopped if one.killed]
     gentle = [one for one in stopped if not one.killed and one.exit_code is not None]
     if not killed:
         raise NotYet(say("every container you stopped ended on SIGTERM: stop a plain `sleep 1000` too, "
                          "whose PID 1 has no handler for it",
-                         "你停的容器都在 SIGTERM 下退出了：再停一个普通的 `sleep 1000`，它作为 PID 1 没有处理这个信号"))
+                         "你停止的容器收到 SIGTERM 就都退出了：再停止一个普通的 `sleep 1000`，它作为 PID 1 没有处理这个信号的函数"))
     if not gentle:
         raise NotYet(say(f"stop had to SIGKILL every container you stopped ({', '.join(o.name for o in killed)}): "
                          "a shell runs its trap only between commands, so the trapping one must start sleep in the "
                          "background and `wait` for it: sh -c \"trap 'exit 0' TERM; sleep 1000 & wait\"",
-                         f"你停的每个容器（{', '.join(o.name for o in killed)}）最后都被 stop 用 SIGKILL 杀掉了："
+                         f"你停止的每个容器（{', '.join(o.name for o in killed)}）最后都是被 stop 用 SIGKILL 强行结束的："
                          "shell 只在两条命令之间执行 trap，所以要把 sleep 放到后台再 `wait`："
                          "sh -c \"trap 'exit 0' TERM; sleep 1000 & wait\""))
     trapper = gentle[-1]
@@ -85,12 +85,12 @@ def stop_then_rm(client: Client, plain_exit=None, trap_exit=None) -> str:
     if str(plain_exit) != plain.exit_code:
         raise NotYet(say(f"plain_exit={plain_exit}: ps -a showed another code for {plain.name}; sleep ignored "
                          "SIGTERM as PID 1, so what did stop send after waiting, and what is 128 + its number?",
-                         f"plain_exit={plain_exit}：ps -a 给 {plain.name} 显示的不是这个；sleep 作为 PID 1 不理会 "
+                         f"plain_exit={plain_exit}：ps -a 显示的 {plain.name} 的退出码不是这个；sleep 作为 PID 1 不理会 "
                          "SIGTERM，那 stop 等完之后发了什么信号？128 加上它的编号是多少？"))
     if str(trap_exit) != trapper.exit_code:
         raise NotYet(say(f"trap_exit={trap_exit}: ps -a showed another code for {trapper.name}; what does "
                          "`trap 'exit 0' TERM` exit with?",
-                         f"trap_exit={trap_exit}：ps -a 给 {trapper.name} 显示的不是这个；"
+                         f"trap_exit={trap_exit}：ps -a 显示的 {trapper.name} 的退出码不是这个；"
                          "`trap 'exit 0' TERM` 以什么退出码结束？"))
     return say(f"{plain.exit_code} = 128 + SIGKILL once stop had waited for {plain.name}; "
                f"{trapper.exit_code} at once for {trapper.name}, whose PID 1 handles SIGTERM",
