@@ -78,8 +78,10 @@ def test_untouched_is_not_yet(learner, chapter, number):
     ("01-images", 2, {"crossing": lambda digits: 16 ** digits}, "is too many"),
     ("01-images", 2, {"crossing": "many"}, "is not a function"),
     ("03-union-fs", 4, {"diff_id": "sha256:0000"}, "no image demo:3"),
-    ("09-cleaning-up", 1, {"plain_exit": 143, "trap_exit": 0}, "plain_exit=143"),
-    ("09-cleaning-up", 2, {"order": ["base:1", "child:1"]}, "which can go first"),
+    ("09-cleaning-up", 1, {"plain_exit": 137, "trap_exit": 0}, "no container was stopped"),   # typed, not done
+    ("09-cleaning-up", 2, {"order": ["child:1", "base:1"]}, "no image base:1 was committed"),
+    ("09-cleaning-up", 3, {"dangling": 4}, "no image webapp:dev"),
+    ("08-registry", 1, {"sent": 0}, "no registry"),
 ])
 def test_wrong_answers_are_not_yet(learner, chapter, number, answers, says):
     verdict = course.check(chapter, number, learner, **answers)
