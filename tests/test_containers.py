@@ -405,6 +405,11 @@ def test_ps_filters_as_docker_s(engine):
     assert sorted(out("ps", "-f", "exited=3", "--format", "{{.Names}}").split()) == ["three"]  # -a implied
     assert run_cli("ps", "-f", "ancestor=nosuch").returncode == 1
     assert run_cli("ps", "-f", "network=x").returncode == 125
+    # -l/--label on create and run (a bare key is ""), and label filters, each of which must hold
+    out("create", "--name", "tagged", "-l", "course.chapter=07", "--label", "x", "busybox", "true")
+    assert json.loads(out("inspect", "-f", "{{json .Config.Labels}}", "tagged")) == {"course.chapter": "07", "x": ""}
+    assert names("-f", "label=x") == ["tagged"] and names("-f", "label=course.chapter=07", "-f", "label=x") == ["tagged"]
+    assert names("-f", "label=course.chapter=7") == [] and names("-f", "label=x", "-f", "label=y") == []
 
 
 def test_create_start_attach_wait_ps(engine):

@@ -136,3 +136,6 @@ def formatted(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
     return tabwrite("\n".join([header] + rows))
 
 
+def label_pairs(items: list[str]) -> dict:
+    """``--label k=v`` (a bare ``k`` is ``k=""``), as docker reads them."""
+    return {key: value for key, _, value in (item.partition("=") for item in items)}

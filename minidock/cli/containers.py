@@ -20,7 +20,7 @@ from ..api.containers import PS_HEADERS, FrameReader, create_config, parse_signa
 from ..api.volumes import mounts_volume, parse_mount_flag
 from ..display import format_table, parse_size
 from ..errors import APIError, MinidockError, UsageError
-from .base import command, confirmed, each_named, filters, flag, formatted, out
+from .base import command, confirmed, each_named, filters, flag, formatted, label_pairs, out
 
 
 RUN_FLAGS = (
@@ -31,6 +31,7 @@ RUN_FLAGS = (
     flag("--name", help="Assign a name to the container"),
     flag("-e", "--env", action="append", default=[], help="Set environment variables"),
     flag("--env-file", action="append", default=[], help="Read in a file of environment variables"),
+    flag("-l", "--label", action="append", default=[], help="Set meta data on a container"),
     flag("-w", "--workdir", help="Working directory inside the container"),
     flag("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])"),
     flag("-h", "--hostname", help="Container host name"),
@@ -74,7 +75,8 @@ def create_from(client: Client, opts) -> str:
         nano_cpus=round(opts.cpus * 1e9) if opts.cpus else None, read_only=opts.read_only, init=opts.init,
         cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus, extra_hosts=opts.add_host or None,
         auto_remove=opts.rm, restart_policy=restart_policy(opts.restart), pid_mode=opts.pid, uts_mode=opts.uts,
-        stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, volumes=opts.volume, mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs)
+        stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, volumes=opts.volume,
+        mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs, labels=label_pairs(opts.label) or None)
     return client.containers.containers.create(config, host, opts.name, {"Aliases": opts.network_alias})
 
 
@@ -243,7 +245,8 @@ def rename_cmd(client: Client, opts) -> None:
          flag("-s", "--size", action="store_true", help="Display total file sizes"),
          counts=(0, 0))
 def ps_cmd(client: Client, opts) -> None:
-    wanted = filters(opts.filter, ("status", "name", "id", "exited", "ancestor", "volume"))
+    wanted = filters(opts.filter, ("status", "name", "id", "exited", "ancestor", "volume", "label"))
+    labels = wanted.pop("label", [])   # each must hold (docker ANDs label filters, ORs the others' values)
     everyone = opts.all or "status" in wanted or "exited" in wanted
     lineage = {name: client.images.get(name).record.chain_ids for name in wanted.get("ancestor", [])}
     records = client.containers.containers
@@ -255,7 +258,8 @@ def ps_cmd(client: Client, opts) -> None:
                   "exited": lambda v: row["State"] == "exited" and str(state["ExitCode"]) == v,
                   "ancestor": lambda v: _descends(records.config(c.id)["Layers"], lineage[v]),
                   "volume": lambda v: mounts_volume(records.config(c.id), v)}
-        if all(any(checks[key](v) for v in values) for key, values in wanted.items()):
+        if all(any(checks[key](v) for v in values) for key, values in wanted.items()) and \
+                all(_labelled(c.labels, spec) for spec in labels):
             rows.append(row)
     if opts.quiet:
         return out("\n".join(r["ID"] for r in rows)) if rows else None
@@ -263,6 +267,12 @@ def ps_cmd(client: Client, opts) -> None:
         return out(formatted(opts.format, rows, PS_HEADERS))
     cols = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"] + (["Size"] if opts.size else [])
     out(format_table([PS_HEADERS[k] for k in cols], [[r[k] for k in cols] for r in rows]))
+
+
+def _labelled(labels: dict, spec: str) -> bool:
+    """``label=KEY`` (the key is there) or ``label=KEY=VALUE``."""
+    key, eq, value = spec.partition("=")
+    return key in labels and (not eq or labels[key] == value)
 
 
 def _descends(layers: list[str], ancestor: list[str]) -> bool:

@@ -8,7 +8,7 @@ from ..api.client import Client
 from ..api.networks import HEADERS, LIST_FILTERS, ls_row
 from ..display import format_table
 from ..errors import MinidockError, NotFound, UsageError
-from .base import command, confirmed, filters, flag, formatted, inspect_each, out
+from .base import label_pairs, command, confirmed, filters, flag, formatted, inspect_each, out
 
 
 @command("network", "COMMAND", "Manage networks: create, ls, inspect, rm, connect, disconnect, prune",
@@ -33,13 +33,8 @@ def network_create_cmd(client: Client, opts) -> None:
     ipam = {"Config": [{"Subnet": opts.subnet[0], **({"Gateway": opts.gateway[0]} if opts.gateway else {})}]} \
         if opts.subnet else None
     network = client.networks.create(opts.args[0], driver=opts.driver, ipam=ipam, internal=opts.internal,
-                                     labels=_pairs(opts.label), options=_pairs(opts.opt))
+                                     labels=label_pairs(opts.label), options=label_pairs(opts.opt))
     out(network.id)
-
-
-def _pairs(items: list[str]) -> dict:
-    """``--label k=v`` (a bare ``k`` is ``k=""``), as docker reads them."""
-    return {key: value for key, _, value in (item.partition("=") for item in items)}
 
 
 @command("network ls", "[OPTIONS]", "List networks",
