@@ -126,6 +126,22 @@ def test_minidock_events_prints_dockers_lines_and_reads_the_cli_s_own_changes(ro
     assert bad.returncode == 125 and b"yesterday" in bad.stderr and b"Traceback" not in bad.stderr
 
 
+def test_prune_and_commit_journal_what_dockerd_does(root, busybox):
+    """``image prune`` journals each image it deletes (and untags, with -a), as rmi does; ``commit`` with
+    a name journals the image's tag, then the container's commit (dockerd's order)."""
+    assert run_cli("tag", "busybox", "spare:1").returncode == 0
+    assert run_cli("run", "--name", "maker", "--network", "none", "busybox", "touch", "/made").returncode == 0
+    assert run_cli("commit", "maker", "made:1").returncode == 0
+    made = run_cli("images", "-q", "--no-trunc", "made:1").stdout.decode().strip()
+    assert run_cli("rm", "maker").returncode == 0
+    assert run_cli("image", "prune", "-a", "-f").returncode == 0
+    seen = [(e["Type"], e["Action"], e["Actor"]["Attributes"].get("name", "")) for e in journal.past(root)[0]
+            if e["Action"] in ("tag", "commit", "untag", "delete")]
+    assert seen[1:3] == [("image", "tag", "made:1"), ("container", "commit", "maker")], seen
+    assert {("image", "untag", "made:1"), ("image", "untag", "spare:1"), ("image", "untag", "busybox:latest"),
+            ("image", "delete", made), ("image", "delete", busybox.id)} <= set(seen), seen
+
+
 def test_events_follow_what_happens_next_and_stop_at_until(root, busybox):
     follower = subprocess.Popen([sys.executable, "-m", "minidock", "events", "--until", str(time.time() + 3)],
                                 stdout=subprocess.PIPE, cwd=REPO)

@@ -38,6 +38,7 @@ from ..errors import APIError, Conflict, ImageNotFound, InvalidParameter, Minido
 from ..images import changes as changefmt, journal
 from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
+from ..images.reference import familiar, parse
 from ..images.store import Store, remove_tree
 from ..runtime.syscalls import close_fds_except, process_start_time
 from .bundle import spec_of, write_spec
@@ -513,6 +514,8 @@ class Containers:
                  **({"author": author} if author else {}), **({"comment": message} if message else {})})
             data = json.dumps(new_cfg, sort_keys=True, separators=(",", ":")).encode()
             image_id = self.images.add(data, tags=[ref] if ref else [], parent=base.id)
+        if ref:   # dockerd tags the new image (an image tag event), then journals the commit
+            self.images.emit("tag", image_id, familiar(str(parse(ref))))
         self.emit(cid, "commit", comment=message, imageID=image_id, imageRef=ref or "")
         return image_id
 

@@ -458,7 +458,7 @@ class Images:
 
     def prune(self, all: bool = False) -> tuple[list[tuple[str, str]], int]:
         """Remove dangling images (untagged, no children, unused; ``all``: tagged too) and stray layer dirs."""
-        lines = []
+        lines, gone = [], []
         with self.store.lock():
             before = self.store_size()
             changed = True
@@ -469,14 +469,21 @@ class Images:
                 tagged = set(idx["tags"].values()) | set(idx["digests"].values())
                 for image_id in sorted(idx["images"]):
                     if (all or image_id not in tagged) and image_id not in parents and not self.in_use(image_id):
-                        lines += self._delete(image_id, idx)
+                        deleted = self._delete(image_id, idx)
+                        gone.append((image_id, [name for what, name in deleted if what == "Untagged"]))
+                        lines += deleted
                         changed = True
                         break
             for chain in self._unused_layers(self._layer_dirs(), self._index()):
                 if ("Deleted", chain) not in lines:
                     lines.append(("Deleted", chain))
             self.store.remove_dangling_links()
-            return lines, before - self.store_size()
+            reclaimed = before - self.store_size()
+        for image_id, names in gone:   # as rmi journals them, so `docker events` sees what prune removed
+            for name in names:
+                self.emit("untag", image_id, name)
+            self.emit("delete", image_id, image_id)
+        return lines, reclaimed
 
     # -- disk usage -------------------------------------------------------
 
