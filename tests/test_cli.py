@@ -180,13 +180,19 @@ def test_inspect_of_a_missing_image_and_of_a_short_prefix(busybox):
 # -- the docker command-line grammar -------------------------------------------------------------
 
 def test_joined_short_flag_value_through_a_real_shell(root, tmp_path):
-    """The seed's ``minidock import -m="hello world" DIR x:y``: the shell eats the quotes."""
+    """The seed's ``minidock import -m="hello world" FILE x:y``: the shell eats the quotes.  The seed's
+    "import from a directory" is not Docker's: a directory is refused with the docker CLI's error."""
+    import tarfile
     (tmp_path / "dir").mkdir()
     (tmp_path / "dir" / "f").write_text("x")
-    line = f'{shlex.quote(sys.executable)} -m minidock import -m="hello world" {tmp_path / "dir"} x:y'
+    with tarfile.open(tmp_path / "rootfs.tar", "w") as tar:
+        tar.add(tmp_path / "dir" / "f", "f")
+    line = f'{shlex.quote(sys.executable)} -m minidock import -m="hello world" {tmp_path / "rootfs.tar"} x:y'
     proc = subprocess.run(["sh", "-c", line], cwd=REPO, capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert lines_of(run_cli("inspect", "-f", "{{.Comment}}", "x:y")) == ["hello world"]
+    proc = run_cli("import", str(tmp_path / "dir"), "x:z")
+    assert proc.returncode == 1 and proc.stderr.decode().endswith(f"read {tmp_path / 'dir'}: is a directory\n")
 
 
 def test_unknown_flags_and_wrong_argument_counts_exit_125(root):

@@ -203,6 +203,8 @@ def import_cmd(client: Client, opts) -> None:
                             "download the file elsewhere and import it from disk")
     if source != "-" and not os.path.exists(source):
         raise NotFound(f"open {source}: no such file or directory")
+    if os.path.isdir(source):   # docker import reads a tar (file, URL or -), never a directory: its CLI's error
+        raise MinidockError(f"read {source}: is a directory")
     if source == "-":
         with progress.metered(sys.stdin.buffer, "Importing", progress.size_of(sys.stdin.buffer)) as src:
             image = client.images.import_image(src, ref, changes=opts.change, message=opts.message)
