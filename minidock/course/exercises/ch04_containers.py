@@ -44,7 +44,7 @@ def no_network(client: Client, interfaces=None, skipped=None) -> str:
             f"{bridged[0].name} 列出了网络接口，但它接在网桥上：用 --network none 再运行一个（不要 --rm）"
             if bridged else "还没有用 --network none 运行、并列出网络接口的容器：运行一个执行 `ip addr` 的容器，"
                             "不要加 --rm，好让它的日志留下"))
-    container = listed[-1]
+    container = max(listed, key=lambda c: c.attrs["Created"])     # the newest, if several
     seen = INTERFACE.findall(_log(container).decode(errors="replace"))
     need(interfaces=interfaces, skipped=skipped)
     if names(interfaces) != set(seen):
@@ -56,7 +56,7 @@ def no_network(client: Client, interfaces=None, skipped=None) -> str:
     # section 3's step 4 bridges in a veth (an endpoint on a network), step 5 leases it an address
     wanted = ({4} if not any(n.get("EndpointID") for n in settings["Networks"].values()) else set()) \
         | ({5} if not settings["IPAddress"] else set())
-    if {int(step) for step in skipped} != wanted:
+    if {int(step) for step in names(skipped)} != wanted:
         raise NotYet(say(f"skipped={skipped}: compare `minidock inspect {container.name}`'s NetworkSettings "
                          "with section 3's steps 4 and 5",
                          f"skipped={skipped}：对照 `minidock inspect {container.name}` 的 NetworkSettings "
