@@ -78,6 +78,9 @@ def test_untouched_is_not_yet(learner, chapter, number):
     ("01-images", 2, {"crossing": lambda digits: 16 ** digits}, "is too many"),
     ("01-images", 2, {"crossing": "many"}, "is not a function"),
     ("03-union-fs", 4, {"diff_id": "sha256:0000"}, "no image demo:3"),
+    ("04-containers", 1, {"interfaces": ["lo"], "skipped": [4, 5]}, "no container run with --network none"),
+    ("05-entering-containers", 1, {"ctrl_p_ctrl_q_detaches": False}, "still attached"),
+    ("06-export-import-vs-save-load", 2, {"layers": 2}, "no hello.tar"),
     ("09-cleaning-up", 1, {"plain_exit": 137, "trap_exit": 0}, "no container was stopped"),   # typed, not done
     ("09-cleaning-up", 2, {"order": ["child:1", "base:1"]}, "no image base:1 was committed"),
     ("09-cleaning-up", 3, {"dangling": 4}, "no image webapp:dev"),
