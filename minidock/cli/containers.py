@@ -324,20 +324,23 @@ def relay(c, cid: str, sock: socket.socket, stdin: bool, tty: bool, detach_keys:
     if raw:  # TCSANOW: keep what was typed before we got here (setraw's default TCSAFLUSH drops it)
         ttymod.setraw(sys.stdin.fileno(), termios.TCSANOW)
     forward = forward_signals(c, cid) if not tty else None
-    typed = b""
+    # the docker CLI spots the keys with a TTY only, and holds a started sequence back until it breaks
+    escape = detachkeys.Sequence(keys) if tty and keys else None
     try:
         while True:
             for key, _ in sel.select():
                 if key.data == "stdin":
                     data = os.read(sys.stdin.fileno(), 4096)
-                    typed = (typed + data)[-len(keys):] if keys else b""
-                    if keys and typed == keys:
-                        print("\r\nread escape sequence", file=sys.stderr)
-                        return None
                     if not data:
                         sel.unregister(sys.stdin.fileno())
                         sock.shutdown(socket.SHUT_WR)
-                    else:
+                        continue
+                    if escape:
+                        data, detached = escape.feed(data)
+                        if detached:
+                            print("\r\nread escape sequence", file=sys.stderr)
+                            return None
+                    if data:
                         sock.sendall(data)
                     continue
                 chunk = sock.recv(65536)

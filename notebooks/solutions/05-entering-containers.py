@@ -7,12 +7,20 @@ solution (✓).  First what the chapter made that the exercises use: `shell`, at
 
 import re
 import subprocess
+import time
 
 import pexpect
 
 from minidock import course
 from minidock.runtime.syscalls import CAPABILITIES
 from solving import chapter, not_yet, right, sh
+
+
+def press(term: pexpect.spawn, *keys: str) -> None:
+    """One key at a time, as a person types: detach keys count only so (a pasted chunk goes through)."""
+    for key in keys:
+        term.send(key)
+        time.sleep(0.2)
 
 
 def attach(name: str, *options: str) -> pexpect.spawn:
@@ -31,16 +39,16 @@ with chapter("05-entering-containers") as client:
     not_yet(course.check("05-entering-containers", 1, client, ctrl_p_ctrl_q_detaches=None))
     sh("minidock run -dit --name shell1 busybox sh")
     term = attach("shell1")                         # wrong: the default keys, which do detach
-    term.send("\x10\x11")                           # Ctrl+P Ctrl+Q
+    press(term, "\x10", "\x11")                    # Ctrl+P, then Ctrl+Q
     term.expect(pexpect.EOF)
     not_yet(course.check("05-entering-containers", 1, client, ctrl_p_ctrl_q_detaches=True))
     sh("minidock run -dit --name shell2 busybox sh")
     term = attach("shell2", "--detach-keys", "ctrl-x,x")
-    term.send("\x10\x11")                           # Ctrl+P Ctrl+Q: still attached
+    press(term, "\x10", "\x11")                    # Ctrl+P, then Ctrl+Q: still attached
     term.sendline("echo still attached")
     term.expect("\r\nstill attached\r\n")
     not_yet(course.check("05-entering-containers", 1, client, ctrl_p_ctrl_q_detaches=True))  # misread
-    term.send("\x18x")                              # Ctrl+X x
+    press(term, "\x18", "x")                       # Ctrl+X, then x
     term.expect(pexpect.EOF)
     right(course.check("05-entering-containers", 1, client, ctrl_p_ctrl_q_detaches=False))
 
