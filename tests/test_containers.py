@@ -347,6 +347,19 @@ def test_memory_and_pids_limits(engine):
     assert int(proc.stdout.split()[-1]) == 9
 
 
+def test_a_process_the_oom_killer_ends_is_oom_killed(engine):
+    """Over its memory limit, the shell (PID 1) is killed by the kernel: exit 137 and State.OOMKilled, as
+    docker inspect says; a container that stays under its limit, or a start after, says false."""
+    hog = 'x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived'
+    proc = run_cli("run", "--name", "hog", "--memory", "16m", "busybox", "sh", "-c", hog)
+    assert proc.returncode == 137 and b"survived" not in proc.stdout, proc.stderr
+    assert inspect("hog", "{{.State.OOMKilled}} {{.State.ExitCode}}") == "true 137"
+    run_cli("run", "--name", "calm", "--memory", "16m", "busybox", "true")
+    assert inspect("calm", "{{.State.OOMKilled}} {{.State.ExitCode}}") == "false 0"
+    out("start", "-a", "calm")
+    assert inspect("calm", "{{.State.OOMKilled}}") == "false"
+
+
 
 def test_the_container_reads_its_own_limits_in_sys_fs_cgroup(engine):
     """/sys/fs/cgroup as docker mounts it: the host's hierarchies, read-only, rooted at the container's cgroup."""

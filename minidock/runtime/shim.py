@@ -215,7 +215,7 @@ class Shim:
             state = write_state(
                 self.dir, Status="exited" if error else "running", Pid=0 if error else pid,
                 ShimPid=os.getpid(), ShimStart=process_start_time(os.getpid()), ExitCode=error[0] if error else 0,
-                StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "",
+                StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "", OOMKilled=False,
                 IPAddress=lease.address if lease else "", Gateway=lease.gateway if lease else "",
                 MacAddress=lease.mac if lease else "", IPPrefixLen=lease.prefixlen if lease else 0,
                 Ports=ports)
@@ -499,12 +499,14 @@ class Shim:
         """
         for proxy in self.proxies:
             proxy.stop()
+        oom_killed = cgroup.oom_killed()  # the cgroup's OOM counter goes with it
         cgroup.remove()
         self.released = network.release_all(self.cid)  # also what ``network connect`` added meanwhile
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "attach.sock").unlink()
-        write_state(self.dir, Status="exited", ExitCode=status, Pid=0, FinishedAt=rfc3339(time.time()))
+        write_state(self.dir, Status="exited", ExitCode=status, Pid=0, FinishedAt=rfc3339(time.time()),
+                    OOMKilled=oom_killed)
         for hook in self.poststop:  # the engine's (AutoRemove), run before the clients hear the exit
             hook()
         self._broadcast(frame(EXIT, str(status).encode()))
@@ -523,6 +525,9 @@ class NoCgroup:
 
     def warm(self) -> None:
         pass
+
+    def oom_killed(self) -> bool:
+        return False
 
     def remove(self) -> None:
         pass
