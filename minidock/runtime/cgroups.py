@@ -323,16 +323,6 @@ class Cgroup:
         if v1:
             threading.Thread(target=_write_quietly, args=(v1[0].own_procs(), os.getpid()), daemon=True).start()
 
-    def leave(self, pid: int) -> None:
-        """Move process ``pid`` back to where this process sits, in every hierarchy, if the kernel lets it.
-
-        The shim's keeper joins the container's cgroup only so that PID 1 is
-        born in it; it leaves right after, so ``--pids-limit 10`` means ten
-        processes of the container's own, as in docker.
-        """
-        for tree in set(self.trees.values()):  # (v2's ``own`` is our parent, which the kernel may refuse)
-            _write_quietly(tree.own_procs(), pid)
-
     def pids(self) -> list[int]:
         """The processes in this cgroup (a process is in all its directories, or on its way out)."""
         found = set()
