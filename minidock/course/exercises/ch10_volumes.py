@@ -29,7 +29,7 @@ def outlives_its_container(client: Client) -> str:
                          "reader 没有挂载数据卷 journal：-v journal:/journal:ro"))
     if mount["RW"]:
         raise NotYet(say("reader mounts journal read-write: a reader needs no more than :ro",
-                         "reader 以读写方式挂载了 journal：只读的容器加 :ro 就够了"))
+                         "reader 以读写方式挂载了 journal：它只需要读，挂载时加上 :ro"))
     if author not in reader.logs().decode(errors="replace"):
         raise NotYet(say(f"reader did not print {author}: its command should be cat /journal/author",
                          f"reader 没有打印出 {author}：它的命令应当是 cat /journal/author"))

@@ -36,7 +36,7 @@ def pids_limit(client: Client, run=None) -> str:
                          f"pids={limit} 时炸弹的输出是 {output.strip()[-120:]!r}：它应当在 {limit} 个进程时"
                          "以 \"can't fork\" 停下"))
     return say(f"the bomb stopped at pids={limit} (chosen at random), and nothing of it was left behind",
-               f"炸弹停在了 pids={limit}（随机选的），也没有留下任何东西")
+               f"fork 炸弹停在了 pids={limit}（随机选的），运行后也没有留下任何东西")
 
 
 @exercise("12-a-container-in-python", 2)
