@@ -139,7 +139,8 @@ def needs(line: str, cell: str) -> None:
     if result.result is not None:  # the cell's value, as Out[] shows it in text (a picture's text twin)
         shown.append(shell.display_formatter.format(result.result)[0].get("text/plain", "") + "\n")
     if record is not None and name == "root" and result.success:
-        _write_atomically(record, "".join(shown))
+        with contextlib.suppress(OSError):  # a read-only checkout: the cell ran, only its recording is lost
+            _write_atomically(record, "".join(shown))
     result.raise_error()
 
 
