@@ -347,6 +347,29 @@ def test_memory_and_pids_limits(engine):
     assert int(proc.stdout.split()[-1]) == 9
 
 
+def test_the_cgroup_holds_the_container_s_processes_only(engine):
+    """PID 1 joins its cgroup itself; the shim's keeper (its parent, outside the PID namespace) never
+    does, so no limit counts it: ``--pids-limit 20`` is twenty processes of the container's own."""
+    for n in range(5):
+        cid = run_d("--name", f"only{n}", "--pids-limit", "20", "busybox", "sleep", "30")
+        pid = int(inspect(f"only{n}", "{{.State.Pid}}"))
+        for d in cgroups.Cgroup.open(cid).dirs():
+            assert (d / "cgroup.procs").read_text().split() == [str(pid)], d
+        out("rm", "-f", f"only{n}")
+
+def test_a_process_the_oom_killer_ends_is_oom_killed(engine):
+    """Over its memory limit, the shell (PID 1) is killed by the kernel: exit 137 and State.OOMKilled, as
+    docker inspect says; a container that stays under its limit, or a start after, says false."""
+    hog = 'x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived'
+    proc = run_cli("run", "--name", "hog", "--memory", "16m", "busybox", "sh", "-c", hog)
+    assert proc.returncode == 137 and b"survived" not in proc.stdout, proc.stderr
+    assert inspect("hog", "{{.State.OOMKilled}} {{.State.ExitCode}}") == "true 137"
+    run_cli("run", "--name", "calm", "--memory", "16m", "busybox", "true")
+    assert inspect("calm", "{{.State.OOMKilled}} {{.State.ExitCode}}") == "false 0"
+    out("start", "-a", "calm")
+    assert inspect("calm", "{{.State.OOMKilled}}") == "false"
+
+
 
 def test_the_container_reads_its_own_limits_in_sys_fs_cgroup(engine):
     """/sys/fs/cgroup as docker mounts it: the host's hierarchies, read-only, rooted at the container's cgroup."""

@@ -79,6 +79,49 @@ def test_a_cell_the_mode_allows_runs_whole_with_its_own_magic_and_its_errors(she
     assert isinstance(failed.error_in_exec, ZeroDivisionError)
 
 
+@pytest.fixture
+def recorded(tmp_path, monkeypatch):
+    """A chapter begun from a notebook in ``tmp_path``: where its recordings go."""
+    from minidock.course import chapter
+    monkeypatch.setenv("COURSE_NOTEBOOK_DIR", str(tmp_path))
+    monkeypatch.setitem(chapter._current, "chapter", "99-test")
+    return tmp_path / "recorded" / "99-test"
+
+
+def test_a_needs_cell_run_in_the_root_mode_records_what_it_showed(shell, monkeypatch, capfd, recorded):
+    monkeypatch.setenv("MINIDOCK_MODE", "root")
+    body = "print('to stdout')\nimport sys; print('to stderr', file=sys.stderr)\n6 * 7\n"
+    shell.run_cell("%%needs mount, cgroup limits\n" + body).raise_error()
+    shown = capfd.readouterr()
+    assert shown.out.startswith("to stdout\n") and shown.err == "to stderr\n"  # shown as it ran
+    record = recorded / f"{course.chapter.cell_digest(body)}.txt"
+    assert [p.name for p in recorded.iterdir()] == [record.name]
+    # the cell's value as text too (a picture's text twin); a terminal shell also prints "Out[0]: 42"
+    assert record.read_text().startswith("to stdout\nto stderr\n") and record.read_text().endswith("\n42\n")
+    shell.run_cell("%%needs mount\n%%bash\necho from bash\n").raise_error()
+    bash = course.chapter.cell_digest("%%bash\necho from bash")
+    assert (recorded / f"{bash}.txt").read_text() == "from bash\n"
+    # a failing cell records nothing (its traceback is not what the root mode shows)
+    assert not shell.run_cell("%%needs mount\n1 / 0\n").success
+    assert len(list(recorded.iterdir())) == 2
+
+
+def test_a_needs_cell_the_mode_lacks_shows_the_root_modes_recording(shell, monkeypatch, capsys, recorded):
+    body = "print('the real thing')"
+    monkeypatch.setenv("MINIDOCK_MODE", "root")
+    shell.run_cell(f"%%needs cgroup limits\n{body}\n").raise_error()
+    capsys.readouterr()
+    monkeypatch.setenv("MINIDOCK_MODE", "rootless")       # runs what it can, records nothing
+    shell.run_cell(f"%%needs mount\nprint('rootless')\n").raise_error()
+    assert capsys.readouterr().out == "rootless\n" and len(list(recorded.iterdir())) == 1
+    shell.run_cell(f"%%needs cgroup limits\n{body}\n").raise_error()
+    assert capsys.readouterr().out.splitlines()[1:] == ["what it showed in the root mode:", "the real thing"]
+    monkeypatch.setenv("MINIDOCK_MODE", "chroot-emulated")
+    shell.run_cell("%%needs mount\nprint('never recorded')\n").raise_error()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("[not run in the chroot-emulated mode")
+
+
 def test_the_edition_picks_the_language_of_what_the_course_says(monkeypatch):
     from minidock.course import lang
     from minidock.course.exercises import Verdict

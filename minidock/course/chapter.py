@@ -16,8 +16,11 @@ Each chapter ends with exercises, each checked by one line (``minidock/course/ex
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,6 +46,7 @@ def start(chapter: str, lang: str | None = None) -> Client:
     if lang is not None:
         use(lang)
     root = course_root(chapter)
+    _current["chapter"] = chapter
     _remove_containers(root)  # a chapter that stopped halfway may have left some running
     shutil.rmtree(root, ignore_errors=True)
     _enter_workdir(root)
@@ -128,19 +132,87 @@ def needs(line: str, cell: str) -> None:
     """The ``%%needs FEATURE[, FEATURE...]`` cell magic: run the cell only where the run mode has them.
 
     Where it does not (Binder's chroot-emulated mode, say), the cell prints
-    plainly what it would have shown and why it cannot here, instead of
-    failing; the rest of the chapter goes on.  The body may itself start with
-    a cell magic (``%%bash``).
+    plainly why it cannot run here, then what it showed when it ran in the
+    root mode, so the learner still sees it; the rest of the chapter goes on.
+    Where it runs in the root mode, what it prints is recorded for that
+    (``recording``).  The body may itself start with a cell magic (``%%bash``).
     """
     from IPython import get_ipython
     from ..api.system import mode
     missing = lacking(*(need.strip() for need in line.split(",") if need.strip()))
+    name, why = mode.detect()
+    record = recording(cell)
     if missing:
-        name, why = mode.detect()
         print(f"[not run in the {name} mode ({why}): this cell needs {', '.join(missing)}; "
               "the root mode (a VM as root) runs it]")
+        if record is not None and record.is_file():
+            print("what it showed in the root mode:")
+            print(record.read_text(), end="")
         return
-    get_ipython().run_cell(cell, store_history=False).raise_error()
+    shell = get_ipython()
+    with _teed() as shown:
+        result = shell.run_cell(cell, store_history=False)
+    if result.result is not None:  # the cell's value, as Out[] shows it in text (a picture's text twin)
+        shown.append(shell.display_formatter.format(result.result)[0].get("text/plain", "") + "\n")
+    if record is not None and name == "root" and result.success:
+        with contextlib.suppress(OSError):  # a read-only checkout: the cell ran, only its recording is lost
+            _write_atomically(record, "".join(shown))
+    result.raise_error()
+
+
+def recording(cell: str) -> Path | None:
+    """Where the root mode's output of the ``%%needs`` cell with body ``cell`` is kept:
+    ``recorded/<chapter>/<first 16 hex of sha256 of the body>.txt`` beside the notebook (None outside a
+    chapter).  A changed body is another file: tests/test_recorded.py finds recordings no cell has."""
+    here, chapter = os.environ.get("COURSE_NOTEBOOK_DIR"), _current.get("chapter")
+    if not here or not chapter:
+        return None
+    return Path(here) / "recorded" / chapter / f"{cell_digest(cell)}.txt"
+
+
+def cell_digest(cell: str) -> str:
+    """The name of a cell body's recording: surrounding blank lines do not count."""
+    return hashlib.sha256(cell.strip().encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _teed():
+    """Copy what the cell writes to stdout and stderr into a list, in order, while it still shows."""
+    shown: list[str] = []
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (_Tee(stream, shown) for stream in streams)
+    try:
+        yield shown
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+class _Tee:
+    """A text stream that writes through to ``stream`` and keeps a copy."""
+
+    def __init__(self, stream, copy: list[str]):
+        self.stream, self.copy = stream, copy
+
+    def write(self, text: str) -> int:
+        self.copy.append(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and a rename: a reader never sees half of it."""
+    if path.is_file() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temp, path)
+
+
+_current: dict[str, str] = {}  # the chapter ``start`` began, for ``recording``
 
 
 def _register_needs() -> None:

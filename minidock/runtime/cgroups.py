@@ -50,6 +50,7 @@ USAGE = {("memory", 1): "memory.usage_in_bytes", ("memory", 2): "memory.current"
 FREEZE = {1: ("freezer.state", "FROZEN", "THAWED"), 2: ("cgroup.freeze", "1", "0")}
 CPU_MAX = {1: [("cpu.cfs_period_us", "{period}"), ("cpu.cfs_quota_us", "{quota}")],
            2: [("cpu.max", "{quota} {period}")]}
+OOM_EVENTS = {1: "memory.oom_control", 2: "memory.events"}  # both hold a line "oom_kill N" (Linux 4.13+)
 CPU_SHARES = {1: "cpu.shares", 2: "cpu.weight"}   # --cpu-shares: a relative weight, used only under contention
 
 
@@ -322,16 +323,6 @@ class Cgroup:
         if v1:
             threading.Thread(target=_write_quietly, args=(v1[0].own_procs(), os.getpid()), daemon=True).start()
 
-    def leave(self, pid: int) -> None:
-        """Move process ``pid`` back to where this process sits, in every hierarchy, if the kernel lets it.
-
-        The shim's keeper joins the container's cgroup only so that PID 1 is
-        born in it; it leaves right after, so ``--pids-limit 10`` means ten
-        processes of the container's own, as in docker.
-        """
-        for tree in set(self.trees.values()):  # (v2's ``own`` is our parent, which the kernel may refuse)
-            _write_quietly(tree.own_procs(), pid)
-
     def pids(self) -> list[int]:
         """The processes in this cgroup (a process is in all its directories, or on its way out)."""
         found = set()
@@ -347,6 +338,17 @@ class Cgroup:
         return {"memory_usage": self._read("memory", USAGE), "memory_limit": self._read("memory", LIMIT),
                 "pids_current": self._read("pids", USAGE), "pids_limit": self._read("pids", LIMIT),
                 "cpu_usage_ns": self._read("cpuacct", USAGE)}
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer killed a process of this cgroup (its memory limit was hit):
+        what ``inspect`` calls State.OOMKilled.  Read before ``remove``, which takes the counter with it."""
+        if "memory" not in self.trees:
+            return False
+        try:
+            lines = (self.dir("memory") / OOM_EVENTS[self.trees["memory"].version]).read_text().splitlines()
+        except FileNotFoundError:
+            return False
+        return any(line.split()[0] == "oom_kill" and int(line.split()[1]) > 0 for line in lines)
 
     def _read(self, controller: str, files: dict) -> int | None:
         """One number from a control file: "max" and v1's huge memory limit mean None."""

@@ -224,7 +224,7 @@ class Shim:
             state = write_state(
                 self.dir, Status="exited" if error else "running", Pid=0 if error else pid,
                 ShimPid=os.getpid(), ShimStart=process_start_time(os.getpid()), ExitCode=error[0] if error else 0,
-                StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "",
+                StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "", OOMKilled=False,
                 IPAddress=lease.address if lease else "", Gateway=lease.gateway if lease else "",
                 MacAddress=lease.mac if lease else "", IPPrefixLen=lease.prefixlen if lease else 0,
                 Ports=ports)
@@ -306,9 +306,9 @@ class Shim:
         """Fork the keeper; connect its new netns to the bridge meanwhile; then let PID 1 exec.
 
         The work overlaps on purpose, on two CPUs: while we load pyroute2 and
-        cable the veth (``network.attach``), the keeper joins the cgroup (the
-        first write to a cgroup.procs waits a whole RCU grace period, ~10 ms)
-        and PID 1 builds its root file system.  PID 1 execs at our "go".
+        cable the veth (``network.attach``), PID 1 joins the cgroup (the first
+        write to a cgroup.procs waits a whole RCU grace period, ~10 ms) and
+        builds its root file system.  PID 1 execs at our "go".
         """
         go_r, go_w = os.pipe()
         pid_r, pid_w = os.pipe()
@@ -528,12 +528,14 @@ class Shim:
         """
         for proxy in self.proxies:
             proxy.stop()
+        oom_killed = cgroup.oom_killed()  # the cgroup's OOM counter goes with it
         cgroup.remove()
         self.released = network.release_all(self.cid)  # also what ``network connect`` added meanwhile
         self.log.close()
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "attach.sock").unlink()
-        write_state(self.dir, Status="exited", ExitCode=status, Pid=0, FinishedAt=rfc3339(time.time()))
+        write_state(self.dir, Status="exited", ExitCode=status, Pid=0, FinishedAt=rfc3339(time.time()),
+                    OOMKilled=oom_killed)
         for hook in self.poststop:  # the engine's (AutoRemove), run before the clients hear the exit
             hook()
         self._broadcast(frame(EXIT, str(status).encode()))
@@ -547,11 +549,11 @@ class NoCgroup:
     def add(self, pid: int) -> None:
         pass
 
-    def leave(self, pid: int) -> None:
-        pass
-
     def warm(self) -> None:
         pass
+
+    def oom_killed(self) -> bool:
+        return False
 
     def remove(self) -> None:
         pass
@@ -585,12 +587,12 @@ Launch = namedtuple("Launch", "spec cdir stdio lease rootless emulated")
 
 
 def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sockets: int | None) -> None:
-    """Unshare the namespaces, join the cgroup, fork PID 1, report its PID, wait for it; never returns.
+    """Unshare the namespaces, fork PID 1, report its PID, wait for it; never returns.
 
     Rootless, a user namespace comes first, in the same unshare(2): the others
     are then owned by it, and we hold every capability over them.  The shim
     learns of the unshare ("u") at once, to plug the new netns into the bridge
-    while we join the cgroup; PID 1 is forked after that, so it starts in it.
+    while PID 1 joins the cgroup and builds its root file system.
     """
     spec, emulated, stdio = launch.spec, launch.emulated, launch.stdio
     try:
@@ -607,7 +609,6 @@ def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sock
         else:
             unshare(flags)
         os.write(pid_w, b"u")
-        cgroup.add(os.getpid())
         child = os.fork()
         if child == 0:
             os.close(pid_w)
@@ -615,8 +616,7 @@ def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sock
                 os.close(sockets)
             if emulated:
                 _emulated_main(spec, launch.cdir, stdio, go_r, err_w)
-            _container_main(launch, go_r, err_w)
-        cgroup.leave(os.getpid())  # PID 1 was born in the cgroup; the keeper is not the container's
+            _container_main(launch, go_r, err_w, cgroup)
         os.write(pid_w, str(child).encode())
         os.close(pid_w)
         for fd in (go_r, err_w, *stdio):
@@ -650,13 +650,17 @@ def _make_sockets_until_the_end(sockets: socket.socket, child: int) -> None:
     sockets.close()
 
 
-def _container_main(launch: Launch, go_r: int, err_w: int) -> None:
+def _container_main(launch: Launch, go_r: int, err_w: int, cgroup) -> None:
     """PID 1: build the root file system, drop privileges, wait for the go (the network), exec."""
     spec, cdir, stdio, lease = launch.spec, launch.cdir, launch.stdio, launch.lease
     process = spec["process"]
     try:
         set_pdeathsig(signal.SIGKILL)
-        unshare(CLONE_NEWCGROUP)  # born in our cgroup: it becomes our "/"
+        # PID 1 moves itself into the cgroup ("0" is the writer), before anything of the container runs;
+        # the keeper never joins it, so ``--pids-limit 10`` means ten processes of the container's own, as
+        # in docker (a keeper that joined to fork PID 1 inside, then left, was sometimes still counted)
+        cgroup.add(0)
+        unshare(CLONE_NEWCGROUP)  # in our cgroup now: it becomes our "/"
         if lease is None and spec["minidock"]["network"]["mode"] != "host":
             network.bring_up_loopback()  # with a lease, the shim brings up lo and eth0
         if not process["terminal"]:
