@@ -54,7 +54,7 @@ def test_the_mode_line_in_the_chinese_edition(monkeypatch):
     assert course.mode_line() == ("运行模式：root（由 MINIDOCK_MODE 选定）。这里真实可用：pid、mount、uts、ipc、net、"
                                   "cgroup 命名空间；overlayfs；cgroup 资源限制；网桥网络。")
     from minidock.course.chapter import FEATURES_ZH, WHY_ZH
-    assert set(FEATURES_ZH) == {f for features in mode.ISOLATES.values() for f in features} - set(mode.NAMESPACES)
+    assert set(FEATURES_ZH) == {f for features in mode.ISOLATES.values() for f in features} - set(mode.NAMESPACES) | {"host root"}
     import inspect
     import re
     reasons = re.findall(r'return (?:forced|"[^"]+"), "([^"]+)"', inspect.getsource(mode.detect))
@@ -84,6 +84,7 @@ def recorded(tmp_path, monkeypatch):
     """A chapter begun from a notebook in ``tmp_path``: where its recordings go."""
     from minidock.course import chapter
     monkeypatch.setenv("COURSE_NOTEBOOK_DIR", str(tmp_path))
+    monkeypatch.setenv("MINIDOCK_COURSE_RECORD", "1")    # as make regen-notebooks runs them
     monkeypatch.setitem(chapter._current, "chapter", "99-test")
     return tmp_path / "recorded" / "99-test"
 
@@ -104,6 +105,10 @@ def test_a_needs_cell_run_in_the_root_mode_records_what_it_showed(shell, monkeyp
     # a failing cell records nothing (its traceback is not what the root mode shows)
     assert not shell.run_cell("%%needs mount\n1 / 0\n").success
     assert len(list(recorded.iterdir())) == 2
+    # nor does a run outside make regen-notebooks (the tests', a learner's): the repository stays as it is
+    monkeypatch.delenv("MINIDOCK_COURSE_RECORD")
+    shell.run_cell("%%needs mount\nprint('not kept')\n").raise_error()
+    assert len(list(recorded.iterdir())) == 2
 
 
 def test_a_needs_cell_the_mode_lacks_shows_the_root_modes_recording(shell, monkeypatch, capsys, recorded):
@@ -120,6 +125,12 @@ def test_a_needs_cell_the_mode_lacks_shows_the_root_modes_recording(shell, monke
     shell.run_cell("%%needs mount\nprint('never recorded')\n").raise_error()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith("[not run in the chroot-emulated mode")
+    from minidock.course import lang      # the Chinese edition says it in Chinese
+    monkeypatch.setitem(lang._edition, "lang", "zh")
+    shell.run_cell(f"%%needs cgroup limits\n{body}\n").raise_error()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[未在 chroot-emulated 模式") and "cgroup 资源限制" in lines[0]
+    assert lines[1:] == ["它在 root 模式下显示的是：", "the real thing"]
 
 
 def test_the_edition_picks_the_language_of_what_the_course_says(monkeypatch):

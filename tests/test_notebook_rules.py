@@ -17,8 +17,9 @@ def code_cells(path) -> list[dict]:
     return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
 
-def test_there_are_the_ten_chapters():
-    assert [p.name[:2] for p in ENGLISH] == [f"{n:02d}" for n in range(10)]
+def test_there_are_the_thirteen_chapters():
+    """00-09 follow the notes; 10 volumes, 11 resource limits and 12 a container in Python go beyond them."""
+    assert [p.name[:2] for p in ENGLISH] == [f"{n:02d}" for n in range(13)]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
@@ -47,3 +48,30 @@ def test_the_landing_page_lists_every_chapter_of_both_editions():
     assert "".join(stored["cells"][0]["source"]) == welcome.page(), "stale: python tools/welcome.py"
     for path in ENGLISH:
         assert f"]({path.name})" in welcome.page()
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_a_chapter_stores_only_the_widget_state_its_pictures_need(path):
+    """``make regen-notebooks`` tidies what nbconvert stores (tools/tidy_notebooks.py): the models a shown
+    widget reaches, without the null defaults of layouts and styles."""
+    import copy
+    import sys
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        from tidy_notebooks import tidy
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    nb = json.loads(path.read_text())
+    assert tidy(copy.deepcopy(nb)) == nb, "stored widget state beyond what renders (make regen-notebooks)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_a_chapters_pictures_fit_the_page(path):
+    import re
+    for cell in code_cells(path):
+        for output in cell["outputs"]:
+            svg = "".join(output.get("data", {}).get("image/svg+xml", ""))
+            size = re.search(r'<svg width="([\d.]+)(pt|px)"', svg)
+            if size:
+                px = float(size[1]) * (4 / 3 if size[2] == "pt" else 1)
+                assert px <= 1000, f"a picture {px:.0f} px wide (viz.svg scales them: make regen-notebooks)"

@@ -110,7 +110,8 @@ WHY_ZH = {"chosen with MINIDOCK_MODE": "由 MINIDOCK_MODE 选定",
           "no root and no user namespaces; proot is installed": "没有 root，也没有用户命名空间；已安装 proot",
           "no root and no user namespaces (install proot to run containers)":
               "没有 root，也没有用户命名空间（安装 proot 才能运行容器）"}
-FEATURES_ZH = {"overlayfs": "overlayfs", "cgroup limits": "cgroup 资源限制", "bridge network": "网桥网络"}
+FEATURES_ZH = {"overlayfs": "overlayfs", "cgroup limits": "cgroup 资源限制", "bridge network": "网桥网络",
+               "host root": "宿主机上的 root"}
 
 
 # what a cell may need beyond the mode's own isolation (runtime/mode.py's ISOLATES)
@@ -134,8 +135,10 @@ def needs(line: str, cell: str) -> None:
     Where it does not (Binder's chroot-emulated mode, say), the cell prints
     plainly why it cannot run here, then what it showed when it ran in the
     root mode, so the learner still sees it; the rest of the chapter goes on.
-    Where it runs in the root mode, what it prints is recorded for that
-    (``recording``).  The body may itself start with a cell magic (``%%bash``).
+    Where it runs in the root mode while the notebooks are regenerated
+    (``make regen-notebooks`` sets ``MINIDOCK_COURSE_RECORD``), what it prints
+    is recorded for that (``recording``); a test run or a learner's run
+    writes nothing into the repository.  The body may itself start with a cell magic (``%%bash``).
     """
     from IPython import get_ipython
     from ..api.system import mode
@@ -143,10 +146,12 @@ def needs(line: str, cell: str) -> None:
     name, why = mode.detect()
     record = recording(cell)
     if missing:
-        print(f"[not run in the {name} mode ({why}): this cell needs {', '.join(missing)}; "
-              "the root mode (a VM as root) runs it]")
+        print(lang.say(f"[not run in the {name} mode ({why}): this cell needs {', '.join(missing)}; "
+                       "the root mode (a VM as root) runs it]",
+                       f"[未在 {name} 模式（{WHY_ZH.get(why, why)}）下运行：这个单元格需要 "
+                       f"{'、'.join(FEATURES_ZH.get(m, m) for m in missing)}；root 模式（以 root 身份运行的虚拟机）会运行它]"))
         if record is not None and record.is_file():
-            print("what it showed in the root mode:")
+            print(lang.say("what it showed in the root mode:", "它在 root 模式下显示的是："))
             print(record.read_text(), end="")
         return
     shell = get_ipython()
@@ -154,7 +159,7 @@ def needs(line: str, cell: str) -> None:
         result = shell.run_cell(cell, store_history=False)
     if result.result is not None:  # the cell's value, as Out[] shows it in text (a picture's text twin)
         shown.append(shell.display_formatter.format(result.result)[0].get("text/plain", "") + "\n")
-    if record is not None and name == "root" and result.success:
+    if record is not None and name == "root" and result.success and os.environ.get("MINIDOCK_COURSE_RECORD"):
         with contextlib.suppress(OSError):  # a read-only checkout: the cell ran, only its recording is lost
             _write_atomically(record, "".join(shown))
     result.raise_error()
