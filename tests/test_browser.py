@@ -35,7 +35,10 @@ from conftest import REPO
 
 pytestmark = [pytest.mark.root, pytest.mark.browser]  # chapter 03 mounts overlays and runs containers
 
-CHAPTER = REPO / "notebooks" / "03-union-fs.ipynb"
+# chapter 03 in each edition: the Chinese one's pictures and slider speak Chinese, its cells are the same
+EDITIONS = {"en": (REPO / "notebooks" / "03-union-fs.ipynb", " through the layers"),
+            "zh": (REPO / "notebooks" / "zh" / "03-union-fs.ipynb", " 在各层中")}
+CHAPTER = EDITIONS["en"][0]
 CHROMIUM = Path("/usr/bin/chromium")
 # as root chromium needs --no-sandbox; the rest keep it from calling out (the network is closed)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -52,9 +55,17 @@ LAB_SETTINGS = {
 }
 
 
-def artifacts_dir() -> Path:
+# two different Chinese characters drawn alike are two "missing glyph" boxes: no font has them
+CJK_DRAWN = """() => { const canvas = document.createElement('canvas'); canvas.width = canvas.height = 40;
+    const pen = canvas.getContext('2d'); pen.font = '32px sans-serif';
+    const drawn = t => { pen.clearRect(0, 0, 40, 40); pen.fillText(t, 2, 34);
+                         return pen.getImageData(0, 0, 40, 40).data.join(','); };
+    return drawn('镜') !== drawn('像'); }"""
+
+
+def artifacts_dir(edition: str) -> Path:
     base = os.environ.get("MINIDOCK_TEST_ARTIFACTS")
-    path = (Path(base) if base else REPO / "tests" / "artifacts") / "browser"
+    path = (Path(base) if base else REPO / "tests" / "artifacts") / "browser" / edition
     shutil.rmtree(path, ignore_errors=True)  # only this test's files: no stale screenshots
     path.mkdir(parents=True)
     return path
@@ -211,16 +222,19 @@ def own_network(monkeypatch) -> None:
     pytest.skip("no free /24 in 10.198.0.0/16 for the test bridge")
 
 
-@pytest.fixture
-def lab(tmp_path, monkeypatch):
-    """JupyterLab serving a copy of the chapter; afterwards no server, kernel, container, mount or bridge."""
+@pytest.fixture(params=sorted(EDITIONS))
+def lab(request, tmp_path, monkeypatch):
+    """JupyterLab serving a copy of the chapter in one edition; afterwards no server, kernel, container,
+    mount or bridge."""
     own_network(monkeypatch)
     served = tmp_path / "served"
     served.mkdir()
-    shutil.copy2(CHAPTER, served / CHAPTER.name)
-    artifacts = artifacts_dir()
+    chapter, title = EDITIONS[request.param]
+    shutil.copy2(chapter, served / CHAPTER.name)
+    artifacts = artifacts_dir(request.param)
     server = Lab(served, tmp_path, artifacts / "jupyter-lab.log")
     server.artifacts, server.served = artifacts, served / CHAPTER.name
+    server.edition, server.title = request.param, title
     try:
         server.wait_ready()
         yield server
@@ -357,13 +371,16 @@ def test_chapter_03_in_jupyterlab(lab, browser):
         assert all(p.strip("[]:").strip().isdigit() for p in prompts), \
             f"not every cell ran after {elapsed:.0f} s: {prompts}"
 
+        # the Chinese edition's characters are drawn, not boxes (a font that has them is installed)
+        assert page.evaluate(CJK_DRAWN), "the browser draws 镜 and 像 alike: no Chinese font (make setup)"
+
         # the layer pictures: SVG from graphviz, loaded and with a size on the page
         pictures = layer_pictures(page)
         assert len(pictures) >= 2, f"expected the image's and the container's layer pictures, got {len(pictures)}"
         for picture in pictures:
             assert picture["source"].lstrip().startswith(("<?xml", "<svg", "<!--")) and "<svg" in picture["source"]
             assert picture["loaded"] and picture["width"] > 100 and picture["height"] > 50, picture | {"source": "..."}
-        assert any("through the layers" in p["source"] and "whiteout" in p["source"] for p in pictures)
+        assert any(lab.title in p["source"] and "whiteout" in p["source"] for p in pictures), lab.edition
         assert any(">upper<" in p["source"] for p in pictures), "no picture shows the container's upper layer"
         page.locator(".jp-OutputArea-output.jp-RenderedSVG").first.screenshot(path=shots / "02-layer-picture.png")
 
