@@ -75,3 +75,32 @@ def test_a_chapters_pictures_fit_the_page(path):
             if size:
                 px = float(size[1]) * (4 / 3 if size[2] == "pt" else 1)
                 assert px <= 1000, f"a picture {px:.0f} px wide (viz.svg scales them: make regen-notebooks)"
+
+
+def markdown_cells(path) -> list[str]:
+    return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_a_chapter_has_the_courses_shape(path):
+    """Issue 14's shape: what you will be able to do first, with the glossary, cheat sheet and
+    troubleshooting linked; two predict-then-run pairs at least; key points at the close; each exercise
+    with two hints and its linked solution."""
+    zh = path.parent.name == "zh"
+    cells = json.loads(path.read_text())["cells"]
+    texts = markdown_cells(path)
+    docs = "../../docs/zh/" if zh else "../docs/"
+    assert all(f"]({docs}{page}.md)" in texts[0] for page in ("glossary", "cheatsheet", "troubleshooting")), \
+        "the first cell links the glossary, the cheat sheet and troubleshooting"
+    predict = "**先猜一猜。**" if zh else "**Predict.**"
+    pairs = [i for i, c in enumerate(cells[:-1]) if c["cell_type"] == "markdown"
+             and "".join(c["source"]).lstrip().startswith(predict) and cells[i + 1]["cell_type"] == "code"]
+    assert len(pairs) >= 2, f"{len(pairs)} predict-then-run pairs"
+    assert any(line == ("## 本章要点" if zh else "## Key points") for t in texts for line in t.splitlines())
+    exercise = "**练习 " if zh else "**Exercise "
+    tasks = [t for t in texts if exercise in t]
+    assert tasks, "no exercises"
+    hints = ("提示 1", "提示 2") if zh else ("Hint 1", "Hint 2")
+    solution = f"]({'../' if zh else ''}solutions/{path.stem}.py)"
+    for task in tasks:
+        assert all(f"<summary>{h}</summary>" in task for h in hints) and solution in task, task[:200]
