@@ -120,9 +120,8 @@ def test_parallel_imports_and_tags_all_land(busybox, client, tmp_path):
     """Without the lock, read-modify-write of images.json would lose some of them."""
     procs = []
     for i in range(8):
-        rootfs = tmp_path / f"rootfs{i}"
-        (rootfs / "etc").mkdir(parents=True)
-        (rootfs / "etc" / "n").write_text(str(i))
+        rootfs = tmp_path / f"rootfs{i}.tar"
+        rootfs.write_bytes(tar_of(entry("etc/n", str(i).encode())))
         procs.append(start_cli("import", str(rootfs), f"par:{i}"))
     procs += [start_cli("tag", "busybox", f"same:{i}") for i in range(2)]
     for proc in procs:
