@@ -10,6 +10,7 @@ translation shows up on it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -17,13 +18,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def title(path: Path) -> str:
-    """A chapter's title: its first heading, without the "Chapter N —" before it."""
+    """A chapter's title: its first heading, without the "Chapter N —" (第 N 章) before it."""
     first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"]).splitlines()[0]
-    heading = first.lstrip("# ").strip()
-    for dash in (" — ", "：", " - "):
-        if dash in heading:
-            return heading.split(dash, 1)[1].strip()
-    return heading
+    return re.sub(r"^(Chapter \d+\s*[—-]\s*|第\s*\d+\s*章[\s—：:-]*)", "", first.lstrip("# ").strip())
 
 
 def page() -> str:
