@@ -180,3 +180,19 @@ def test_rmi_deletes_a_builds_untagged_steps_unless_no_prune_as_dockerd(daemon, 
     mine, theirs = _removed(daemon, context, *flags), _removed(dockerd, context, *flags)
     assert mine == theirs
     assert mine["left"] == (0 if not flags else mine["built"] - 1)
+
+
+def test_image_sizes_are_dockerds(daemon, dockerd, tmp_path):  # noqa: F811
+    """SIZE as dockerd counts a layer (moby's directory.Size): files' bytes, each symlink as the length
+    of its target, a hard-linked file once. busybox (its 400 applets are symlinks) and a built image."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /f && ln /f /g && ln -s /etc/hostname /link\n")
+
+    def sizes(d) -> list[str]:
+        assert docker(d, "/usr/bin/docker", "build", "-t", "sized", str(context)).returncode == 0
+        return [docker(d, "/usr/bin/docker", "image", "inspect", "-f", "{{.Size}}", name).stdout.decode().strip()
+                for name in ("busybox", "sized")]
+
+    mine, theirs = sizes(daemon), sizes(dockerd)
+    assert mine == theirs and int(mine[1]) - int(mine[0]) == len("hi\n") + len("/etc/hostname")

@@ -39,7 +39,7 @@ from ..images import changes as changefmt, journal
 from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
 from ..images.reference import familiar, parse
-from ..images.store import Store, remove_tree
+from ..images.store import Store, remove_tree, tree_size
 from ..runtime.syscalls import close_fds_except, process_start_time
 from .bundle import spec_of, write_spec
 from .config import Config, ExecConfig, HostConfig
@@ -141,8 +141,7 @@ class Containers:
 
     def size_rw(self, cid: str) -> int:
         """Bytes of the files in the container's writable layer (docker's SizeRw): what ``rm`` frees."""
-        return sum(p.lstat().st_size for p in (self.dir(cid) / "upper").rglob("*")
-                   if p.is_file() and not p.is_symlink())
+        return tree_size(self.dir(cid) / "upper")
 
     def using_image(self, image_id: str) -> list[str]:
         """Containers created from an image (``rmi`` refuses while there are any)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..display import rfc3339
 from ..errors import Conflict, InvalidParameter, NotFound
 from ..images import journal
-from ..images.store import Store
+from ..images.store import Store, tree_size
 from .mounts import check_volume_name
 
 ANONYMOUS = "com.docker.volume.anonymous"
@@ -144,14 +144,7 @@ class Volumes:
 
     def size(self, name: str) -> int:
         """Bytes of the files in the volume (``docker system df -v``'s Size)."""
-        total = 0
-        for top, _, files in os.walk(self.data_dir(name)):
-            for file in files:
-                try:
-                    total += os.lstat(os.path.join(top, file)).st_size
-                except FileNotFoundError:
-                    continue
-        return total
+        return tree_size(self.data_dir(name))
 
     def remove_anonymous(self, names: list[str]) -> None:
         """What ``rm -v`` and ``--rm`` do after the container is gone: its anonymous volumes, unless

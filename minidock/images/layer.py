@@ -471,6 +471,7 @@ class _Extractor:
                 os.mkdir(path, 0o700)  # opened up in finish(), once its contents are in
         elif member.issym():
             os.symlink(member.linkname, path)  # stored as is: absolute targets are normal in images
+            self.size += len(os.fsencode(member.linkname))   # Docker counts a symlink as its target's length
         elif member.islnk():
             if not os.path.lexists(target) or os.path.isdir(target) and not os.path.islink(target):
                 raise InvalidArchive(f'layer entry "{member.name}": hardlink target '

@@ -191,6 +191,23 @@ class Store:
         return self.layers / hex_of(chain_id)
 
 
+def tree_size(root: Path) -> int:
+    """Bytes of what a directory holds, as Docker counts a layer's, a container's or a volume's
+    (moby's ``directory.Size``): every entry that is not a directory, a symlink as the length of its
+    target, a file hard-linked twice once; directories and empty files count nothing."""
+    seen, total = set(), 0
+    for top, dirs, files in os.walk(root):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except FileNotFoundError:
+                continue
+            if st.st_size and st.st_ino not in seen:
+                seen.add(st.st_ino)
+                total += st.st_size
+    return total
+
+
 def remove_tree(path: Path) -> None:
     """Remove a file or a directory tree; fine if it is already gone."""
     if path.is_dir() and not path.is_symlink():
