@@ -51,9 +51,10 @@ def _author(client: Client) -> str:
     author = path.read_text().strip()
     if not re.fullmatch(r"[0-9a-f]{12}", author):
         raise NotYet(say(f"author holds {author[:40]!r}, not a container's own host name: write `hostname` "
-                         "into it, from a container run without --name and -h",
-                         f"author 的内容是 {author[:40]!r}，不是容器自己的主机名：在一个不带 --name 和 -h 的容器里"
-                         "把 `hostname` 写进去"))
+                         "into it, from a container run without -h (its host name is then its ID's first 12 hex "
+                         "digits, whatever its --name)",
+                         f"author 的内容是 {author[:40]!r}，不是容器自己的主机名：在一个不带 -h 的容器里把 `hostname` "
+                         "写进去（这样它的主机名就是它 ID 的前 12 个十六进制数字，与 --name 无关）"))
     return author
 
 
