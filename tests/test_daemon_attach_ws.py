@@ -303,8 +303,10 @@ def test_attaches_that_end_leave_no_thread_or_socket_behind(tcp_daemon):
     api = _api(tcp_daemon)
     quiet = _container(api, ["sleep", "60"])
     api.start(quiet)
-    before = _daemon_holds(tcp_daemon)
-    for _ in range(3):                 # the client leaves a quiet container: the relay must not wait for output
+    before = None
+    for round in range(4):             # the client leaves a quiet container: the relay must not wait for output
+        if round == 1:                 # counted after one round: what the daemon opens once and keeps (a cache,
+            before = _daemon_holds(tcp_daemon)   # the journal) is no leak; what each attach leaves behind is
         conn = api.attach_socket(quiet, params={"stdout": 1, "stream": 1}, ws=True)
         conn.settimeout(20)
         conn.ping("x")
