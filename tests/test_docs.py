@@ -43,7 +43,7 @@ def test_the_cheat_sheets_are_the_seed_maps():
         import cheatsheet
     finally:
         sys.path.remove(str(REPO / "tools"))
-    for lang, (name, _head, _prefix) in cheatsheet.PAGES.items():
+    for lang, (name, _head) in cheatsheet.PAGES.items():
         assert (REPO / "docs" / name).read_text(encoding="utf-8") == cheatsheet.page(lang), \
             f"docs/{name} is stale: python tools/cheatsheet.py"
     rows = cheatsheet.commands()

@@ -24,12 +24,12 @@ PAGES = {
            "runs for it, and the chapter with the cells that run it (cells are named by their notebook cell\n"
            "`id`; [the seed map](seed-map.md) has every line of the notes). Written by `tools/cheatsheet.py`.\n"
            "中文版：<a href='zh/cheatsheet.html'>速查表</a>.\n\n"
-           "| the notes | minidock | chapter | cells |\n| --- | --- | --- | --- |\n", "chapters/"),
+           "| the notes | minidock | chapter | cells |\n| --- | --- | --- | --- |\n"),
     "zh": ("zh/cheatsheet.md", "# 速查表：笔记里的命令，以及在哪里运行\n\n"
            "课程所依据的笔记中的每条 `docker` 命令（按笔记的顺序）、章节里代替它运行的 `minidock` 命令，以及运行它的\n"
            "章节和单元格（单元格以 notebook 中的 `id` 命名；笔记逐行的对照见英文版的 seed map）。本页由\n"
            "`tools/cheatsheet.py` 生成。English: <a href='../cheatsheet.html'>cheat sheet</a>.\n\n"
-           "| 笔记 | minidock | 章节 | 单元格 |\n| --- | --- | --- | --- |\n", "chapters/"),
+           "| 笔记 | minidock | 章节 | 单元格 |\n| --- | --- | --- | --- |\n"),
 }
 
 
@@ -57,12 +57,12 @@ def commands() -> list[tuple[str, str, str, str]]:
 
 
 def page(lang: str) -> str:
-    _name, head, _prefix = PAGES[lang]
+    _name, head = PAGES[lang]
     return head + "".join(f"| {d} | {m} | {c} | {i} |\n" for d, m, c, i in commands())
 
 
 def main() -> None:
-    for lang, (name, _head, _prefix) in PAGES.items():
+    for lang, (name, _head) in PAGES.items():
         (DOCS / name).parent.mkdir(exist_ok=True)
         (DOCS / name).write_text(page(lang), encoding="utf-8")
 

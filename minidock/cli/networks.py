@@ -8,7 +8,7 @@ from ..api.client import Client
 from ..api.networks import HEADERS, LIST_FILTERS, ls_row
 from ..display import format_table
 from ..errors import MinidockError, NotFound, UsageError
-from .base import label_pairs, command, confirmed, filters, flag, formatted, inspect_each, out
+from .base import command, confirmed, filters, flag, formatted, inspect_each, label_pairs, out
 
 
 @command("network", "COMMAND", "Manage networks: create, ls, inspect, rm, connect, disconnect, prune",

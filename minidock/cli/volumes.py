@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..api.client import Client
 from ..display import format_table, human_size
 from ..errors import UsageError
-from .base import command, confirmed, each_named, filters, flag, formatted, inspect_each, out
+from .base import command, confirmed, each_named, filters, flag, formatted, inspect_each, label_pairs, out
 
 LS_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
               "Labels": "LABELS", "CreatedAt": "CREATED AT"}
@@ -28,8 +28,7 @@ def volume_create_cmd(client: Client, opts) -> None:
     if opts.name and opts.args and opts.name != opts.args[0]:
         raise UsageError("conflicting options: either specify --name or provide positional arg, not both")
     name = opts.name or (opts.args[0] if opts.args else None)
-    labels = dict((item.split("=", 1) + [""])[:2] for item in opts.label)
-    options = dict((item.split("=", 1) + [""])[:2] for item in opts.opt)
+    labels, options = label_pairs(opts.label), label_pairs(opts.opt)
     out(client.volumes.create(name, opts.driver, options or None, labels).name)
 
 
