@@ -301,3 +301,112 @@ def test_an_expired_or_forged_token_is_refused(pki, users, tmp_path):
     with RegistryServer(tmp_path / "plain") as plain:
         host, port = plain.address.split(":")
         assert call(HTTPConnection(host, int(port)), "GET", "/token").status == 404   # no realm without tokens
+
+
+# -- minidock, skopeo, podman and docker as clients ------------------------------
+
+def login(registry, creds: tuple[str, str]) -> subprocess.CompletedProcess:
+    return run_cli("login", "-u", creds[0], "--password-stdin", registry.address, input=f"{creds[1]}\n".encode())
+
+
+def other_store(tmp_path: Path, name: str = "other") -> dict:
+    return os.environ | {"MINIDOCK_ROOT": str(tmp_path / name)}
+
+
+def test_minidock_trusts_a_registry_by_its_certs_d(busybox, tls_registry, certs_d, pki, tmp_path):
+    target = f"{tls_registry.address}/library/busybox:tls"
+    run_cli("tag", "busybox", target, check=True)
+    plain = run_cli("push", target)   # 127.0.0.1 without certs.d: plain HTTP, which a TLS port refuses
+    assert plain.returncode == 1
+    assert plain.stderr.decode() == (f"minidock: {tls_registry.address} serves HTTPS: put its CA certificate in "
+                                     f"{certs_d / tls_registry.address / 'ca.crt'}\n")
+    trust(certs_d, tls_registry.address, pki / "stranger" / "ca.crt")
+    untrusted = run_cli("push", target)
+    assert untrusted.returncode == 1 and b"x509: unable to get local issuer certificate" in untrusted.stderr
+    trust(certs_d, tls_registry.address, pki / "ca" / "ca.crt")
+    assert run_cli("push", target, check=True).stdout.decode().splitlines()[-1].startswith("tls: digest: sha256:")
+    run_cli("pull", "-q", target, env=other_store(tmp_path), check=True)
+    pulled = run_cli("inspect", "--format", "{{.Id}}", target, env=other_store(tmp_path), check=True)
+    assert pulled.stdout.decode().strip() == busybox.id
+
+
+def test_minidock_logs_in_pushes_and_is_refused_as_the_token_says(busybox, class_registry, certs_d, pki, tmp_path):
+    trust(certs_d, class_registry.address, pki / "ca" / "ca.crt")
+    target = f"{class_registry.address}/class/bb:1"
+    run_cli("tag", "busybox", target, check=True)
+    anonymous = run_cli("push", target)
+    assert anonymous.returncode == 1 and f"run 'minidock login {class_registry.address}'" in anonymous.stderr.decode()
+    wrong = login(class_registry, (TEACHER[0], "nope"))
+    assert wrong.returncode == 1 and b"incorrect username or password" in wrong.stderr
+    assert login(class_registry, STUDENT).stdout == b"Login Succeeded\n"
+    denied = run_cli("push", target)
+    assert denied.returncode == 1 and denied.stderr.decode().count("\n") == 1
+    assert "denied: requested access to the resource is denied" in denied.stderr.decode()
+    assert not list((tmp_path / "reg" / "repositories").glob("class/bb/_tags/*"))
+    assert login(class_registry, TEACHER).returncode == 0
+    run_cli("push", target, check=True)
+    assert login(class_registry, STUDENT).returncode == 0
+    run_cli("pull", "-q", target, env=other_store(tmp_path), check=True)   # the student pulls what was pushed
+
+
+@pytest.mark.peers("skopeo")
+def test_skopeo_over_tls_with_tokens(busybox, class_registry, certs_d, pki, tmp_path):
+    cert_dir = trust(certs_d, class_registry.address, pki / "ca" / "ca.crt")
+    assert login(class_registry, TEACHER).returncode == 0
+    run_cli("tag", "busybox", f"{class_registry.address}/class/bb:1", check=True)
+    run_cli("push", f"{class_registry.address}/class/bb:1", check=True)
+    ref = f"docker://{class_registry.address}/class/bb:1"
+    student = f"--creds={':'.join(STUDENT)}"
+    info = json.loads(skopeo("inspect", f"--cert-dir={cert_dir}", student, ref).stdout)
+    assert info["Layers"] == busybox.attrs["RootFS"]["Layers"]   # uncompressed layers: digest = DiffID
+    untrusted = skopeo("inspect", student, ref, check=False)      # the machine's store does not know the CA
+    assert untrusted.returncode != 0 and "x509: certificate signed by unknown authority" in untrusted.stderr
+    wrong = skopeo("inspect", f"--cert-dir={cert_dir}", f"--creds={TEACHER[0]}:nope", ref, check=False)
+    assert wrong.returncode != 0 and "invalid username/password" in wrong.stderr
+    archive = tmp_path / "bb.tar"
+    run_cli("save", "-o", str(archive), "busybox", check=True)
+    copy = ["copy", "-q", f"--dest-cert-dir={cert_dir}", f"docker-archive:{archive}",
+            f"docker://{class_registry.address}/sk/bb:latest"]
+    denied = skopeo(*copy, f"--dest-creds={':'.join(STUDENT)}", check=False)
+    assert denied.returncode != 0 and "denied: requested access to the resource is denied" in denied.stderr
+    skopeo(*copy, f"--dest-creds={':'.join(TEACHER)}")
+    assert login(class_registry, STUDENT).returncode == 0
+    env = other_store(tmp_path)
+    run_cli("pull", "-q", f"{class_registry.address}/sk/bb", env=env, check=True)
+    pulled = run_cli("inspect", "--format", "{{.Id}}", f"{class_registry.address}/sk/bb", env=env, check=True)
+    assert pulled.stdout.decode().strip() == busybox.id   # skopeo gzipped the layer; the image is the same
+
+
+class Refusable(Podman):
+    def fails(self, *args: str) -> str:
+        """Run ``podman ARGS`` that must fail; its stderr."""
+        proc = subprocess.run([self.exe, *self.flags, *args], capture_output=True, text=True, env=self.env)
+        assert proc.returncode != 0, f"podman {' '.join(args)} should have failed"
+        return proc.stderr
+
+
+@root_fixture
+def podmen(tmp_path_factory):
+    """Two podman stores of their own (short paths: runroot < 50 chars); their cgroups removed after."""
+    cgroups_before = set(Path("/sys/fs/cgroup").glob(f"*/{CGROUP_PARENT}"))
+    yield Refusable(tmp_path_factory.mktemp("pa")), Refusable(tmp_path_factory.mktemp("pb"))
+    _remove_new_cgroups(cgroups_before)
+
+
+@pytest.mark.peers("podman")
+def test_podman_over_tls_with_tokens(busybox, class_registry, certs_d, pki, podmen):
+    cert_dir = trust(certs_d, class_registry.address, pki / "ca" / "ca.crt")
+    assert login(class_registry, TEACHER).returncode == 0
+    ref = f"{class_registry.address}/class/bb:1"
+    run_cli("tag", "busybox", ref, check=True)
+    run_cli("push", ref, check=True)
+    student, teacher = podmen
+    tls, as_student = f"--cert-dir={cert_dir}", f"--creds={':'.join(STUDENT)}"
+    student("pull", "-q", tls, as_student, ref)
+    assert student.image_id(ref) == busybox.id and student.run(ref, SCRIPT) == HELLO
+    mine = f"docker://{class_registry.address}/student/bb:1"
+    assert "denied: requested access to the resource is denied" in student.fails("push", tls, as_student, ref, mine)
+    assert "invalid username/password" in student.fails("pull", tls, f"--creds={STUDENT[0]}:nope", ref)
+    student("push", "-q", tls, f"--creds={':'.join(TEACHER)}", ref, mine)
+    teacher("pull", "-q", tls, as_student, mine[len("docker://"):])
+    assert teacher.image_id(mine[len("docker://"):]) == busybox.id
