@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import REPO, require_tool, root_fixture, run_cli
+from dockerd import dockerd  # noqa: F401  (the private dockerd fixture)
 from minidock.registry.server import RegistryServer
 from minidock.registry.tokens import InvalidToken, Scope, Signer, allows, parse_scopes
 from test_interop_images import CGROUP_PARENT, HELLO, Podman, _remove_new_cgroups
@@ -410,3 +411,40 @@ def test_podman_over_tls_with_tokens(busybox, class_registry, certs_d, pki, podm
     student("push", "-q", tls, f"--creds={':'.join(TEACHER)}", ref, mine)
     teacher("pull", "-q", tls, as_student, mine[len("docker://"):])
     assert teacher.image_id(mine[len("docker://"):]) == busybox.id
+
+
+@pytest.mark.peers("dockerd", "docker")
+def test_docker_logs_in_pulls_and_is_refused_a_push(busybox, class_registry, certs_d, pki, dockerd, tmp_path):
+    """The real docker CLI and a private dockerd follow the token flow over TLS.  dockerd counts
+    127.0.0.0/8 as an insecure registry whatever its config, so it does not verify the certificate
+    here (its certs.d, /etc/docker/certs.d, is the machine's and is never touched)."""
+    trust(certs_d, class_registry.address, pki / "ca" / "ca.crt")
+    assert login(class_registry, TEACHER).returncode == 0
+    ref = f"{class_registry.address}/class/bb:1"
+    run_cli("tag", "busybox", ref, check=True)
+    run_cli("push", ref, check=True)
+    env = {"DOCKER_CONFIG": str(tmp_path / "docker-client")}
+
+    def docker(*args: str, creds: tuple[str, str] | None = None) -> subprocess.CompletedProcess:
+        return dockerd.docker(*args, env=env, input=f"{creds[1]}\n".encode() if creds else None)
+
+    mine = f"{class_registry.address}/student/bb:1"
+    try:
+        wrong = docker("login", "-u", TEACHER[0], "--password-stdin", class_registry.address, creds=("", "nope"))
+        assert wrong.returncode == 1 and b"unauthorized" in wrong.stderr, wrong.stderr
+        ok = docker("login", "-u", STUDENT[0], "--password-stdin", class_registry.address, creds=STUDENT)
+        assert ok.returncode == 0 and b"Login Succeeded" in ok.stdout, ok.stderr
+        assert docker("pull", "-q", ref).returncode == 0
+        pulled = docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.decode().strip()
+        assert pulled == busybox.id
+        assert docker("tag", ref, mine).returncode == 0
+        denied = docker("push", mine)
+        assert denied.returncode == 1, denied.stdout
+        assert b"denied: requested access to the resource is denied" in denied.stderr, denied.stderr
+        assert docker("login", "-u", TEACHER[0], "--password-stdin", class_registry.address,
+                      creds=TEACHER).returncode == 0
+        pushed = docker("push", mine)
+        assert pushed.returncode == 0, pushed.stderr
+    finally:
+        docker("rmi", ref, mine)
+    assert (tmp_path / "reg" / "repositories" / "student" / "bb" / "_tags" / "1").exists()
