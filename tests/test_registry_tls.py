@@ -448,3 +448,12 @@ def test_docker_logs_in_pulls_and_is_refused_a_push(busybox, class_registry, cer
     finally:
         docker("rmi", ref, mine)
     assert (tmp_path / "reg" / "repositories" / "student" / "bb" / "_tags" / "1").exists()
+
+
+def test_a_hostile_name_never_reaches_a_header(class_registry, pki):
+    conn = https(class_registry, pki / "ca" / "ca.crt")
+    for path in ["/v2/a/blobs/uploads/?from=x%22%0d%0aSet-Cookie:%20y&mount=sha256:" + "0" * 64,
+                 "/v2/A%0d%0aX:%20y/blobs/uploads/"]:
+        resp = call(conn, "POST", path)
+        assert resp.status in (400, 404) and "Set-Cookie" not in resp.headers and "X" not in resp.headers
+        assert json.loads(resp.data)["errors"][0]["code"] in ("NAME_INVALID", "UNSUPPORTED")

@@ -29,7 +29,7 @@ from pathlib import Path
 import bcrypt
 
 from ..errors import UsageError
-from .storage import RegistryError
+from .storage import RegistryError, check_name
 from .tokens import InvalidToken, Scope, Signer, allows, parse_scopes
 
 REALM = "minidock-registry"   # the Basic realm, and the token service's name (the tokens' ``aud``)
@@ -76,6 +76,9 @@ def needed(method: str, route: str, name: str | None, source: str | None) -> lis
         return [Scope("registry", "catalog", ("*",))]
     if name is None:  # /v2/ itself: any valid token
         return []
+    for repository in (name, source):  # held to the grammar before they go into a challenge header
+        if repository is not None:
+            check_name(repository)
     actions = {"GET": ("pull",), "HEAD": ("pull",), "DELETE": ("delete",)}.get(method, ("pull", "push"))
     scopes = [Scope("repository", name, actions)]
     if route == "upload" and method == "POST" and source:
