@@ -22,12 +22,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import REPO, require_tool, root_fixture, run_cli
+from conftest import REPO, require_tool, run_cli
 from dockerd import dockerd  # noqa: F401  (the private dockerd fixture)
 from minidock.registry.server import RegistryServer
 from minidock.registry.tokens import InvalidToken, Scope, Signer, allows, parse_scopes
-from test_interop_images import CGROUP_PARENT, HELLO, Podman, _remove_new_cgroups
-from test_registry_server import SCRIPT, htpasswd_file, skopeo
+from test_interop_images import HELLO, Podman
+from test_registry_server import SCRIPT, htpasswd_file, podmen, skopeo  # noqa: F401  (podmen: a fixture)
 
 TEACHER, STUDENT = ("teacher", "t3ach"), ("student", "stud1")
 
@@ -378,22 +378,14 @@ def test_skopeo_over_tls_with_tokens(busybox, class_registry, certs_d, pki, tmp_
     assert pulled.stdout.decode().strip() == busybox.id   # skopeo gzipped the layer; the image is the same
 
 
-class Refusable(Podman):
-    def fails(self, *args: str) -> str:
-        """Run ``podman ARGS`` that must fail; its stderr."""
-        proc = subprocess.run([self.exe, *self.flags, *args], capture_output=True, text=True, env=self.env)
-        assert proc.returncode != 0, f"podman {' '.join(args)} should have failed"
-        return proc.stderr
+def refused(podman: Podman, *args: str) -> str:
+    """Run ``podman ARGS``, which must fail; its stderr."""
+    proc = subprocess.run([podman.exe, *podman.flags, *args], capture_output=True, text=True, env=podman.env)
+    assert proc.returncode != 0, f"podman {' '.join(args)} should have failed"
+    return proc.stderr
 
 
-@root_fixture
-def podmen(tmp_path_factory):
-    """Two podman stores of their own (short paths: runroot < 50 chars); their cgroups removed after."""
-    cgroups_before = set(Path("/sys/fs/cgroup").glob(f"*/{CGROUP_PARENT}"))
-    yield Refusable(tmp_path_factory.mktemp("pa")), Refusable(tmp_path_factory.mktemp("pb"))
-    _remove_new_cgroups(cgroups_before)
-
-
+@pytest.mark.root  # podmen: two podman stores of their own, their cgroups removed after
 @pytest.mark.peers("podman")
 def test_podman_over_tls_with_tokens(busybox, class_registry, certs_d, pki, podmen):
     cert_dir = trust(certs_d, class_registry.address, pki / "ca" / "ca.crt")
@@ -406,8 +398,8 @@ def test_podman_over_tls_with_tokens(busybox, class_registry, certs_d, pki, podm
     student("pull", "-q", tls, as_student, ref)
     assert student.image_id(ref) == busybox.id and student.run(ref, SCRIPT) == HELLO
     mine = f"docker://{class_registry.address}/student/bb:1"
-    assert "denied: requested access to the resource is denied" in student.fails("push", tls, as_student, ref, mine)
-    assert "invalid username/password" in student.fails("pull", tls, f"--creds={STUDENT[0]}:nope", ref)
+    assert "denied: requested access to the resource is denied" in refused(student, "push", tls, as_student, ref, mine)
+    assert "invalid username/password" in refused(student, "pull", tls, f"--creds={STUDENT[0]}:nope", ref)
     student("push", "-q", tls, f"--creds={':'.join(TEACHER)}", ref, mine)
     teacher("pull", "-q", tls, as_student, mine[len("docker://"):])
     assert teacher.image_id(mine[len("docker://"):]) == busybox.id
