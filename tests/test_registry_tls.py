@@ -449,3 +449,22 @@ def test_a_hostile_name_never_reaches_a_header(class_registry, pki):
         resp = call(conn, "POST", path)
         assert resp.status in (400, 404) and "Set-Cookie" not in resp.headers and "X" not in resp.headers
         assert json.loads(resp.data)["errors"][0]["code"] in ("NAME_INVALID", "UNSUPPORTED")
+
+
+def test_minidock_asks_again_when_its_token_expires(pki, users, certs_d, tmp_path):
+    from minidock.registry.client import Registry
+    with RegistryServer(tmp_path / "reg", htpasswd=users, tls=(pki / "server.crt", pki / "server.key"),
+                        auth="token", token_ttl=1) as server:
+        trust(certs_d, server.address, pki / "ca" / "ca.crt")
+        realm = f"{server.address}/token?service=minidock-registry"
+        trace: list = []
+        registry = Registry(server.address, trace=trace, credentials=TEACHER)
+        assert registry.scheme == "https"
+        try:
+            registry.ping()
+            time.sleep(1.1)
+            registry.ping()   # the token has expired: 401 invalid_token, a new token, the same request again
+        finally:
+            registry.close()
+    assert trace == [("GET", "/v2/", 401), ("GET", realm, 200), ("GET", "/v2/", 200),
+                     ("GET", "/v2/", 401), ("GET", realm, 200), ("GET", "/v2/", 200)]

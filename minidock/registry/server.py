@@ -16,6 +16,9 @@ and distribution, whose behaviour podman and skopeo were written against):
   (202 + ``Range: 0-<last byte>``), and a PUT ``?digest=`` that the bytes
   must hash to; or in one POST ``?digest=``; or by a mount from another repository;
 * errors are ``{"errors": [{"code", "message", "detail"}]}`` with the spec's codes.
+
+Who may ask is ``access.py``'s (Basic auth, or bearer tokens from the realm at
+``/token``); HTTPS is ``httpd.TCPServer``'s, given a context from ``tls.py``.
 """
 
 from __future__ import annotations
