@@ -294,7 +294,7 @@ def test_an_expired_or_forged_token_is_refused(pki, users, tmp_path):
         doc = token(server, ca, TEACHER, "repository:a:pull")
         conn = https(server, ca)
         assert call(conn, "GET", "/v2/a/tags/list", bearer(doc)).status == 404
-        time.sleep(1.1)
+        time.sleep(2.1)  # a token of ttl 1 lives 1 to 2 seconds (whole seconds, exp rounded up)
         expired = call(conn, "GET", "/v2/a/tags/list", bearer(doc))
         assert expired.status == 401 and 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
         forged = Signer("minidock-registry").issue(TEACHER[0], [Scope("repository", "a", ("pull",))])
@@ -462,7 +462,7 @@ def test_minidock_asks_again_when_its_token_expires(pki, users, certs_d, tmp_pat
         assert registry.scheme == "https"
         try:
             registry.ping()
-            time.sleep(1.1)
+            time.sleep(2.1)  # a token of ttl 1 lives 1 to 2 seconds (whole seconds, exp rounded up)
             registry.ping()   # the token has expired: 401 invalid_token, a new token, the same request again
         finally:
             registry.close()

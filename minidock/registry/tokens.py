@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -91,9 +92,12 @@ class Signer:
 
     def issue(self, subject: str, access: list[Scope], now: float | None = None) -> dict:
         """A token for ``subject`` holding ``access``: the claims, with the signed token under ``token``."""
-        issued = int(time.time() if now is None else now)
+        now = time.time() if now is None else now
+        issued = int(now)
+        # whole seconds (RFC 7519's NumericDate, as most readers expect): exp rounds up, so a token
+        # lives at least ttl seconds, never a fraction of a second when ttl is 1
         claims = {"iss": self.service, "sub": subject, "aud": self.service, "iat": issued, "nbf": issued,
-                  "exp": issued + self.ttl, "jti": secrets.token_hex(16),
+                  "exp": math.ceil(now) + self.ttl, "jti": secrets.token_hex(16),
                   "access": [scope.claim() for scope in access]}
         signing_input = f"{_part(HEADER)}.{_part(claims)}"
         return claims | {"token": f"{signing_input}.{self._sign(signing_input)}"}
