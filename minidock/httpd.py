@@ -7,7 +7,9 @@ The embedded registry (``registry/server.py``) and the daemon (``api/daemon/``) 
 * read request bodies sent with a Content-Length or chunked (Go's clients send a stream of unknown
   size so: ``docker load``, ``docker build``, a registry push),
 * run one thread per connection, and on ``stop`` hang up on every client (idle keep-alive ones, and
-  long streams such as ``logs -f``) so that every thread ends and nothing is left behind.
+  long streams such as ``logs -f``) so that every thread ends and nothing is left behind;
+* may speak TLS over TCP (an ``ssl.SSLContext``): the handshake happens in the connection's own
+  thread, so a client that connects and says nothing never holds up the accept loop.
 
 A flat module: it imports nothing of minidock, so both the ``registry`` and the ``api`` packages use it.
 """
@@ -106,6 +108,16 @@ class Handler(BaseHTTPRequestHandler):
             raise BodyError("malformed chunked transfer coding")
         return int(line, 16)
 
+    def discard_body(self, limit: int) -> None:
+        """Read and drop a body of at most ``limit`` bytes that an answer refused, so the connection stays
+        usable: closing a socket with unread bytes in it sends a TCP reset, which may destroy the answer
+        before the client reads it (RFC 9112 9.6). A larger body still ends the connection (``end_unread``)."""
+        length = self.headers.get("Content-Length", "")
+        if self.body_read or "Transfer-Encoding" in self.headers or not length.isdigit() or int(length) > limit:
+            return
+        for _ in self.body():
+            pass
+
     def end_unread(self) -> None:
         """Called before the headers of an answer: if the request's body is still in the socket
         (an error answered before reading it), this answer is the connection's last."""
@@ -153,11 +165,55 @@ class _Connections:
 
 
 class TCPServer(_Connections, socketserver.ThreadingMixIn, HTTPServer):
-    """HTTP over TCP, a thread per connection."""
+    """HTTP over TCP, a thread per connection; HTTPS when given an ``ssl.SSLContext`` (``tls``)."""
 
-    def __init__(self, addr: tuple[str, int], handler: type[Handler]):
+    handshake_timeout = 30  # seconds a client may take to say hello and finish the TLS handshake
+
+    def __init__(self, addr: tuple[str, int], handler: type[Handler], tls=None):
         self.track()
+        self.tls = tls
         super().__init__(addr, handler)
+
+    def finish_request(self, request, client_address) -> None:
+        """In the connection's thread: the TLS handshake (when serving TLS), then the requests."""
+        if self.tls is None:
+            return super().finish_request(request, client_address)
+        secure = self._handshake(request)
+        if secure is None:
+            return
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            self._forget(secure)
+
+    def _forget(self, secure) -> None:
+        with self.connections_lock:
+            self.connections.discard(secure)
+        secure.close()
+
+    def _handshake(self, request):
+        """The connection as TLS, or None (the client left, or spoke plain HTTP, or no TLS we take)."""
+        import ssl  # only a TLS server pays for the module
+        request.settimeout(self.handshake_timeout)
+        secure = None
+        try:
+            if request.recv(1, socket.MSG_PEEK).isalpha():  # "GET ...": a TLS record starts with 0x16
+                # what Go's servers (distribution, dockerd) answer, so clients print a known hint
+                request.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                return None
+            # The SSL socket takes over the descriptor: swap it in the hang-up list before the handshake
+            # can block, so that ``close_connections`` reaches a client stalled in the handshake too.
+            with self.connections_lock:
+                secure = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+                self.connections.discard(request)
+                self.connections.add(secure)
+            secure.do_handshake()
+        except (OSError, ssl.SSLError):
+            if secure is not None:
+                self._forget(secure)
+            return None
+        secure.settimeout(None)
+        return secure
 
 
 class UnixServer(_Connections, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

@@ -26,16 +26,26 @@ def registry_cmd(client: Client, opts) -> int:
          flag("--addr", default="127.0.0.1:5000", help="Address to listen on (port 0: any free port)"),
          flag("--root", help="Directory of the registry's storage (default: the store's registry/)"),
          flag("--htpasswd", help="Require basic auth against this htpasswd file (bcrypt entries)"),
+         flag("--auth", default="basic", help="basic, or token: issue bearer tokens at /token to the htpasswd's users"),
+         flag("--read-only-user", action="append", default=[], metavar="USER",
+              help="With --auth token: this user may pull but not push (repeatable)"),
+         flag("--tls-cert", help="Serve HTTPS with this PEM certificate (chain); needs --tls-key"),
+         flag("--tls-key", help="The PEM private key of --tls-cert"),
          counts=(0, 0))
 def registry_serve_cmd(client: Client, opts) -> None:
     from ..api.registry import RegistryServer  # only this command pays for http.server
     addr = parse_addr(opts.addr)
+    if bool(opts.tls_cert) != bool(opts.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together: give both, or neither")
     # Block SIGTERM and SIGINT before any thread starts (threads inherit the mask), then wait
     # for one in the main thread: no handler runs in the middle of a request.
     stop_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     try:
-        with RegistryServer(opts.root or client.store.root / "registry", addr, opts.htpasswd) as server:
+        server = RegistryServer(opts.root or client.store.root / "registry", addr, opts.htpasswd,
+                                tls=(opts.tls_cert, opts.tls_key) if opts.tls_cert else None,
+                                auth=opts.auth, read_only=opts.read_only_user)
+        with server:
             out(f"minidock registry listening on {server.url}")
             signal.sigwait(stop_signals)
     finally:

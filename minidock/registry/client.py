@@ -27,7 +27,7 @@ import urllib.parse
 from typing import BinaryIO
 
 from ..errors import APIError, NotFound
-from . import auth
+from . import auth, tls
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -48,9 +48,20 @@ class RegistryError(APIError):
 
 
 def scheme_for(host: str, insecure: list[str] = ()) -> str:
-    """``http`` only for this machine or a registry listed as insecure, as Docker does; else ``https``."""
+    """``https`` for a registry with CAs in ``certs.d``; else ``http`` only for this machine or a
+    registry listed as insecure, as Docker does; else ``https``."""
+    if tls.ca_files(host):
+        return "https"
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     return "http" if name in LOCAL_HOSTS or host in insecure or name in insecure else "https"
+
+
+def connection(netloc: str, scheme: str, timeout: int) -> http.client.HTTPConnection:
+    """A connection to ``netloc``; over TLS it trusts that host's ``certs.d`` CAs (else the machine's)."""
+    if scheme == "https":
+        return http.client.HTTPSConnection(netloc, timeout=timeout, blocksize=BLOCK,
+                                           context=tls.client_context(netloc))
+    return http.client.HTTPConnection(netloc, timeout=timeout, blocksize=BLOCK)
 
 
 class Registry:
@@ -69,8 +80,7 @@ class Registry:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-            self._conn = cls(self.host, timeout=120, blocksize=BLOCK)
+            self._conn = connection(self.host, self.scheme, 120)
         return self._conn
 
     def close(self) -> None:
@@ -110,7 +120,7 @@ class Registry:
                     raise APIError(f"{self.host} closed the connection during {method} {path}") from None
             except OSError as e:
                 self.close()
-                raise APIError(f"cannot reach registry {self.host}: {e.strerror or e}") from None
+                raise APIError(f"cannot reach registry {self.host}: {tls.hint(self.host, e)}") from None
         if self.trace is not None:
             self.trace.append((method, path, resp.status))
             if os.environ.get("MINIDOCK_TRACE"):
@@ -138,8 +148,7 @@ class Registry:
         if realm.scheme not in ("http", "https") or not realm.netloc:
             raise RegistryError(f"{self.host} sent a Bearer challenge without a usable realm", 401, "UNAUTHORIZED")
         query = urllib.parse.urlencode({k: params[k] for k in ("service", "scope") if k in params})
-        cls = http.client.HTTPSConnection if realm.scheme == "https" else http.client.HTTPConnection
-        conn = cls(realm.netloc, timeout=60)
+        conn = connection(realm.netloc, realm.scheme, 60)
         try:
             headers = {"Authorization": auth.basic(*creds)} if creds else {}
             conn.request("GET", f"{realm.path or '/'}?{query}", headers=headers)
@@ -148,12 +157,12 @@ class Registry:
             if self.trace is not None:
                 self.trace.append(("GET", f"{realm.netloc}{realm.path}?{query}", resp.status))
         except OSError as e:
-            raise APIError(f"cannot reach the token server {realm.netloc}: {e.strerror or e}") from None
+            raise APIError(f"cannot reach the token server {realm.netloc}: {tls.hint(realm.netloc, e)}") from None
         finally:
             conn.close()
         if resp.status != 200:
-            raise RegistryError(f"unauthorized: the token server refused ({resp.status}); "
-                                f"run 'minidock login {self.host}'", 401, "UNAUTHORIZED")
+            what = "incorrect username or password" if creds else f"run 'minidock login {self.host}'"
+            raise RegistryError(f"unauthorized: the token server refused ({resp.status}): {what}", 401, "UNAUTHORIZED")
         try:
             doc = json.loads(body)
             return doc.get("token") or doc["access_token"]
@@ -163,6 +172,14 @@ class Registry:
     def _error(self, method: str, path: str, resp: http.client.HTTPResponse) -> RegistryError:
         """A registry error as one line: the spec's error code and message when the body has them."""
         body = resp.read(1 << 16)
+        # Go's servers answer plain HTTP on a TLS port with a bare HTTP/1.0 400 (its body unseen after a HEAD)
+        if resp.status == 400 and (tls.SPEAKS_HTTPS in body or (resp.version == 10 and not resp.getheaders())):
+            return RegistryError(tls.https_hint(self.host), 400)
+        challenge = resp.getheader("WWW-Authenticate", "")
+        if resp.status == 401 and 'error="insufficient_scope"' in challenge:  # a token, but not for this
+            wanted = auth.parse_challenge(challenge)[1].get("scope", "")
+            return RegistryError(f"{self.host}: denied: requested access to the resource is denied "
+                                 f"(the token server did not grant {wanted}; {method} {path})", 401, "DENIED")
         code, message = "", ""
         try:
             first = json.loads(body)["errors"][0]

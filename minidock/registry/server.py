@@ -16,30 +16,31 @@ and distribution, whose behaviour podman and skopeo were written against):
   (202 + ``Range: 0-<last byte>``), and a PUT ``?digest=`` that the bytes
   must hash to; or in one POST ``?digest=``; or by a mount from another repository;
 * errors are ``{"errors": [{"code", "message", "detail"}]}`` with the spec's codes.
+
+Who may ask is ``access.py``'s (Basic auth, or bearer tokens from the realm at
+``/token``); HTTPS is ``httpd.TCPServer``'s, given a context from ``tls.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
 import threading
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
-import bcrypt
-
+from ..errors import UsageError
 from ..httpd import CHUNK, BodyError, Handler, TCPServer
+from .access import BasicGate, Htpasswd, TokenGate, needed, realm_host
 from .storage import RegistryError, Storage, Upload
 
 API_VERSION = "registry/2.0"
-REALM = "minidock-registry"
 MANIFEST_MAX = 4 << 20  # the spec: registries should accept manifests of at least 4 MiB
 
 # First match wins; a name may hold "/", so the fixed tail of each path says what it is.
 ROUTES = [
+    (re.compile(r"/token"), "token"),   # the token realm (``--auth token``), outside the API
     (re.compile(r"/v2/"), "base"),
     (re.compile(r"/v2/_catalog"), "catalog"),
     (re.compile(r"/v2/(?P<name>.+)/tags/list"), "tags"),
@@ -71,33 +72,6 @@ def page(items: list[str], query: dict) -> tuple[list[str], str | None]:
     return items[:n], (items[n - 1] if 0 < n < len(items) else None)
 
 
-class Htpasswd:
-    """Basic auth against an htpasswd file of bcrypt entries (``htpasswd -B``), as distribution reads it."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.users = {}
-        for line in Path(path).read_text().splitlines():
-            user, sep, hashed = line.strip().partition(":")
-            if sep and hashed.startswith(("$2a$", "$2b$", "$2y$")):  # distribution takes bcrypt only
-                self.users[user] = hashed.encode()
-        # bcrypt is slow on purpose, and a push makes dozens of requests: remember who passed
-        self._passed: set[tuple[str, str]] = set()
-
-    def check(self, authorization: str | None) -> bool:
-        """Whether an ``Authorization: Basic ...`` header names a user and their password."""
-        scheme, _, encoded = (authorization or "").partition(" ")
-        try:
-            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-            return False
-        if scheme.lower() != "basic" or user not in self.users:
-            return False
-        key = (user, hashlib.sha256(password.encode()).hexdigest())
-        if key not in self._passed and bcrypt.checkpw(password.encode(), self.users[user]):
-            self._passed.add(key)
-        return key in self._passed
-
-
 class RegistryHandler(Handler):
     """One connection: requests answered in turn (HTTP/1.1 keep-alive: podman and skopeo reuse connections)."""
 
@@ -117,13 +91,16 @@ class RegistryHandler(Handler):
         url = urlsplit(self.path)
         self.query = dict(parse_qsl(url.query))
         try:
-            if self.server.htpasswd and not self.server.htpasswd.check(self.headers.get("Authorization")):
-                raise RegistryError("UNAUTHORIZED", None, {"WWW-Authenticate": f'Basic realm="{REALM}"'})
             for pattern, route in ROUTES:
                 if match := pattern.fullmatch(url.path):
                     break
             else:
                 raise RegistryError("UNSUPPORTED", f"no such endpoint: {url.path}", status=404)
+            if self.server.gate and route != "token":
+                self.server.gate.admit(needed(self.command, route, match.groupdict().get("name"),
+                                              self.query.get("from")),
+                                       self.headers.get("Authorization"),
+                                       realm_host(self.headers.get("Host"), self.server.address))
             method = "get" if self.command == "HEAD" else self.command.lower()
             handler = getattr(self, f"{method}_{route}", None)
             if handler is None:
@@ -133,6 +110,8 @@ class RegistryHandler(Handler):
             except BodyError as e:
                 raise RegistryError("BLOB_UPLOAD_INVALID", str(e)) from None
         except RegistryError as e:
+            if e.status == 401:  # a manifest PUT refused before its bytes were read: keep the connection
+                self.discard_body(MANIFEST_MAX)
             self.reply(e.status, e.headers, json.dumps(e.body()).encode(), "application/json")
 
     # -- answers ----------------------------------------------------------
@@ -173,6 +152,14 @@ class RegistryHandler(Handler):
 
     def get_base(self) -> None:
         self.reply_json({})
+
+    def get_token(self) -> None:
+        """The token realm: a token for the scopes asked, as far as the user (Basic auth) may have them."""
+        if not isinstance(self.server.gate, TokenGate):
+            raise RegistryError("UNSUPPORTED", "this registry issues no tokens (serve it with --auth token)",
+                                status=404)
+        grant = self.server.gate.grant(self.headers.get("Authorization"), parse_qs(urlsplit(self.path).query))
+        self.reply_json(grant, {"Cache-Control": "no-store"})  # RFC 6749 5.1: token answers are not cached
 
     def get_catalog(self) -> None:
         names, last = page(self.storage.catalog(), self.query)
@@ -262,25 +249,45 @@ class RegistryHandler(Handler):
 class _HTTPServer(TCPServer):
     """A thread per connection; ``stop`` ends every connection and waits for every thread."""
 
-    def __init__(self, addr: tuple[str, int], storage: Storage, htpasswd: Htpasswd | None):
-        self.storage, self.htpasswd = storage, htpasswd
-        super().__init__(addr, RegistryHandler)
+    def __init__(self, addr: tuple[str, int], storage: Storage, gate: BasicGate | TokenGate | None, tls=None):
+        self.storage, self.gate = storage, gate
+        super().__init__(addr, RegistryHandler, tls)
+        host, port = self.server_address[:2]
+        self.address = f"{host}:{port}"
 
 
 class RegistryServer:
-    """The registry on a background thread: ``start()``/``stop()``, or ``with RegistryServer(root) as r:``."""
+    """The registry on a background thread: ``start()``/``stop()``, or ``with RegistryServer(root) as r:``.
+
+    ``htpasswd`` alone asks for Basic auth; with ``auth="token"`` the registry issues bearer tokens
+    (``token_ttl`` seconds each) at ``/token`` to the htpasswd's users, pull only to ``read_only`` ones.
+    ``tls=(cert, key)`` (PEM files) serves HTTPS.
+    """
 
     def __init__(self, root: str | os.PathLike, addr: tuple[str, int] = ("127.0.0.1", 0),
-                 htpasswd: str | os.PathLike | None = None):
+                 htpasswd: str | os.PathLike | None = None, *, tls: tuple[str, str] | None = None,
+                 auth: str = "basic", read_only: list[str] = (), token_ttl: int = 300):
+        if auth not in ("basic", "token"):
+            raise UsageError(f'invalid --auth "{auth}": want basic or token')
+        if (auth == "token" or read_only) and not htpasswd:
+            raise UsageError("--auth token and --read-only-user need --htpasswd (the users tokens are issued to)")
+        if read_only and auth != "token":
+            raise UsageError("--read-only-user needs --auth token (Basic auth cannot tell pull from push)")
         self.storage = Storage(root)
         self.addr = addr
-        self.htpasswd = Htpasswd(htpasswd) if htpasswd else None
+        self.tls = None
+        if tls:
+            from .tls import server_context  # only an HTTPS registry pays for ssl
+            self.tls = server_context(*tls)
+        users = Htpasswd(htpasswd) if htpasswd else None
+        self.gate = (TokenGate(users, list(read_only), self.scheme, token_ttl) if auth == "token"
+                     else BasicGate(users) if users else None)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> RegistryServer:
         """Bind (port 0: any free one) and serve on a background thread."""
-        self._httpd = _HTTPServer(self.addr, self.storage, self.htpasswd)
+        self._httpd = _HTTPServer(self.addr, self.storage, self.gate, self.tls)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="minidock-registry", daemon=True)
         self._thread.start()
         return self
@@ -288,12 +295,15 @@ class RegistryServer:
     @property
     def address(self) -> str:
         """``HOST:PORT`` as bound, the registry part of an image reference."""
-        host, port = self._httpd.server_address[:2]
-        return f"{host}:{port}"
+        return self._httpd.address
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{self.scheme}://{self.address}"
 
     def stop(self) -> None:
         """Stop accepting, hang up on every client, wait for every thread, free the port."""
