@@ -18,6 +18,7 @@ import pytest
 
 from conftest import run_cli
 from dockerd import dockerd  # noqa: F401  (the session's private dockerd)
+from test_daemon import clis, daemon  # noqa: F401  (a minidock daemon over a fresh store)
 from minidock.cli.containers import security_opts
 from minidock.containers import security
 from minidock.errors import InvalidParameter, UsageError
@@ -150,7 +151,7 @@ def test_the_command_line_sends_a_profile_s_content(tmp_path):
 def test_the_spec_records_what_is_applied():
     process, linux = security.spec_fields({"CapAdd": ["CAP_SYS_ADMIN"], "SecurityOpt": ["no-new-privileges"]})
     assert process["noNewPrivileges"] is True and "CAP_SYS_ADMIN" in process["capabilities"]["bounding"]
-    assert "mount" in seccomp.allowed(linux["seccomp"]) and "/proc/kcore" in linux["maskedPaths"]
+    assert "mount" in seccomp.allowed(linux["seccomp"]) and "maskedPaths" not in linux   # the runtime's own
     process, linux = security.spec_fields({})   # a record from before these fields: Docker's defaults
     assert process == {"capabilities": {k: DEFAULT for k in ("bounding", "effective", "permitted")},
                        "noNewPrivileges": False}
@@ -182,8 +183,15 @@ def _errno_of(name: str) -> int:
     return 0 if result >= 0 else ctypes.get_errno()
 
 
-def test_the_loaded_default_filter_refuses_with_eperm():
-    syscall_filter = seccomp.compile_filter(seccomp.oci_seccomp(seccomp.default_profile(), DEFAULT))
+def test_the_loaded_default_filter_refuses_with_eperm(tmp_path):
+    rules = seccomp.oci_seccomp(seccomp.default_profile(), DEFAULT)
+    syscall_filter = seccomp.program(rules, tmp_path / "cache")
+    (kept,) = (tmp_path / "cache").iterdir()   # libseccomp's program, kept by the hash of its rules
+    assert kept.read_bytes() == syscall_filter and len(syscall_filter) % 8 == 0
+    kept.write_bytes(b"\x06\x00\x00\x00\x00\x00\xff\x7f")   # a stand-in: the kept one is what is loaded
+    assert seccomp.program(rules, tmp_path / "cache") == kept.read_bytes()
+    kept.write_bytes(syscall_filter[:-3])   # torn: compiled again
+    assert seccomp.program(rules, tmp_path / "cache") == syscall_filter == seccomp.program(rules)
 
     def check() -> int:
         set_no_new_privs()   # so an unprivileged test may load it, as seccomp(2) allows
@@ -202,7 +210,7 @@ def test_a_profile_of_one_s_own_with_two_conditions_on_one_argument():
                            "args": [{"index": 0, "value": 4, "op": "SCMP_CMP_EQ"},
                                     {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
                           {"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]}
-    syscall_filter = seccomp.compile_filter(seccomp.oci_seccomp(rules, []))
+    syscall_filter = seccomp.program(seccomp.oci_seccomp(rules, []))
     libc = ctypes.CDLL(None, use_errno=True)
 
     def check() -> int:
@@ -334,3 +342,41 @@ def test_bad_flags_fail_as_in_docker(busybox, dockerd):  # noqa: F811
             "Error response from daemon: ").rstrip(".")   # the CLI ends a daemon's error with "."
         assert their_line in ours.stderr.decode()
 
+
+
+# -- through minidock's daemon: the real docker CLIs and docker-py --------------------------------
+
+@pytest.mark.root
+@pytest.mark.parametrize("cli", clis())
+def test_the_docker_cli_s_flags_reach_the_engine(daemon, cli):  # noqa: F811
+    status = "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | cut -f2 | tr '\\n' ' '"
+    ran = daemon.docker(cli, "run", "--rm", "--network", "none", "--cap-add", "sys_admin", "--cap-drop", "net_raw",
+                        "--security-opt", "no-new-privileges", "busybox", "sh", "-c", status)
+    assert (ran.returncode, ran.stdout) == (0, b"00000000a82405fb 1 2 "), ran.stderr
+    ran = daemon.docker(cli, "run", "--rm", "--network", "none", "--security-opt", "seccomp=unconfined", "busybox",
+                        "sh", "-c", status)
+    assert ran.stdout == b"00000000a80425fb 0 0 "
+    refused = daemon.docker(cli, "run", "--rm", "--cap-add", "FOO", "busybox", "true")
+    assert refused.returncode == 125 and b'invalid CapAdd: unknown capability: "CAP_FOO"' in refused.stderr
+    refused = daemon.docker(cli, "run", "--rm", "--security-opt", "bogus=1", "busybox", "true")
+    assert refused.returncode == 125 and b'invalid --security-opt 2: \\"bogus=1\\"' in refused.stderr or \
+        b'invalid --security-opt 2: "bogus=1"' in refused.stderr
+    info = daemon.docker(cli, "info", "--format", "{{json .SecurityOptions}}")
+    assert json.loads(info.stdout) == ["name=seccomp,profile=builtin"]
+
+
+@pytest.mark.root
+def test_docker_py_s_security_arguments(daemon):  # noqa: F811
+    docker = pytest.importorskip("docker", reason="needs the docker package (make setup installs the test extra)")
+    client = docker.DockerClient(base_url=f"unix://{daemon.sock}")
+    try:
+        out = client.containers.run("busybox", ["unshare", "-m", "true"], cap_add=["SYS_ADMIN"], remove=True,
+                                    network_mode="none", security_opt=["no-new-privileges"])
+        assert out == b""
+        made = client.containers.create("busybox", "true", privileged=True, cap_drop=["KILL"])
+        assert (made.attrs["HostConfig"]["Privileged"], made.attrs["HostConfig"]["CapDrop"]) == (True, ["CAP_KILL"])
+        made.remove()
+        with pytest.raises(docker.errors.ContainerError):
+            client.containers.run("busybox", ["unshare", "-m", "true"], remove=True, network_mode="none")
+    finally:
+        client.close()

@@ -45,7 +45,8 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
                                                   "workdir": "work", "links": str(store.links)},
                      "network": {**network, "ports": config["Ports"], "pool": str(store.root)},
                      "stdin": config["OpenStdin"], "init": config["Init"],
-                     "share": config.get("SharedNamespaces") or [], "privileged": bool(config.get("Privileged"))},
+                     "share": config.get("SharedNamespaces") or [], "privileged": bool(config.get("Privileged")),
+                     "seccompCache": str(store.root / "seccomp")},
     }
 
 

@@ -114,15 +114,14 @@ def checked(host) -> dict:
 
 def spec_fields(record: dict) -> tuple[dict, dict]:
     """(OCI ``process`` fields, OCI ``linux`` fields) of a container record: capabilities,
-    ``noNewPrivileges``; ``seccomp`` (left out: no filter), ``maskedPaths``, ``readonlyPaths``."""
-    from ..runtime.rootfs import MASKED_PATHS, READONLY_PATHS
+    ``noNewPrivileges``; ``seccomp`` (left out: no filter); ``maskedPaths`` and ``readonlyPaths`` empty
+    for ``--privileged`` (left out: Docker's lists, which the runtime knows, ``runtime/rootfs.py``)."""
     privileged = bool(record.get("Privileged"))
     caps = capabilities(record.get("CapAdd") or [], record.get("CapDrop") or [], privileged)
     options = security_options(record.get("SecurityOpt"))
     process = {"capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
                "noNewPrivileges": options["no_new_privileges"]}
-    linux: dict = {"maskedPaths": [] if privileged else list(MASKED_PATHS),
-                   "readonlyPaths": [] if privileged else list(READONLY_PATHS)}
+    linux: dict = {"maskedPaths": [], "readonlyPaths": []} if privileged else {}
     profile = options["seccomp"]
     if profile not in ("", "builtin", "default"):
         if profile != "unconfined":

@@ -753,13 +753,15 @@ def _rootfs_spec(spec: dict, cdir: Path, rootless: bool = False) -> RootfsSpec:
                       links=Path(overlay["links"]), cgroupfs=not rootless, mounts=mounts, **confinement)
 
 
-def seccomp_filter(spec: dict):
-    """The spec's seccomp filter, compiled (not loaded), or None: ``unconfined``, ``--privileged``."""
+def seccomp_filter(spec: dict) -> bytes | None:
+    """The spec's seccomp filter as a BPF program (not loaded yet), or None: ``unconfined``, ``--privileged``.
+    Made while the host's files are in sight: libseccomp, and the store's ``seccomp/`` where programs are kept."""
     rules = spec["linux"].get("seccomp")
-    return seccomp.compile_filter(rules) if rules else None
+    cache = spec["minidock"].get("seccompCache")
+    return seccomp.program(rules, Path(cache) if cache else None) if rules else None
 
 
-def settle(spec: dict, user: str, workdir: str, env: list[str], syscall_filter=None) -> dict:
+def settle(spec: dict, user: str, workdir: str, env: list[str], syscall_filter: bytes | None = None) -> dict:
     """The last steps before exec, inside the container's root: who, where, with which rights.
 
     Shared by the container's first process and by ``exec``.  Order matters

@@ -20,7 +20,7 @@ The spec's fields are OCI's where OCI has them::
                image first}) and tmpfs ({"type": "tmpfs", "options": mount(8)'s and tmpfs(5)'s})
     linux      resources: memory.limit, pids.limit, cpu.quota/period (0: no limit), cpu.shares (0: the default), cpu.cpus (``--cpuset-cpus``: "" for all);
                seccomp (defaultAction, defaultErrnoRet, architectures, syscalls: the filter to load, left
-               out for none: ``runtime/seccomp.py``), maskedPaths, readonlyPaths
+               out for none: ``runtime/seccomp.py``), maskedPaths, readonlyPaths (left out: Docker's lists)
 
 and minidock's own under ``"minidock"``, for what OCI leaves to the engine
 (containerd mounts the root file system before runc starts; minidock's first
@@ -32,7 +32,8 @@ root), ``stdin``
 (kept open or not), ``init``, and ``share``: the namespaces it shares with the host instead of
 having its own (``pid``, ``uts``: ``--pid host``, ``--uts host``; OCI says this by leaving them
 out of ``linux.namespaces``), and ``privileged`` (``--privileged``: the host's devices and a writable
-``/sys``, which OCI would spell out device by device).
+``/sys``, which OCI would spell out device by device), ``seccompCache`` (the store's ``seccomp/``: the
+BPF programs libseccomp made of each set of rules, kept by their hash).
 """
 
 from __future__ import annotations

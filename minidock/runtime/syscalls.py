@@ -352,6 +352,27 @@ def _permitted() -> int:
     return _status_mask("CapPrm:")
 
 
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class _SockFprog(ctypes.Structure):
+    """<linux/filter.h>'s ``struct sock_fprog``: how many 8-byte instructions, and where."""
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def set_seccomp_filter(bpf: bytes) -> None:
+    """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): filter every later system call of this thread
+    through the BPF program ``bpf`` (``struct sock_filter`` instructions, as libseccomp exports them).
+
+    EACCES: neither no_new_privs nor CAP_SYS_ADMIN (seccomp(2)'s rule).
+    """
+    buffer = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if _libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(prog),
+                   ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+        raise _fail("prctl(PR_SET_SECCOMP)")
+
+
 def bounding_set() -> set[int]:
     """The capabilities the caller could still give a program it execs (its bounding set)."""
     mask = _status_mask("CapBnd:")
