@@ -99,6 +99,16 @@ def test_rules_follow_the_container_s_capabilities():
     assert "ptrace" not in seccomp.allowed(seccomp.oci_seccomp(profile, DEFAULT, AMD64, (4, 4)))
 
 
+def test_what_the_filter_answers_each_call():
+    default = seccomp.oci_seccomp(seccomp.default_profile(), DEFAULT, AMD64, (6, 1))
+    admin = seccomp.oci_seccomp(seccomp.default_profile(), DEFAULT + ["CAP_SYS_ADMIN"], AMD64, (6, 1))
+    assert [seccomp.answer(default, c) for c in ("read", "clone", "clone3", "mount", "keyctl")] == \
+        ["allowed", "some arguments", "ENOSYS", "EPERM", "EPERM"]
+    assert [seccomp.answer(admin, c) for c in ("clone", "clone3", "mount", "keyctl")] == \
+        ["allowed", "allowed", "allowed", "EPERM"]
+    assert seccomp.answer({"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": []}, "mount") == "kill_process"
+
+
 def test_capabilities_as_docker_tweaks_them():
     assert security.capabilities([], [], False) == DEFAULT
     assert security.capabilities(["CAP_SYS_ADMIN"], ["CAP_NET_RAW"], False) == \
@@ -380,3 +390,11 @@ def test_docker_py_s_security_arguments(daemon):  # noqa: F811
             client.containers.run("busybox", ["unshare", "-m", "true"], remove=True, network_mode="none")
     finally:
         client.close()
+
+
+def test_the_modes_say_whether_they_filter(monkeypatch):
+    """A chapter's ``%%needs seccomp`` cells run where containers get the filter: root and rootless."""
+    from minidock import course
+    for mode, lacks in (("root", []), ("rootless", []), ("chroot-emulated", ["seccomp"])):
+        monkeypatch.setenv("MINIDOCK_MODE", mode)
+        assert course.lacking("seccomp") == lacks

@@ -139,6 +139,22 @@ def allowed(seccomp: dict) -> list[str]:
                    for n in c["names"]})
 
 
+def answer(seccomp: dict, name: str) -> str:
+    """What the filter answers a call (for tables): ``allowed``, ``some arguments`` (an argument rule
+    decides: ``clone`` without namespace flags), an error's name (``ENOSYS``), or the default's (``EPERM``)."""
+    import errno
+    rules = [c for c in seccomp["syscalls"] if name in c["names"]]
+    if any(c["action"] == "SCMP_ACT_ALLOW" and not c.get("args") for c in rules):
+        return "allowed"
+    if any(c["action"] == "SCMP_ACT_ALLOW" for c in rules):
+        return "some arguments"
+    refusal = next((c for c in rules if c["action"] == "SCMP_ACT_ERRNO"), None)
+    if refusal is None and seccomp["defaultAction"] != "SCMP_ACT_ERRNO":
+        return seccomp["defaultAction"].removeprefix("SCMP_ACT_").lower()
+    code = (refusal or {}).get("errnoRet", seccomp.get("defaultErrnoRet", EPERM))
+    return errno.errorcode.get(code, str(code))
+
+
 # -- the runtime's part: libseccomp builds the BPF, the kernel runs it --------------------------
 
 def _action(sc, name: str, errno_ret: int | None):
