@@ -117,7 +117,7 @@ def test_capabilities_as_docker_tweaks_them():
     everything = security.capabilities(["ALL"], ["CAP_CHOWN"], False)
     assert "CAP_SYS_ADMIN" in everything and "CAP_CHOWN" not in everything
     assert security.capabilities([], [], True) == security.all_capabilities()
-    assert security.normalized(["sys_admin", "CAP_KILL", "all", "kill"], "CapAdd") == \
+    assert security.normalized(["sys_admin", "CAP_KILL", "all", "kill", "CAP_ALL"], "CapAdd") == \
         ["CAP_SYS_ADMIN", "CAP_KILL", "ALL"]
     with pytest.raises(InvalidParameter, match='invalid CapAdd: unknown capability: "CAP_FOO"'):
         security.normalized(["foo"], "CapAdd")

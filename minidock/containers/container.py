@@ -736,9 +736,11 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
                 environ = dict(e.split("=", 1) for e in env)
                 as_asked = dict(spec, process=dict(process, args=argv, user={"username": user}, cwd=workdir))
                 shim.exec_or_report(argv, environ, err_w, lambda: emulated.execute(as_asked, c.dir(cid), environ))
+            # the container's own filter, made while the host's files are in sight, outside its cgroup and
+            # PID namespace (on a first use libseccomp's binding runs ldconfig)
+            syscall_filter = shim.seccomp_filter(spec)
             with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
                 cgroups.Cgroup.open(cid).add(os.getpid())
-            syscall_filter = shim.seccomp_filter(spec)   # the container's own, built while the host's files are in sight
             rootless = ["user"] if os.geteuid() != 0 else []  # first: it owns the others
             nsenter.enter(state["Pid"], rootless + ["ipc", "uts", "net", "pid", "cgroup", "mnt"])
             if os.fork():

@@ -45,6 +45,7 @@ def normalized(names, field: str) -> list[str]:
     caps = []
     for name in names or []:
         cap = str(name).upper()
+        cap = "ALL" if cap == "CAP_ALL" else cap   # the newer command line's spelling of ALL
         if cap != "ALL":
             cap = cap if cap.startswith("CAP_") else "CAP_" + cap
             if cap.removeprefix("CAP_") not in CAPABILITIES:

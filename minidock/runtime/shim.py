@@ -324,7 +324,10 @@ class Shim:
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            launch = Launch(self.spec, self.dir, stdio["child"], lease, self.rootless, self.emulated)
+            # the seccomp program is made here, in the host's PID namespace: libseccomp's binding runs
+            # ldconfig to find the library, and in the container's namespace that would take PIDs 2 and 3
+            bpf = None if self.emulated else seccomp_filter(self.spec)
+            launch = Launch(self.spec, self.dir, stdio["child"], lease, self.rootless, self.emulated, bpf)
             _keeper_main(launch, go_r, pid_w, err_w, cgroup, self.keeper_sockets and self.keeper_sockets.fileno())
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
@@ -582,9 +585,9 @@ def release_network(cid: str, network_mode: str) -> None:
 # -- inside the container's namespaces ------------------------------------------
 
 # What the keeper and PID 1 are given of the container they start: its spec and bundle directory, the
-# fds that become its stdin, stdout and stderr, its address (None: no bridge), and the run mode's two
-# facts that change how it starts.
-Launch = namedtuple("Launch", "spec cdir stdio lease rootless emulated")
+# fds that become its stdin, stdout and stderr, its address (None: no bridge), the run mode's two
+# facts that change how it starts, and its seccomp filter as a BPF program (None: none).
+Launch = namedtuple("Launch", "spec cdir stdio lease rootless emulated bpf")
 
 
 def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sockets: int | None) -> None:
@@ -669,11 +672,10 @@ def _container_main(launch: Launch, go_r: int, err_w: int, cgroup) -> None:
         if lease is not None:
             peers = spec["minidock"]["network"].get("hosts") or []
             (cdir / "hosts").write_text(network.hosts_file(spec["hostname"], lease.address, peers))
-        syscall_filter = seccomp_filter(spec)   # while the host's libseccomp is in sight
         enter_rootfs(_rootfs_spec(spec, cdir, launch.rootless))
         if process["terminal"]:  # our devpts is mounted now: make the pty here, send the shim its master
             take_stdio(send_new_pty(stdio[0], process.get("consoleSize")), True)
-        env = settle(spec, process["user"]["username"], process["cwd"], process["env"], syscall_filter)
+        env = settle(spec, process["user"]["username"], process["cwd"], process["env"], launch.bpf)
         if os.read(go_r, 2) != b"go":  # the shim could not connect us, and said why
             os._exit(125)
         os.close(go_r)
