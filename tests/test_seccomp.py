@@ -315,6 +315,18 @@ def test_privileged_and_bad_flags(busybox):
 
 
 @pytest.mark.root
+def test_a_profile_of_one_s_own(busybox, tmp_path):
+    """``--security-opt seccomp=FILE``: the command line sends the file's JSON, the engine applies it."""
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}))
+    ran = run_cli("run", "--rm", "--network", "none", "--security-opt", f"seccomp={profile}", "busybox", "sh", "-c",
+                  "grep Seccomp: /proc/self/status; unshare -U true && echo unshared; mkdir /made")
+    assert ran.returncode == 1 and ran.stdout.decode().split() == ["Seccomp:", "2", "unshared"]
+    assert b"Permission denied" in ran.stderr   # EACCES, the profile's errnoRet
+
+
+@pytest.mark.root
 def test_cap_drop_all_and_a_user_other_than_root(busybox):
     fields = status_of("--cap-drop", "ALL")
     assert (fields["CapEff"], fields["CapBnd"], fields["Seccomp"]) == ("0000000000000000",) * 2 + ("2",)
