@@ -74,14 +74,18 @@ def test_the_bundle_spec_says_in_the_kernels_terms_what_the_record_says(tmp_path
     from minidock.containers.bundle import spec_of, write_spec
     from minidock.images.store import Store
     from minidock.runtime import spec as specfile
+    from minidock.runtime.syscalls import DEFAULT_CAPABILITIES
     store = Store(tmp_path / "store")
     config = {"Id": "c" * 64, "Driver": "overlay", "Layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64],
               "Tty": True, "Path": "sh", "Args": ["-c", "true"], "Env": ["A=1"], "WorkingDir": "/srv",
               "User": "nobody", "ReadonlyRootfs": True, "Hostname": "box", "Memory": 64 << 20, "PidsLimit": None,
               "Cpus": 1.5, "NetworkMode": "none", "Ports": [], "OpenStdin": False, "Init": True}
     spec = spec_of(config, store)
+    caps = ["CAP_" + c for c in DEFAULT_CAPABILITIES]   # Docker's defaults: no field says otherwise
     assert spec["process"] == {"terminal": True, "args": ["sh", "-c", "true"], "env": ["A=1"], "cwd": "/srv",
-                               "user": {"username": "nobody"}}
+                               "user": {"username": "nobody"}, "noNewPrivileges": False,
+                               "capabilities": {"bounding": caps, "effective": caps, "permitted": caps}}
+    assert spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
     assert spec["root"] == {"path": "merged", "readonly": True} and spec["hostname"] == "box"
     assert [m["destination"] for m in spec["mounts"]] == ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
     assert spec["linux"]["resources"]["memory"]["limit"] == 64 << 20 and specfile.cpus(spec) == 1.5

@@ -190,7 +190,8 @@ def test_docker_py_drives_the_daemon(daemon):
 @pytest.mark.parametrize("body, message", [
     (b"{not json", b"invalid JSON"),
     (json.dumps({"Image": "busybox", "Bogus": 1}).encode(), b"unknown field Config.Bogus"),
-    (json.dumps({"Image": "busybox", "HostConfig": {"CapAdd": ["SYS_ADMIN"]}}).encode(), b"does not support HostConfig.CapAdd"),
+    (json.dumps({"Image": "busybox", "HostConfig": {"CapAdd": ["FOO"]}}).encode(), b'unknown capability: "CAP_FOO"'),
+    (json.dumps({"Image": "busybox", "HostConfig": {"SecurityOpt": ["foo"]}}).encode(), b'invalid --security-opt 1'),
     (json.dumps({"Image": "busybox", "Cmd": 5}).encode(), b"Config.Cmd must be a list of strings"),
 ])
 def test_bad_create_requests_are_refused_and_change_nothing(daemon, body, message):

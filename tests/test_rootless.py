@@ -69,6 +69,18 @@ def test_a_rootless_container_is_pid_1_root_inside_with_its_own_loopback(as_nobo
     assert exec_out.returncode != 0 and "not running" in exec_out.stderr
 
 
+def test_a_rootless_container_gets_docker_s_seccomp_filter(as_nobody):
+    """seccomp(2) needs CAP_SYS_ADMIN only in the caller's user namespace: rootless containers are filtered too."""
+    as_nobody("bootstrap", "busybox")
+    assert json.loads(as_nobody("info", "--format", "{{json .SecurityOptions}}").stdout) == \
+        ["name=seccomp,profile=builtin", "name=rootless"]
+    status = "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; unshare -U true || echo refused"
+    assert as_nobody("run", "--rm", "busybox", "sh", "-c", status).stdout.split() == \
+        ["NoNewPrivs:", "0", "Seccomp:", "2", "refused"]
+    assert as_nobody("run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "sh", "-c",
+                     status).stdout.split() == ["NoNewPrivs:", "0", "Seccomp:", "0"]
+
+
 def test_a_truncated_archive_is_refused_with_one_line_and_no_trace(as_nobody):
     """Rootless, layers are extracted by a child in a user namespace: it must be done before the store is cleaned."""
     as_nobody("bootstrap", "busybox")

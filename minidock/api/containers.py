@@ -312,6 +312,8 @@ def inspect(c: Containers, cid: str) -> dict:
                        "RestartPolicy": config.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0},
                        "CpuShares": config.get("CpuShares") or 0, "CpusetCpus": config.get("CpusetCpus") or "",
                        "ExtraHosts": config.get("ExtraHosts") or None,
+                       "CapAdd": config.get("CapAdd"), "CapDrop": config.get("CapDrop"),
+                       "Privileged": bool(config.get("Privileged")), "SecurityOpt": config.get("SecurityOpt"),
                        "PidMode": "host" if "pid" in config.get("SharedNamespaces", []) else "",
                        "UTSMode": "host" if "uts" in config.get("SharedNamespaces", []) else "",
                        "PortBindings": {f"{p}/{proto}": [{"HostIp": ip, "HostPort": str(hp or "")}]
@@ -429,6 +431,10 @@ CREATE_OPTIONS = {
     "volumes": (HostConfig, "Binds", binds_of),
     "mounts": (HostConfig, "Mounts", lambda v: [dict(m) for m in v]),
     "tmpfs": (HostConfig, "Tmpfs", tmpfs_of),
+    "cap_add": (HostConfig, "CapAdd", list),
+    "cap_drop": (HostConfig, "CapDrop", list),
+    "privileged": (HostConfig, "Privileged", bool),
+    "security_opt": (HostConfig, "SecurityOpt", list),
 }
 
 

@@ -57,6 +57,10 @@ RUN_FLAGS = (
     flag("-v", "--volume", action="append", default=[], help="Bind mount a volume"),
     flag("--mount", action="append", default=[], help="Attach a filesystem mount to the container"),
     flag("--tmpfs", action="append", default=[], help="Mount a tmpfs directory"),
+    flag("--cap-add", action="append", default=[], help="Add Linux capabilities"),
+    flag("--cap-drop", action="append", default=[], help="Drop Linux capabilities"),
+    flag("--privileged", action="store_true", help="Give extended privileges to this container"),
+    flag("--security-opt", action="append", default=[], help="Security Options"),
 )
 
 
@@ -76,8 +80,36 @@ def create_from(client: Client, opts) -> str:
         cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus, extra_hosts=opts.add_host or None,
         auto_remove=opts.rm, restart_policy=restart_policy(opts.restart), pid_mode=opts.pid, uts_mode=opts.uts,
         stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, volumes=opts.volume,
-        mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs, labels=label_pairs(opts.label) or None)
+        mounts=[mount_flag(m) for m in opts.mount], tmpfs=opts.tmpfs, labels=label_pairs(opts.label) or None,
+        cap_add=opts.cap_add or None, cap_drop=opts.cap_drop or None, privileged=opts.privileged or None,
+        security_opt=security_opts(opts.security_opt) or None)
     return client.containers.containers.create(config, host, opts.name, {"Aliases": opts.network_alias})
+
+
+def security_opts(options: list[str]) -> list[str]:
+    """``--security-opt``, as docker's command line reads it before sending: every option but
+    ``no-new-privileges`` needs a value, and ``seccomp=FILE`` sends the file's JSON, compacted."""
+    import json
+    sent = []
+    for opt in options:
+        key, sep, value = opt.partition("=")
+        if not sep and key != "no-new-privileges":
+            key, sep, value = opt.partition(":")
+        if (not sep or not value) and key != "no-new-privileges":
+            raise UsageError(f'Invalid --security-opt: "{opt}"')
+        if key == "seccomp" and value not in ("unconfined", "builtin"):
+            try:
+                with open(value, "rb") as f:
+                    text = f.read()
+            except OSError as e:
+                raise UsageError(f"opening seccomp profile ({value}) failed: open {value}: "
+                                 f"{e.strerror[0].lower() + e.strerror[1:]}") from None
+            try:
+                opt = "seccomp=" + json.dumps(json.loads(text), separators=(",", ":"))
+            except ValueError as e:
+                raise UsageError(f"compacting json for seccomp profile ({value}) failed: {e}") from None
+        sent.append(opt)
+    return sent
 
 
 def mount_flag(text: str) -> dict:

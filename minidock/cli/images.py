@@ -247,8 +247,20 @@ def info_cmd(client: Client, opts) -> None:
     for feature, used in info["Isolation"].items():
         out(f"  {feature + ':':<16}{'yes' if used else 'NO (not isolated in this mode)'}")
     for key, value in info.items():
-        if key not in ("RunMode", "RunModeReason", "Isolation"):
+        if key == "SecurityOptions":
+            out(f" Security Options: {security_options_text(value, info['RunMode'])}")
+        elif key not in ("RunMode", "RunModeReason", "Isolation"):
             out(f" {key}: {human_size(value) if key == 'MemTotal' else value}")
+
+
+def security_options_text(options: list[str], run_mode: str) -> str:
+    """``["name=seccomp,profile=builtin", "name=rootless"]`` -> ``seccomp (Profile: builtin), rootless``."""
+    words = []
+    for option in options:
+        fields = dict(pair.split("=", 1) for pair in option.split(","))
+        extra = ", ".join(f"{k.capitalize()}: {v}" for k, v in fields.items() if k != "name")
+        words.append(f"{fields['name']} ({extra})" if extra else fields["name"])
+    return ", ".join(words) or f"none ({run_mode}: no seccomp filter, proot can load none)"
 
 
 EVENT_FILTERS = ("container", "event", "image", "label", "type", "volume", "network", "daemon", "scope")

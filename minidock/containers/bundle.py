@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..images.store import Store
 from ..runtime import spec as specfile
+from .security import spec_fields
 
 ETC_FILES = ("hosts", "hostname", "resolv.conf")   # the container's own, bind-mounted over the image's
 
@@ -25,11 +26,12 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
     vfs = config["Driver"] == "vfs"
     lowers = [cdir / "init"] + [store.layer_dir(chain) / "diff" for chain in reversed(config["Layers"])]
     cpus = config["Cpus"]
+    security, confinement = spec_fields(config)
     return {
         "ociVersion": "1.0.2",
         "process": {"terminal": config["Tty"], "args": [config["Path"], *config["Args"]], "env": config["Env"],
                     "cwd": config["WorkingDir"] or "/", "user": {"username": config["User"]},
-                    **({"consoleSize": config["ConsoleSize"]} if config.get("ConsoleSize") else {})},
+                    **({"consoleSize": config["ConsoleSize"]} if config.get("ConsoleSize") else {}), **security},
         "root": {"path": "rootfs" if vfs else "merged", "readonly": config["ReadonlyRootfs"]},
         "hostname": config["Hostname"],
         "mounts": [{"destination": f"/etc/{name}", "type": "bind", "source": name} for name in ETC_FILES]
@@ -37,12 +39,14 @@ def spec_of(config: dict, store: Store, network: dict | None = None) -> dict:
         "linux": {"resources": {"memory": {"limit": config["Memory"] or 0},
                                 "pids": {"limit": config["PidsLimit"] or 0},
                                 "cpu": {"quota": round(cpus * specfile.CPU_PERIOD) if cpus else 0,
-                                        "period": specfile.CPU_PERIOD, "shares": config.get("CpuShares") or 0, "cpus": config.get("CpusetCpus") or ""}}},
+                                        "period": specfile.CPU_PERIOD, "shares": config.get("CpuShares") or 0, "cpus": config.get("CpusetCpus") or ""}},
+                  **confinement},
         "minidock": {"overlay": None if vfs else {"lowerdir": [str(p) for p in lowers], "upperdir": "upper",
                                                   "workdir": "work", "links": str(store.links)},
                      "network": {**network, "ports": config["Ports"], "pool": str(store.root)},
                      "stdin": config["OpenStdin"], "init": config["Init"],
-                     "share": config.get("SharedNamespaces") or []},
+                     "share": config.get("SharedNamespaces") or [], "privileged": bool(config.get("Privileged")),
+                     "seccompCache": str(store.root / "seccomp")},
     }
 
 

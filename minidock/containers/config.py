@@ -57,16 +57,20 @@ class HostConfig(_Fields):
     bytes; 0 or None for no limit.  ``Binds`` (``-v``), ``Mounts`` (``--mount``) and ``Tmpfs``
     (``--tmpfs``) as ``containers/mounts.py`` reads them.  ``RestartPolicy``: ``{"Name": "no" | "always" |
     "unless-stopped" | "on-failure", "MaximumRetryCount": N}``; ``PidMode``/``UTSMode``: "" (its own
-    namespace) or "host".
+    namespace) or "host".  ``CapAdd``/``CapDrop`` (``--cap-add``/``--cap-drop``), ``Privileged`` and
+    ``SecurityOpt`` (``seccomp=unconfined``, ``seccomp=<a profile's JSON>``, ``no-new-privileges``) as
+    ``containers/security.py`` reads them.
     """
 
     __slots__ = ("NetworkMode", "PortBindings", "PublishAllPorts", "Memory", "PidsLimit", "NanoCpus",
                  "ReadonlyRootfs", "Init", "AutoRemove", "Binds", "Mounts", "Tmpfs", "RestartPolicy", "PidMode",
-                 "UTSMode", "CpuShares", "CpusetCpus", "ConsoleSize", "ExtraHosts")
+                 "UTSMode", "CpuShares", "CpusetCpus", "ConsoleSize", "ExtraHosts", "CapAdd", "CapDrop", "Privileged",
+                 "SecurityOpt")
     DEFAULTS = {"NetworkMode": "bridge", "PortBindings": {}, "PublishAllPorts": False, "ReadonlyRootfs": False,
                 "Init": False, "AutoRemove": False, "Binds": [], "Mounts": [], "Tmpfs": {},
                 "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "PidMode": "", "UTSMode": "", "CpuShares": 0, "CpusetCpus": "",
-                "ConsoleSize": None, "ExtraHosts": []}
+                "ConsoleSize": None, "ExtraHosts": [], "CapAdd": [], "CapDrop": [], "Privileged": False,
+                "SecurityOpt": []}
 
 
 class ExecConfig(_Fields):

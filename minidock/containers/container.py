@@ -41,6 +41,7 @@ from ..images.image import Images, whiteout_format
 from ..images.reference import familiar, parse
 from ..images.store import Store, remove_tree, tree_size
 from ..runtime.syscalls import close_fds_except, process_start_time
+from . import security
 from .bundle import spec_of, write_spec
 from .config import Config, ExecConfig, HostConfig
 from .mounts import requests_of
@@ -189,7 +190,7 @@ class Containers:
         if run_mode == "chroot-emulated" and any(r["Type"] == "tmpfs" or r["ReadOnly"] for r in requests):
             raise APIError("tmpfs and read-only mounts are not supported in chroot-emulated mode: proot can only bind")
         mounts: list[dict] = []
-        lifecycle = lifecycle_options(config, host, cfg, run_mode)
+        lifecycle = lifecycle_options(config, host, cfg, run_mode) | security.checked(host)
         cid = os.urandom(32).hex()  # 256 random bits, as docker's IDs
         with self.store.lock():
             name = self._claim_name(name, cid)
@@ -735,6 +736,9 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
                 environ = dict(e.split("=", 1) for e in env)
                 as_asked = dict(spec, process=dict(process, args=argv, user={"username": user}, cwd=workdir))
                 shim.exec_or_report(argv, environ, err_w, lambda: emulated.execute(as_asked, c.dir(cid), environ))
+            # the container's own filter, made while the host's files are in sight, outside its cgroup and
+            # PID namespace (on a first use libseccomp's binding runs ldconfig)
+            syscall_filter = shim.seccomp_filter(spec)
             with contextlib.suppress(OSError, MinidockError):  # accounting only; never block an exec
                 cgroups.Cgroup.open(cid).add(os.getpid())
             rootless = ["user"] if os.geteuid() != 0 else []  # first: it owns the others
@@ -743,7 +747,7 @@ def exec_process(c: Containers, cid: str, exe: ExecConfig, stdio=(0, 1, 2),
                 code = os.waitstatus_to_exitcode(os.wait()[1])
                 os._exit(128 - code if code < 0 else code)
             shim.take_stdio(stdio if pty_sock is None else shim.send_new_pty(pty_sock), tty)  # in its devpts
-            environ = shim.settle(spec, user, workdir, env)
+            environ = shim.settle(spec, user, workdir, env, syscall_filter)
             shim.exec_or_report(argv, environ, err_w)
         except BaseException as e:
             os.write(err_w, f"126 {e}".encode())

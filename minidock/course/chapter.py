@@ -116,13 +116,14 @@ FEATURES_ZH = {"overlayfs": "overlayfs", "cgroup limits": "cgroup 资源限制",
 
 # what a cell may need beyond the mode's own isolation (runtime/mode.py's ISOLATES)
 HOST_ROOT = "host root"  # uid 0 on the host itself: util-linux's nsenter, mount(8), /run/minidock
+SECCOMP = "seccomp"      # containers get Docker's seccomp filter (runtime/mode.py's SECURITY_OPTIONS)
 
 
 def lacking(*needs: str) -> list[str]:
     """Which of ``needs`` (ISOLATES' keys, or HOST_ROOT) this machine's run mode does not have."""
     from ..api.system import mode
     name = mode.detect()[0]
-    have = {**mode.ISOLATES[name], HOST_ROOT: name == "root"}
+    have = {**mode.ISOLATES[name], HOST_ROOT: name == "root", SECCOMP: bool(mode.SECURITY_OPTIONS[name])}
     unknown = [need for need in needs if need not in have]
     if unknown:
         raise ValueError(f"unknown needs {unknown}: choose from {sorted(have)}")

@@ -33,6 +33,11 @@ ISOLATES = {
                         "bridge network": False},
 }
 
+# docker info's SecurityOptions in each mode: Docker's default seccomp profile wherever a container gets
+# one (rootless too: seccomp(2) asks for CAP_SYS_ADMIN in the caller's own user namespace); proot loads none
+SECURITY_OPTIONS = {"root": ["name=seccomp,profile=builtin"],
+                    "rootless": ["name=seccomp,profile=builtin", "name=rootless"],
+                    "chroot-emulated": []}
 
 # the keys of ISOLATES that are kinds of namespace (the others are other kernel features)
 NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "cgroup", "user")

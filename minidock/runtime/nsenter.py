@@ -28,7 +28,7 @@ from typing import Iterable
 
 from .rootfs import become, setup_user
 from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER,
-                       CLONE_NEWUTS, drop_capabilities, set_no_new_privs, setns)
+                       CLONE_NEWUTS, drop_capabilities, setns)
 
 NAMESPACES = ("mnt", "uts", "ipc", "net", "pid", "cgroup", "user")
 ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt")  # user first, mnt last
@@ -83,8 +83,10 @@ def run_in(pid: int, argv: list[str], namespaces: Iterable[str] = NAMESPACES, en
     (or ``cwd``/``user`` are wrong).  The exec error comes back through a
     close-on-exec pipe -- no bytes and EOF mean exec succeeded -- so a program
     that itself exits 127 is not mistaken for a missing one.  ``capabilities``:
-    None keeps the caller's, as nsenter(1) does; ``DEFAULT_CAPABILITIES`` (with
-    no_new_privs) confines the program like the container's own.
+    None keeps the caller's, as nsenter(1) does; ``DEFAULT_CAPABILITIES`` cuts
+    them to a default container's (no_new_privs stays off, Docker's default;
+    ``docker exec`` itself goes through the shim's ``settle``, with the
+    container's own capabilities, seccomp filter and no-new-privileges).
     A failure to enter the namespaces raises OSError.
     """
     if not argv:
@@ -158,7 +160,6 @@ def _setup(settings: Settings) -> dict:
         env.setdefault("HOME", ids[3])
     if capabilities is not None:
         drop_capabilities(capabilities)
-        set_no_new_privs()
     if ids:
         become(*ids[:3])
     return env

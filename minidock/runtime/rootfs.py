@@ -49,7 +49,8 @@ SAFE = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 class RootfsSpec(namedtuple("RootfsSpec",
                             "rootfs lowerdirs upperdir workdir binds readonly hostname userxattr links cgroupfs "
-                            "mounts", defaults=((), False, "", False, None, False, ()))):
+                            "mounts masked readonly_paths privileged",
+                            defaults=((), False, "", False, None, False, (), MASKED_PATHS, READONLY_PATHS, False))):
     """What ``enter_rootfs`` builds; the caller (the shim) fills it from the bundle's spec.
 
     ``rootfs``: the root, a prepared dir (vfs) or the overlay's mount point
@@ -61,7 +62,9 @@ class RootfsSpec(namedtuple("RootfsSpec",
     to deep stacks' lowerdirs go (the store's ``l/``); ``cgroupfs``: mount
     /sys/fs/cgroup (root mode: the caller has unshared CLONE_NEWCGROUP in its
     cgroup, and cgroup v1 cannot be mounted in a user namespace); ``mounts``: the
-    spec's volumes, binds and tmpfs (``runtime/spec.py``), parents first.  (A namedtuple, not a
+    spec's volumes, binds and tmpfs (``runtime/spec.py``), parents first; ``masked``,
+    ``readonly_paths``: the spec's ``maskedPaths`` and ``readonlyPaths``; ``privileged``: the host's
+    devices in /dev and a writable /sys, as ``--privileged`` gives them.  (A namedtuple, not a
     dataclass: every ``run`` would pay for importing ``inspect``.)
     """
 
@@ -74,19 +77,20 @@ def enter_rootfs(spec: RootfsSpec) -> None:
     mount_root(spec)
     sources = {dest: os.path.realpath(src) for src, dest in spec.binds}
     volumes = [dict(m, source=os.path.realpath(m["source"])) if m["type"] == "bind" else m for m in spec.mounts]
-    devices = {name: os.path.realpath(f"/dev/{name}") for name in DEVICES}
+    names = host_devices() if spec.privileged else DEVICES
+    devices = {name: os.path.realpath(f"/dev/{name}") for name in names}
     hierarchies = cgroup_hierarchies() if spec.cgroupfs else []  # the host's, read before they are out of sight
     old = enter_root(spec.rootfs)
     mount_dev(old, devices)
     mount_proc()
-    mount_sys(old)  # after /proc: its fallback reads /proc/self/mountinfo
+    mount_sys(old, spec.privileged)  # after /proc: its fallback reads /proc/self/mountinfo
     mount_cgroups(hierarchies)
     for volume in volumes:   # before /etc/hosts and friends: a volume at /etc must not hide them
         mount_volume(old, volume)
     for dest, src in sources.items():
         bind_file(old + src, dest)
-    mask_paths(MASKED_PATHS)
-    readonly_paths(READONLY_PATHS)
+    mask_paths(spec.masked)
+    readonly_paths(spec.readonly_paths)
     detach_old_root(old)
     if spec.readonly:
         remount_readonly("/")
@@ -158,17 +162,33 @@ def mount_proc() -> None:
     _mount_dir("proc", "/proc", "proc", SAFE)
 
 
-def mount_sys(old: str) -> None:
-    """/sys read-only; a new sysfs needs to own the network namespace, else bind the host's.
+def host_devices(top: str = "/dev") -> list[str]:
+    """Every device node of the host's /dev (``--privileged``: Docker's HostDevices), as names under it
+    (``net/tun``); not the host's own pty, shm, mqueue or console, which the container has its own of."""
+    found = []
+    for parent, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in ("pts", "shm", "mqueue", "fd")]
+        for name in files:
+            path = os.path.join(parent, name)
+            if not os.path.islink(path) and os.stat(path).st_mode & 0o170000 in (0o020000, 0o060000):
+                found.append(os.path.relpath(path, top))
+    return sorted(set(found) - {"console", "ptmx"})
+
+
+def mount_sys(old: str, writable: bool = False) -> None:
+    """/sys read-only (``writable``: --privileged); a new sysfs needs to own the network namespace, else bind the host's.
 
     The fallback (EPERM when sysfs cannot be mounted) binds the old root's /sys
     recursively, then remounts every mount in it read-only: a recursive bind
     is made read-only one mount at a time.
     """
     try:
-        _mount_dir("sysfs", "/sys", "sysfs", SAFE | MS_RDONLY)
+        _mount_dir("sysfs", "/sys", "sysfs", SAFE | (0 if writable else MS_RDONLY))
     except PermissionError:
-        bind_readonly_tree(old + "/sys", "/sys")
+        if writable:
+            bind_file(old + "/sys", "/sys", MS_REC)
+        else:
+            bind_readonly_tree(old + "/sys", "/sys")
 
 
 def cgroup_hierarchies(top: str = "/sys/fs/cgroup") -> list[tuple[str, str, str]]:

@@ -49,14 +49,15 @@ from pathlib import Path
 
 from ..display import rfc3339
 from ..errors import APIError, MinidockError
-from . import cgroups, mode, network, userns
+from . import cgroups, mode, network, seccomp, userns
 from .state import write_state
 from . import spec as specfile
 from .stdcopy import EXIT, STDERR, STDOUT, frame
-from .rootfs import RootfsSpec, become, enter_rootfs, setup_user
+from .rootfs import MASKED_PATHS, READONLY_PATHS, RootfsSpec, become, enter_rootfs, setup_user
 from .syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
-                       CLONE_NEWUTS, DEFAULT_CAPABILITIES, detach_inherited, drop_capabilities, set_no_new_privs, set_process_name,
-                       process_start_time, set_pdeathsig, unshare)
+                       CLONE_NEWUTS, DEFAULT_CAPABILITIES, bounding_set, capability_numbers, detach_inherited,
+                       limit_bounding, set_capabilities, set_no_new_privs, set_process_name, process_start_time,
+                       set_pdeathsig, unshare)
 
 # -- starting a shim ----------------------------------------------------------
 
@@ -323,7 +324,10 @@ class Shim:
             for fd in set(ours) - set(stdio["child"]) - {None}:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            launch = Launch(self.spec, self.dir, stdio["child"], lease, self.rootless, self.emulated)
+            # the seccomp program is made here, in the host's PID namespace: libseccomp's binding runs
+            # ldconfig to find the library, and in the container's namespace that would take PIDs 2 and 3
+            bpf = None if self.emulated else seccomp_filter(self.spec)
+            launch = Launch(self.spec, self.dir, stdio["child"], lease, self.rootless, self.emulated, bpf)
             _keeper_main(launch, go_r, pid_w, err_w, cgroup, self.keeper_sockets and self.keeper_sockets.fileno())
         for fd in (go_r, pid_w, err_w, *stdio["close"]):
             os.close(fd)
@@ -581,9 +585,9 @@ def release_network(cid: str, network_mode: str) -> None:
 # -- inside the container's namespaces ------------------------------------------
 
 # What the keeper and PID 1 are given of the container they start: its spec and bundle directory, the
-# fds that become its stdin, stdout and stderr, its address (None: no bridge), and the run mode's two
-# facts that change how it starts.
-Launch = namedtuple("Launch", "spec cdir stdio lease rootless emulated")
+# fds that become its stdin, stdout and stderr, its address (None: no bridge), the run mode's two
+# facts that change how it starts, and its seccomp filter as a BPF program (None: none).
+Launch = namedtuple("Launch", "spec cdir stdio lease rootless emulated bpf")
 
 
 def _keeper_main(launch: Launch, go_r: int, pid_w: int, err_w: int, cgroup, sockets: int | None) -> None:
@@ -671,7 +675,7 @@ def _container_main(launch: Launch, go_r: int, err_w: int, cgroup) -> None:
         enter_rootfs(_rootfs_spec(spec, cdir, launch.rootless))
         if process["terminal"]:  # our devpts is mounted now: make the pty here, send the shim its master
             take_stdio(send_new_pty(stdio[0], process.get("consoleSize")), True)
-        env = settle(spec, process["user"]["username"], process["cwd"], process["env"])
+        env = settle(spec, process["user"]["username"], process["cwd"], process["env"], launch.bpf)
         if os.read(go_r, 2) != b"go":  # the shim could not connect us, and said why
             os._exit(125)
         os.close(go_r)
@@ -738,23 +742,40 @@ def _rootfs_spec(spec: dict, cdir: Path, rootless: bool = False) -> RootfsSpec:
     binds = [(cdir / m["source"], m["destination"]) for m in spec["mounts"] if "options" not in m]
     mounts = tuple(m for m in spec["mounts"] if "options" in m)
     root, overlay = spec["root"], spec["minidock"]["overlay"]
+    linux = spec["linux"]
+    confinement = {"masked": tuple(linux.get("maskedPaths", MASKED_PATHS)),
+                   "readonly_paths": tuple(linux.get("readonlyPaths", READONLY_PATHS)),
+                   "privileged": bool(spec["minidock"].get("privileged")) and not rootless}
     hostname = None if "uts" in (spec["minidock"].get("share") or []) else spec["hostname"]   # never the host's
     if overlay is None:  # a copied tree (vfs)
         return RootfsSpec(cdir / root["path"], None, None, None, binds, root["readonly"], hostname,
-                          mounts=mounts)
+                          mounts=mounts, **confinement)
     return RootfsSpec(cdir / root["path"], [Path(p) for p in overlay["lowerdir"]], cdir / overlay["upperdir"],
                       cdir / overlay["workdir"], binds, root["readonly"], hostname, userxattr=rootless,
-                      links=Path(overlay["links"]), cgroupfs=not rootless, mounts=mounts)
+                      links=Path(overlay["links"]), cgroupfs=not rootless, mounts=mounts, **confinement)
 
 
-def settle(spec: dict, user: str, workdir: str, env: list[str]) -> dict:
+def seccomp_filter(spec: dict) -> bytes | None:
+    """The spec's seccomp filter as a BPF program (not loaded yet), or None: ``unconfined``, ``--privileged``.
+    Made while the host's files are in sight: libseccomp, and the store's ``seccomp/`` where programs are kept."""
+    rules = spec["linux"].get("seccomp")
+    cache = spec["minidock"].get("seccompCache")
+    return seccomp.program(rules, Path(cache) if cache else None) if rules else None
+
+
+def settle(spec: dict, user: str, workdir: str, env: list[str], syscall_filter: bytes | None = None) -> dict:
     """The last steps before exec, inside the container's root: who, where, with which rights.
 
-    Shared by the container's first process and by ``exec``.  Order matters:
-    read /etc/passwd while still root, create the WORKDIR (docker does), cut
-    the capabilities to docker's default set, forbid gaining privileges
-    (no_new_privs: setuid binaries stop working as such), and only then
-    change uid -- setuid(2) last, since after it we could not setgid(2).
+    Shared by the container's first process and by ``exec``.  Order matters
+    (runc's, libcontainer/standard_init_linux.go): read /etc/passwd while
+    still root, create the WORKDIR (docker does); load the seccomp filter
+    *before* the capabilities go when no_new_privs is off (seccomp(2) then
+    needs CAP_SYS_ADMIN), else as late as possible; cut the capabilities to
+    the spec's set (to those the engine holds: no process can give more),
+    set no_new_privs if asked (setuid binaries then stop working as such),
+    and only then change uid -- setuid(2) last, since after it we could not
+    setgid(2).  The filter allows every call made after it (capset, prctl,
+    setgroups, setuid, read, execve), so the program's own execve is filtered too.
     """
     restore_signals()
     try:
@@ -768,9 +789,19 @@ def settle(spec: dict, user: str, workdir: str, env: list[str]) -> dict:
     environ.setdefault("HOME", home)
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
-    drop_capabilities(DEFAULT_CAPABILITIES)
-    set_no_new_privs()
-    become(uid, gid, groups)
+    process = spec["process"]
+    no_new_privileges = process.get("noNewPrivileges", False)
+    if syscall_filter is not None and not no_new_privileges:
+        seccomp.load(syscall_filter)
+    wanted = capability_numbers(process.get("capabilities", {}).get("bounding", DEFAULT_CAPABILITIES))
+    keep = wanted & bounding_set()
+    limit_bounding(keep)
+    if no_new_privileges:
+        set_no_new_privs()
+    become(uid, gid, groups)   # while CAP_SETUID and CAP_SETGID are still ours
+    set_capabilities(keep if uid == 0 else set())   # a user other than root keeps none (Docker's rule)
+    if syscall_filter is not None and no_new_privileges:
+        seccomp.load(syscall_filter)
     return environ
 
 

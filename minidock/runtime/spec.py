@@ -10,14 +10,17 @@ the shim reads only that: the runtime knows nothing of images or containers.
 The spec's fields are OCI's where OCI has them::
 
     process    terminal, args, env, cwd, user ({"username": ...}: looked up in the
-               container's /etc/passwd by the runtime, where OCI wants numeric ids)
+               container's /etc/passwd by the runtime, where OCI wants numeric ids),
+               capabilities ({"bounding", "effective", "permitted"}: CAP_ names), noNewPrivileges
     root       path (relative to the bundle: "merged", or "rootfs" for a copied tree), readonly
     hostname
     mounts     [{"destination", "type": "bind", "source"}]: /etc/hosts, hostname, resolv.conf;
                then volumes and binds ({"type": "bind", "source": an absolute host path,
                "options": ["rbind", "ro"|"rw"], "copyUp": fill an empty source from the
                image first}) and tmpfs ({"type": "tmpfs", "options": mount(8)'s and tmpfs(5)'s})
-    linux      resources: memory.limit, pids.limit, cpu.quota/period (0: no limit), cpu.shares (0: the default), cpu.cpus (``--cpuset-cpus``: "" for all)
+    linux      resources: memory.limit, pids.limit, cpu.quota/period (0: no limit), cpu.shares (0: the default), cpu.cpus (``--cpuset-cpus``: "" for all);
+               seccomp (defaultAction, defaultErrnoRet, architectures, syscalls: the filter to load, left
+               out for none: ``runtime/seccomp.py``), maskedPaths, readonlyPaths (left out: Docker's lists)
 
 and minidock's own under ``"minidock"``, for what OCI leaves to the engine
 (containerd mounts the root file system before runc starts; minidock's first
@@ -28,7 +31,9 @@ directory whose network settings and leases are the container's, the engine's
 root), ``stdin``
 (kept open or not), ``init``, and ``share``: the namespaces it shares with the host instead of
 having its own (``pid``, ``uts``: ``--pid host``, ``--uts host``; OCI says this by leaving them
-out of ``linux.namespaces``).
+out of ``linux.namespaces``), and ``privileged`` (``--privileged``: the host's devices and a writable
+``/sys``, which OCI would spell out device by device), ``seccompCache`` (the store's ``seccomp/``: the
+BPF programs libseccomp made of each set of rules, kept by their hash).
 """
 
 from __future__ import annotations

@@ -311,9 +311,24 @@ def drop_capabilities(keep: Iterable[str]) -> None:
     bounding set on every execve -- hence the bounding set is what matters.
     """
     wanted = capability_numbers(keep)
+    limit_bounding(wanted)
+    set_capabilities(wanted)
+
+
+def limit_bounding(wanted: set[int]) -> None:
+    """Drop from the bounding set every capability not in ``wanted`` (numbers); needs CAP_SETPCAP.
+
+    The first half of ``drop_capabilities``: a container's setup then still
+    holds CAP_SETUID and CAP_SETGID to become its user (runc's order), even
+    when the container itself is to have neither.
+    """
     for cap in range(last_capability() + 1):
         if cap not in wanted and _libc.prctl(PR_CAPBSET_READ, ctypes.c_ulong(cap), 0, 0, 0) == 1:
             _prctl(PR_CAPBSET_DROP, cap, f"prctl(PR_CAPBSET_DROP, {cap})")
+
+
+def set_capabilities(wanted: set[int]) -> None:
+    """The second half: effective = permitted = ``wanted`` (numbers), inheritable and ambient empty."""
     try:
         _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)")
     except OSError as e:
@@ -334,8 +349,39 @@ def _capset(mask: int) -> None:
 
 def _permitted() -> int:
     """The caller's permitted set, from /proc/self/status."""
+    return _status_mask("CapPrm:")
+
+
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class _SockFprog(ctypes.Structure):
+    """<linux/filter.h>'s ``struct sock_fprog``: how many 8-byte instructions, and where."""
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def set_seccomp_filter(bpf: bytes) -> None:
+    """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): filter every later system call of this thread
+    through the BPF program ``bpf`` (``struct sock_filter`` instructions, as libseccomp exports them).
+
+    EACCES: neither no_new_privs nor CAP_SYS_ADMIN (seccomp(2)'s rule).
+    """
+    buffer = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if _libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(prog),
+                   ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+        raise _fail("prctl(PR_SET_SECCOMP)")
+
+
+def bounding_set() -> set[int]:
+    """The capabilities the caller could still give a program it execs (its bounding set)."""
+    mask = _status_mask("CapBnd:")
+    return {cap for cap in range(mask.bit_length()) if mask >> cap & 1}
+
+
+def _status_mask(field: str) -> int:
     with open("/proc/self/status") as f:
-        return next(int(line.split()[1], 16) for line in f if line.startswith("CapPrm:"))
+        return next(int(line.split()[1], 16) for line in f if line.startswith(field))
 
 
 def process_start_time(pid: int) -> int | None:

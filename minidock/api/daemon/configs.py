@@ -35,7 +35,8 @@ HOST_FIELDS = {"NetworkMode": "NetworkMode", "PortBindings": "PortBindings", "Pu
                "ReadonlyRootfs": "ReadonlyRootfs", "Init": "Init", "AutoRemove": "AutoRemove",
                "Binds": "Binds", "Mounts": "Mounts", "Tmpfs": "Tmpfs", "RestartPolicy": "RestartPolicy",
                "PidMode": "PidMode", "UTSMode": "UTSMode", "CpuShares": "CpuShares", "CpusetCpus": "CpusetCpus",
-               "ConsoleSize": "ConsoleSize", "ExtraHosts": "ExtraHosts"}
+               "ConsoleSize": "ConsoleSize", "ExtraHosts": "ExtraHosts", "CapAdd": "CapAdd", "CapDrop": "CapDrop",
+               "Privileged": "Privileged", "SecurityOpt": "SecurityOpt"}
 # accepted at these values too (Docker's own defaults, as the CLI sends them)
 HOST_DEFAULTS = {"LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "", "Config": {}},
                                {"Type": "json-file"}, {"Type": ""}),
@@ -47,9 +48,9 @@ HOST_UNSUPPORTED = (
     "CpuRealtimeRuntime", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests",
     "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
     "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "ContainerIDFile",
-    "LogConfig", "VolumeDriver", "VolumesFrom", "Annotations", "CapAdd", "CapDrop",
+    "LogConfig", "VolumeDriver", "VolumesFrom", "Annotations",
     "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "GroupAdd", "IpcMode", "Cgroup", "Links",
-    "OomScoreAdj", "Privileged", "SecurityOpt", "StorageOpt", "UsernsMode",
+    "OomScoreAdj", "StorageOpt", "UsernsMode",
     "ShmSize", "Sysctls", "Runtime", "Isolation", "MaskedPaths", "ReadonlyPaths")
 
 EXEC_FIELDS = {"Cmd": "Cmd", "Env": "Env", "WorkingDir": "WorkingDir", "User": "User", "Tty": "Tty",
@@ -119,7 +120,8 @@ def create_config(body) -> tuple[Config, HostConfig, dict | None]:
                                   "Memory": int, "PidsLimit": int, "NanoCpus": int, "ReadonlyRootfs": bool,
                                   "Init": bool, "AutoRemove": bool, "Binds": list, "Mounts": list, "Tmpfs": dict,
                                   "RestartPolicy": dict, "PidMode": str, "UTSMode": str, "CpuShares": int,
-                                  "CpusetCpus": str, "ExtraHosts": list})
+                                  "CpusetCpus": str, "ExtraHosts": list, "CapAdd": list, "CapDrop": list,
+                                  "Privileged": bool, "SecurityOpt": list})
     # a bad -v, --mount or --tmpfs is the client's mistake (InvalidParameter: 400), found before anything is made
     requests_of(host.get("Binds"), host.get("Mounts"), host.get("Tmpfs"), config.get("Volumes"))
     asked = host.get("NetworkMode") or "default"
@@ -156,7 +158,7 @@ def exec_config(body) -> ExecConfig:
 
 
 UPDATE_FIELDS = {"Memory": "memory", "NanoCpus": "cpus", "PidsLimit": "pids", "RestartPolicy": "restart"}
-UPDATE_UNSUPPORTED = HOST_UNSUPPORTED + ("CpuShares", "CpusetCpus")   # at create only, in minidock
+UPDATE_UNSUPPORTED = HOST_UNSUPPORTED + ("CpuShares", "CpusetCpus", "CapAdd", "CapDrop", "Privileged", "SecurityOpt")   # at create only
 
 
 def update_config(body) -> dict:

@@ -60,7 +60,7 @@ def info(req) -> None:
                                                      "ControlAvailable": False, "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""}, "InitCommit": {"ID": "", "Expected": ""},
-        "SecurityOptions": [], "Warnings": _warnings(req, mine)})
+        "Warnings": _warnings(req, mine)})
 
 
 def _now() -> str:
