@@ -277,9 +277,29 @@ def events_cmd(client: Client, opts) -> None:
         out(f"{rfc3339(Decimal(e['timeNano']) / 10**9)} {e['Type']} {e['Action']} {e['Actor']['ID']} ({attributes})")
 
 
-@command("system", "COMMAND", "Manage minidock: df, prune", counts=(1, None))
+@command("system", "COMMAND", "Manage minidock: check, df, prune", counts=(1, None))
 def system_cmd(client: Client, opts) -> int:
-    raise UsageError(f'unknown command "{opts.args[0]}" for "minidock system"')  # df and prune: see dispatch
+    raise UsageError(f'unknown command "{opts.args[0]}" for "minidock system"')  # check, df, prune: see dispatch
+
+
+@command("system check", "[OPTIONS]", "Perform consistency checks on image and container storage",
+         flag("-r", "--repair", action="store_true",
+              help="Remove what is orphaned or torn; never what an image or a container needs"),
+         flag("-q", "--quick", action="store_true",
+              help="Skip the slow checks (hashing blobs, regenerating every layer's tar)"),
+         counts=(0, 0))
+def system_check_cmd(client: Client, opts) -> int:
+    """podman's ``system check``: one line per problem and exit status 1, or "No problems found"."""
+    from ..api.check import check
+    repaired, left = check(client, repair=opts.repair, quick=opts.quick)
+    for problem in repaired:
+        out(f"Repaired: {problem.line()}")
+    for problem in left:
+        out(problem.line())
+    if not left:
+        out("No problems found" if not repaired else f"Repaired {len(repaired)} problem{'s' * (len(repaired) > 1)}; "
+            "no problems left")
+    return 1 if left else 0
 
 
 @command("system df", "[OPTIONS]", "Show minidock disk usage",

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 # image at 125 so that a container's init and writable layers still fit.)
 MAX_LAYERS = 127
 
+# A file in a layer dir that ``minidock system check`` (images/check.py) writes when the layer's files
+# no longer give back its DiffID: from then on the layer is never served as good (run, save, push
+# refuse every image that uses it) until the image is removed and pulled or loaded again.
+DAMAGED = "damaged"
+
 
 class ImageRecord(namedtuple("ImageRecord", "id config tags digests parent added")):
     """One image as the store knows it.
@@ -192,6 +197,30 @@ class Images:
     def get(self, name: str) -> ImageRecord:
         """The image a reference or ID names."""
         return self.record(self.resolve(name))
+
+    def refuse_damaged(self, rec: ImageRecord, name: str = "") -> None:
+        """Refuse to serve an image ``system check`` found damaged, or whose config no longer hashes to its ID
+        (cheap to verify on every use: a config is a few KB)."""
+        from .digest import sha256_bytes
+        name = name or rec.short_id
+        try:
+            intact = sha256_bytes(self.store.read_blob(rec.id)) == rec.id
+        except OSError:
+            intact = False
+        if not intact:
+            raise APIError(f"image {name} is unusable: its config no longer matches its ID ({rec.short_id}); "
+                           f"remove it with `minidock rmi {name}`, then pull or load it again")
+        self.refuse_damaged_layers(rec.chain_ids, f"image {name}", f"minidock rmi {name}")
+
+    def refuse_damaged_layers(self, chains: list[str], what: str, remedy: str) -> None:
+        """Refuse ``what`` (an image, a container) if one of its layers carries ``system check``'s mark."""
+        for chain in chains:
+            try:
+                why = (self.store.layer_dir(chain) / DAMAGED).read_text().strip()
+            except FileNotFoundError:
+                continue
+            raise APIError(f"{what} is unusable: `minidock system check` found its layer {chain} damaged ({why}); "
+                           f"remove it with `{remedy}`, then pull or load the image again")
 
     # -- adding -----------------------------------------------------------
 
