@@ -45,16 +45,14 @@ def needs(containers: Containers) -> tuple[set[str], set[str]]:
 
 def check_containers(containers: Containers) -> list[Problem]:
     """Every problem of the container side."""
-    found, live = [], set()
-    for cid in sorted(os.listdir(containers.root)):
+    ids = sorted(os.listdir(containers.root))
+    live = {cid for cid in ids if shim_alive(_record(containers.dir(cid) / "state.json") or {})}
+    ours = set(ids) | _journal_ids(containers)
+    # what the kernel holds first: a repair unmounts before it removes a torn record's directory
+    found = _check_mounts(containers, live) + _check_kernel(containers, ours - live)
+    for cid in ids:
         found += _check_record(containers, cid)
-        if shim_alive(_record(containers.dir(cid) / "state.json") or {}):
-            live.add(cid)
-    found += _check_names(containers)
-    ours = set(os.listdir(containers.root)) | _journal_ids(containers)
-    found += _check_mounts(containers, live) + _check_kernel(containers, ours - live)
-    found += _check_volumes(containers)
-    return found
+    return found + _check_names(containers) + _check_volumes(containers)
 
 
 def _record(path: Path) -> dict | None:
@@ -176,8 +174,9 @@ def _check_kernel(containers: Containers, idle: set[str]) -> list[Problem]:
     for cid in sorted(idle):
         held = (["its cgroup"] if cid in groups else []) + sorted(n for n in links if n.startswith(f"veth{cid[:8]}"))
         if held:
-            state = "removed" if not containers.dir(cid).exists() else "not running"
-            found.append(problem(f"container {cid[:12]}", f"{state}, but {' and '.join(held)} remain",
+            state = "removed" if _record(containers.dir(cid) / "config.json") is None else "not running"
+            remain = "remain" if len(held) > 1 else "remains"
+            found.append(problem(f"container {cid[:12]}", f"{state}, but {' and '.join(held)} {remain}",
                                  lambda c=cid: shim.release_resources(containers.dir(c))))
     return found
 

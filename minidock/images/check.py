@@ -58,7 +58,7 @@ def check_images(images: Images, needed_images: set[str], needed_layers: set[str
     for image_id in sorted(idx["images"]):
         found += _check_image(images, idx, image_id, needed_images)
     found += _check_references(images, idx)
-    configs = {i: _config(images, i) for i in idx["images"]}
+    configs = {i: _config(images, i, strict=False) for i in idx["images"]}   # a damaged image's layers stay
     chains = set(needed_layers)
     for config in configs.values():
         chains.update(chain_ids((config or {}).get("rootfs", {}).get("diff_ids", [])))
@@ -89,8 +89,8 @@ def read_index(images: Images) -> tuple[dict, list[Problem]]:
         images.store.write_json("images.json", rebuilt)
 
     return rebuilt, [problem("images.json", "torn (not the image index's JSON)", rebuild,
-                             f"--repair rebuilds it from the {len(rebuilt['images'])} image configs in blobs/ "
-                             "(their tags are lost: tag them again)")]
+                             f"--repair rebuilds it from the image configs in blobs/ ({len(rebuilt['images'])} found; "
+                             "their tags are lost: tag them again)")]
 
 
 def rebuilt_index(images: Images) -> dict:
@@ -104,11 +104,11 @@ def rebuilt_index(images: Images) -> dict:
     return {"images": found, "tags": {}, "digests": {}}
 
 
-def _config(images: Images, image_id: str) -> dict | None:
-    """An image's config if its blob is there, hashes to its ID and parses; else None."""
+def _config(images: Images, image_id: str, strict: bool = True) -> dict | None:
+    """An image's config if its blob is there, parses and (``strict``) hashes to its ID; else None."""
     try:
         data = images.store.read_blob(image_id)
-        config = json.loads(data) if sha256_bytes(data) == image_id else None
+        config = json.loads(data) if not strict or sha256_bytes(data) == image_id else None
     except (OSError, ValueError, MinidockError):
         return None
     return config if isinstance(config, dict) and isinstance(config.get("rootfs"), dict) else None
@@ -244,8 +244,8 @@ def _tampered(images: Images, chain: str, meta: dict) -> str | None:
             while tar.read(1 << 20):
                 pass
     except (InvalidArchive, MinidockError, OSError, EOFError) as e:
-        text = str(e).split(": the store was changed")[0]
-        return text.replace(f"{images.store.layer_dir(chain)}/", "").replace(f" in {images.store.layer_dir(chain)}", "")
+        text = str(e).split(": the store was changed")[0].replace(f"{images.store.layer_dir(chain)}/", "")
+        return "the content of a file changed" if "no longer matches its files" in text else text
     return None
 
 
