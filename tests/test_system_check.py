@@ -8,11 +8,13 @@ regenerated and hashed), and, as root, still runs.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import socket
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -55,8 +57,9 @@ def repaired_clean() -> list[str]:
 
 def saves(client, name: str = "busybox") -> None:
     """The image saves whole: every layer's tar regenerated from its files and checked against its DiffID."""
-    archive = b"".join(client.images.get(name).save())
-    assert len(archive) > 1_000_000
+    rec = client.images.get(name).record
+    archive = tarfile.open(fileobj=io.BytesIO(b"".join(client.images.get(name).save())))
+    assert {f"blobs/sha256/{d[7:]}" for d in rec.diff_ids} <= set(archive.getnames())
 
 
 def runs(name: str = "busybox") -> None:
@@ -186,6 +189,29 @@ def test_a_container_on_a_layer_found_damaged_does_not_start_again(busybox, root
     assert refused.returncode == 1 and b"container c1 is unusable: `minidock system check` found" in refused.stderr
     assert b"remove it with `minidock rm c1`" in refused.stderr
     run_cli("rm", created.stdout.decode().strip(), check=True)
+
+
+@pytest.mark.root
+def test_a_file_added_to_a_layer_dir_is_found_too(busybox, root):
+    layer = layer_dir(root)
+    (layer / "diff" / "etc" / "cron.d").mkdir(parents=True, exist_ok=True)
+    (layer / "diff" / "etc" / "cron.d" / "evil").write_text("* * * * * root nc -e /bin/sh\n")
+    found(f"layer sha256:{layer.name}: its files no longer give back its DiffID "
+          "(layer file diff/etc/cron.d/evil is in no tar-split record: it was added)")
+    assert run_cli("run", "--rm", "busybox", "true").returncode == 125
+
+
+def test_whiteouts_opaque_dirs_links_and_a_path_named_twice_check_clean(root, client):
+    from archives import docker_archive, entry, tar_of
+    lower = tar_of(entry("etc/", kind="dir"), entry("etc/motd", b"hi"), entry("opt/", kind="dir"),
+                   entry("opt/a", b"a"), entry("lib", kind="symlink", linkname="opt"))
+    upper = tar_of(entry("etc/", kind="dir"), entry("etc/.wh.motd"), entry("opt/", kind="dir"),
+                   entry("opt/.wh..wh..opq"), entry("opt/b", b"first"), entry("opt/b", b"second"),
+                   entry("opt/c", kind="hardlink", linkname="opt/b"), entry(".wh..wh.plnk/", kind="dir"),
+                   entry("empty"))
+    client.images.load(docker_archive([lower, upper], tags=["tricky:1"]))
+    assert check() == (0, ["No problems found"])
+    saves(client, "tricky:1")
 
 
 def test_quick_skips_regenerating_layer_tars(busybox, root):

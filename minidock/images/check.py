@@ -237,16 +237,48 @@ def _them(users: str) -> str:
 
 
 def _tampered(images: Images, chain: str, meta: dict) -> str | None:
-    """Why a layer's files no longer give back its tar (regenerated and hashed), or None if they do."""
+    """Why a layer's files no longer give back its tar, or None if they do: the tar is regenerated
+    from the tar-split record and hashed (a file edited, resized or deleted), and its names read on
+    the way, so that a file added to the layer dir, which no record names, is found too."""
+    import tarfile
     from ..errors import InvalidArchive
     try:
-        with images.open_layer(chain) as tar:
-            while tar.read(1 << 20):
+        with images.open_layer(chain) as stream:
+            named = _names(tarfile.open(fileobj=stream, mode="r|"), meta.get("whiteouts"))
+            while stream.read(1 << 20):   # the end-of-archive blocks: hashed too
                 pass
-    except (InvalidArchive, MinidockError, OSError, EOFError) as e:
+    except (InvalidArchive, MinidockError, OSError, EOFError, tarfile.TarError) as e:
         text = str(e).split(": the store was changed")[0].replace(f"{images.store.layer_dir(chain)}/", "")
         return "the content of a file changed" if "no longer matches its files" in text else text
-    return None
+    added = sorted(_on_disk(images.store.layer_dir(chain) / "diff") - named)
+    return f"layer file diff/{added[0]} is in no tar-split record: it was added" if added else None
+
+
+def _names(tar, whiteouts: str | None) -> set[str]:
+    """The paths a layer tar puts on disk that are not directories: a whiteout ``.wh.NAME`` is the char
+    device ``NAME`` in overlay's form; the opaque marker and aufs' ``.wh..wh.*`` are no file at all."""
+    names = set()
+    for member in tar:
+        path = os.path.normpath(member.name.lstrip("/"))
+        top, base = os.path.split(path)
+        if member.isdir() or path == ".":
+            continue
+        if whiteouts != "keep" and base.startswith(".wh."):
+            if base.startswith(".wh..wh."):
+                continue
+            path = os.path.join(top, base[len(".wh."):])
+        names.add(path)
+    return names
+
+
+def _on_disk(diff) -> set[str]:
+    """Every path below ``diff`` that is not a directory (a symlink to one included)."""
+    found = set()
+    for top, dirs, files in os.walk(diff):
+        rel = os.path.relpath(top, diff)
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
+            found.add(os.path.normpath(os.path.join(rel, name)))
+    return found
 
 
 # -- short links and tmp/ ---------------------------------------------------
