@@ -25,6 +25,7 @@ from minidock.images.digest import sha256_bytes
 from minidock.runtime import cgroups, network
 from minidock.runtime.syscalls import MNT_DETACH, mount, umount2
 from test_containers import eventually, mounts_of
+from test_registry_server import registry  # noqa: F401  (the fixture, shared)
 
 engine, subnet = test_containers.engine, test_containers.subnet  # the fixtures, shared
 BUSYBOX = "sha256:7b3c52d10d08bd4e97f7402882e5d6575707721690d9e7887e72f28073831eeb"
@@ -191,6 +192,18 @@ def test_a_container_on_a_layer_found_damaged_does_not_start_again(busybox, root
     run_cli("rm", created.stdout.decode().strip(), check=True)
 
 
+def test_a_layer_found_damaged_is_never_pushed(busybox, root, registry, tmp_path):
+    edit(layer_dir(root) / "diff")
+    found("its files no longer give back its DiffID")
+    target = f"{registry.address}/course/busybox:1"
+    run_cli("tag", "busybox", target, check=True)
+    refused = run_cli("push", target)
+    assert refused.returncode == 1
+    assert refused.stderr.decode().startswith(f"minidock: image {target} is unusable: `minidock system check` found")
+    stored = [p.name for p in (tmp_path / "registry").rglob("*") if p.is_file()]
+    assert not any(name.startswith("sha256") or len(name) == 64 for name in stored), stored   # not one blob
+
+
 @pytest.mark.root
 def test_a_file_added_to_a_layer_dir_is_found_too(busybox, root):
     layer = layer_dir(root)
@@ -311,6 +324,19 @@ def test_torn_container_volume_and_name_records_are_rebuilt_or_removed(busybox, 
     assert client.volumes.get("data").name == "data"
     assert client.containers.get("kept").status == "exited" and not torn.exists()
     kept.remove()
+
+
+def test_a_torn_cache_is_removed_and_torn_network_records_are_only_reported(busybox, root, client):
+    (root / "build-cache.json").write_text('{"sha256:')
+    (root / "distribution.json").write_bytes(b"")
+    found("build-cache.json: torn (not JSON); it is a cache", "distribution.json: torn (not JSON); it is a cache")
+    assert len(repaired_clean()) == 2
+    (root / "networks.json").write_text("{")
+    line = "networks.json: torn (not JSON); its user networks are lost: remove the file, " \
+           "then create them again and `network connect` their containers"
+    assert found() == [line]
+    assert check("--repair") == (1, [line])
+    assert (root / "networks.json").read_text() == "{"
 
 
 # -- 6. debris and links -------------------------------------------------------------------------

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 
 from ..containers.check import check_containers, needs
-from ..images.check import Problem, check_images, check_tmp
+from ..images.check import Problem, check_images, check_tmp, problem
 
 TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
@@ -28,7 +29,30 @@ def problems(client: Client, quick: bool = False) -> list[Problem]:
     containers = client.containers.containers
     needed_images, needed_layers = needs(containers)
     found = check_containers(containers)
-    return found + check_images(containers.images, needed_images, needed_layers, quick)
+    found += check_images(containers.images, needed_images, needed_layers, quick)
+    return found + _check_records(client)
+
+
+def _check_records(client: Client) -> list[Problem]:
+    """The records no other check reads, each owned by a layer above the images, must parse: a cache
+    can simply go when torn (it is made again), the networks' records cannot (user networks would go)."""
+    from ..build.builder import CACHE
+    from ..containers.networks import FILE as NETWORKS
+    from ..registry.distribution import SOURCES
+    found = []
+    for name in (CACHE, SOURCES, NETWORKS):
+        path = client.store.root / name
+        try:
+            json.loads(path.read_bytes())
+        except FileNotFoundError:
+            continue
+        except ValueError:
+            if name != NETWORKS:
+                found.append(problem(name, "torn (not JSON); it is a cache", lambda p=path: p.unlink(missing_ok=True)))
+            else:
+                found.append(problem(name, "torn (not JSON)", None, "its user networks are lost: remove the file, "
+                                     "then create them again and `network connect` their containers"))
+    return found
 
 
 @contextlib.contextmanager

@@ -50,7 +50,8 @@ def problem(subject: str, text: str, fix: Callable[[], None] | None = None, advi
     return Problem(subject, text, fix, advice)
 
 
-def check_images(images: Images, needed_images: set[str], needed_layers: set[str], quick: bool = False) -> list[Problem]:
+def check_images(images: Images, needed_images: set[str], needed_layers: set[str],
+                 quick: bool = False) -> list[Problem]:
     """Every problem of the image side.  ``needed_*``: what containers use (never removed);
     ``quick``: skip hashing blobs and regenerating layer tars (podman's ``--quick``)."""
     store = images.store
@@ -58,7 +59,8 @@ def check_images(images: Images, needed_images: set[str], needed_layers: set[str
     for image_id in sorted(idx["images"]):
         found += _check_image(images, idx, image_id, needed_images)
     found += _check_references(images, idx)
-    configs = {i: _config(images, i, strict=False) for i in idx["images"]}   # a damaged image's layers stay
+    configs = {i: _config(images, i, strict=False) for i in idx["images"] if HEX64.fullmatch(i[7:])}
+    # (not strict: the layers of an image whose config was changed are still not orphans)
     chains = set(needed_layers)
     for config in configs.values():
         chains.update(chain_ids((config or {}).get("rootfs", {}).get("diff_ids", [])))
@@ -99,7 +101,8 @@ def rebuilt_index(images: Images) -> dict:
     for digest in store.blob_digests():
         config = _config(images, digest) if HEX64.fullmatch(digest[7:]) else None
         diff_ids = (config or {}).get("rootfs", {}).get("diff_ids")
-        if isinstance(diff_ids, list) and all((store.layer_dir(c) / "layer.json").exists() for c in chain_ids(diff_ids)):
+        chains = chain_ids(diff_ids) if isinstance(diff_ids, list) else None
+        if chains is not None and all((store.layer_dir(c) / "layer.json").exists() for c in chains):
             found[digest] = {"added": os.stat(store.blob_path(digest)).st_mtime}
     return {"images": found, "tags": {}, "digests": {}}
 
@@ -116,6 +119,8 @@ def _config(images: Images, image_id: str, strict: bool = True) -> dict | None:
 
 def _check_image(images: Images, idx: dict, image_id: str, needed: set[str]) -> list[Problem]:
     """One image: its config blob, its layers, its parent."""
+    if not (image_id.startswith("sha256:") and HEX64.fullmatch(image_id[7:])):
+        return [problem(f"image {image_id!r}", "not an image ID", lambda: _forget_image(images, image_id))]
     subject = f"image {short_id(image_id)}"
     if not images.store.has_blob(image_id):
         if image_id in needed:
