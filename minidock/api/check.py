@@ -17,19 +17,19 @@ import os
 from collections.abc import Iterator
 
 from ..containers.check import check_containers, needs
-from ..images.check import Problem, check_images, check_tmp, problem
+from ..images.check import MAX_AGE, Problem, check_images, check_tmp, problem
 
 TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
     from .client import Client
 
 
-def problems(client: Client, quick: bool = False) -> list[Problem]:
+def problems(client: Client, quick: bool = False, max_age: float = MAX_AGE) -> list[Problem]:
     """Every problem of the store, containers' first (a read-only check: the caller holds the lock)."""
     containers = client.containers.containers
     needed_images, needed_layers = needs(containers)
     found = check_containers(containers)
-    found += check_images(containers.images, needed_images, needed_layers, quick)
+    found += check_images(containers.images, needed_images, needed_layers, quick, max_age)
     return found + _check_records(client)
 
 
@@ -66,20 +66,22 @@ def reading(client: Client) -> Iterator[None]:
         os.close(fd)
 
 
-def check(client: Client, repair: bool = False, quick: bool = False) -> tuple[list[Problem], list[Problem]]:
-    """``(repaired, left)``: without ``repair`` nothing is repaired and ``left`` is every problem."""
+def check(client: Client, repair: bool = False, quick: bool = False,
+          max_age: float = MAX_AGE) -> tuple[list[Problem], list[Problem]]:
+    """``(repaired, left)``: without ``repair`` nothing is repaired and ``left`` is every problem.
+    ``quick`` and ``max_age`` (seconds): podman's ``--quick`` and ``--max``."""
     if not repair:
         with reading(client):
-            return [], problems(client, quick)
+            return [], problems(client, quick, max_age)
     debris = check_tmp(client.store)   # taking the lock sweeps it away: seen first, to be reported
     repaired = []
     with client.store.lock():
         repaired += [p for p in debris if not (client.store.root / p.subject).exists()]
-        for found in problems(client, quick):
+        for found in problems(client, quick, max_age):
             if found.fix is not None:
                 try:
                     found.fix()
                 except OSError:
                     continue   # still there: the second look reports it
                 repaired.append(found)
-        return repaired, problems(client, quick)
+        return repaired, problems(client, quick, max_age)

@@ -7,7 +7,7 @@ The container half of ``minidock system check`` (the image half is ``images/chec
 * a container recorded "running" has a living shim (same PID, same start time); a dead one's
   state is set to exited and its resources freed, as every read of its state would do;
 * the kernel holds nothing for a container that does not run: no mount below the store in
-  this mount namespace, no cgroup, no veth.  What a container this store once had left behind
+  this mount namespace, no cgroup, no veth, no address leased on a bridge.  What a container this store once had left behind
   is found by its ID, from the record or from the store's journal (``docker events``' ``create``
   lines): cgroups and veths are machine-wide, and another store's containers are not ours to judge;
 * each volume has a readable ``volume.json``.
@@ -181,8 +181,8 @@ def _check_mounts(containers: Containers, live: set[str]) -> list[Problem]:
 
 
 def _check_kernel(containers: Containers, idle: set[str]) -> list[Problem]:
-    """Cgroups and veths of this store's containers that do not run (or were removed)."""
-    from ..runtime import cgroups, shim
+    """Cgroups, veths and addresses of this store's containers that do not run (or were removed)."""
+    from ..runtime import cgroups, network, shim
     found = []
     try:
         groups = set(cgroups.all_names()) & idle
@@ -191,6 +191,7 @@ def _check_kernel(containers: Containers, idle: set[str]) -> list[Problem]:
     links = {name for _, name in socket.if_nameindex() if name.startswith("veth")}
     for cid in sorted(idle):
         held = (["its cgroup"] if cid in groups else []) + sorted(n for n in links if n.startswith(f"veth{cid[:8]}"))
+        held += [f"its address on {bridge}" for bridge, _ in network.held_by(cid)]
         if held:
             state = "removed" if _record(containers.dir(cid) / "config.json") is None else "not running"
             remain = "remain" if len(held) > 1 else "remains"

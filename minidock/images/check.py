@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections import namedtuple
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ from .image import DAMAGED, Images
 from .store import remove_tree
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_AGE = 24 * 3600   # podman's default --max: an unused layer younger than this may be a pull's under way
 CONFIG_ADVICE = "its images are unusable: remove them with `minidock rmi`, then pull or load them again"
 
 
@@ -51,9 +53,10 @@ def problem(subject: str, text: str, fix: Callable[[], None] | None = None, advi
 
 
 def check_images(images: Images, needed_images: set[str], needed_layers: set[str],
-                 quick: bool = False) -> list[Problem]:
+                 quick: bool = False, max_age: float = MAX_AGE) -> list[Problem]:
     """Every problem of the image side.  ``needed_*``: what containers use (never removed);
-    ``quick``: skip hashing blobs and regenerating layer tars (podman's ``--quick``)."""
+    ``quick``: skip hashing blobs and regenerating layer tars (podman's ``--quick``); ``max_age``:
+    seconds an unused layer dir may be the work of a pull or load still under way (podman's ``--max``)."""
     store = images.store
     idx, found = read_index(images)
     for image_id in sorted(idx["images"]):
@@ -66,7 +69,7 @@ def check_images(images: Images, needed_images: set[str], needed_layers: set[str
         chains.update(chain_ids((config or {}).get("rootfs", {}).get("diff_ids", [])))
     found += _check_blobs(store, set(idx["images"]), quick)
     for name in sorted(os.listdir(store.layers)):
-        found += _check_layer(images, name, chains, configs, quick)
+        found += _check_layer(images, name, (chains, configs), quick, max_age)
     found += _check_links(store) + check_tmp(store)
     return found
 
@@ -193,8 +196,11 @@ def _check_blobs(store, image_ids: set[str], quick: bool) -> list[Problem]:
 
 # -- layer dirs -------------------------------------------------------------
 
-def _check_layer(images: Images, name: str, needed: set[str], configs: dict, quick: bool) -> list[Problem]:
-    """One layer dir: whole, needed, and its files still its DiffID's tar."""
+def _check_layer(images: Images, name: str, users: tuple[set[str], dict], quick: bool,
+                 max_age: float) -> list[Problem]:
+    """One layer dir: whole, needed (``users``: the ChainIDs needed, and the images' configs), and its
+    files still its DiffID's tar."""
+    needed, configs = users
     path = images.store.layers / name
     chain = "sha256:" + name
     subject = f"layer {chain}"
@@ -204,15 +210,19 @@ def _check_layer(images: Images, name: str, needed: set[str], configs: dict, qui
 
     if not HEX64.fullmatch(name):
         return [problem(f"layer {name}", "not named by a ChainID", remove)]
-    users = _users(chain, configs)
     try:
         meta = json.loads((path / "layer.json").read_text())
         intact = chain_id(meta["diff_id"], meta.get("parent")) == chain
     except (OSError, ValueError, KeyError, TypeError):
         intact = False
     if chain not in needed:
+        # a pull or a load commits its layers one by one and names its image last: a young unused
+        # layer may be one of those, a torn one never is (a layer dir moves in whole, layer.json in it)
+        if intact and time.time() - os.lstat(path).st_mtime <= max_age:
+            return []
         return [problem(subject, "no image or container uses it (orphaned)" if intact else
                         "torn (no readable layer.json) and nothing uses it", remove)]
+    users = _users(chain, configs)
     if not intact:
         return [problem(subject, "torn (no readable layer.json, or it names another ChainID)", None,
                         f"{users} unusable: remove {_them(users)} with `minidock rmi`, then pull or load again")]
