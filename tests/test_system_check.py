@@ -451,3 +451,26 @@ def test_the_daemon_checks_the_store_at_start_and_logs_each_problem(tmp_path):
     finally:
         assert d.stop() == 0
     assert subprocess.run(MINIDOCK + ["system", "check"], env=env, capture_output=True).returncode == 1
+
+
+@pytest.mark.peers("docker")
+def test_the_docker_cli_through_the_daemon_is_refused_a_damaged_image_with_the_checks_words(tmp_path):
+    from test_daemon import MINIDOCK, Daemon
+    store = tmp_path / "store"
+    subprocess.run(MINIDOCK + ["bootstrap", "busybox"], env=dict(os.environ, MINIDOCK_ROOT=str(store)),
+                   check=True, capture_output=True)
+    edit(layer_dir(store) / "diff")
+    d = Daemon(tmp_path).start()
+    try:
+        assert eventually(lambda: "problem found" in (tmp_path / "daemon.log").read_text(), timeout=20)
+        for args, code in ((["run", "--rm", "--network", "none", "busybox", "true"], 125),
+                           (["save", "-o", str(tmp_path / "b.tar"), "busybox"], 1)):
+            refused = d.docker("docker", *args)
+            assert refused.returncode == code, args
+            first = refused.stderr.decode().splitlines()[0]
+            assert first.startswith("docker: Error response from daemon: image busybox is unusable: "
+                                    if args[0] == "run" else
+                                    "Error response from daemon: image busybox is unusable: "), first
+            assert "`minidock system check` found its layer" in first
+    finally:
+        assert d.stop() == 0
