@@ -353,6 +353,29 @@ def test_a_torn_cache_is_removed_and_torn_network_records_are_only_reported(busy
     assert (root / "networks.json").read_text() == "{"
 
 
+HOSTILE = [("images.json", '{"images": {"sha256:abc": 5, "bad": []}, "tags": {"x": [1]}, "digests": {"y": {}}}'),
+           ("images.json", '{"images": [], "tags": null}'),
+           ("images.json", '{"images": {"%s": {"parent": [7]}}, "tags": {"t": null}}' % BUSYBOX),
+           ("names.json", '{"kept": 5, "other": ["a"]}'), ("names.json", "null"),
+           ("containers/ID/state.json", '{"Status": "running", "ShimPid": -5}'),
+           ("containers/ID/state.json", '{"Status": 5, "ShimPid": "x", "ShimStart": []}'),
+           ("containers/ID/config.json", '{"Name": 3, "Image": "x", "Layers": [5]}'),
+           ("containers/ID/config.json", '{"Layers": "sha256:"}')]
+
+
+@pytest.mark.parametrize("record, text", HOSTILE, ids=[f"{r}:{t[:24]}" for r, t in HOSTILE])
+def test_a_record_of_a_hostile_shape_is_reported_and_repaired_never_a_traceback(busybox, root, client, record, text):
+    kept = client.containers.create("busybox", "true", name="kept", network_mode="none")
+    (root / record.replace("ID", kept.id)).write_text(text)
+    code, lines = check()                               # check() asserts an empty stderr: no traceback
+    assert code == 1 and lines
+    code, lines = check("--repair")
+    assert code == 0, lines
+    assert check() == (0, ["No problems found"])
+    if record != "images.json" or BUSYBOX in text:      # an index of other images dropped busybox's
+        saves(client, BUSYBOX)
+
+
 # -- 6. debris and links -------------------------------------------------------------------------
 
 def test_debris_in_tmp_and_a_dangling_short_link_are_removed(busybox, root, client):

@@ -27,7 +27,7 @@ from pathlib import Path
 from ..display import rfc3339
 from ..images import journal
 from ..images.check import Problem, problem
-from ..images.digest import short_id
+from ..images.digest import is_digest, short_id
 from ..images.store import remove_tree
 from .container import Containers, shim_alive
 
@@ -36,17 +36,17 @@ def needs(containers: Containers) -> tuple[set[str], set[str]]:
     """The image IDs and layer ChainIDs the containers' records name: never removed by a repair."""
     images, layers = set(), set()
     for cid in sorted(os.listdir(containers.root)):
-        config = _record(containers.dir(cid) / "config.json")
+        config = _config(containers.dir(cid))
         if config:
-            images.add(config.get("Image"))
-            layers.update(config.get("Layers") or [])
+            images.add(config["Image"])
+            layers.update(config["Layers"])
     return images, layers
 
 
 def check_containers(containers: Containers) -> list[Problem]:
     """Every problem of the container side."""
     ids = sorted(os.listdir(containers.root))
-    live = {cid for cid in ids if shim_alive(_record(containers.dir(cid) / "state.json") or {})}
+    live = {cid for cid in ids if shim_alive(_state(containers.dir(cid)) or {})}
     live |= _starting(containers)
     ours = set(ids) | _journal_ids(containers)
     # what the kernel holds first: a repair unmounts before it removes a torn record's directory
@@ -65,26 +65,47 @@ def _record(path: Path) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
+def _config(d: Path) -> dict | None:
+    """A container's record if it has the shape every reader relies on, else None (torn)."""
+    config = _record(d / "config.json")
+    if not config or not all(isinstance(config.get(k), str) for k in ("Name", "Image")):
+        return None
+    layers = config.get("Layers")
+    return config if isinstance(layers, list) and all(is_digest(c) for c in layers) else None
+
+
+def _state(d: Path) -> dict | None:
+    """A container's state if it is one of the three (created, running, exited) and, running, names
+    its shim by PID and start time; else None (torn)."""
+    state = _record(d / "state.json")
+    if not state or state.get("Status") not in ("created", "running", "exited"):
+        return None
+    shim = (state.get("ShimPid"), state.get("ShimStart"))
+    if state["Status"] == "running" and not all(isinstance(n, int) and n > 0 for n in shim):
+        return None
+    return state
+
+
 # -- records ----------------------------------------------------------------
 
 def _check_record(containers: Containers, cid: str) -> list[Problem]:
     """One container's directory: its record, its state, its layers, its writable layer."""
     d, subject = containers.dir(cid), f"container {cid[:12]}"
-    config = _record(d / "config.json")
+    config = _config(d)
     if config is None:
         return [problem(subject, "torn (no readable config.json): nothing can start it",
                         lambda: _remove_torn(d))]
     found = []
-    state = _record(d / "state.json")
-    if state is None or "Status" not in state:
+    state = _state(d)
+    if state is None:
         found.append(problem(subject, "its state.json is torn", lambda: _reset_state(d)))
     elif state["Status"] == "running" and not shim_alive(state):
         found.append(problem(subject, f"recorded running, but its shim (PID {state.get('ShimPid')}) is dead",
                              lambda: containers.state(cid)))   # the reconciling read: exited, resources freed
-    for chain in config.get("Layers") or []:
+    for chain in config["Layers"]:
         if not (containers.store.layer_dir(chain) / "layer.json").exists():
             found.append(problem(subject, f"its image's layer {chain} is gone", None,
-                                 f"it cannot start again: remove it with `minidock rm {config.get('Name', cid)}`"))
+                                 f"it cannot start again: remove it with `minidock rm {config['Name'].lstrip('/')}`"))
     if config.get("Driver", "overlay") == "overlay":
         for sub in ("upper", "work"):
             if not (d / sub).is_dir():
@@ -121,16 +142,23 @@ def _check_names(containers: Containers) -> list[Problem]:
         names, torn = {}, False
     except ValueError:
         names, torn = {}, True
-    records = {cid: _record(containers.dir(cid) / "config.json") for cid in os.listdir(containers.root)}
-    wanted = {c["Name"].lstrip("/"): cid for cid, c in records.items() if c and c.get("Name")}
+    records = {cid: _config(containers.dir(cid)) for cid in os.listdir(containers.root)}
+    wanted = {c["Name"].lstrip("/"): cid for cid, c in records.items() if c}
 
     def rebuild() -> None:
         store.write_json("names.json", wanted)
 
     if torn:
         return [problem("names.json", "torn (not JSON)", rebuild)]
-    found = [problem(f"name {name}", f"names container {short_id(str(cid))}, which is gone", rebuild)
-             for name, cid in sorted(names.items()) if wanted.get(name) != cid and cid not in records]
+    found = []
+    for name, cid in sorted(names.items()):
+        if not isinstance(cid, str) or cid not in records:
+            found.append(problem(f"name {name}", f"names container {short_id(str(cid))}, which is gone", rebuild))
+        elif records[cid] is None:
+            found.append(problem(f"name {name}", f"names container {short_id(cid)}, whose record is torn", rebuild))
+        elif wanted.get(name) != cid:
+            found.append(problem(f"name {name}", f"names container {short_id(str(cid))}, whose record "
+                                 "has another name", rebuild))
     found += [problem(f"container {cid[:12]}", f"its name {name} is missing from names.json", rebuild)
               for name, cid in sorted(wanted.items()) if name not in names]
     return found
@@ -193,7 +221,7 @@ def _check_kernel(containers: Containers, idle: set[str]) -> list[Problem]:
         held = (["its cgroup"] if cid in groups else []) + sorted(n for n in links if n.startswith(f"veth{cid[:8]}"))
         held += [f"its address on {bridge}" for bridge, _ in network.held_by(cid)]
         if held:
-            state = "removed" if _record(containers.dir(cid) / "config.json") is None else "not running"
+            state = "removed" if _config(containers.dir(cid)) is None else "not running"
             remain = "remain" if len(held) > 1 else "remains"
             found.append(problem(f"container {cid[:12]}", f"{state}, but {' and '.join(held)} {remain}",
                                  lambda c=cid: shim.release_resources(containers.dir(c))))

@@ -141,8 +141,8 @@ def _check_image(images: Images, idx: dict, image_id: str, needed: set[str]) -> 
         if not (images.store.layer_dir(chain) / "layer.json").exists():
             found.append(problem(subject, f"its layer {diff_id} is missing", None, CONFIG_ADVICE))
     parent = idx["images"][image_id].get("parent") if isinstance(idx["images"][image_id], dict) else None
-    if parent and parent not in idx["images"]:
-        found.append(problem(subject, f"its parent {short_id(parent)} is gone",
+    if parent and (not isinstance(parent, str) or parent not in idx["images"]):
+        found.append(problem(subject, f"its parent {short_id(str(parent))} is gone",
                              lambda: _edit_index(images, lambda i: i["images"][image_id].pop("parent", None))))
     return found
 
@@ -152,7 +152,7 @@ def _check_references(images: Images, idx: dict) -> list[Problem]:
     found = []
     for table, what in (("tags", "tag"), ("digests", "digest")):
         for name, image_id in sorted(idx[table].items()):
-            if image_id not in idx["images"]:
+            if not isinstance(image_id, str) or image_id not in idx["images"]:
                 found.append(problem(f"{what} {name}", f"points at image {short_id(str(image_id))}, which is gone",
                                      lambda t=table, n=name: _edit_index(images, lambda i: i[t].pop(n, None))))
     return found
