@@ -24,7 +24,8 @@ import test_containers
 from conftest import run_cli
 from minidock.images.digest import sha256_bytes
 from minidock.runtime import cgroups, network
-from minidock.runtime.syscalls import MNT_DETACH, mount, umount2
+from minidock.runtime.overlay import mount_overlay
+from minidock.runtime.syscalls import MNT_DETACH, umount2
 from test_containers import eventually, mounts_of
 from test_registry_server import registry  # noqa: F401  (the fixture, shared)
 
@@ -418,9 +419,12 @@ def links() -> set[str]:
 def test_a_mount_a_cgroup_and_a_veth_left_by_a_removed_container_are_freed(engine, root):
     cid = run_cli("create", "busybox", "true", check=True).stdout.decode().strip()
     run_cli("rm", cid, check=True)
-    merged = root / "containers" / cid / "merged"
-    merged.mkdir(parents=True)                          # an rm that died half-way: its dir, a mount, a cgroup, a veth
-    mount("tmpfs", merged, "tmpfs")
+    d = root / "containers" / cid                       # an rm that died half-way: its dir, its overlay, a cgroup, a veth
+    for sub in ("upper", "work", "merged"):
+        (d / sub).mkdir(parents=True)
+    merged = d / "merged"
+    mount_overlay([layer_dir(root) / "diff"], d / "upper", d / "work", merged)
+    assert (merged / "bin" / "busybox").exists()
     cgroups.Cgroup.create(cid)
     host, peer = network.veth_names(cid)
     subprocess.run(["ip", "link", "add", host, "type", "veth", "peer", "name", peer], check=True)

@@ -20,6 +20,7 @@ mended (its true bytes are lost): the check marks it ``damaged`` (``image.DAMAGE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -233,7 +234,8 @@ def _check_layer(images: Images, name: str, users: tuple[set[str], dict], quick:
     if why is None:
         return [problem(subject, "marked damaged, but its files match its DiffID again",
                         lambda: mark.unlink(missing_ok=True))] if mark.exists() else []
-    mark.write_text(why + "\n")   # even a read-only check: a damaged layer must never be served as good
+    with contextlib.suppress(OSError):   # (a store on a read-only file system: the line still says it)
+        mark.write_text(why + "\n")   # even a read-only check: a damaged layer must never be served as good
     return [problem(subject, f"its files no longer give back its DiffID ({why})", None,
                     f"{users} unusable: remove {_them(users)} with `minidock rmi`, then pull or load again")]
 
