@@ -501,3 +501,19 @@ def test_the_docker_cli_through_the_daemon_is_refused_a_damaged_image_with_the_c
             assert "`minidock system check` found its layer" in first
     finally:
         assert d.stop() == 0
+
+
+def test_a_repair_that_leaves_another_to_do_does_it_too(busybox, root, client, small):
+    from minidock.runtime.overlay import short_link
+    index = root / "images.json"
+    idx = json.loads(index.read_text())
+    del idx["images"][small.id], idx["tags"]["docker.io/library/small:1"]
+    index.write_text(json.dumps(idx))
+    top = root / "layers" / small.record.chain_ids[-1][7:]
+    short_link(root / "l", str(top / "diff"))           # a deep image's short link to the orphaned layer
+    code, lines = check("--max", "0")
+    assert code == 1 and not any(line.startswith("link ") for line in lines)
+    code, lines = check("--repair", "--max", "0")
+    assert code == 0, lines
+    assert any(line.startswith("Repaired: link l/") and "dangling" in line for line in lines), lines
+    assert check() == (0, ["No problems found"]) and os.listdir(root / "l") == []

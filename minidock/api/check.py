@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from ..containers.check import check_containers, needs
 from ..images.check import MAX_AGE, Problem, check_images, check_tmp, problem
 
+REPAIR_ROUNDS = 3
 TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
     from .client import Client
@@ -77,11 +78,16 @@ def check(client: Client, repair: bool = False, quick: bool = False,
     repaired = []
     with client.store.lock():
         repaired += [p for p in debris if not (client.store.root / p.subject).exists()]
-        for found in problems(client, quick, max_age):
-            if found.fix is not None:
+        left = problems(client, quick, max_age)
+        for _ in range(REPAIR_ROUNDS):   # one repair may leave the next to do: a layer gone, its short link dangles
+            fixable = [p for p in left if p.fix is not None and p.line() not in {r.line() for r in repaired}]
+            if not fixable:
+                break
+            for found in fixable:
                 try:
                     found.fix()
                 except OSError:
-                    continue   # still there: the second look reports it
+                    continue   # still there: the next look reports it
                 repaired.append(found)
-        return repaired, problems(client, quick, max_age)
+            left = problems(client, quick, max_age)
+        return repaired, left
