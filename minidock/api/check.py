@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from ..containers.check import check_containers, needs
 from ..images.check import MAX_AGE, Problem, check_images, check_tmp, problem
 
-REPAIR_ROUNDS = 3
+REPAIR_ROUNDS = 3   # looks after a repair: removing a layer may leave its short link dangling, and so on
 TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
     from .client import Client
