@@ -517,3 +517,15 @@ def test_a_repair_that_leaves_another_to_do_does_it_too(busybox, root, client, s
     assert code == 0, lines
     assert any(line.startswith("Repaired: link l/") and "dangling" in line for line in lines), lines
     assert check() == (0, ["No problems found"]) and os.listdir(root / "l") == []
+
+
+@pytest.mark.root
+def test_rmi_force_keeps_the_layers_a_container_stands_on_until_the_container_goes(busybox, root):
+    run_cli("create", "--name", "stays", "--network", "none", "busybox", "true", check=True)
+    removed = run_cli("rmi", "-f", "busybox", check=True).stdout.decode()
+    assert removed == f"Untagged: busybox:latest\nDeleted: {BUSYBOX}\n"   # no layer: the container holds it
+    assert check() == (0, ["No problems found"])
+    run_cli("start", "-a", "stays", check=True)         # it still starts: its layers are all there
+    run_cli("rm", "stays", check=True)
+    assert os.listdir(root / "layers") == []            # the last container on them took them along
+    assert check() == (0, ["No problems found"])

@@ -223,10 +223,9 @@ def _check_layer(images: Images, name: str, users: tuple[set[str], dict], quick:
             return []
         return [problem(subject, "no image or container uses it (orphaned)" if intact else
                         "torn (no readable layer.json) and nothing uses it", remove)]
-    users = _users(chain, configs)
     if not intact:
         return [problem(subject, "torn (no readable layer.json, or it names another ChainID)", None,
-                        f"{users} unusable: remove {_them(users)} with `minidock rmi`, then pull or load again")]
+                        _advice(chain, configs))]
     if quick:
         return []
     why = _tampered(images, chain, meta)
@@ -236,21 +235,18 @@ def _check_layer(images: Images, name: str, users: tuple[set[str], dict], quick:
                         lambda: mark.unlink(missing_ok=True))] if mark.exists() else []
     with contextlib.suppress(OSError):   # (a store on a read-only file system: the line still says it)
         mark.write_text(why + "\n")   # even a read-only check: a damaged layer must never be served as good
-    return [problem(subject, f"its files no longer give back its DiffID ({why})", None,
-                    f"{users} unusable: remove {_them(users)} with `minidock rmi`, then pull or load again")]
+    return [problem(subject, f"its files no longer give back its DiffID ({why})", None, _advice(chain, configs))]
 
 
-def _users(chain: str, configs: dict) -> str:
-    """Which images use a layer, for the advice: "images 7b3c52d10d08, 1f2e…" (or "its containers")."""
+def _advice(chain: str, configs: dict) -> str:
+    """Who cannot use a layer now, and what to do: "image 7b3c52d10d08 is unusable: remove it with
+    `minidock rmi`, ..." (or its containers', when no image is left that names it)."""
     ids = [short_id(i) for i, c in sorted(configs.items())
            if c and chain in chain_ids(c["rootfs"].get("diff_ids", []))]
     if not ids:
-        return "the containers on it are"
-    return f"images {', '.join(ids)} are" if len(ids) > 1 else f"image {ids[0]} is"
-
-
-def _them(users: str) -> str:
-    return "it" if users.startswith("image ") else "them"
+        return "the containers on it are unusable: remove them with `minidock rm`, then pull or load their image again"
+    who = f"images {', '.join(ids)} are" if len(ids) > 1 else f"image {ids[0]} is"
+    return f"{who} unusable: remove {'them' if len(ids) > 1 else 'it'} with `minidock rmi`, then pull or load again"
 
 
 def _tampered(images: Images, chain: str, meta: dict) -> str | None:

@@ -141,8 +141,9 @@ class Images:
 
     def __init__(self, store: Store, in_use: Callable[[str], list[str]] | None = None):
         self.store = store
-        # which containers use an image; set by the container layer above us
+        # which containers use an image, and which layers they stand on; set by the container layer above us
         self.in_use = in_use or (lambda image_id: [])
+        self.layers_in_use = lambda: set()
 
     # -- the index --------------------------------------------------------
 
@@ -469,8 +470,8 @@ class Images:
         return ["sha256:" + name for name in sorted(os.listdir(self.store.layers))]
 
     def _used_chains(self, idx: dict) -> set[str]:
-        """ChainIDs of every layer some image still needs."""
-        used = set()
+        """ChainIDs of every layer some image or container still needs."""
+        used = set(self.layers_in_use())
         for image_id in idx["images"]:
             used.update(chain_ids(self._diff_ids(image_id)))
         return used
