@@ -4,8 +4,9 @@ The container side is checked first (``containers/check.py``): it says which ima
 containers still need, so that the image side (``images/check.py``) never calls them orphaned.
 A read-only check takes the store's lock without sweeping ``tmp/`` (a sweep is a repair), so no
 command changes the store under it; a repair holds the lock as every writer does, runs each
-problem's repair, and checks again: what is left is what no repair may touch (a damaged layer an
-image needs, a container whose layers are gone), each with its advice.
+problem's repair, and checks again (a repair may leave another to do): what is left is what no
+repair may touch (a damaged layer an image needs, a container whose layers are gone), each with
+its advice.  The daemon runs the read-only check at start (``daemon.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 from collections.abc import Iterator
 
 from ..containers.check import check_containers, needs
+from ..errors import MinidockError
 from ..images.check import MAX_AGE, Problem, check_images, check_tmp, problem
 
 REPAIR_ROUNDS = 3   # looks after a repair: removing a layer may leave its short link dangling, and so on
@@ -86,7 +88,7 @@ def check(client: Client, repair: bool = False, quick: bool = False,
             for found in fixable:
                 try:
                     found.fix()
-                except OSError:
+                except (OSError, MinidockError):
                     continue   # still there: the next look reports it
                 repaired.append(found)
             left = problems(client, quick, max_age)
