@@ -64,6 +64,7 @@ class Containers:
         self.root = store.root / "containers"
         self.root.mkdir(exist_ok=True)
         images.in_use = self.using_image
+        images.layers_in_use = self.layers_needed
         self.volumes = Volumes(store)
         self.volumes.in_use = self.using_volume
 
@@ -147,6 +148,17 @@ class Containers:
     def using_image(self, image_id: str) -> list[str]:
         """Containers created from an image (``rmi`` refuses while there are any)."""
         return [c for c in self.ids() if self.config(c)["Image"] == image_id]
+
+    def _image_present(self, image_id: str) -> bool:
+        try:
+            return self.images.resolve(image_id) == image_id
+        except ImageNotFound:
+            return False
+
+    def layers_needed(self) -> set[str]:
+        """ChainIDs of the layers containers stand on: kept while a container needs them, also once its
+        image is gone (``rmi -f``), as Docker's layer store counts a container's references."""
+        return {chain for cid in self.ids() for chain in self.config(cid)["Layers"]}
 
     def using_volume(self, name: str) -> list[str]:
         """Containers, running or not, that mount a volume (``volume rm`` refuses while there are any)."""
@@ -249,9 +261,11 @@ class Containers:
     def _image(self, name: str):
         """The image to run; docker's ``run`` would pull a missing one, minidock's says how to get it."""
         try:
-            return self.images.get(name)
+            rec = self.images.get(name)
         except ImageNotFound:
             raise ImageNotFound(f"Unable to find image '{name}' locally: pull, load or import it first") from None
+        self.images.refuse_damaged(rec, name)   # a layer `system check` found changed is never run
+        return rec
 
     def _claim_name(self, name: str | None, cid: str) -> str:
         """Reserve a name (under the lock): docker refuses a name that is in use."""
@@ -318,6 +332,8 @@ class Containers:
             emulated.proot()  # or a one-line error saying what to install
         from . import endpoints
         config = self.config(cid)
+        self.images.refuse_damaged_layers(config["Layers"], f"container {config['Name'].lstrip('/')}",
+                                          f"minidock rm {config['Name'].lstrip('/')}")
         network = endpoints.plan(self, cid, config)
         write_spec(config, self.store, network)   # an engine makes a bundle, a runtime runs it
         # docker's AutoRemove: the engine removes the container, not the client; the runtime
@@ -438,9 +454,12 @@ class Containers:
         (and with ``volumes`` its anonymous volumes, as ``rm -v`` and ``--rm`` do)."""
         self.emit(cid, "destroy")
         with self.store.lock():
-            mounts = self.config(cid).get("Mounts") or []
+            config = self.config(cid)
+            mounts = config.get("Mounts") or []
             self._release_name(self.name_of(cid))
             remove_tree(self.dir(cid))
+            if not self._image_present(config["Image"]):   # the layers an `rmi -f` left to it alone go with it
+                self.images.forget_layers(config["Layers"])
             if volumes:
                 self.volumes.remove_anonymous([m["Name"] for m in mounts if m.get("Name")])
 

@@ -240,9 +240,9 @@ def save(req) -> None:
 
 
 def _save(req, names: list[str]) -> None:
-    for name in names:
-        _image(req, name)   # a missing image is a 404 before the tar begins
     images = req.client.images
+    for name in names:   # a missing image is a 404, a damaged one a 500, before the tar begins
+        images.images.refuse_damaged(_image(req, name).record, name)
     req.stream_with(lambda out: images.save_to(names, out), "application/x-tar")
 
 
