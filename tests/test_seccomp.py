@@ -9,6 +9,7 @@ NULL pointers, a wrong reboot magic), printing for each call ``ok`` or the error
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import subprocess
@@ -197,11 +198,14 @@ def test_the_loaded_default_filter_refuses_with_eperm(tmp_path):
     rules = seccomp.oci_seccomp(seccomp.default_profile(), DEFAULT)
     syscall_filter = seccomp.program(rules, tmp_path / "cache")
     (kept,) = (tmp_path / "cache").iterdir()   # libseccomp's program, kept by the hash of its rules
-    assert kept.read_bytes() == syscall_filter and len(syscall_filter) % 8 == 0
-    kept.write_bytes(b"\x06\x00\x00\x00\x00\x00\xff\x7f")   # a stand-in: the kept one is what is loaded
-    assert seccomp.program(rules, tmp_path / "cache") == kept.read_bytes()
-    kept.write_bytes(syscall_filter[:-3])   # torn: compiled again
-    assert seccomp.program(rules, tmp_path / "cache") == syscall_filter == seccomp.program(rules)
+    assert kept.read_bytes() == hashlib.sha256(syscall_filter).digest() + syscall_filter
+    assert len(syscall_filter) % 8 == 0
+    stand_in = b"\x06\x00\x00\x00\x00\x00\xff\x7f"   # a whole program: the kept one is what is loaded
+    kept.write_bytes(hashlib.sha256(stand_in).digest() + stand_in)
+    assert seccomp.program(rules, tmp_path / "cache") == stand_in
+    for torn in (syscall_filter[:-3], syscall_filter[:-8], b""):   # torn, even on an instruction's edge
+        kept.write_bytes(hashlib.sha256(syscall_filter).digest() + torn)
+        assert seccomp.program(rules, tmp_path / "cache") == syscall_filter == seccomp.program(rules)
 
     def check() -> int:
         set_no_new_privs()   # so an unprivileged test may load it, as seccomp(2) allows

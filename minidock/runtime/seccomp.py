@@ -223,7 +223,7 @@ def program(seccomp: dict, cache: Path | None = None) -> bytes:
 
     As runc does (its patchbpf.go), the program is exported from libseccomp
     (``seccomp_export_bpf``) and loaded by us.  So it can be kept: ``cache`` (the
-    store's ``seccomp/``) holds each program once, named by the sha256 of its
+    store's ``seccomp/``) holds each program once (after its own sha256), named by the sha256 of its
     rules, and a container whose rules were compiled before (the same profile,
     capabilities and machine) loads it without importing libseccomp's binding
     or compiling again (some 30 ms of every ``run``).
@@ -231,8 +231,11 @@ def program(seccomp: dict, cache: Path | None = None) -> bytes:
     key = hashlib.sha256(json.dumps([os.uname().machine, seccomp], sort_keys=True).encode()).hexdigest()
     kept = cache / f"{key}.bpf" if cache else None
     try:
-        bpf = kept.read_bytes() if kept else b""
-        if bpf and len(bpf) % 8 == 0:   # whole instructions (a torn file is compiled again)
+        # a kept program starts with its own sha256: a torn or altered one (a partial program may
+        # still end on a RET the kernel takes, and filter less) is compiled again, never loaded
+        kept_bytes = kept.read_bytes() if kept else b""
+        bpf = kept_bytes[32:]
+        if bpf and len(bpf) % 8 == 0 and hashlib.sha256(bpf).digest() == kept_bytes[:32]:
             return bpf
     except OSError:
         pass
@@ -248,6 +251,8 @@ def program(seccomp: dict, cache: Path | None = None) -> bytes:
             syscall_filter.export_bpf(f)
             f.seek(0)
             made = f.read()
+            f.seek(0)
+            f.write(hashlib.sha256(made).digest() + made)
             os.fsync(f.fileno())
         if kept:
             os.replace(tmp, kept)   # whole or not at all: a reader never sees half a program
