@@ -53,7 +53,8 @@ def store(busybox, client, root):
     """busybox, small:1, an exited container ``c1`` and a created one ``c2``, volumes v1 and v2."""
     from archives import docker_archive, small_layer
     client.images.load(docker_archive([small_layer("hello"), small_layer("world")], tags=["small:1"]))
-    c1 = client.containers.run("busybox", "true", name="c1", network_mode="none", detach=True)
+    c1 = client.containers.run("busybox", ["sh", "-c", "echo one; echo two"], name="c1", network_mode="none",
+                               detach=True)
     c1.wait()
     client.containers.create("busybox", "true", name="c2", network_mode="none")
     client.volumes.create("v1")
@@ -139,6 +140,16 @@ def test_a_torn_state_is_rebuilt_from_what_is_durable(store, capsys, how):
     assert (code, out, err) == (0, "exited 255\n", "")
     code, out, err = cli(capsys, "start", "-a", "c2")   # a rebuilt state starts as any other
     assert code == 0
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_a_torn_log_or_event_journal_shows_its_whole_lines(store, capsys, how):
+    power_loss(store.store.root / "containers" / store.containers.get("c1").id / "log.json", how)
+    code, out, err = cli(capsys, "logs", "c1")
+    assert (code, out, err) == (0, "" if how == "empty" else "one\n", "")
+    power_loss(store.store.root / "events.jsonl", how)
+    code, out, err = cli(capsys, "events", "--since", "0", "--until", "0s", "--format", "{{.Action}}")
+    assert code == 0 and err == "" and set(out.split()) <= {"create", "start", "die", "tag", "load"}
 
 
 @pytest.mark.parametrize("how", HOWS)

@@ -706,7 +706,10 @@ def log_entries(c: Containers, cid: str, *, streams=("stdout", "stderr"), timest
 
     def entries(f):
         for raw in f:
-            entry = json.loads(raw)
+            try:
+                entry = json.loads(raw)
+            except ValueError:   # the last line a crash tore (the log is appended, never synced)
+                continue
             if since is not None or until is not None:
                 when = parse_rfc3339(entry["time"])
                 if (since is not None and when < since) or (until is not None and when > until):
