@@ -86,6 +86,12 @@ def test_an_image_whose_config_or_layer_record_is_torn_is_left_out(store, capsys
     assert code == 1 and "damaged" in err and out.strip() in ("", "[]")
     code, out, err = cli(capsys, "inspect", "-f", "{{.Id}}", "busybox")
     assert code == 0 and out.startswith("sha256:")
+    code, out, err = cli(capsys, "rmi", "small:1")   # a damaged image can still be removed
+    assert code == 0 and "Untagged: small:1" in out
+    code, out, err = cli(capsys, "image", "prune", "-f")   # and its layers no image names go
+    assert code == 0 and len(os.listdir(store.store.layers)) == len(store.images.get("busybox").record.chain_ids)
+    code, out, err = cli(capsys, "images")
+    assert (code, err) == (0, "") and "busybox" in out
 
 
 @pytest.mark.parametrize("how", HOWS)
