@@ -2,10 +2,11 @@
 
 rename(2) alone makes a write *atomic* for the processes that read it: they see
 the old file or the new one.  It does not make it *durable*: after a power
-loss, ext4 (data=ordered, and without ``auto_da_alloc``'s heuristic on every
-path) may show the new name with no data yet (zero bytes) or with part of it,
-because the data still sat in the page cache when the rename reached the
-journal.  The rule (rename(2), fsync(2), and ext4's documentation) is, in order:
+loss, the new name may be on the disk with none of its data yet (zero bytes)
+or part of it, because the data still sat in the page cache when the rename
+reached the journal.  (ext4 flushes the data first only when the rename
+replaces an existing file, its ``auto_da_alloc`` heuristic, which a mount
+may turn off; a new blob or layer gets no such help.)  The rule (rename(2), fsync(2), and ext4's documentation) is, in order:
 
 1. write the data to a temp file in the same file system,
 2. ``fsync`` it: its data and size are on the disk,

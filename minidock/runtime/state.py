@@ -7,11 +7,13 @@ bundle's own lock (``state.lock``, flock(2)), and rename a new file over the
 old one, so a reader sees one or the other, never half.
 
 Written and renamed, deliberately *not* fsync'ed (``durable.py``'s rule): a
-``run`` writes it three times, and three fsyncs cost it some 10 ms on the
-course machine (bench/README.md).  A power loss may thus leave it old, empty
-or torn; ``read_state`` rebuilds it from what is durable: the bundle's files,
-and the fact that no shim outlives a power loss.  An old "running" is no
-harm either: the engine finds its shim gone and records the exit.
+``run`` writes it three times, on its critical path, and three fsyncs would
+cost it over a millisecond on an idle disk, much more on a busy one
+(``bench/durability.py``), to keep what a power loss makes stale anyway.  A
+power loss may thus leave it old, empty or torn; ``read_state`` rebuilds it
+from what is durable: the bundle's files, and the fact that no shim outlives
+a power loss.  An old "running" is no harm either: the engine finds its shim
+gone and records the exit.
 """
 
 from __future__ import annotations
