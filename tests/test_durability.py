@@ -260,6 +260,7 @@ def test_every_write_of_the_store_follows_the_rule(busybox, client, root, monkey
     client.networks.create("net1")
     c = client.containers.create("busybox", "true", name="c1", network_mode="none")
     c.rename("c2")
+    c.commit("committed", "1")   # a layer from a directory, and a build's way to add one
     c.remove()
     kinds = set()
     for n, src, dst in recorder.renames_under(root):
