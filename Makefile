@@ -77,7 +77,7 @@ docs: venv  ## both books, English and Chinese (chapters from their stored outpu
 	@echo "docs: docs/_build/html/index.html (中文版: docs/_build/html/zh/index.html)"
 
 bench: setup  ## every benchmark against the real peers (not tests); exits 1 if any target is not met
-	@status=0; for b in save_load commit run_latency registry build daemon; do \
+	@status=0; for b in save_load commit run_latency registry build daemon durability; do \
 	  echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:

@@ -42,6 +42,11 @@ class Forbidden(APIError):
     """Docker forbids this whatever the state (removing a pre-defined network)."""
 
 
+class Damaged(APIError):
+    """A record of the store is empty or torn: what a crash leaves of a write that had not reached
+    the disk, or a change behind minidock's back.  Lists leave the object out (with a warning)."""
+
+
 class InvalidArchive(MinidockError):
     """A tar, layer or archive is corrupt, truncated or hostile."""
 

@@ -150,7 +150,7 @@ class Builder:
             except NotFound:
                 from ..registry import distribution
                 image_id = distribution.pull(self.images, name, say=self.say)
-        state = StageState(image_id, json.loads(self.images.store.read_blob(image_id)))
+        state = StageState(image_id, self.images.store.blob_json(image_id))
         for trigger in state.container_config.pop("OnBuild", None) or []:
             self.say(f"# Executing 1 build trigger: {trigger}")
             (triggered,) = dfile.parse(f"FROM scratch\n{trigger}\n", "ONBUILD").stages[0].instructions[1:]
@@ -246,7 +246,7 @@ class Builder:
         if not self.no_cache and key in cache:
             try:
                 image_id = self.images.resolve(cache[key])
-                config = json.loads(self.images.store.read_blob(image_id))
+                config = self.images.store.blob_json(image_id)
                 if not self.sources or self.sources.lead_to(config):
                     self.say(" ---> Using cache")
                     return StageState(image_id, config, dict(state.args), state.cmd_set)

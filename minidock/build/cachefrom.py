@@ -37,7 +37,7 @@ class Sources:
                 image_id = images.resolve(name)
             except MinidockError:
                 continue   # dockerd: "Could not look up ... for cache resolution, skipping"
-            self.found.append((image_id, json.loads(images.store.read_blob(image_id))))
+            self.found.append((image_id, images.store.blob_json(image_id)))
 
     def __bool__(self) -> bool:
         """Whether ``--cache-from`` was given: then it rules, even when none of its names is an image."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from pathlib import Path
 
 from ..display import rfc3339
@@ -122,14 +121,11 @@ def _remove_torn(d: Path) -> None:
 
 
 def _reset_state(d: Path) -> None:
-    """A torn state.json: its processes (if any) are gone with the cgroup, the container is exited."""
-    from ..runtime import shim
+    """A torn state.json: its processes (if any) are gone with the cgroup; the state is rebuilt as after
+    a crash (exited if it ever started, else created)."""
+    from ..runtime import shim, state
     shim.release_resources(d)
-    state = {"Status": "exited", "ExitCode": 255, "Pid": 0, "StartedAt": "", "FinishedAt": rfc3339(time.time()),
-             "Error": "its state was torn; `minidock system check --repair` set it to exited"}
-    tmp = d / f".state.json.{os.getpid()}"
-    tmp.write_text(json.dumps(state, indent=1))
-    os.replace(tmp, d / "state.json")
+    state.reset(d)
 
 
 def _check_names(containers: Containers) -> list[Problem]:

@@ -34,12 +34,13 @@ import time
 from pathlib import Path
 
 from ..display import rfc3339
-from ..errors import APIError, Conflict, ImageNotFound, InvalidParameter, MinidockError, NotFound
+from ..errors import APIError, Conflict, Damaged, ImageNotFound, InvalidParameter, MinidockError, NotFound
 from ..images import changes as changefmt, journal
 from ..images.digest import resolve_prefix
 from ..images.image import Images, whiteout_format
 from ..images.reference import familiar, parse
 from ..images.store import Store, remove_tree, tree_size
+from ..runtime import durable
 from ..runtime.syscalls import close_fds_except, process_start_time
 from . import security
 from .bundle import spec_of, write_spec
@@ -74,10 +75,22 @@ class Containers:
         return self.root / cid
 
     def ids(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if (p / "config.json").exists())
+        """Every container whose record is whole; one a crash left damaged is left out, with a warning."""
+        return sorted(p.name for p in self.root.iterdir() if (p / "config.json").exists() and self._whole(p.name))
+
+    def _whole(self, cid: str) -> bool:
+        try:
+            self.config(cid)
+        except Damaged as e:
+            durable.warn(e, f"container {cid[:12]}")
+            return False
+        except FileNotFoundError:   # removed while we looked
+            return False
+        return True
 
     def config(self, cid: str) -> dict:
-        return json.loads((self.dir(cid) / "config.json").read_text())
+        """The container's record (``Damaged`` if a crash left it empty or torn)."""
+        return durable.read_json(self.dir(cid) / "config.json", f"container {cid[:12]}'s record")
 
     def update_config(self, cid: str, **changes) -> None:
         """Change fields of the container's record (``network connect``/``disconnect``: its networks), atomically."""
@@ -86,8 +99,10 @@ class Containers:
             self.store.write_atomic(self.dir(cid) / "config.json", json.dumps(config, indent=1).encode())
 
     def raw_state(self, cid: str) -> dict:
+        """``state.json`` as it is (one a crash damaged rebuilt first: ``runtime/state.py``)."""
+        from ..runtime.state import read_state
         try:
-            return json.loads((self.dir(cid) / "state.json").read_text())
+            return read_state(self.dir(cid))
         except FileNotFoundError:
             raise NotFound(f"No such container: {cid}") from None
 
@@ -134,8 +149,9 @@ class Containers:
         names = self.store.read_json("names.json", {})
         if name.lstrip("/") in names:
             return names[name.lstrip("/")]
-        if re.fullmatch(r"[0-9a-f]{1,64}", name):
-            return resolve_prefix(name, ["sha256:" + c for c in self.ids()], what="container")[7:]
+        if re.fullmatch(r"[0-9a-f]{1,64}", name):   # a damaged record too: inspect and rm name it
+            return resolve_prefix(name, ["sha256:" + p.name for p in self.root.iterdir()
+                                         if (p / "config.json").exists()], what="container")[7:]
         raise NotFound(f"No such container: {name}")
 
     def name_of(self, cid: str) -> str:
@@ -237,7 +253,7 @@ class Containers:
         """Journal a container's event (``docker events``) with Docker's attributes: labels, image, name."""
         try:
             config = self.config(cid)
-        except FileNotFoundError:   # removed meanwhile: nothing left to report on
+        except (FileNotFoundError, Damaged):   # removed meanwhile, or no record to report from
             return
         attributes = (config.get("Labels") or {}) | {"image": config["ImageName"], "name": config["Name"]} | attributes
         journal.record(self.store.root, "container", action, cid, attributes)
@@ -307,7 +323,10 @@ class Containers:
             (tmp / "config.json").write_text(json.dumps(config, indent=1))
             (tmp / "state.json").write_text(json.dumps({"Status": "created", "ExitCode": 0, "Pid": 0,
                                                          "StartedAt": "", "FinishedAt": "", "Error": ""}))
-            os.replace(tmp, d)
+            # the record is durable before the directory gets its name (runtime/durable.py); the
+            # state is not (runtime/state.py rebuilds it), nor the writable layer, as Docker's
+            durable.fsync_file(tmp / "config.json")
+            durable.rename(tmp, d)
 
     # -- lifecycle --------------------------------------------------------
 
@@ -454,11 +473,15 @@ class Containers:
         (and with ``volumes`` its anonymous volumes, as ``rm -v`` and ``--rm`` do)."""
         self.emit(cid, "destroy")
         with self.store.lock():
-            config = self.config(cid)
+            try:
+                config = self.config(cid)
+            except Damaged:   # a record a crash tore: its name is found in names.json; no layers or volumes known
+                config = {"Image": None, "Layers": []}
             mounts = config.get("Mounts") or []
-            self._release_name(self.name_of(cid))
+            for name in [n for n, i in self.store.read_json("names.json", {}).items() if i == cid]:
+                self._release_name(name)
             remove_tree(self.dir(cid))
-            if not self._image_present(config["Image"]):   # the layers an `rmi -f` left to it alone go with it
+            if config["Image"] and not self._image_present(config["Image"]):   # the layers an `rmi -f` left to it alone go with it
                 self.images.forget_layers(config["Layers"])
             if volumes:
                 self.volumes.remove_anonymous([m["Name"] for m in mounts if m.get("Name")])
@@ -703,7 +726,10 @@ def log_entries(c: Containers, cid: str, *, streams=("stdout", "stderr"), timest
 
     def entries(f):
         for raw in f:
-            entry = json.loads(raw)
+            try:
+                entry = json.loads(raw)
+            except ValueError:   # the last line a crash tore (the log is appended, never synced)
+                continue
             if since is not None or until is not None:
                 when = parse_rfc3339(entry["time"])
                 if (since is not None and when < since) or (until is not None and when > until):

@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 from ..display import rfc3339
-from ..errors import Conflict, InvalidParameter, NotFound
+from ..errors import Conflict, Damaged, InvalidParameter, NotFound
 from ..images import journal
 from ..images.store import Store, tree_size
+from ..runtime import durable
 from .mounts import check_volume_name
 
 ANONYMOUS = "com.docker.volume.anonymous"
@@ -48,7 +49,7 @@ class Volumes:
         if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
             raise NotFound(f"get {name}: no such volume")
         try:
-            return json.loads((self.root / name / "volume.json").read_text())
+            return durable.read_json(self.root / name / "volume.json", f"volume {name}'s record")
         except FileNotFoundError:
             raise NotFound(f"get {name}: no such volume") from None
 
@@ -73,7 +74,8 @@ class Volumes:
             with self.store.temp_path() as tmp:
                 (tmp / "_data").mkdir(parents=True)
                 (tmp / "volume.json").write_text(json.dumps(record, indent=1))
-                os.replace(tmp, self.root / name)
+                durable.fsync_file(tmp / "volume.json")   # the record is on the disk before its name
+                durable.rename(tmp, self.root / name)
         journal.record(self.store.root, "volume", "create", name, {"driver": "local"})
         return record
 
@@ -95,6 +97,9 @@ class Volumes:
             return self.get(name)
         except NotFound:
             return None   # removed while we looked
+        except Damaged as e:
+            durable.warn(e, f"volume {name}")
+            return None
 
     def _matches(self, record: dict, filters: dict) -> bool:
         def label(spec: str) -> bool:

@@ -287,7 +287,7 @@ def load(images: Images, stream: BinaryIO) -> list[tuple[str, str]]:
             for img, layers in staged:  # all layers first: a hostile one leaves no image behind
                 chain = None
                 for layer in layers:
-                    before = store.layer_dir(chain_id(layer.diff_id, chain)).exists()
+                    before = images.has_layer(chain_id(layer.diff_id, chain))
                     chain = images.commit_layer(layer, chain)
                     made += [] if before else [chain]
             lines = []

@@ -11,6 +11,7 @@ local parent (the image it was built on here, which ``history`` shows).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -22,9 +23,10 @@ from pathlib import Path
 
 from . import journal
 from .digest import HashingWriter, chain_id, chain_ids, resolve_prefix, short_id
-from ..errors import APIError, Conflict, DigestMismatch, ImageNotFound, InvalidReference
+from ..errors import APIError, Conflict, Damaged, DigestMismatch, ImageNotFound, InvalidReference
 from .reference import Reference, familiar, parse
 from .store import Store, remove_tree
+from ..runtime import durable
 
 TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
@@ -160,7 +162,7 @@ class Images:
         """The record of a full image ID known to be present."""
         idx = idx or self._index()
         meta = idx["images"][image_id]
-        config = json.loads(self.store.read_blob(image_id))
+        config = self.store.blob_json(image_id)
         tags = sorted(t for t, i in idx["tags"].items() if i == image_id)
         digests = sorted(d for d, i in idx["digests"].items() if i == image_id)
         return ImageRecord(image_id, config, tags, digests, meta.get("parent"), meta.get("added", 0))
@@ -169,10 +171,22 @@ class Images:
         """Images, newest first; without ``all``, untagged parents of other images are hidden."""
         idx = self._index()
         parents = {m.get("parent") for m in idx["images"].values()}
-        recs = [self.record(i, idx) for i in idx["images"]]
+        recs = [rec for rec in map(functools.partial(self._whole_record, idx=idx), idx["images"]) if rec]
         if not all:
             recs = [r for r in recs if r.tags or r.id not in parents]
         return sorted(recs, key=lambda r: (r.created, r.added, r.id), reverse=True)
+
+    def _whole_record(self, image_id: str, idx: dict) -> ImageRecord | None:
+        """The record of an image whose config and layer records are whole; None (and a warning) if
+        one is damaged: a list never shows an image it could not run or save."""
+        try:
+            rec = self.record(image_id, idx)
+            for chain in rec.chain_ids:
+                self.layer_meta(chain)
+        except (Damaged, FileNotFoundError) as e:
+            durable.warn(e if isinstance(e, Damaged) else f"{e.filename} is missing", f"image {short_id(image_id)}")
+            return None
+        return rec
 
     def resolve(self, name: str) -> str:
         """The full ID of the image a reference, full ID or ID prefix names."""
@@ -196,8 +210,11 @@ class Images:
         raise ImageNotFound(f"No such image: {name}{did_you_mean(name, idx['tags'])}")
 
     def get(self, name: str) -> ImageRecord:
-        """The image a reference or ID names."""
-        return self.record(self.resolve(name))
+        """The image a reference or ID names; ``Damaged`` if its config or a layer's record is."""
+        rec = self.record(self.resolve(name))
+        for chain in rec.chain_ids:
+            self.layer_meta(chain)
+        return rec
 
     def refuse_damaged(self, rec: ImageRecord, name: str = "") -> None:
         """Refuse to serve an image ``system check`` found damaged, or whose config no longer hashes to its ID
@@ -249,15 +266,19 @@ class Images:
         """
         chain = chain_id(staged.diff_id, parent_chain)
         dest = self.store.layer_dir(chain)
-        if (dest / "layer.json").exists():
+        if self.has_layer(chain):
             return chain
         if staged.home is not None:  # already in the store over another parent: extract it again
             with self.open_layer(staged.home) as tar:
                 return self.add_layer(tar, parent_chain)
         meta = {**staged.meta, "chain_id": chain, "parent": parent_chain}
         (staged.path / "layer.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-        remove_tree(dest)  # a layer dir without layer.json is debris
-        os.replace(staged.path, dest)
+        # Every file of the layer, its tar-split record and layer.json reach the disk before the
+        # directory gets its name: one syncfs(2), not an fsync per file (see runtime/durable.py and
+        # docs/architecture.md for the measurement); then the rename and the layers/ directory.
+        durable.syncfs(staged.path)
+        remove_tree(dest)  # a layer dir without a whole layer.json is debris
+        durable.rename(staged.path, dest)
         staged.home = chain
         return chain
 
@@ -280,7 +301,7 @@ class Images:
         digest = HashingWriter(_Nowhere())
         layerfmt.write_layer_tar(src, digest, **tar_options)
         chain = chain_id(digest.digest, parent_chain)
-        if (self.store.layer_dir(chain) / "layer.json").exists():
+        if self.has_layer(chain):
             return chain
         r, w = os.pipe()
         failure: list[BaseException] = []
@@ -307,8 +328,17 @@ class Images:
                 raise failure[0]
 
     def layer_meta(self, chain: str) -> dict:
-        """What ``layer.json`` says of a layer dir."""
-        return json.loads((self.store.layer_dir(chain) / "layer.json").read_text())
+        """What ``layer.json`` says of a layer dir (``Damaged`` if it is empty or torn)."""
+        return durable.read_json(self.store.layer_dir(chain) / "layer.json", f"layer {chain}'s record")
+
+    def has_layer(self, chain: str) -> bool:
+        """Whether the layer is in the store, whole: its ``layer.json`` (written last) reads.  A damaged
+        one is not there: a pull, load or commit extracts the layer again, over it."""
+        try:
+            self.layer_meta(chain)
+        except (FileNotFoundError, Damaged):
+            return False
+        return True
 
     def layer_tar_size(self, chain: str) -> int:
         """The size of a layer's tar (what ``open_layer`` gives back)."""
@@ -336,7 +366,7 @@ class Images:
         check_depth(len(diff_ids))
         with self.store.lock():
             for diff_id, chain in zip(diff_ids, chain_ids(diff_ids)):
-                if not (self.store.layer_dir(chain) / "layer.json").exists():
+                if not self.has_layer(chain):
                     raise APIError(f"layer {diff_id} is missing from the store")
             image_id = self.store.put_blob(config_bytes)
             idx = self._index()
@@ -529,8 +559,8 @@ class Images:
     def layer_size(self, chain: str) -> int:
         """Bytes of one extracted layer, as recorded when it was extracted."""
         try:
-            return json.loads((self.store.layer_dir(chain) / "layer.json").read_text())["size"]
-        except (FileNotFoundError, KeyError):
+            return self.layer_meta(chain)["size"]
+        except (FileNotFoundError, KeyError, Damaged):
             return 0
 
     def size(self, rec: ImageRecord) -> int:

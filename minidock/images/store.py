@@ -11,10 +11,11 @@ Everything minidock knows lives under one root directory (``MINIDOCK_ROOT``)::
 
 Two rules keep it consistent however a command ends:
 
-* **Atomic writes.** A file is written in ``tmp/`` and ``os.replace``-d into
-  place (rename(2) is atomic within one file system), so a reader sees the old
-  file or the new one, never half of one.  A killed command leaves debris only
-  in ``tmp/``, which the next writer sweeps.
+* **Atomic, durable writes.** A file is written in ``tmp/``, fsync'ed, and
+  ``os.replace``-d into place (rename(2) is atomic within one file system), then
+  its directory is fsync'ed (``runtime/durable.py``), so a reader sees the old
+  file or the new one, never half of one, even after a power loss.  A killed
+  command leaves debris only in ``tmp/``, which the next writer sweeps.
 * **One lock.** Commands that change the store hold an exclusive ``flock`` on
   ``ROOT/lock`` while they do; two commands at once simply take turns.
 """
@@ -32,7 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .digest import HashingReader, hex_of, is_digest
-from ..errors import DigestMismatch, InvalidArchive
+from ..errors import Damaged, DigestMismatch, InvalidArchive
+from ..runtime import durable
 
 TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
 if TYPE_CHECKING:
@@ -115,24 +117,24 @@ class Store:
             remove_tree(path.parent)
 
     def write_atomic(self, dest: Path, data: bytes) -> None:
-        """Write ``data`` to ``dest`` so that readers see all of it or none."""
-        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=f"{os.getpid()}-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        """Write ``data`` to ``dest`` so that readers see all of it or none, also after a power loss."""
+        durable.write(dest, data, self.tmp)
 
     def read_json(self, name: str, default):
-        """Load ``ROOT/name`` as JSON, or ``default`` when it does not exist yet."""
+        """Load ``ROOT/name`` as JSON, or ``default`` when it does not exist yet.
+
+        A damaged file (empty or torn) reads as ``default`` with a warning, for
+        a command that only reads; a writer (it holds the lock) gets ``Damaged``
+        instead: writing over it would lose for good what it still names.
+        """
         try:
-            return json.loads((self.root / name).read_text())
+            return durable.read_json(self.root / name)
         except FileNotFoundError:
+            return default
+        except Damaged as e:
+            if self._lock_depth:
+                raise
+            durable.warn(e, f"what {name} holds is")
             return default
 
     def write_json(self, name: str, obj) -> None:
@@ -155,6 +157,11 @@ class Store:
         """A small blob's bytes (configs, manifests)."""
         return self.blob_path(digest).read_bytes()
 
+    def blob_json(self, digest: str):
+        """A JSON blob (an image config), parsed; ``Damaged`` if it is empty or torn.  Not hashed
+        again: ``run`` would pay for loading OpenSSL, and a torn JSON document never parses."""
+        return durable.read_json(self.blob_path(digest), f"blob {digest}")
+
     def put_blob(self, data: bytes) -> str:
         """Store bytes as a blob; return its digest."""
         return self.put_blob_stream(io.BytesIO(data))[0]
@@ -170,9 +177,11 @@ class Store:
             with open(tmp, "wb") as out:
                 while chunk := reader.read(CHUNK):
                     out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())   # a blob's name promises its bytes: they reach the disk first
             if expected is not None and reader.digest != expected:
                 raise DigestMismatch(f"digest mismatch: expected {expected}, got {reader.digest}")
-            os.replace(tmp, self.blob_path(reader.digest))
+            durable.rename(tmp, self.blob_path(reader.digest))
         return reader.digest, reader.size
 
     def remove_blob(self, digest: str) -> None:

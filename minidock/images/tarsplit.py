@@ -28,6 +28,7 @@ import gzip
 import hashlib
 import os
 import struct
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -188,7 +189,10 @@ class _RecordReader:
 
     def take(self, n: int) -> bytes:
         while len(self.buf) - self.at < n:
-            more = self.file.read(max(CHUNK, n))
+            try:
+                more = self.file.read(max(CHUNK, n))
+            except (EOFError, OSError, zlib.error):   # gzip's words for a stream cut short or damaged
+                more = b""
             if not more:
                 raise InvalidArchive("tar-split record is truncated")
             self.buf, self.at = self.buf[self.at:] + more, 0

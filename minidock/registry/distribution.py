@@ -167,7 +167,7 @@ def _pull_layers(images: Images, reg: Registry, ref: Reference, layers: list[dic
         for desc, diff_id in zip(layers, diff_ids):
             short = desc["digest"].split(":")[-1][:12]
             wanted = chain_id(diff_id, chain)
-            if (images.store.layer_dir(wanted) / "layer.json").exists():
+            if images.has_layer(wanted):
                 say(f"{short}: Already exists")
                 chain = wanted
                 continue

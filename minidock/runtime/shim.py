@@ -569,7 +569,7 @@ def release_resources(bundle: Path) -> None:
         cgroups.Cgroup.open(bundle.name).remove()
     try:
         mode_of_network = specfile.read(bundle)["minidock"]["network"]["mode"]
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):   # ValueError: a spec a crash tore (it is not fsync'ed)
         mode_of_network = "bridge"  # never started, or unknown: free whatever may be there
     release_network(bundle.name, mode_of_network)
 

@@ -47,7 +47,8 @@ CPU_PERIOD = 100_000   # microseconds: a quota of CPU_PERIOD is one whole CPU (C
 
 
 def write(bundle: Path, spec: dict) -> None:
-    """Write the bundle's spec (renamed into place: a reader sees the old one or the new one)."""
+    """Write the bundle's spec (renamed into place: a reader sees the old one or the new one).  Not
+    fsync'ed: it is written again at every start, before the shim reads it."""
     tmp = bundle / f".{FILE}.{os.getpid()}"
     tmp.write_text(json.dumps(spec, indent=1))
     os.replace(tmp, bundle / FILE)
