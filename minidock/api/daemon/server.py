@@ -291,8 +291,13 @@ class Request(Handler):
         self.wfile.flush()
 
     def json_lines(self, messages: Iterable[dict]) -> None:
-        """A stream of JSON messages, one per line (pull, push, build, load, stats, events)."""
-        self.stream(json.dumps(m).encode() + b"\r\n" for m in messages)
+        """A stream of JSON messages, one per line (pull, push, build, load, stats, events). A generator of
+        messages is closed at once when the client leaves: its clean-up (a cancelled build) runs now."""
+        try:
+            self.stream(json.dumps(m).encode() + b"\r\n" for m in messages)
+        finally:
+            if hasattr(messages, "close"):
+                messages.close()
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
         """Turn the connection into a raw stream: ``101 UPGRADED`` if the client asked to upgrade
