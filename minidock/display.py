@@ -153,8 +153,18 @@ def parse_instant(text: str, now: float) -> float:
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
     if _DURATION.fullmatch(text):
-        return now - sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+        return now - parse_duration(text)
     return parse_rfc3339(text)
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (``24h``, ``1h30m``, ``90s``, a bare ``0``) in seconds. Raises ValueError, with Go's
+    time.ParseDuration message, on anything else."""
+    if text == "0":
+        return 0.0
+    if not _DURATION.fullmatch(text):
+        raise ValueError(f'time: invalid duration "{text}"')
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
 
 
 _BINARY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

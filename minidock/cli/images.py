@@ -9,7 +9,7 @@ import sys
 from .. import progress
 from ..api.client import Client
 from ..api.images import Image, short_id
-from ..display import format_table, human_size, parse_rfc3339, time_ago
+from ..display import format_table, human_size, parse_duration, parse_rfc3339, time_ago
 from ..errors import MinidockError, NotFound, UsageError
 from .base import command, confirmed, filters, flag, formatted, out, print_inspected
 
@@ -277,9 +277,35 @@ def events_cmd(client: Client, opts) -> None:
         out(f"{rfc3339(Decimal(e['timeNano']) / 10**9)} {e['Type']} {e['Action']} {e['Actor']['ID']} ({attributes})")
 
 
-@command("system", "COMMAND", "Manage minidock: df, prune", counts=(1, None))
+@command("system", "COMMAND", "Manage minidock: check, df, prune", counts=(1, None))
 def system_cmd(client: Client, opts) -> int:
-    raise UsageError(f'unknown command "{opts.args[0]}" for "minidock system"')  # df and prune: see dispatch
+    raise UsageError(f'unknown command "{opts.args[0]}" for "minidock system"')  # check, df, prune: see dispatch
+
+
+@command("system check", "[OPTIONS]", "Perform consistency checks on image and container storage",
+         flag("-r", "--repair", action="store_true",
+              help="Remove what is orphaned or torn; never what an image or a container needs"),
+         flag("-q", "--quick", action="store_true",
+              help="Skip the slow checks (hashing blobs, regenerating every layer's tar)"),
+         flag("-m", "--max", default="24h",
+              help="Maximum age of an unused layer that may still be a pull's or a load's under way"),
+         counts=(0, 0))
+def system_check_cmd(client: Client, opts) -> int:
+    """podman's ``system check``: one line per problem and exit status 1, or "No problems found"."""
+    from ..api.check import check
+    try:
+        max_age = parse_duration(opts.max)
+    except ValueError as e:
+        raise UsageError(f'invalid argument "{opts.max}" for "-m, --max" flag: {e}') from None
+    repaired, left = check(client, repair=opts.repair, quick=opts.quick, max_age=max_age)
+    for problem in repaired:
+        out(f"Repaired: {problem.line()}")
+    for problem in left:
+        out(problem.line())
+    if not left:
+        out("No problems found" if not repaired else f"Repaired {len(repaired)} problem{'s' * (len(repaired) > 1)}; "
+            "no problems left")
+    return 1 if left else 0
 
 
 @command("system df", "[OPTIONS]", "Show minidock disk usage",

@@ -249,9 +249,11 @@ class Containers:
     def _image(self, name: str):
         """The image to run; docker's ``run`` would pull a missing one, minidock's says how to get it."""
         try:
-            return self.images.get(name)
+            rec = self.images.get(name)
         except ImageNotFound:
             raise ImageNotFound(f"Unable to find image '{name}' locally: pull, load or import it first") from None
+        self.images.refuse_damaged(rec, name)   # a layer `system check` found changed is never run
+        return rec
 
     def _claim_name(self, name: str | None, cid: str) -> str:
         """Reserve a name (under the lock): docker refuses a name that is in use."""
@@ -318,6 +320,8 @@ class Containers:
             emulated.proot()  # or a one-line error saying what to install
         from . import endpoints
         config = self.config(cid)
+        self.images.refuse_damaged_layers(config["Layers"], f"container {config['Name'].lstrip('/')}",
+                                          f"minidock rm {config['Name'].lstrip('/')}")
         network = endpoints.plan(self, cid, config)
         write_spec(config, self.store, network)   # an engine makes a bundle, a runtime runs it
         # docker's AutoRemove: the engine removes the container, not the client; the runtime

@@ -60,6 +60,7 @@ def save(images: Images, names: list[str], out: BinaryIO) -> None:
     blobs: dict[str, bytes | str] = {}   # digest -> bytes held in memory, or the ChainID of a layer dir
     for name in names:
         rec = images.get(name)
+        images.refuse_damaged(rec, name)   # never saved as good once `system check` found it damaged
         # docker saves the tag it was given; an image named by ID is saved untagged
         tags = [str(parse(name))] if _names_tag(name, rec) else []
         manifest = oci_manifest(images, rec)

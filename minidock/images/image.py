@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 # image at 125 so that a container's init and writable layers still fit.)
 MAX_LAYERS = 127
 
+# A file in a layer dir that ``minidock system check`` (images/check.py) writes when the layer's files
+# no longer give back its DiffID: from then on the layer is never served as good (run, save, push
+# refuse every image that uses it) until the image is removed and pulled or loaded again.
+DAMAGED = "damaged"
+
 
 class ImageRecord(namedtuple("ImageRecord", "id config tags digests parent added")):
     """One image as the store knows it.
@@ -192,6 +197,31 @@ class Images:
     def get(self, name: str) -> ImageRecord:
         """The image a reference or ID names."""
         return self.record(self.resolve(name))
+
+    def refuse_damaged(self, rec: ImageRecord, name: str = "") -> None:
+        """Refuse to serve an image ``system check`` found damaged, or whose config no longer hashes to its ID
+        (cheap to verify on every use: a config is a few KB)."""
+        from .digest import sha256_bytes
+        name = name or rec.short_id
+        try:
+            intact = sha256_bytes(self.store.read_blob(rec.id)) == rec.id
+        except OSError:
+            intact = False
+        if not intact:
+            raise APIError(f"image {name} is unusable: its config no longer hashes to its ID {rec.short_id} "
+                           "(`minidock system check` lists what else is damaged); "
+                           f"remove it with `minidock rmi {name}`, then pull or load it again")
+        self.refuse_damaged_layers(rec.chain_ids, f"image {name}", f"minidock rmi {name}")
+
+    def refuse_damaged_layers(self, chains: list[str], what: str, remedy: str) -> None:
+        """Refuse ``what`` (an image, a container) if one of its layers carries ``system check``'s mark."""
+        for chain in chains:
+            try:
+                why = (self.store.layer_dir(chain) / DAMAGED).read_text().strip()
+            except FileNotFoundError:
+                continue
+            raise APIError(f"{what} is unusable: `minidock system check` found its layer {chain} damaged ({why}); "
+                           f"remove it with `{remedy}`, then pull or load the image again")
 
     # -- adding -----------------------------------------------------------
 
@@ -420,7 +450,7 @@ class Images:
         """Drop an image from the index, then its config and unshared layers."""
         lines = [("Untagged", familiar(t)) for t, i in sorted(idx["tags"].items()) if i == image_id]
         lines += [("Untagged", familiar(d)) for d, i in sorted(idx["digests"].items()) if i == image_id]
-        config = json.loads(self.store.read_blob(image_id))
+        diff_ids = self._diff_ids(image_id)
         idx["tags"] = {t: i for t, i in idx["tags"].items() if i != image_id}
         idx["digests"] = {d: i for d, i in idx["digests"].items() if i != image_id}
         del idx["images"][image_id]
@@ -430,7 +460,7 @@ class Images:
         self._save(idx)
         self.store.remove_blob(image_id)
         lines.append(("Deleted", image_id))
-        for chain in self._unused_layers(chain_ids(config["rootfs"]["diff_ids"]), idx):
+        for chain in self._unused_layers(chain_ids(diff_ids), idx):
             lines.append(("Deleted", chain))
         return lines
 
@@ -442,8 +472,16 @@ class Images:
         """ChainIDs of every layer some image still needs."""
         used = set()
         for image_id in idx["images"]:
-            used.update(chain_ids(json.loads(self.store.read_blob(image_id))["rootfs"]["diff_ids"]))
+            used.update(chain_ids(self._diff_ids(image_id)))
         return used
+
+    def _diff_ids(self, image_id: str) -> list[str]:
+        """An image's DiffIDs as its config lists them; none if the config is gone or torn (``rmi`` of a
+        damaged image still works; ``system check --repair`` removes the layers nothing then needs)."""
+        try:
+            return list(json.loads(self.store.read_blob(image_id))["rootfs"]["diff_ids"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
 
     def _unused_layers(self, candidates: list[str], idx: dict) -> list[str]:
         """Remove the layer dirs among ``candidates`` nothing uses."""

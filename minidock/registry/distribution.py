@@ -237,6 +237,7 @@ def push(images: Images, name: str, *, all_tags: bool = False, say: Say = lambda
     try:
         for tag_ref in tags:
             rec = images.get(str(tag_ref))
+            images.refuse_damaged(rec, tag_ref.familiar())   # never pushed as good once `system check` found it damaged
             for diff_id, chain in reversed(list(zip(rec.diff_ids, rec.chain_ids))):
                 _push_layer(images, reg, ref, diff_id, chain, say)
             config = images.store.read_blob(rec.id)

@@ -103,7 +103,26 @@ class Daemon:
         except BaseException:
             self.stop()
             raise
+        threading.Thread(target=self.check_store, name="store-check", daemon=True).start()
         return self
+
+    def check_store(self) -> None:
+        """At start, as dockerd cleans its tmp/ (moby's prepareTempDir): what a killed writer left in
+        tmp/ is swept; then the read-only ``system check``, its result logged, one line each."""
+        from ..check import check
+        client = Client(self.root)
+        try:
+            with client.store.lock():
+                pass   # taking the lock sweeps tmp/ of dead writers' debris
+            left = check(client)[1]
+        except Exception as e:   # a check that cannot finish must not stop the daemon; say why
+            self.log_line(f"system check: could not finish: {e}")
+            return
+        for problem in left:
+            self.log_line(f"system check: {problem.line()}")
+        self.log_line(f"system check: {len(left)} problem{'s' * (len(left) != 1)} found; "
+                      "`minidock system check --repair` mends what can be mended" if left
+                      else "system check: no problems found")
 
     @property
     def addresses(self) -> list[str]:
