@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from dockerd import dockerd  # noqa: F401  (the session's private dockerd)
 from minidock.registry.server import RegistryServer
 from registry_double import Double
 from test_daemon import MINIDOCK, Daemon, running_daemon
@@ -219,15 +220,20 @@ def op_pull(daemon, way, registry) -> None:
     hang_up_after(daemon, way, http("POST", f"/v1.41/images/create?fromImage={name}&tag=1"), b"Pulling from")
 
 
-def op_build(daemon, way, registry) -> None:
+def sleepy_context() -> bytes:
+    """A build context whose RUN says a line and then sleeps for a minute."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         text = f"FROM busybox\nRUN echo step-{time.time_ns()} && sleep 60\n".encode()
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(text)
         tar.addfile(info, io.BytesIO(text))
-    got = hang_up_after(daemon, way, http("POST", "/v1.41/build?t=left:1", context.getvalue(),
-                                          "Content-Type: application/x-tar\r\n"), b'"stream": "step-')
+    return context.getvalue()
+
+
+def op_build(daemon, way, registry) -> None:
+    got = hang_up_after(daemon, way, http("POST", "/v1.41/build?t=left:1", sleepy_context(),
+                                          "Content-Type: application/x-tar\r\n"), b'"step-')
     assert b"Running in" in got
 
 
@@ -259,6 +265,25 @@ def test_a_client_that_hangs_up_leaves_the_daemon_serving(daemon, way, registry,
         assert cli(daemon, "ps", "-aq").stdout == ""
         assert "left:1" not in cli(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
     assert "Traceback" not in (daemon.dir / "daemon.log").read_text()
+
+
+@pytest.mark.peers("dockerd", "docker")
+def test_a_build_whose_client_left_ends_as_dockerd_s(unix_daemon, dockerd):
+    """dockerd cancels the request's context: the RUN's container is killed and removed, no image tagged."""
+    for d in (unix_daemon, dockerd):
+        d.tcp = None
+        hang_up_after(d, "close", http("POST", "/v1.41/build?t=left:1", sleepy_context()), b'"step-')
+    for d in (unix_daemon, dockerd):
+        deadline = time.monotonic() + 10
+        while _docker(d, "ps", "-aq"):
+            assert time.monotonic() < deadline, f"the build's RUN container is still there ({d.sock})"
+            time.sleep(0.2)
+        assert b"left" not in _docker(d, "images")
+
+
+def _docker(d, *args: str) -> bytes:
+    """Debian's docker CLI's output against either daemon."""
+    return subprocess.run(["/usr/bin/docker", *args], env=d.env, capture_output=True, timeout=60).stdout
 
 
 # -- kill -9 in the middle of a build or a pull, then a start again ---------------------------
