@@ -83,7 +83,9 @@ class Soaker:
         assert (result.exit_code, result.output) == (0, f"in {self.n}\n".encode()), result
 
     def images(self) -> None:
-        assert any("busybox:latest" in i.tags for i in self.client.images.list())
+        # the API's list, not docker-py's images.list(): that inspects each image listed, and an image
+        # another client's build removes in between is a 404 (against dockerd too)
+        assert any("busybox:latest" in (i["RepoTags"] or []) for i in self.api.images())
 
     def attach(self) -> None:
         """Attach before the start (as ``docker run`` does), read to the end, remove."""
