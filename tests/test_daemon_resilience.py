@@ -13,7 +13,6 @@ consistent.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -21,12 +20,12 @@ import socket
 import struct
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
+from archives import entry, sha, tar_of
 from dockerd import dockerd  # noqa: F401  (the session's private dockerd)
 from minidock.registry.server import RegistryServer
 from registry_double import Double
@@ -160,14 +159,8 @@ def images_whole(daemon: Daemon) -> None:
 
 def big_image(daemon: Daemon, tag: str = "big:1") -> None:
     """An image of one layer holding BIG_MB of random bytes."""
-    data = io.BytesIO()
-    with tarfile.open(fileobj=data, mode="w") as tar:
-        blob = os.urandom(BIG_MB << 20)
-        info = tarfile.TarInfo("random.bin")
-        info.size = len(blob)
-        tar.addfile(info, io.BytesIO(blob))
-    subprocess.run(MINIDOCK + ["import", "-", tag], env=daemon.env, input=data.getvalue(), check=True,
-                   capture_output=True)
+    subprocess.run(MINIDOCK + ["import", "-", tag], env=daemon.env, input=tar_of(entry("random.bin", os.urandom(BIG_MB << 20))),
+                   check=True, capture_output=True)
 
 
 def container(daemon: Daemon, *argv: str) -> str:
@@ -222,13 +215,7 @@ def op_pull(daemon, way, registry) -> None:
 
 def sleepy_context() -> bytes:
     """A build context whose RUN says a line and then sleeps for a minute."""
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        text = f"FROM busybox\nRUN echo step-{time.time_ns()} && sleep 60\n".encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(text)
-        tar.addfile(info, io.BytesIO(text))
-    return context.getvalue()
+    return tar_of(entry("Dockerfile", f"FROM busybox\nRUN echo step-{time.time_ns()} && sleep 60\n".encode()))
 
 
 def op_build(daemon, way, registry) -> None:
@@ -335,16 +322,10 @@ def consistent(daemon: Daemon, running: str) -> None:
 def test_kill_9_in_the_middle_of_a_build(unix_daemon):
     daemon = unix_daemon
     keeps = cli(daemon, "run", "-d", "-i", "--network", "none", "--name", "keeps", "busybox", "cat").stdout.strip()
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        text = b"FROM busybox\nRUN echo building && sleep 30\n"
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(text)
-        tar.addfile(info, io.BytesIO(text))
     sock = connect(daemon, "close")
-    sock.sendall(http("POST", "/v1.41/build?t=killed:1", context.getvalue()))
+    sock.sendall(http("POST", "/v1.41/build?t=killed:1", sleepy_context()))
     got = b""
-    while b'"stream": "building' not in got:
+    while b'"step-' not in got:
         got += sock.recv(65536)
     kill_9_and_start_again(daemon)
     sock.close()
@@ -360,15 +341,10 @@ def test_kill_9_in_the_middle_of_a_build(unix_daemon):
 def test_kill_9_in_the_middle_of_a_pull(unix_daemon):
     daemon = unix_daemon
     keeps = cli(daemon, "run", "-d", "-i", "--network", "none", "--name", "keeps", "busybox", "cat").stdout.strip()
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as tar:
-        blob = os.urandom(4 << 20)
-        info = tarfile.TarInfo("random.bin")
-        info.size = len(blob)
-        tar.addfile(info, io.BytesIO(blob))
-    with Double([layer.getvalue()]) as registry:
+    layer = tar_of(entry("random.bin", os.urandom(4 << 20)))
+    with Double([layer]) as registry:
         name = f"{registry.host}/{Double.REPO}"
-        registry.faults[next(d for d in registry.blobs if registry.blobs[d] == layer.getvalue())] = "stall"
+        registry.faults[sha(layer)] = "stall"
         sock = connect(daemon, "close")
         sock.sendall(http("POST", f"/v1.41/images/create?fromImage={name}&tag=latest"))
         assert registry.stalled.wait(30), "the pull never reached the layer"
