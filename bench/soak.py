@@ -14,7 +14,8 @@ containers are removed: RSS at the start (after one warm-up round of every call)
 files and threads before and after; and what must not be left: mounts under the store, cgroups and
 processes of the daemon's containers (found by their IDs, from the store's event journal), veths on the
 daemon's bridge, children of the daemon. Targets: no call failed, RSS at the end at most 1.5x its start
-(and under 100 MB), files and threads back to their count, nothing left.
+(and under 100 MB), and its second half's peak at most 10% above its first half's; files and threads
+back to their count; nothing left, and no traceback in the daemon's log.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ CLIENTS = 8
 SAMPLE_EVERY = 5.0          # seconds between samples of the daemon
 RSS_GROWTH = 1.5            # the end's RSS / the start's, at most
 RSS_LIMIT = 100 << 20
+STABLE = 1.1                # the second half's peak RSS / the first half's, at most
 # each call's weight: the cheap ones often, the heavy ones (a build, a push and a pull) now and then
 CALLS = {"run": 6, "ps": 6, "inspect": 6, "logs": 5, "exec": 5, "images": 5, "attach": 3,
          "build": 1, "push_pull": 1, "logs_hang_up": 2}
@@ -268,6 +270,8 @@ def run(work: Path, args) -> bool:
         soakers = []
         end = settle(d.proc.pid)
         left = leftovers(d, container_ids(d.dir / "store"))
+        left["tracebacks in the daemon's log"] = [
+            line for line in (d.dir / "daemon.log").read_text(errors="replace").splitlines() if "Traceback" in line]
         return report(start, end, samples, (calls, errors, took), left)
     finally:
         for s in soakers:
@@ -280,21 +284,27 @@ def report(start, end, samples, done, left) -> bool:
     """Print the figures and the targets; whether every one is met."""
     calls, errors, took = done
     peak = max(s[1] for s in samples)
+    # stable: what the second half of the run reaches, the first half had nearly reached already
+    half = max(1, len(samples) // 2)
+    first, second = max(s[1] for s in samples[:half]), max(s[1] for s in samples[half:] or samples[-1:])
     print(f"calls: {sum(calls.values())} in {took:.0f} s ({sum(calls.values()) / took:.1f}/s): "
           + ", ".join(f"{name} {calls[name]}" for name in CALLS) + f"; {len(errors)} errors")
     for e in errors[:10]:
         print(f"    {e}")
     print(f"daemon RSS: start {start[0] / 2**20:.1f} MB, peak {peak / 2**20:.1f} MB, end {end[0] / 2**20:.1f} MB")
     print(f"daemon files: {start[1]} before, {end[1]} after; threads: {start[2]} before, {end[2]} after")
+    print("daemon RSS every minute (MB): " + " ".join(f"{s[1] / 2**20:.1f}" for s in samples[::int(60 / SAMPLE_EVERY)]))
     for kind, found in left.items():
         print(f"left behind: {kind}: {len(found)}" + (f" ({', '.join(found[:5])})" if found else ""))
     return verdict([
         (f"{len(errors)} calls failed (target: none)", not errors),
         (f"RSS at the end {end[0] / start[0]:.2f}x the start's (target <= {RSS_GROWTH}), peak "
          f"{peak / 2**20:.1f} MB (target < {RSS_LIMIT >> 20} MB)", end[0] <= RSS_GROWTH * start[0] and peak < RSS_LIMIT),
+        (f"RSS stable: peak {first / 2**20:.1f} MB in the first half, {second / 2**20:.1f} MB in the second "
+         f"(target: at most {STABLE - 1:.0%} more)", second <= STABLE * first),
         (f"files {start[1]} -> {end[1]}, threads {start[2]} -> {end[2]} (target: the same)",
          end[1:] == start[1:]),
-        (f"nothing left: {sum(len(v) for v in left.values())} mounts, cgroups, processes or veths",
+        (f"nothing left: {sum(len(v) for v in left.values())} mounts, cgroups, processes, veths or tracebacks",
          not any(left.values())),
     ])
 

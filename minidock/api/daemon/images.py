@@ -26,6 +26,17 @@ LIST_FILTERS = ("reference", "dangling", "label", "before", "since")
 
 @route("GET", r"/images/json")
 def list_images(req) -> None:
+    """The list is read without the store's lock: an image another client removes meanwhile takes its
+    config blob with it, and the list is made again (a snapshot, as dockerd's)."""
+    for attempt in range(3):
+        try:
+            return _list_images(req)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+
+
+def _list_images(req) -> None:
     images = req.client.images.images
     filters = req.filters(LIST_FILTERS)
     counts = images.layer_counts()
