@@ -24,6 +24,7 @@ import io
 import json
 import os
 import random
+import signal
 import socket
 import sys
 import tarfile
@@ -71,7 +72,8 @@ class Soaker:
         assert out == b"soak\n", out
 
     def ps(self) -> None:
-        assert any(c.name == f"soak-{self.n}" for c in self.client.containers.list())
+        # docker-py inspects each container listed: one another client removes meanwhile is skipped, not a 404
+        assert any(c.name == f"soak-{self.n}" for c in self.client.containers.list(ignore_removed=True))
 
     def inspect(self) -> None:
         assert self.api.inspect_container(self.own.id)["State"]["Running"]
@@ -269,6 +271,12 @@ def run(work: Path, args) -> bool:
             s.close()
         soakers = []
         end = settle(d.proc.pid)
+        if end[1:] != start[1:]:   # what the daemon's threads are doing: their stacks, into its log
+            log = d.dir / "daemon.log"
+            size = log.stat().st_size
+            os.kill(d.proc.pid, signal.SIGUSR1)
+            time.sleep(1)
+            print("the daemon's threads (SIGUSR1):\n" + log.read_bytes()[size:].decode(errors="replace"))
         left = leftovers(d, container_ids(d.dir / "store"))
         left["tracebacks in the daemon's log"] = [
             line for line in (d.dir / "daemon.log").read_text(errors="replace").splitlines() if "Traceback" in line]
