@@ -224,9 +224,21 @@ def progress(req, work, message=None, cancel=None):
         except BaseException as e:  # handed to the request's thread, which reports it
             lines.put(("error", e))
 
+    def stop(ended: bool) -> None:
+        """Wait for the work to end; stop it first if it has not (the client left)."""
+        if not ended:
+            gone.set()
+            if cancel is not None:
+                cancel()
+        worker.join()
+
     worker = threading.Thread(target=run, daemon=True, name="progress")
     worker.start()
-    kind, value = _next(req, lines)
+    try:
+        kind, value = _next(req, lines)
+    except ConnectionError:   # gone before the first line
+        stop(ended=False)
+        raise
     if kind == "error":
         raise value
 
@@ -242,12 +254,8 @@ def progress(req, work, message=None, cancel=None):
                     return
                 yield message(value)
                 kind, value = _next(req, lines)
-        finally:   # the stream ended, or the client left (closing this generator): stop the work, wait for it
-            if worker.is_alive():
-                gone.set()
-                if cancel is not None:
-                    cancel()
-                worker.join()
+        finally:   # the stream ended (the work too), or the client left, closing this generator
+            stop(ended=kind in ("done", "error"))
     return messages()
 
 
