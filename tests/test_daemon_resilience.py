@@ -248,6 +248,8 @@ def test_a_client_that_hangs_up_leaves_the_daemon_serving(daemon, way, registry,
     still_serves(daemon)
     assert tmp_debris(daemon) == []
     images_whole(daemon)
+    check = cli(daemon, "system", "check", check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
     if operation == "build":   # cancelled, as dockerd cancels a build whose client left: its RUN container gone
         assert cli(daemon, "ps", "-aq").stdout == ""
         assert "left:1" not in cli(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
