@@ -95,6 +95,7 @@ class _Hijacked:
 
     def __init__(self, req, tty: bool):
         self.req, self.tty = req, tty
+        self.pump: threading.Thread | None = None    # reads the client (``take_input``)
 
     def open(self) -> None:
         muxed = not self.tty and version_tuple(self.req.api_version) >= (1, 42)
@@ -106,7 +107,9 @@ class _Hijacked:
     def take_input(self, source: socket.socket, stdin: bool) -> None:
         """Read the client on a thread of its own, with or without ``stdin``: a client that leaves a quiet
         container must end the relay too, and only reading its side shows that it left."""
-        threading.Thread(target=self._pump, args=(source, stdin), daemon=True).start()
+        self.source = source
+        self.pump = threading.Thread(target=self._pump, args=(source, stdin), daemon=True)
+        self.pump.start()
 
     def _pump(self, source: socket.socket, stdin: bool) -> None:
         """The client's bytes to the container's stdin (with ``stdin``; else they are dropped); its end of
@@ -123,8 +126,14 @@ class _Hijacked:
         _hang_up(source)
 
     def end(self) -> None:
+        """Hang up on the client, and wait for the thread that reads it: the connection is closed once the
+        request returns, and a thread still polling its file descriptor would then wait on whatever file
+        is given that number next (the soak found such threads, stuck for good)."""
         with contextlib.suppress(OSError):
             self.conn.shutdown(socket.SHUT_RDWR)
+        if self.pump is not None:
+            _hang_up(self.source)   # the relay is over; and a pump stuck writing to a full stdin gives up
+            self.pump.join()
 
 
 class _WebSocket:
