@@ -84,8 +84,10 @@ def resize(req, exec_id: str) -> None:
 
 @route("POST", r"/exec/(?P<exec_id>[^/]+)/start")
 def start(req, exec_id: str) -> None:
-    exe = _get(req, exec_id)
+    # the body is read first, as dockerd does: a 404 answered before it would meet a client still sending
+    # it, which then sees a broken pipe instead of the message
     body = req.json_body()
+    exe = _get(req, exec_id)
     c = req.client.containers.containers
     with req.daemon.lock:
         if exe.started:
