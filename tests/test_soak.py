@@ -41,8 +41,8 @@ def test_a_leak_is_found_and_fails_the_soak(tmp_path):
     """A process that has the daemon's store in its environment and a mount under the store are reported."""
     store = tmp_path / "minidock" / "store"
     (store / "mnt").mkdir(parents=True)
-    daemon = types.SimpleNamespace(dir=tmp_path / "minidock", proc=types.SimpleNamespace(pid=os.getpid()),
-                                   env={"MINIDOCK_BRIDGE": "mdsoak-none"})
+    stand_in = subprocess.Popen(["sleep", "60"])    # the "daemon": a process without children
+    daemon = types.SimpleNamespace(dir=tmp_path / "minidock", proc=stand_in, env={"MINIDOCK_BRIDGE": "mdsoak-none"})
     leaked = subprocess.Popen(["sleep", "60"], env=dict(os.environ, MINIDOCK_ROOT=str(store)))
     subprocess.run(["mount", "-t", "tmpfs", "soak-test", str(store / "mnt")], check=True)
     try:
@@ -56,5 +56,6 @@ def test_a_leak_is_found_and_fails_the_soak(tmp_path):
         assert not soak.report(figures, (30 << 20, 5, 2), [(0.0, *figures)], (Counter(run=1), [], 1.0), clean)
     finally:
         subprocess.run(["umount", str(store / "mnt")], check=True)
-        leaked.kill()
-        leaked.wait()
+        for process in (leaked, stand_in):
+            process.kill()
+            process.wait()
