@@ -41,7 +41,9 @@ class Double:
                         "digest": sha(layer)} for layer in layers]}).encode()
         self.manifests = {"latest": (self.manifest, DOCKER_MANIFEST)}  # tag or digest -> (bytes, type)
         self.token_auth = token_auth      # (user, password) the token endpoint wants
-        self.faults: dict[str, str] = {}  # blob digest -> "wrong-bytes" | "long-length" | "cut-500" | "500"
+        self.faults: dict[str, str] = {}  # blob digest -> "wrong-bytes" | "long-length" | "cut-500" | "500" | "stall"
+        self.stalled = threading.Event()  # a "stall" blob sent its first half and waits...
+        self.release = threading.Event()  # ...for this (set at the end at the latest) to send the rest
         self.requests: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
 
@@ -66,6 +68,7 @@ class Double:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -116,6 +119,12 @@ class Double:
                 self.send_header("Content-Length", str(length))
                 self.send_header("Docker-Content-Digest", digest)
                 self.end_headers()
+                if fault == "stall":   # a slow registry: a pull caught in the middle of a layer
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    double.stalled.set()
+                    double.release.wait(60)
+                    data = data[len(data) // 2:]
                 self.wfile.write(data[: len(data) // 2] if fault == "cut-500" else data)
                 if fault in ("long-length", "cut-500"):
                     self.close_connection = True  # announced more than it sends: the client sees it end early

@@ -47,6 +47,7 @@ class Daemon:
         self.proc = subprocess.Popen(MINIDOCK + ["daemon", "-H", f"unix://{self.sock}", *more, "--debug"],
                                      env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
+        self.hosts = hosts
         while not self._listening():   # the socket's file is there at bind(), a moment before listen()
             assert self.proc.poll() is None, (self.dir / "daemon.log").read_text()
             assert time.monotonic() < deadline, "the daemon did not listen"
@@ -54,14 +55,16 @@ class Daemon:
         return self
 
     def _listening(self) -> bool:
-        probe = socket.socket(socket.AF_UNIX)
-        try:
-            probe.connect(str(self.sock))
-            return True
-        except OSError:
-            return False
-        finally:
-            probe.close()
+        """Whether the unix socket and every TCP host listen (the daemon opens them one after another)."""
+        probes = [(socket.AF_UNIX, str(self.sock))] + [
+            (socket.AF_INET, (h.rsplit(":", 1)[0].removeprefix("tcp://"), int(h.rsplit(":", 1)[1]))) for h in self.hosts]
+        for family, address in probes:
+            with socket.socket(family) as probe:
+                try:
+                    probe.connect(address)
+                except OSError:
+                    return False
+        return True
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

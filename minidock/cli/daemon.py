@@ -29,6 +29,9 @@ def group_id(name: str | None) -> int | None:
          counts=(0, 0))
 def daemon_cmd(client: Client, opts) -> None:
     from ..api.daemon.daemon import Daemon  # only this command pays for http.server
+    import faulthandler
+    # SIGUSR1: every thread's stack to the log, as dockerd dumps its goroutines' (a stuck request, a leak)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     # Block SIGTERM and SIGINT before any thread starts (threads inherit the mask), then wait
     # for one in the main thread: no handler runs in the middle of a request.
     stop_signals = {signal.SIGTERM, signal.SIGINT}

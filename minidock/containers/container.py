@@ -68,6 +68,7 @@ class Containers:
         images.layers_in_use = self.layers_needed
         self.volumes = Volumes(store)
         self.volumes.in_use = self.using_volume
+        self.attached: set[socket.socket] = set()   # the sockets of start_attached, for hang_up_attached
 
     # -- records ----------------------------------------------------------
 
@@ -377,8 +378,19 @@ class Containers:
             self.start(cid, attach=theirs)
         finally:
             theirs.close()
-        with ours:
-            yield from read_frames(ours)
+        self.attached.add(ours)
+        try:
+            with ours:
+                yield from read_frames(ours)
+        finally:
+            self.attached.discard(ours)
+
+    def hang_up_attached(self) -> None:
+        """End every ``start_attached`` of this engine at once, with no exit code: the daemon's client left
+        a build, whose RUN step then fails and is removed, as dockerd kills and removes it on a cancel."""
+        for ours in list(self.attached):
+            with contextlib.suppress(OSError):
+                ours.shutdown(socket.SHUT_RDWR)
 
     def _signal(self, cid: str, pid: int, sig: int) -> None:
         """Signal the container's first process; under proot (vfs), its whole process group.
@@ -718,7 +730,9 @@ def publish_specs(bindings: dict) -> list[str]:
 def log_entries(c: Containers, cid: str, *, streams=("stdout", "stderr"), timestamps=False,
                 tail="all", follow=False, window: tuple[float | None, float | None] = (None, None)):
     """(stream, line) pairs of the container's output, from its json-file log; ``window``, (since,
-    until) as UNIX times or None, keeps the lines written in between."""
+    until) as UNIX times or None, keeps the lines written in between. ``follow``: True, or a function
+    that says whether to go on following (the daemon's: while its client is there, for a quiet
+    container gives no line at which to notice that the client left)."""
     from ..display import parse_rfc3339
     path = c.dir(cid) / "log.json"
     wanted = set(streams)
@@ -740,7 +754,8 @@ def log_entries(c: Containers, cid: str, *, streams=("stdout", "stderr"), timest
     with open(path, "rb") if path.exists() else open(os.devnull, "rb") as f:
         lines = list(entries(f))
         yield from (lines if tail in ("all", None) or int(tail) < 0 else lines[len(lines) - int(tail):])
-        while follow and c.state(cid)["Status"] == "running":
+        going_on = follow if callable(follow) else lambda: True
+        while follow and going_on() and c.state(cid)["Status"] == "running":
             time.sleep(0.05)
             yield from entries(f)
         if follow:  # what the shim wrote as the container ended

@@ -267,6 +267,13 @@ class ChunkReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        """Close the chunks' source too: a generator left half-way holds open files (a layer's), and as it
+        refers back to its reader only the cyclic garbage collector would free them, some time later."""
+        if not self.closed and hasattr(self._chunks, "close"):
+            self._chunks.close()
+        super().close()
+
     def readinto(self, buf) -> int:
         while not self._left:
             self._left = memoryview(next(self._chunks, b""))

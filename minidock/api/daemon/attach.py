@@ -14,6 +14,7 @@ connection carries the bytes, each a small class with ``open``, ``send``, ``take
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import threading
 
@@ -94,6 +95,7 @@ class _Hijacked:
 
     def __init__(self, req, tty: bool):
         self.req, self.tty = req, tty
+        self.pump: threading.Thread | None = None    # reads the client (``take_input``)
 
     def open(self) -> None:
         muxed = not self.tty and version_tuple(self.req.api_version) >= (1, 42)
@@ -103,22 +105,35 @@ class _Hijacked:
         self.conn.sendall(b"".join(data if self.tty else frame(stream, data) for stream, data in pieces))
 
     def take_input(self, source: socket.socket, stdin: bool) -> None:
-        if stdin:
-            threading.Thread(target=self._pump, args=(source,), daemon=True).start()
+        """Read the client on a thread of its own, with or without ``stdin``: a client that leaves a quiet
+        container must end the relay too, and only reading its side shows that it left."""
+        self.source = source
+        self.pump = threading.Thread(target=self._pump, args=(source, stdin), daemon=True)
+        self.pump.start()
 
-    def _pump(self, source: socket.socket) -> None:
-        """The client's bytes to the container's stdin; its end of input, the container's."""
+    def _pump(self, source: socket.socket, stdin: bool) -> None:
+        """The client's bytes to the container's stdin (with ``stdin``; else they are dropped); its end of
+        input, the container's. The docker CLI half-closes (CloseWrite) at the end of its input, without
+        ``-i`` at once, and reads on: only once the client is gone altogether, hang up on the source."""
         while data := self.req.read_raw():
-            try:
-                source.sendall(data)
-            except OSError:
-                return
-        with contextlib.suppress(OSError):
-            source.shutdown(socket.SHUT_WR)
+            if stdin:
+                with contextlib.suppress(OSError):
+                    source.sendall(data)
+        if stdin:
+            with contextlib.suppress(OSError):
+                source.shutdown(socket.SHUT_WR)
+        _until_gone(self.conn)
+        _hang_up(source)
 
     def end(self) -> None:
+        """Hang up on the client, and wait for the thread that reads it: the connection is closed once the
+        request returns, and a thread still polling its file descriptor would then wait on whatever file
+        is given that number next (the soak found such threads, stuck for good)."""
         with contextlib.suppress(OSError):
             self.conn.shutdown(socket.SHUT_RDWR)
+        if self.pump is not None:
+            _hang_up(self.source)   # the relay is over; and a pump stuck writing to a full stdin gives up
+            self.pump.join()
 
 
 class _WebSocket:
@@ -188,6 +203,17 @@ def _hang_up(source: socket.socket | None) -> None:
     if source is not None:
         with contextlib.suppress(OSError):
             source.shutdown(socket.SHUT_RDWR)
+
+
+def _until_gone(conn: socket.socket) -> None:
+    """Wait until the client's socket is closed in both directions (POLLHUP: its close on a unix socket,
+    a reset, or our own shutdown as the relay ends), not only its sending half. (Over TCP a close is a
+    FIN, as a half-close is: that client is found gone only when the relay next writes to it.)"""
+    poller = select.poll()
+    poller.register(conn, 0)     # POLLHUP and POLLERR are reported whatever the mask
+    with contextlib.suppress(OSError):
+        while not poller.poll():
+            pass
 
 
 def _await_start(req, cid: str, pending: socket.socket, stdin: bool) -> tuple[socket.socket | None, bool]:

@@ -72,7 +72,9 @@ def build(req) -> None:
             if quiet:
                 say(image_id)
         try:
-            lines = progress(req, work, message=_message)
+            # a client that left cancels the build; its RUN step, quiet maybe for long, is hung up on
+            hang_up = req.client.containers.containers.hang_up_attached
+            lines = progress(req, work, message=_message, cancel=hang_up)
         except DockerfileError as e:   # dockerd: a Dockerfile it cannot parse is a bad parameter, said so
             raise HTTPError(400, f"dockerfile parse error line {e.line}: {e.message}") from None
         req.json_lines(_then_close(lines, cleanup.pop_all()))

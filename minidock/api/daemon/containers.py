@@ -297,7 +297,8 @@ def logs(req, name: str) -> None:
     since, until = _time(req, "since"), _time(req, "until")
     entries = ctr.log_entries(c, cid, streams=stream_names({STDOUT} if stdout else set()) + stream_names({STDERR} if stderr else set()),
                               timestamps=req.flag("timestamps"),
-                              tail=req.arg("tail") or "all", follow=req.flag("follow"), window=(since, until))
+                              tail=req.arg("tail") or "all", window=(since, until),
+                              follow=req.flag("follow") and (lambda: not client_gone(req.connection)))
     req.stream((line if tty else frame(STDOUT if stream == "stdout" else STDERR, line)
                 for stream, line in entries), RAW if tty or version_tuple(req.api_version) < (1, 42) else MULTIPLEXED)
 

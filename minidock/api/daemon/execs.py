@@ -84,8 +84,10 @@ def resize(req, exec_id: str) -> None:
 
 @route("POST", r"/exec/(?P<exec_id>[^/]+)/start")
 def start(req, exec_id: str) -> None:
-    exe = _get(req, exec_id)
+    # the body is read first, as dockerd does: a 404 answered before it would meet a client still sending
+    # it, which then sees a broken pipe instead of the message
     body = req.json_body()
+    exe = _get(req, exec_id)
     c = req.client.containers.containers
     with req.daemon.lock:
         if exe.started:
@@ -103,10 +105,12 @@ def start(req, exec_id: str) -> None:
         threading.Thread(target=_reap, args=(exe, pid, err_r), daemon=True).start()
         req.reply_empty(200)
         return
+    # the answer's head goes first, then the process starts, as dockerd orders them: docker-py reads what
+    # follows the head from the raw socket, and output that came with the head would be lost in its buffer
     tty = exe.config.Tty
     if tty:
-        pid, err_r, master = _start_with_pty(c, exe)
         conn = req.hijack(RAW)
+        pid, err_r, master = _start_with_pty(c, exe)
         _running(exe, pid)
         exe.master = master
         pump = None
@@ -120,8 +124,8 @@ def start(req, exec_id: str) -> None:
                 pump.join()
             os.close(master)
     else:
-        pid, err_r, ours = _start_with_pipes(c, exe)
         conn = req.hijack(RAW if version_tuple(req.api_version) < (1, 42) else MULTIPLEXED)
+        pid, err_r, ours = _start_with_pipes(c, exe)
         _running(exe, pid)
         _relay_pipes(req, conn, ours, exe.stdin)
     _reap(exe, pid, err_r)

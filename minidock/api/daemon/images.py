@@ -17,6 +17,7 @@ import threading
 from ...display import parse_rfc3339
 from ...errors import InvalidArchive, MinidockError, NotFound
 from ...images.reference import familiar
+from .containers import client_gone
 from .server import HTTPError, route
 
 NAME = r"(?P<name>.+)"
@@ -25,6 +26,17 @@ LIST_FILTERS = ("reference", "dangling", "label", "before", "since")
 
 @route("GET", r"/images/json")
 def list_images(req) -> None:
+    """The list is read without the store's lock: an image another client removes meanwhile takes its
+    config blob with it, and the list is made again (a snapshot, as dockerd's)."""
+    for attempt in range(3):
+        try:
+            return _list_images(req)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+
+
+def _list_images(req) -> None:
     images = req.client.images.images
     filters = req.filters(LIST_FILTERS)
     counts = images.layer_counts()
@@ -182,38 +194,79 @@ def push(req, name: str) -> None:
     req.json_lines(progress(req, lambda say: req.client.images.push(name, tag, say=say, auth_config=auth)))
 
 
-def progress(req, work, message=None):
+class ClientGone(MinidockError):
+    """The client hung up: the work it asked for stops at the next line it would have been told."""
+
+
+def progress(req, work, message=None, cancel=None):
     """Run ``work(say)`` on a thread; each line it says as a Docker progress message (``message(line)``,
     by default ``status_message``). An error before the first line is raised (an HTTP error the CLI
     prints as such); after it, the stream's last line, with the error's ``code`` if it has one (a
-    failed RUN's exit status, which ``docker build`` exits with)."""
+    failed RUN's exit status, which ``docker build`` exits with).
+
+    A client that hangs up (a write fails, or it closes while the work is quiet) cancels the work, as
+    dockerd cancels a request's context: its next ``say`` raises ``ClientGone``, so it fails as on any
+    error and removes what it half made; ``cancel()``, if given, interrupts what says nothing for long
+    (a build's RUN). The request's thread waits for the work to end: nothing it holds outlives it."""
     message = message or status_message
     lines: queue.Queue = queue.Queue()
+    gone = threading.Event()
+
+    def say(line) -> None:
+        if gone.is_set():
+            raise ClientGone("the client went away")
+        lines.put(("line", line))
 
     def run() -> None:
         try:
-            work(lambda line: lines.put(("line", line)))
+            work(say)
             lines.put(("done", None))
         except BaseException as e:  # handed to the request's thread, which reports it
             lines.put(("error", e))
 
-    threading.Thread(target=run, daemon=True, name="progress").start()
-    kind, value = lines.get()
+    def stop(ended: bool) -> None:
+        """Wait for the work to end; stop it first if it has not (the client left)."""
+        if not ended:
+            gone.set()
+            if cancel is not None:
+                cancel()
+        worker.join()
+
+    worker = threading.Thread(target=run, daemon=True, name="progress")
+    worker.start()
+    try:
+        kind, value = _next(req, lines)
+    except ConnectionError:   # gone before the first line
+        stop(ended=False)
+        raise
     if kind == "error":
         raise value
 
     def messages():
         nonlocal kind, value
-        while kind != "done":
-            if kind == "error":
-                text = str(value) if isinstance(value, MinidockError) else f"{type(value).__name__}: {value}"
-                code = getattr(value, "code", None)   # a number only: the CLI reads it as Go's int
-                code = code if isinstance(code, int) and not isinstance(code, bool) else None
-                yield {"errorDetail": {"code": code, "message": text} if code else {"message": text}, "error": text}
-                return
-            yield message(value)
-            kind, value = lines.get()
+        try:
+            while kind != "done":
+                if kind == "error":
+                    text = str(value) if isinstance(value, MinidockError) else f"{type(value).__name__}: {value}"
+                    code = getattr(value, "code", None)   # a number only: the CLI reads it as Go's int
+                    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+                    yield {"errorDetail": {"code": code, "message": text} if code else {"message": text}, "error": text}
+                    return
+                yield message(value)
+                kind, value = _next(req, lines)
+        finally:   # the stream ended (the work too), or the client left, closing this generator
+            stop(ended=kind in ("done", "error"))
     return messages()
+
+
+def _next(req, lines: queue.Queue) -> tuple[str, object]:
+    """The work's next (kind, value); while it is quiet, see every half second whether the client left."""
+    while True:
+        try:
+            return lines.get(timeout=0.5)
+        except queue.Empty:
+            if client_gone(req.connection):
+                raise ConnectionResetError("the client went away") from None
 
 
 def status_message(line: str) -> dict:

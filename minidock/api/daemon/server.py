@@ -291,8 +291,13 @@ class Request(Handler):
         self.wfile.flush()
 
     def json_lines(self, messages: Iterable[dict]) -> None:
-        """A stream of JSON messages, one per line (pull, push, build, load, stats, events)."""
-        self.stream(json.dumps(m).encode() + b"\r\n" for m in messages)
+        """A stream of JSON messages, one per line (pull, push, build, load, stats, events). A generator of
+        messages is closed at once when the client leaves: its clean-up (a cancelled build) runs now."""
+        try:
+            self.stream(json.dumps(m).encode() + b"\r\n" for m in messages)
+        finally:
+            if hasattr(messages, "close"):
+                messages.close()
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
         """Turn the connection into a raw stream: ``101 UPGRADED`` if the client asked to upgrade
@@ -310,6 +315,7 @@ class Request(Handler):
         self.end_headers()
         self.wfile.flush()
         self.close_connection = True
+        _until_read(self.connection)
         return self.connection
 
     def read_raw(self) -> bytes:
@@ -318,6 +324,25 @@ class Request(Handler):
             return self.rfile.read1(65536)
         except OSError:
             return b""
+
+
+def _until_read(conn: socket.socket, timeout: float = 1.0) -> None:
+    """Wait, a second at most, until the client has read the answer's head (SIOCOUTQ: what it has not read
+    yet, on a unix socket). docker-py reads the head through a buffer and what follows it from the raw
+    socket: output sent before it read the head (an exec's, an attach's to a running container) would
+    stay in that buffer, lost. (On TCP the count is what is not yet acknowledged: 0 at once on loopback.)"""
+    import fcntl
+    import struct
+    import termios
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if unread == 0:
+            return
+        time.sleep(0.0005)
 
 
 class _ChunkWriter:
