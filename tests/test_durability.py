@@ -303,3 +303,21 @@ def test_a_rename_without_its_sync_is_caught(tmp_path, monkeypatch):
     durable.write(tmp_path / "other.json", b"{}", tmp_path / "tmp")
     (n, src, dst), = [r for r in recorder.renames_under(tmp_path) if r[2].endswith("other.json")]
     recorder.check_rule(n, src, dst)
+
+
+def test_an_image_removed_while_images_lists_is_no_damage(store, capsys, monkeypatch):
+    """Readers take no lock: an ``rmi`` of another command may take an image's config away between the
+    index read and the config read. That image is simply gone from the list, with no warning."""
+    from minidock.images.image import Images
+    small = store.images.get("small:1").id
+    record = Images.record
+
+    def record_after_an_rmi(self, image_id, *args, **kwargs):
+        if image_id == small and small in self._index()["images"]:
+            index = self._index()                        # the list's index, read before the rmi
+            Images.remove(self, "small:1")
+            return record(self, image_id, index)
+        return record(self, image_id, *args, **kwargs)
+    monkeypatch.setattr(Images, "record", record_after_an_rmi)
+    code, out, err = cli(capsys, "images")
+    assert (code, err) == (0, "") and "busybox" in out and "small" not in out

@@ -184,6 +184,8 @@ class Images:
             for chain in rec.chain_ids:
                 self.layer_meta(chain)
         except (Damaged, FileNotFoundError) as e:
+            if isinstance(e, FileNotFoundError) and image_id not in self._index()["images"]:
+                return None   # removed by another command while we listed (readers take no lock): no damage
             durable.warn(e if isinstance(e, Damaged) else f"{e.filename} is missing", f"image {short_id(image_id)}")
             return None
         return rec
