@@ -304,10 +304,12 @@ def test_privileged_and_bad_flags(busybox):
     fields = status_of("--privileged")
     assert fields["Seccomp"] == "0" and int(fields["CapEff"], 16) == int(Path("/proc/self/status").read_text()
                                                                           .split("CapBnd:\t")[1].split()[0], 16)
-    look = "[ -c /proc/keys ] && echo keys masked; grep -o ' /sys sysfs r[ow]' /proc/mounts; ls /dev | wc -l"
+    look = ("[ -c /proc/keys ] && echo keys masked; grep -o ' /sys sysfs r[ow]' /proc/mounts;"
+            " grep -cE ' /sys/fs/cgroup[^ ]* cgroup2? rw' /proc/mounts; ls /dev | wc -l")
     default = run_cli("run", "--rm", "--network", "none", "busybox", "sh", "-c", look).stdout.decode().splitlines()
     seen = run_cli("run", "--rm", "--network", "none", "--privileged", "busybox", "sh", "-c", look).stdout.decode()
-    assert default[:2] == ["keys masked", " /sys sysfs ro"] and seen.splitlines()[0] == " /sys sysfs rw"
+    assert default[:3] == ["keys masked", " /sys sysfs ro", "0"] and seen.splitlines()[0] == " /sys sysfs rw"
+    assert int(seen.splitlines()[1]) > 0   # the cgroup file systems writable, as Docker's --privileged has them
     assert int(seen.split()[-1]) > int(default[-1])   # the host's devices
     for flags, message in ((["--cap-add", "FOO"], b'invalid CapAdd: unknown capability: "CAP_FOO"'),
                            (["--cap-drop", "bar"], b'invalid CapDrop: unknown capability: "CAP_BAR"'),

@@ -84,7 +84,7 @@ def enter_rootfs(spec: RootfsSpec) -> None:
     mount_dev(old, devices)
     mount_proc()
     mount_sys(old, spec.privileged)  # after /proc: its fallback reads /proc/self/mountinfo
-    mount_cgroups(hierarchies)
+    mount_cgroups(hierarchies, spec.privileged)
     for volume in volumes:   # before /etc/hosts and friends: a volume at /etc must not hide them
         mount_volume(old, volume)
     for dest, src in sources.items():
@@ -209,8 +209,9 @@ def cgroup_hierarchies(top: str = "/sys/fs/cgroup") -> list[tuple[str, str, str]
     return found
 
 
-def mount_cgroups(hierarchies: list[tuple[str, str, str]]) -> None:
-    """/sys/fs/cgroup as docker shows it: the host's hierarchies, read-only, each mounted anew.
+def mount_cgroups(hierarchies: list[tuple[str, str, str]], writable: bool = False) -> None:
+    """/sys/fs/cgroup as docker shows it: the host's hierarchies, read-only (``writable``:
+    ``--privileged``, as moby's oci_linux.go leaves "ro" off), each mounted anew.
 
     In a new cgroup namespace a cgroup file system shows the namespace's
     root -- here the container's own cgroup -- so ``cat
@@ -218,9 +219,9 @@ def mount_cgroups(hierarchies: list[tuple[str, str, str]]) -> None:
     ``--memory``.  v1 hierarchies go on a tmpfs, as on the host; pure v2 is
     one cgroup2 mount.  A hierarchy the kernel refuses is left out.
     """
-    top = "/sys/fs/cgroup"
+    top, readonly = "/sys/fs/cgroup", 0 if writable else MS_RDONLY
     if any(name == "" for name, _, _ in hierarchies):
-        _mount_dir("cgroup2", top, "cgroup2", SAFE | MS_RDONLY)
+        _mount_dir("cgroup2", top, "cgroup2", SAFE | readonly)
         return
     if not hierarchies:
         return
@@ -231,10 +232,11 @@ def mount_cgroups(hierarchies: list[tuple[str, str, str]]) -> None:
             os.symlink(options, path)
             continue
         try:
-            _mount_dir(fstype, path, fstype, SAFE | MS_RDONLY, options or None)
+            _mount_dir(fstype, path, fstype, SAFE | readonly, options or None)
         except OSError:
             os.rmdir(path)
-    remount_readonly(top)
+    if not writable:
+        remount_readonly(top)
 
 
 def bind_readonly_tree(source: str, target: str) -> None:
