@@ -39,6 +39,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import durable
 from .syscalls import set_seccomp_filter
 
 PROFILE = Path(__file__).with_name("seccomp_default.json")
@@ -239,26 +240,16 @@ def program(seccomp: dict, cache: Path | None = None) -> bytes:
             return bpf
     except OSError:
         pass
-    syscall_filter = compile_filter(seccomp)
-    try:
-        os.makedirs(cache, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache)
-    except (OSError, TypeError):   # no cache, or one we may not write: a program of our own this once
-        kept = None
-        fd, tmp = tempfile.mkstemp()
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            syscall_filter.export_bpf(f)
-            f.seek(0)
-            made = f.read()
-            f.seek(0)
-            f.write(hashlib.sha256(made).digest() + made)
-            os.fsync(f.fileno())
-        if kept:
-            os.replace(tmp, kept)   # whole or not at all: a reader never sees half a program
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with tempfile.TemporaryFile() as f:   # libseccomp writes the program to a file descriptor
+        compile_filter(seccomp).export_bpf(f)
+        f.seek(0)
+        made = f.read()
+    if kept:
+        try:   # whole or not at all: a reader never sees half a program
+            os.makedirs(cache, exist_ok=True)
+            durable.write(kept, hashlib.sha256(made).digest() + made)
+        except OSError:
+            pass   # a cache we may not write: a program of our own this once
     return made
 
 
