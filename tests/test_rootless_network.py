@@ -5,6 +5,7 @@ server is one this test runs on 127.0.0.1, reached from a container through slir
 10.0.2.2 where ``allow_host_loopback=true`` lets it; no name is ever looked up.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -180,3 +181,25 @@ def test_without_slirp4netns_a_rootless_container_has_loopback_only_and_info_say
     assert proc.returncode == 125 and proc.stderr.splitlines() == [
         "minidock: --network slirp4netns needs rootless mode and slirp4netns installed (rootless mode, "
         "no slirp4netns here)"]
+
+
+def test_system_check_finds_a_slirp4netns_its_container_left_and_repair_ends_it(as_nobody):
+    """One that cannot see its exit fd close (stopped, here) outlives its shim: the check names it."""
+    import signal
+    as_nobody("bootstrap", "busybox")
+    as_nobody("run", "-d", "--name", "left", "busybox", "sleep", "600")
+    state = _state(as_nobody, "left")
+    slirp = state["SlirpPid"]
+    os.kill(slirp, signal.SIGSTOP)
+    try:
+        os.kill(state["ShimPid"], signal.SIGKILL)   # no engine command in between: its reconciling read frees it too
+        assert _alive(slirp)
+        found = as_nobody("system", "check", "--quick", check=False)
+        assert found.returncode == 1
+        assert f"not running, but its slirp4netns (PID {slirp}) remains" in found.stdout + found.stderr
+        as_nobody("system", "check", "--quick", "--repair")
+        assert _gone(slirp)
+        assert as_nobody("system", "check", "--quick").returncode == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(slirp, signal.SIGKILL)

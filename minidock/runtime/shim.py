@@ -598,14 +598,31 @@ def release_resources(bundle: Path) -> None:
     release_network(bundle.name, mode_of_network)
 
 
-def _kill_slirp(bundle: Path) -> None:
-    """A slirp4netns its shim left: it ends by itself when the shim's end of its exit fd closes (also at a
-    SIGKILL), so this only catches one that has not yet seen it.  Same PID *and* start time: PIDs are reused."""
-    with contextlib.suppress(OSError, ValueError):
+def slirp_left(bundle: Path) -> int | None:
+    """The PID of the slirp4netns the container of ``bundle`` last had, if that process still runs (same PID
+    *and* start time: PIDs are reused).  Once its container is down, it is a leftover: it ends by itself
+    when the shim's end of its exit fd closes (also at the shim's SIGKILL), so only one that cannot see
+    that (stopped, say) stays."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         state = json.loads((bundle / "state.json").read_bytes())
         pid = state.get("SlirpPid")
-        if pid and process_start_time(pid) == state.get("SlirpStart"):
-            os.kill(pid, signal.SIGKILL)
+        if isinstance(pid, int) and pid > 0 and process_start_time(pid) == state.get("SlirpStart"):
+            return pid
+    return None
+
+
+def _kill_slirp(bundle: Path) -> None:
+    """SIGKILL a leftover slirp4netns, and wait (up to 5 s) until it has ended: the caller may look again."""
+    pid = slirp_left(bundle)
+    if pid is None:
+        return
+    with contextlib.suppress(OSError):
+        pidfd = os.pidfd_open(pid)   # readable once the process has ended (a zombie, or reaped)
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            select.select([pidfd], [], [], 5)
+        finally:
+            os.close(pidfd)
 
 
 def release_network(cid: str, network_mode: str) -> None:
