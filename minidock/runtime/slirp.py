@@ -32,9 +32,12 @@ import functools
 import os
 import select
 import shutil
-import subprocess
 
 from ..errors import APIError, MinidockError
+
+TYPE_CHECKING = False  # typing's, without importing typing: every command would pay for it
+if TYPE_CHECKING:
+    from subprocess import Popen
 
 ADDRESS, GATEWAY, DNS, PREFIXLEN = "10.0.2.100", "10.0.2.2", "10.0.2.3", 24   # slirp4netns -c, cidr 10.0.2.0/24
 TAP = "tap0"
@@ -54,6 +57,7 @@ def version() -> str | None:
     found = executable()
     if found is None:
         return None
+    import subprocess  # here, not at the top: every `run` imports this module, few need this
     try:
         out = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.TimeoutExpired):
@@ -98,7 +102,7 @@ def parse_options(network: str) -> dict:
 class Slirp:
     """A running slirp4netns for one container's network namespace; ``stop()`` ends it."""
 
-    def __init__(self, process: subprocess.Popen, exit_w: int):
+    def __init__(self, process: Popen, exit_w: int):
         self.process, self.exit_w = process, exit_w
 
     @property
@@ -107,6 +111,7 @@ class Slirp:
 
     def stop(self) -> None:
         """Close the exit fd (slirp4netns's poll(2) sees it) and reap it; SIGKILL if it lingers."""
+        import subprocess
         if self.exit_w is not None:
             os.close(self.exit_w)
             self.exit_w = None
@@ -123,6 +128,7 @@ def start(pid: int, options: dict) -> Slirp:
     found = executable()
     if found is None:
         raise MinidockError("--network slirp4netns: slirp4netns is not installed (apt-get install slirp4netns)")
+    import subprocess
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe2(os.O_CLOEXEC)   # our end must not leak into anything else we start
     argv = [found, "--configure", f"--mtu={options['mtu']}", f"--ready-fd={ready_w}", f"--exit-fd={exit_r}",
@@ -146,7 +152,7 @@ def start(pid: int, options: dict) -> Slirp:
     return slirp
 
 
-def _wait_ready(ready_r: int, process: subprocess.Popen) -> None:
+def _wait_ready(ready_r: int, process: Popen) -> None:
     """slirp4netns writes "1" to its ready fd once the network is configured, and closes it."""
     with contextlib.closing(os.fdopen(ready_r, "rb", buffering=0)) as ready:
         readable, _, _ = select.select([ready], [], [], READY_TIMEOUT)
