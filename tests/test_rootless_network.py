@@ -179,8 +179,7 @@ def test_without_slirp4netns_a_rootless_container_has_loopback_only_and_info_say
     assert [line.split()[1] for line in out.splitlines()] == ["lo:"]
     proc = as_nobody("run", "--rm", "--network", "slirp4netns", "busybox", "true", path=path, check=False)
     assert proc.returncode == 125 and proc.stderr.splitlines() == [
-        "minidock: --network slirp4netns needs rootless mode and slirp4netns installed (rootless mode, "
-        "no slirp4netns here)"]
+        "minidock: --network slirp4netns is not possible here: slirp4netns is not installed"]
 
 
 def test_system_check_finds_a_slirp4netns_its_container_left_and_repair_ends_it(as_nobody):

@@ -33,8 +33,14 @@ def test_the_container_s_etc_files_name_the_host_only_where_it_can_be_reached():
     assert slirp.etc_files({"allow_host_loopback": False, "mtu": 65520}) == ([], "nameserver 10.0.2.3\n")
 
 
-def test_info_says_what_the_network_is_and_what_to_install(monkeypatch):
+def test_info_says_what_the_network_is_and_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(slirp, "executable", lambda: None)
     monkeypatch.setattr(slirp, "version", lambda: None)
     assert slirp.describe() == "loopback only (install slirp4netns for outbound connections)"
+    monkeypatch.setattr(slirp, "executable", lambda: "/usr/bin/slirp4netns")
     monkeypatch.setattr(slirp, "version", lambda: "1.2.0")
+    monkeypatch.setattr(slirp, "TUN", str(tmp_path / "tun"))   # a pod without the TUN device
+    assert slirp.describe() == f"loopback only ({tmp_path / 'tun'} is missing (slirp4netns makes tap0 with it))"
+    (tmp_path / "tun").touch()
+    assert slirp.unusable() is None
     assert slirp.describe() == "slirp4netns 1.2.0 (user-mode; outbound only, no container-to-container)"

@@ -664,11 +664,10 @@ def check_unprivileged(run_mode: str, network: str, limits) -> str:
     from ..runtime import slirp
     if limits:
         raise APIError(f"memory, pids and cpu limits need cgroups, which {run_mode} mode here cannot write")
-    rootless_user_mode = run_mode == "rootless" and slirp.executable() is not None
+    why_not = slirp.unusable() if run_mode == "rootless" else f"it is rootless mode's network, not {run_mode}'s"
     if slirp.is_mode(network):
-        if not rootless_user_mode:
-            raise APIError(f"--network slirp4netns needs rootless mode and slirp4netns installed ({run_mode} mode"
-                           f"{'' if slirp.executable() else ', no slirp4netns'} here)")
+        if why_not:
+            raise APIError(f"--network slirp4netns is not possible here: {why_not}")
         slirp.parse_options(network)   # a bad option is refused now, not at every start
         return network
     if network not in ("bridge", "none", "host"):
@@ -676,7 +675,7 @@ def check_unprivileged(run_mode: str, network: str, limits) -> str:
     if network == "host" and run_mode == "rootless":
         raise APIError("--network host is not possible in rootless mode (the net namespace is the user's own)")
     if network == "bridge":
-        return slirp.MODE if rootless_user_mode else "none"   # no bridge without root
+        return "none" if why_not else slirp.MODE   # no bridge without root
     return network
 
 

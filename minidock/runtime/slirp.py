@@ -44,6 +44,7 @@ TAP = "tap0"
 MTU = 65520
 READY_TIMEOUT = 10.0
 MODE = "slirp4netns"
+TUN = "/dev/net/tun"
 
 
 def executable() -> str | None:
@@ -66,12 +67,24 @@ def version() -> str | None:
     return first[-1] if len(first) == 3 and first[1] == "version" else None
 
 
+def unusable() -> str | None:
+    """Why slirp4netns cannot give a container its network here; None: it can.  It makes ``tap0`` through
+    the kernel's TUN device, which a container or a pod may lack (Kubernetes gives none by default)."""
+    if executable() is None:
+        return "slirp4netns is not installed"
+    if not os.path.exists(TUN):
+        return f"{TUN} is missing (slirp4netns makes tap0 with it)"
+    return None
+
+
 def describe() -> str:
     """What a rootless container's network is here, for ``minidock info``."""
-    found = version()
-    if found is None:
+    why = unusable()
+    if why is None:
+        return f"slirp4netns {version() or '(version unknown)'} (user-mode; outbound only, no container-to-container)"
+    if executable() is None:
         return "loopback only (install slirp4netns for outbound connections)"
-    return f"slirp4netns {found} (user-mode; outbound only, no container-to-container)"
+    return f"loopback only ({why})"
 
 
 def is_mode(network: str) -> bool:
