@@ -1,20 +1,25 @@
 """Rootless networking: slirp4netns gives a rootless container a user-mode network of its own.
 
-As tests/test_rootless.py, as uid 65534 (its fixture).  Traffic stays on this machine: the only
-server is one this test runs on 127.0.0.1, reached from a container through slirp4netns's
-10.0.2.2 where ``allow_host_loopback=true`` lets it; no name is ever looked up.
+As tests/test_rootless.py, as uid 65534 (its fixture); one test as root, whose network is the bridge.
+Traffic stays on this machine: the only server is one this test runs on 127.0.0.1, reached from a
+container through slirp4netns's 10.0.2.2 where ``allow_host_loopback=true`` lets it; no name is ever
+looked up.
 """
 
 import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import fetched, run_cli
 from test_rootless import as_nobody  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.root, pytest.mark.peers("slirp4netns", "setpriv")]
@@ -112,7 +117,6 @@ def test_network_none_has_loopback_only(as_nobody):
 
 
 def test_inspect_shows_the_slirp_address_and_published_ports_still_work(as_nobody):
-    from conftest import fetched
     as_nobody("bootstrap", "busybox")
     as_nobody("run", "-d", "--name", "web", "-h", "slirp-web", "-p", "127.0.0.1::8080", "busybox",
               "httpd", "-f", "-p", "8080", "-h", "/etc")
@@ -138,7 +142,7 @@ def test_slirp4netns_ends_when_its_shim_is_killed(as_nobody):
     as_nobody("bootstrap", "busybox")
     as_nobody("run", "-d", "--name", "orphan", "busybox", "sleep", "600")
     state = _state(as_nobody, "orphan")
-    os.kill(state["ShimPid"], 9)
+    os.kill(state["ShimPid"], signal.SIGKILL)
     assert _gone(state["SlirpPid"])   # its exit fd closed with the shim
     assert as_nobody("inspect", "--format", "{{.State.Status}}", "orphan").stdout.strip() == "exited"
     as_nobody("rm", "-f", "orphan")
@@ -157,8 +161,6 @@ def test_a_bad_slirp4netns_option_is_refused_with_one_line(as_nobody):
 @pytest.fixture
 def path_without_slirp4netns():
     """A PATH with every command of /usr/sbin and /usr/bin but slirp4netns: a machine where it is not installed."""
-    import shutil
-    import tempfile
     bin_dir = Path(tempfile.mkdtemp(prefix="minidock-noslirp-"))   # pytest's tmp dirs are root's alone
     os.chmod(bin_dir, 0o755)
     for directory in ("/usr/sbin", "/usr/bin"):
@@ -184,7 +186,6 @@ def test_without_slirp4netns_a_rootless_container_has_loopback_only_and_info_say
 
 def test_system_check_finds_a_slirp4netns_its_container_left_and_repair_ends_it(as_nobody):
     """One that cannot see its exit fd close (stopped, here) outlives its shim: the check names it."""
-    import signal
     as_nobody("bootstrap", "busybox")
     as_nobody("run", "-d", "--name", "left", "busybox", "sleep", "600")
     state = _state(as_nobody, "left")
@@ -202,3 +203,11 @@ def test_system_check_finds_a_slirp4netns_its_container_left_and_repair_ends_it(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(slirp, signal.SIGKILL)
+
+
+def test_as_root_slirp4netns_is_refused_and_info_says_bridge(busybox):
+    """Root has the bridge: slirp4netns is rootless mode's network, and asking for it as root is one clear line."""
+    proc = run_cli("run", "--rm", "--network", "slirp4netns", "busybox", "true")
+    assert proc.returncode == 125 and proc.stderr.decode().splitlines() == [
+        "minidock: --network slirp4netns is rootless mode's network: as root, containers get the bridge"]
+    assert run_cli("info", "--format", "{{.Network}}").stdout.decode().startswith("bridge (minidock0")

@@ -192,7 +192,7 @@ class Containers:
     def create(self, config: Config, host: HostConfig, name: str | None = None, endpoint: dict | None = None) -> str:
         """Make a container from ``config.Image``; return its ID. Nothing runs yet.  ``endpoint``:
         docker's EndpointSettings for its network (``Aliases``)."""
-        from ..runtime import mode
+        from ..runtime import mode, slirp
         from ..runtime import network as net
         from . import endpoints
 
@@ -201,7 +201,7 @@ class Containers:
         network, attached = endpoints.choose(self, host.NetworkMode, endpoint)
         run_mode = mode.detect()[0]
         cpus = host.NanoCpus / 1e9 if host.NanoCpus else None
-        if run_mode == "root" and network.startswith("slirp4netns"):
+        if run_mode == "root" and slirp.is_mode(network):
             raise APIError("--network slirp4netns is rootless mode's network: as root, containers get the bridge")
         if run_mode != "root":
             lesser = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus or host.CpuShares
