@@ -7,13 +7,14 @@ export PATH := $(BIN):$(PATH)
 
 # Debian packages: the base image's busybox, graphviz for pictures, the real
 # peers minidock is tested against (docs/testing.md), and what Debian's python3 needs to run
-# minidock as an unprivileged user (the rootless tests; python3-seccomp for its seccomp filter), the chromium that
+# minidock as an unprivileged user (the rootless tests; python3-seccomp for its seccomp filter; slirp4netns for
+# its containers' user-mode network), the chromium that
 # tests/test_browser.py drives through Playwright (Playwright never downloads one), and a
 # Chinese font, so graphviz sizes and the browser draws the Chinese edition's characters.
 APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
                 podman skopeo umoci runc docker-registry docker.io \
                 python3-tqdm python3-pyroute2 chromium fonts-wqy-microhei libseccomp2 \
-                python3-seccomp
+                python3-seccomp slirp4netns
 NOTEBOOKS    := notebooks
 CHAPTERS     ?= $(patsubst $(NOTEBOOKS)/%,%,$(wildcard $(NOTEBOOKS)/[0-9]*.ipynb $(NOTEBOOKS)/zh/[0-9]*.ipynb))
 NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg

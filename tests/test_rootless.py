@@ -35,9 +35,9 @@ def as_nobody(readable_package):
     home.mkdir()
     os.chown(home, NOBODY, NOBODY)
 
-    def minidock(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def minidock(*args: str, check: bool = True, path: str = "/usr/sbin:/usr/bin:/sbin:/bin") -> subprocess.CompletedProcess:
         env = {"HOME": str(home), "PYTHONPATH": str(readable_package), "MINIDOCK_ROOT": str(home / "store"),
-               "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+               "PATH": path}
         proc = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                                PYTHON, "-m", "minidock", *args], env=env, capture_output=True, text=True)
         if check and proc.returncode != 0:
@@ -59,7 +59,7 @@ def test_info_says_rootless_and_what_it_does_not_isolate(as_nobody):
 
 def test_a_rootless_container_is_pid_1_root_inside_with_its_own_loopback(as_nobody):
     as_nobody("bootstrap", "busybox")
-    out = as_nobody("run", "--name", "r1", "-h", "inside", "busybox", "sh", "-c",
+    out = as_nobody("run", "--name", "r1", "-h", "inside", "--network", "none", "busybox", "sh", "-c",
                     "echo $$; id -u; hostname; ip -o addr | cut -d' ' -f2 | sort -u; touch /made").stdout.split()
     assert out == ["1", "0", "inside", "lo"]
     assert as_nobody("diff", "r1").stdout.split("\n")[0] == "A /made"

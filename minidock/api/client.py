@@ -52,6 +52,7 @@ class Client:
         from .containers import status_word
         states = [status_word(self.containers.containers.state(c)) for c in self.containers.containers.ids()]
         return {"RunMode": run_mode, "RunModeReason": why, "Isolation": mode.ISOLATES[run_mode],
+                "Network": mode.network(run_mode),
                 "SecurityOptions": mode.SECURITY_OPTIONS[run_mode],
                 "Containers": len(states), "ContainersRunning": states.count("running"),
                 "ContainersPaused": states.count("paused"),

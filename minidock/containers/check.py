@@ -205,7 +205,8 @@ def _check_mounts(containers: Containers, live: set[str]) -> list[Problem]:
 
 
 def _check_kernel(containers: Containers, idle: set[str]) -> list[Problem]:
-    """Cgroups, veths and addresses of this store's containers that do not run (or were removed)."""
+    """Cgroups, veths, addresses and slirp4netns processes of this store's containers that do not run (or were
+    removed)."""
     from ..runtime import cgroups, network, shim
     found = []
     try:
@@ -216,6 +217,8 @@ def _check_kernel(containers: Containers, idle: set[str]) -> list[Problem]:
     for cid in sorted(idle):
         held = (["its cgroup"] if cid in groups else []) + sorted(n for n in links if n.startswith(f"veth{cid[:8]}"))
         held += [f"its address on {bridge}" for bridge, _ in network.held_by(cid)]
+        slirp = shim.slirp_left(containers.dir(cid))
+        held += [f"its slirp4netns (PID {slirp})"] if slirp is not None else []
         if held:
             state = "removed" if _config(containers.dir(cid)) is None else "not running"
             remain = "remain" if len(held) > 1 else "remains"

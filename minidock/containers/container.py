@@ -192,7 +192,7 @@ class Containers:
     def create(self, config: Config, host: HostConfig, name: str | None = None, endpoint: dict | None = None) -> str:
         """Make a container from ``config.Image``; return its ID. Nothing runs yet.  ``endpoint``:
         docker's EndpointSettings for its network (``Aliases``)."""
-        from ..runtime import mode
+        from ..runtime import mode, slirp
         from ..runtime import network as net
         from . import endpoints
 
@@ -201,6 +201,8 @@ class Containers:
         network, attached = endpoints.choose(self, host.NetworkMode, endpoint)
         run_mode = mode.detect()[0]
         cpus = host.NanoCpus / 1e9 if host.NanoCpus else None
+        if run_mode == "root" and slirp.is_mode(network):
+            raise APIError("--network slirp4netns is rootless mode's network: as root, containers get the bridge")
         if run_mode != "root":
             lesser = check_unprivileged(run_mode, network, host.Memory or host.PidsLimit or cpus or host.CpuShares
                                         or host.CpusetCpus)
@@ -656,14 +658,25 @@ def parse_stop_signal(name) -> signal.Signals:
 
 
 def check_unprivileged(run_mode: str, network: str, limits) -> str:
-    """What a container may have without root: its own loopback only (``-p`` proxies into it), no limits."""
+    """What a container may have without root: no limits; no bridge, but in rootless mode slirp4netns's
+    user-mode network where it is installed (podman's rootless default), else its own loopback only
+    (``-p`` proxies into it either way)."""
+    from ..runtime import slirp
     if limits:
         raise APIError(f"memory, pids and cpu limits need cgroups, which {run_mode} mode here cannot write")
+    why_not = slirp.unusable() if run_mode == "rootless" else f"it is rootless mode's network, not {run_mode}'s"
+    if slirp.is_mode(network):
+        if why_not:
+            raise APIError(f"--network slirp4netns is not possible here: {why_not}")
+        slirp.parse_options(network)   # a bad option is refused now, not at every start
+        return network
     if network not in ("bridge", "none", "host"):
         raise APIError(f"user-defined networks need bridges and veths, which {run_mode} mode cannot make")
     if network == "host" and run_mode == "rootless":
         raise APIError("--network host is not possible in rootless mode (the net namespace is the user's own)")
-    return "none" if network == "bridge" else network  # no bridge without root: loopback only
+    if network == "bridge":
+        return "none" if why_not else slirp.MODE   # no bridge without root
+    return network
 
 
 def check_bind_source(request: dict, run_mode: str) -> None:

@@ -18,7 +18,7 @@ import contextlib
 
 from ..errors import APIError, Conflict, Forbidden, NotFound
 from ..images import journal
-from ..runtime import network as net
+from ..runtime import network as net, slirp
 from .networks import BUILTIN, MAX_INTERFACES, bridge_of
 
 
@@ -26,6 +26,8 @@ def choose(c, mode: str, endpoint: dict | None) -> tuple[str, dict]:
     """``--network`` at create: (NetworkMode, Networks) for the record; a user network by name or ID."""
     if mode in ("none", "host"):
         return mode, {mode: {"NetworkID": c.networks.get(mode)["Id"]}}
+    if slirp.is_mode(mode):   # rootless: no network of the store, a slirp4netns of its own (runtime/slirp.py)
+        return mode, {}
     record = c.networks.get(mode)
     aliases = list((endpoint or {}).get("Aliases") or [])
     if aliases and record["Name"] == "bridge":
@@ -38,6 +40,8 @@ def plan(c, cid: str, config: dict) -> dict:
     mode = config["NetworkMode"]
     if mode in ("none", "host"):
         return {"mode": mode, "segments": [], "hosts": []}
+    if slirp.is_mode(mode):
+        return {"mode": slirp.MODE, "options": slirp.parse_options(mode), "segments": [], "hosts": extra_hosts(config)}
     segments = []
     for name, endpoint in c.networks.attached(config).items():
         try:

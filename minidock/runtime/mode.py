@@ -5,8 +5,9 @@ DESIGN's three modes, best first:
 * ``root``: uid 0 with CAP_SYS_ADMIN -- every namespace, overlayfs, cgroups,
   a bridge with veth pairs.  The teaching VM and CI.
 * ``rootless``: user namespaces are allowed -- root inside maps to the user
-  outside; mount, pid, uts, ipc and net (loopback only) namespaces; no
-  cgroup limits, no bridge.
+  outside; mount, pid, uts, ipc and net namespaces; no cgroup limits, no
+  bridge: a container's network is slirp4netns's user-mode one where it is
+  installed (outbound connections only, ``slirp.py``), else loopback only.
 * ``chroot-emulated``: neither (Binder) -- ``proot`` runs the program inside
   the image's file system; nothing is isolated.
 
@@ -41,6 +42,16 @@ SECURITY_OPTIONS = {"root": ["name=seccomp,profile=builtin"],
 
 # the keys of ISOLATES that are kinds of namespace (the others are other kernel features)
 NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "cgroup", "user")
+
+
+def network(run_mode: str) -> str:
+    """What a container's network is in ``run_mode``: ``minidock info``'s ``Network``."""
+    if run_mode == "root":
+        return "bridge (minidock0 and user-defined bridges; a veth pair per container)"
+    if run_mode == "rootless":
+        from . import slirp
+        return slirp.describe()
+    return "the host's own (proot: no network namespace)"
 
 
 def has_capability(cap: int, pid: str = "self") -> bool:

@@ -5,7 +5,8 @@ minidock has no daemon.  ``start`` forks a shim that detaches from the terminal
 what the bundle's ``spec.json`` says (``spec.py``: the engine made it; the
 shim knows nothing of images or containers), and it
 
-* makes the container's cgroup, address and port proxies,
+* makes the container's cgroup, address and port proxies (rootless: its
+  slirp4netns, ``slirp.py``, the user-mode network),
 * starts the container's process tree in new namespaces (``container_main``),
 * owns the container's stdio (a pty with ``-t``, pipes otherwise),
 * writes every line of output to ``log.json`` (docker's json-file format),
@@ -49,7 +50,7 @@ from pathlib import Path
 
 from ..display import rfc3339
 from ..errors import APIError, MinidockError
-from . import cgroups, mode, network, seccomp, userns
+from . import cgroups, mode, network, seccomp, slirp, userns
 from .state import write_state
 from . import spec as specfile
 from .stdcopy import EXIT, STDERR, STDOUT, frame
@@ -196,6 +197,7 @@ class Shim:
         self.log = open(self.dir / "log.json", "ab")
         self.partial: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
         self.proxies: list[network.PortProxy] = []
+        self.slirp: slirp.Slirp | None = None   # rootless --network slirp4netns: the container's user-mode network
         self.rootless = os.geteuid() != 0
         publishing_rootless = self.rootless and self.spec["minidock"]["network"]["ports"]  # the keeper makes the proxy's sockets
         self.sockets, self.keeper_sockets = socket.socketpair() if publishing_rootless else (None, None)
@@ -226,9 +228,7 @@ class Shim:
                 self.dir, Status="exited" if error else "running", Pid=0 if error else pid,
                 ShimPid=os.getpid(), ShimStart=process_start_time(os.getpid()), ExitCode=error[0] if error else 0,
                 StartedAt=rfc3339(time.time()), FinishedAt="", Error=error[1] if error else "", OOMKilled=False,
-                IPAddress=lease.address if lease else "", Gateway=lease.gateway if lease else "",
-                MacAddress=lease.mac if lease else "", IPPrefixLen=lease.prefixlen if lease else 0,
-                Ports=ports)
+                **self._addressing(lease), Ports=ports)
             if error:  # finished first: with --rm, the container is gone when ``start`` fails
                 os.waitpid(keeper, 0)
                 self._finish(error[0], cgroup)
@@ -239,10 +239,27 @@ class Shim:
         except BaseException:
             for proxy in self.proxies:
                 proxy.stop()
+            self._stop_slirp()
             cgroup.remove()  # kills whatever of the container was started
             release_network(self.cid, self.network_mode)
             raise
         network.tidy(self.cid, self.released)  # after the clients have their exit code: they need not wait
+
+    def _addressing(self, lease) -> dict:
+        """The state's address fields: the bridge's lease, slirp4netns's fixed 10.0.2.100, or none (loopback only)."""
+        if lease is not None:
+            return {"IPAddress": lease.address, "Gateway": lease.gateway, "MacAddress": lease.mac,
+                    "IPPrefixLen": lease.prefixlen}
+        if self.slirp is not None:   # its PID and start time too: ``release_resources`` after a crash checks both
+            return {"IPAddress": slirp.ADDRESS, "Gateway": slirp.GATEWAY, "MacAddress": "",
+                    "IPPrefixLen": slirp.PREFIXLEN, "SlirpPid": self.slirp.pid,
+                    "SlirpStart": process_start_time(self.slirp.pid)}
+        return {"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0}
+
+    def _stop_slirp(self) -> None:
+        if self.slirp is not None:
+            self.slirp.stop()
+            self.slirp = None
 
     def _allocate(self) -> list:
         """An address on each of the container's networks (``segments``; None: the default bridge):
@@ -340,6 +357,11 @@ class Shim:
                 for each in self.leases:
                     network.attach(self.pool, self.cid, keeper, each)
             except MinidockError as e:  # the container's own failure, if it has one, says more
+                cabling = e
+        elif unshared and self.network_mode == slirp.MODE:
+            try:  # tap0 is configured before the command runs: its first connection may go out
+                self.slirp = slirp.start(keeper, self.spec["minidock"]["network"]["options"])
+            except MinidockError as e:
                 cabling = e
         pid = int(os.read(pid_r, 32) or b"0") if unshared else 0
         os.close(pid_r)
@@ -532,6 +554,7 @@ class Shim:
         """
         for proxy in self.proxies:
             proxy.stop()
+        self._stop_slirp()
         oom_killed = cgroup.oom_killed()  # the cgroup's OOM counter goes with it
         cgroup.remove()
         self.released = network.release_all(self.cid)  # also what ``network connect`` added meanwhile
@@ -567,11 +590,39 @@ def release_resources(bundle: Path) -> None:
     """Free what the container of ``bundle`` held, after its shim is gone (crash) or before ``rm``."""
     with contextlib.suppress(Exception):
         cgroups.Cgroup.open(bundle.name).remove()
+    _kill_slirp(bundle)
     try:
         mode_of_network = specfile.read(bundle)["minidock"]["network"]["mode"]
     except (FileNotFoundError, ValueError):   # ValueError: a spec a crash tore (it is not fsync'ed)
         mode_of_network = "bridge"  # never started, or unknown: free whatever may be there
     release_network(bundle.name, mode_of_network)
+
+
+def slirp_left(bundle: Path) -> int | None:
+    """The PID of the slirp4netns the container of ``bundle`` last had, if that process still runs (same PID
+    *and* start time: PIDs are reused).  Once its container is down, it is a leftover: it ends by itself
+    when the shim's end of its exit fd closes (also at the shim's SIGKILL), so only one that cannot see
+    that (stopped, say) stays."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        state = json.loads((bundle / "state.json").read_bytes())
+        pid = state.get("SlirpPid")
+        if isinstance(pid, int) and pid > 0 and process_start_time(pid) == state.get("SlirpStart"):
+            return pid
+    return None
+
+
+def _kill_slirp(bundle: Path) -> None:
+    """SIGKILL a leftover slirp4netns, and wait (up to 5 s) until it has ended: the caller may look again."""
+    pid = slirp_left(bundle)
+    if pid is None:
+        return
+    with contextlib.suppress(OSError):
+        pidfd = os.pidfd_open(pid)   # readable once the process has ended (a zombie, or reaped)
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            select.select([pidfd], [], [], 5)
+        finally:
+            os.close(pidfd)
 
 
 def release_network(cid: str, network_mode: str) -> None:
@@ -672,6 +723,8 @@ def _container_main(launch: Launch, go_r: int, err_w: int, cgroup) -> None:
         if lease is not None:
             peers = spec["minidock"]["network"].get("hosts") or []
             (cdir / "hosts").write_text(network.hosts_file(spec["hostname"], lease.address, peers))
+        elif spec["minidock"]["network"]["mode"] == slirp.MODE:
+            write_slirp_etc(spec, cdir)
         enter_rootfs(_rootfs_spec(spec, cdir, launch.rootless))
         if process["terminal"]:  # our devpts is mounted now: make the pty here, send the shim its master
             take_stdio(send_new_pty(stdio[0], process.get("consoleSize")), True)
@@ -687,6 +740,16 @@ def _container_main(launch: Launch, go_r: int, err_w: int, cgroup) -> None:
         _print_exc()
         _report(err_w, 125, f"{type(e).__name__}: {e}")
         os._exit(125)
+
+
+def write_slirp_etc(spec: dict, cdir: Path) -> None:
+    """/etc/hosts and /etc/resolv.conf of a container on slirp4netns: its address, 10.0.2.100, and the DNS
+    forwarder at 10.0.2.3 (podman writes the same)."""
+    network_spec = spec["minidock"]["network"]
+    extra, resolv = slirp.etc_files(network_spec["options"])
+    (cdir / "hosts").write_text(network.hosts_file(spec["hostname"], slirp.ADDRESS,
+                                                   extra + (network_spec.get("hosts") or [])))
+    (cdir / "resolv.conf").write_text(resolv)
 
 
 def _emulated_main(spec: dict, cdir, stdio, go_r: int, err_w: int) -> None:

@@ -26,7 +26,8 @@ and minidock's own under ``"minidock"``, for what OCI leaves to the engine
 (containerd mounts the root file system before runc starts; minidock's first
 process mounts it, inside its own mount namespace): the overlay's layers
 (``lowerdir`` topmost first, ``links``: where short links to deep stacks go),
-the network (``mode``: bridge, none or host; published ``ports``; ``pool``: the
+the network (``mode``: bridge, slirp4netns, none or host; ``options`` of slirp4netns (``runtime/slirp.py``:
+``allow_host_loopback``, ``mtu``); published ``ports``; ``pool``: the
 directory whose network settings and leases are the container's, the engine's
 root), ``stdin``
 (kept open or not), ``init``, and ``share``: the namespaces it shares with the host instead of
