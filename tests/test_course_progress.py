@@ -202,6 +202,11 @@ def test_the_class_as_a_table_and_as_csv(tmp_path, monkeypatch):
         f"ada       1/{course_size}      01/1",
         f"bo        2/{course_size}      01/2 04/3",
         f"cy        0/{course_size}      -"]
+    assert classbook.grid(table).splitlines() == [
+        "LEARNER   01/1      01/2      04/3",
+        "ada       ✓         ✗         ·",
+        "bo        ·         ✓         ✓",
+        "cy        ·         ·         ·"]
     rows = list(csv.DictReader(io.StringIO(classbook.to_csv(table))))
     assert list(rows[0]) == list(classbook.COLUMNS)
     ada = {(r["chapter"], r["exercise"]): r for r in rows if r["learner"] == "ada"}

@@ -24,7 +24,7 @@ def course_cmd(client: Client, opts) -> int:
 @command("course progress", "[OPTIONS]", "Show which of the course's exercises are right, yours or a class's",
          flag("-a", "--all", action="store_true", help="Every learner on this machine (uid >= 1000; run as root)"),
          flag("--learner", action="append", default=[], help="A learner's user name (repeatable; run as root)"),
-         flag("--format", default="table", help="table (default) or csv: one row per learner and exercise"),
+         flag("--format", default="table", help="table, or csv: a row per learner and exercise"),
          flag("--gradebook", metavar="PATH", help="Also write an nbgrader gradebook (SQLite) to PATH"),
          counts=(0, 0))
 def course_progress_cmd(client: Client, opts) -> int:

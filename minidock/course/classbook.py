@@ -153,6 +153,16 @@ def class_table(table: list[Row]) -> str:
                          for learner, rows in sorted(solved(table).items())])
 
 
+def grid(table: list[Row]) -> str:
+    """Learners down, every exercise someone checked across: ✓ right, ✗ checked but not right (yet), · not
+    checked."""
+    tried = sorted({(r.chapter, r.exercise) for r in table if r.attempts})
+    marks = {(r.learner, r.chapter, r.exercise): "✓" if r.right else "✗" if r.attempts else "·" for r in table}
+    return format_table(["LEARNER", *(f"{chapter[:2]}/{number}" for chapter, number in tried)],
+                        [[learner, *(marks[learner, c, n] for c, n in tried)]
+                         for learner in sorted({r.learner for r in table})])
+
+
 def _ago(stamp: str, now: float) -> str:
     """An ISO 8601 UTC time as docker's "3 minutes ago"; "-" for never."""
     if not stamp:
