@@ -134,8 +134,11 @@ def test_a_torn_file_reads_as_empty_with_one_warning_and_is_rewritten_whole(prog
     record.note("01-images", 3, True, "✓ right: yes")
     assert list(entries(progress)) == ["01-images/3"]
     progress.write_text('{"version": 1, "exercises": {"x": 1, "01-images/1": {"chapter": "01-images", '
-                        '"exercise": "one"}}}')                # foreign entries are left out, never a traceback
+                        '"exercise": "one"}, "01-images/2": {"chapter": "01-images", "exercise": 2, '
+                        '"attempts": "many"}}}')            # foreign entries are left out, never a traceback
     assert record.read(progress) == {} and run_cli("course", "progress").returncode == 0
+    record.note("01-images", 2, False, "✗ not yet: 2")
+    assert entries(progress)["01-images/2"]["attempts"] == 1
 
 
 def test_a_home_that_cannot_be_written_costs_one_warning_never_the_check(client, tmp_path, monkeypatch, capfd):
@@ -241,8 +244,10 @@ def test_bad_input_is_one_line_and_docker_s_exit_code(progress):
     unknown = run_cli("course", "progress", "--learner", "no-such-learner-here")
     assert (unknown.returncode, unknown.stderr) == (1, b"minidock: no such learner: no-such-learner-here "
                                                        b"(not a local user)\n")
-    nowhere = run_cli("course", "progress", "--gradebook", str(progress.parent / "no" / "dir" / "gradebook.db"))
-    assert nowhere.returncode == 1 and nowhere.stderr.count(b"\n") == 1, nowhere.stderr
+    nowhere = progress.parent / "no" / "dir" / "gradebook.db"
+    unwritable = run_cli("course", "progress", "--gradebook", str(nowhere))
+    assert (unwritable.returncode, unwritable.stderr.decode()) == \
+        (1, f"minidock: cannot write the gradebook {nowhere}: No such file or directory\n")
     assert run_cli("course", "nope").returncode == 125
 
 

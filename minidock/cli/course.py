@@ -53,6 +53,8 @@ def write_gradebook(path: str, table) -> None:
         gradebook.write(path, table)
     except ImportError as e:
         raise MinidockError(f"--gradebook needs nbgrader ({e}): pip install 'minidock[classroom]'") from None
+    except OSError as e:   # its directory is missing or not writable: name the path the user gave
+        raise MinidockError(f"cannot write the gradebook {path}: {e.strerror or e}") from None
     learners = len({r.learner for r in table})
     print(f"Wrote the gradebook {path}: {learners} learner{'s' * (learners != 1)}, "
           f"{len(table) // max(learners, 1)} exercises", file=sys.stderr, flush=True)

@@ -110,7 +110,7 @@ def rows(of: list[Learner], course: list[tuple[str, int]] | None = None) -> list
 def row(learner: str, chapter: str, number: int, entry: dict | None) -> Row:
     """``entry`` (None: never checked) as a Row."""
     entry = entry or {}
-    return Row(learner, chapter, number, bool(entry.get("first_right")), int(entry.get("attempts", 0)),
+    return Row(learner, chapter, number, bool(entry.get("first_right")), entry.get("attempts", 0),
                entry.get("first_right") or "", entry.get("last") or "", bool(entry.get("right")),
                entry.get("verdict", ""))
 

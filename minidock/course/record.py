@@ -74,7 +74,8 @@ def read(path: Path) -> dict[str, dict]:
 def _well_formed(key: str, entry) -> bool:
     """Whether ``entry`` is one exercise's record under its own key (a hand-edited file may hold anything)."""
     return isinstance(entry, dict) and isinstance(entry.get("chapter"), str) and \
-        type(entry.get("exercise")) is int and key == f"{entry['chapter']}/{entry['exercise']}"
+        type(entry.get("exercise")) is int and type(entry.get("attempts", 0)) is int and \
+        key == f"{entry['chapter']}/{entry['exercise']}"
 
 
 def note(chapter: str, exercise: int, right: bool, verdict: str) -> None:
@@ -96,7 +97,7 @@ def updated(entry: dict | None, chapter: str, exercise: int, right: bool, verdic
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     entry = entry or {}
     return {"chapter": chapter, "exercise": exercise, "right": bool(right), "verdict": str(verdict),
-            "attempts": int(entry.get("attempts", 0)) + 1,
+            "attempts": entry.get("attempts", 0) + 1,
             "first_right": entry.get("first_right") or (now if right else None), "last": now}
 
 
