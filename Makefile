@@ -59,7 +59,9 @@ notebooks: venv
 	$(BIN)/python -m pytest -q -rs $(NBVAL) $(NOTEBOOKS)
 
 regen-notebooks: venv  ## re-execute every notebook, both editions (or CHAPTERS="01-images.ipynb zh/01-images.ipynb"), and store its outputs
-	cd $(NOTEBOOKS) && export MINIDOCK_COURSE_RECORD=1 && for nb in $(CHAPTERS); do \
+	progress=$$(mktemp -d) && trap 'rm -rf $$progress' EXIT && \
+	cd $(NOTEBOOKS) && export MINIDOCK_COURSE_RECORD=1 MINIDOCK_COURSE_PROGRESS=$$progress/course-progress.json && \
+	for nb in $(CHAPTERS); do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False "$$nb" \
 	  && $(BIN)/jupyter nbconvert --coalesce-streams --inplace "$$nb" \

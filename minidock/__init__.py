@@ -15,9 +15,9 @@ __all__ = ["Client", "from_env", "__version__", "LAYERS", "FLAT"]
 FLAT = ("errors", "display", "progress", "httpd")
 
 # package -> the packages its modules may import, top to bottom; data flows one way:
-# cli, course -> api -> build -> containers, registry -> images -> runtime.
+# cli -> course -> api -> build -> containers, registry -> images -> runtime.
 LAYERS = {
-    "cli": ("api",),
+    "cli": ("api", "course"),   # course: only `minidock course progress`, which reads the progress files
     "course": ("api",),
     "api": ("build", "containers", "registry", "images", "runtime"),
     "build": ("containers", "registry", "images"),

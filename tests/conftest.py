@@ -24,6 +24,10 @@ import minidock
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
+sys.path.insert(0, str(REPO / "notebooks"))
+from conftest_progress import keep_progress_away  # noqa: E402  (notebooks/: `make notebooks` needs it too)
+
+keep_progress_away()
 collect_ignore = ["artifacts"]   # what tests leave to look at (test_browser's executed chapter), not tests
 
 

@@ -22,6 +22,10 @@ def test_each_chinese_chapter_is_its_english_chapters_twin():
     assert [p for path in ZH_CHAPTERS for p in editions.problems(path.stem)] == []
 
 
+def test_the_teacher_s_notebook_has_its_twin_too():
+    assert "teacher" in editions.twins() and editions.problems("teacher") == []
+
+
 def _pair(tmp_path, monkeypatch, en_cells, zh_cells):
     monkeypatch.setattr(editions, "NOTEBOOKS", tmp_path)
     monkeypatch.setattr(editions, "ZH", tmp_path / "zh")

@@ -9,7 +9,7 @@ The Chinese edition is the English one cell for cell, with the same cell ids:
   text changes, the check says which Chinese cells to revisit.
 
     python tools/editions.py new 04-containers    # notebooks/zh/04-containers.ipynb to translate
-    python tools/editions.py check                # every Chinese chapter against its English one
+    python tools/editions.py check                # every Chinese chapter (and teacher.ipynb) against its English one
 
 ``tests/test_editions.py`` runs the check.  Outputs are made by ``make regen-notebooks``, never by hand.
 """
@@ -29,10 +29,22 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 PROSE = re.compile(r"\b[A-Za-z]{2,} [a-z]{2,} [a-z]{2,} [a-z]{2,}\b")   # four English words in a row
 
 
+# notebooks beside the chapters, with twins too: no store of their own, so their first line only picks the edition
+BESIDE = ("teacher",)
+
+
 def first_line(chapter: str, lang: str = "en") -> str:
     """The first code cell of a chapter, the one line where the editions' code differs."""
+    if chapter in BESIDE:
+        return "from minidock import course" + ("" if lang == "en" else f'; course.lang.use("{lang}")')
     edition = "" if lang == "en" else f', lang="{lang}"'
     return f'from minidock import course; client = course.start("{chapter}"{edition})'
+
+
+def twins() -> list[str]:
+    """Every notebook with a Chinese twin: the chapters, then those beside them."""
+    return [path.stem for path in sorted(ZH.glob("[0-9][0-9]-*.ipynb"))] + \
+        [name for name in BESIDE if (ZH / f"{name}.ipynb").exists()]
 
 
 def source_hash(text: str) -> str:
@@ -108,7 +120,7 @@ def main(argv: list[str]) -> int:
         print(new(argv[1]))
         return 0
     if argv[:1] == ["check"]:
-        found = [p for path in sorted(ZH.glob("[0-9][0-9]-*.ipynb")) for p in problems(path.stem)]
+        found = [p for name in twins() for p in problems(name)]
         print("\n".join(found) or "the editions agree")
         return 1 if found else 0
     print(__doc__)

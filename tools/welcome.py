@@ -41,6 +41,9 @@ def page() -> str:
         "| --- | --- | --- |",
         *rows,
         "",
+        "For teachers · 给老师: [the teacher's view](teacher.ipynb) (which exercises each learner got right; "
+        "CSV and nbgrader exports) · [教师视图](zh/teacher.ipynb)",
+        "",
         "Reference · 参考: [glossary](../docs/glossary.md) · [cheat sheet](../docs/cheatsheet.md) · "
         "[troubleshooting](../docs/troubleshooting.md) · [术语表](../docs/zh/glossary.md) · "
         "[速查表](../docs/zh/cheatsheet.md) · [常见问题](../docs/zh/troubleshooting.md)",

@@ -5,9 +5,10 @@ command-line grammar), calls the API and prints what docker prints (tables,
 ``--format`` templates: ``template.py``).  Errors become one line on stderr and
 docker's exit code; a traceback here would be a bug.  The commands live in
 ``images.py``, ``containers.py``, ``build.py``, ``distribution.py``,
-``registry.py`` and ``volumes.py``; ``base.py`` is how they are declared.
+``registry.py``, ``volumes.py`` and ``course.py`` (the course's progress files);
+``base.py`` is how they are declared.
 
-May use: ``api`` and the flat modules.
+May use: ``api``, ``course`` (``minidock course progress``) and the flat modules.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 DECLARED_IN = {
     "build": ("build",),
     "daemon": ("daemon",),
+    "course": ("course",),
     "containers": ("run", "create", "start", "stop", "restart", "kill", "rm", "wait", "rename", "ps", "logs",
                    "attach", "exec", "top", "port", "stats", "diff", "commit", "export", "nsenter", "container",
                    "pause", "unpause", "update", "cp"),

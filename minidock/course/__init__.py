@@ -9,9 +9,9 @@ ipywidgets), only reading.
 May use: ``api`` and the flat modules.
 """
 
-from .chapter import (COURSE_EPOCH, HOST_ROOT, course_root, finish, lacking, mode_line, needs, registry,
+from .chapter import (COURSE_EPOCH, HOST_ROOT, course_root, finish, free_port, lacking, mode_line, needs, registry,
                       start)
 from .exercises import check
 
-__all__ = ["COURSE_EPOCH", "HOST_ROOT", "check", "course_root", "finish", "lacking", "mode_line", "needs",
+__all__ = ["COURSE_EPOCH", "HOST_ROOT", "check", "course_root", "finish", "free_port", "lacking", "mode_line", "needs",
            "registry", "start"]

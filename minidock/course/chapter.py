@@ -35,9 +35,35 @@ COURSE_EPOCH = 1700000000
 
 
 def course_root(chapter: str) -> Path:
-    """Where a chapter's store lives: under MINIDOCK_COURSE_DIR or the temp dir."""
-    base = os.environ.get("MINIDOCK_COURSE_DIR") or os.path.join(tempfile.gettempdir(), "minidock-course")
+    """Where a chapter's store lives: under MINIDOCK_COURSE_DIR, else the learner's own cache directory.
+
+    Never a shared temp directory: on a machine with a class, /tmp/minidock-course would be one path for
+    every learner, and whoever made it first could plant a symlink there for the next one to follow.  The
+    XDG Base Directory rule puts what may be deleted without loss in ``$XDG_CACHE_HOME``
+    (``~/.cache`` when unset) -- a chapter's store is remade by ``start``.
+    """
+    base = os.environ.get("MINIDOCK_COURSE_DIR") or \
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minidock-course"
     return Path(base) / chapter
+
+
+def free_port(preferred: int) -> int:
+    """A host port on 127.0.0.1 for a chapter to publish: ``preferred`` if it is free to bind, else one the
+    kernel picks (bind(2) to port 0); also set as ``$PORT`` for ``!minidock run -p 127.0.0.1:$PORT:...``.
+
+    Two learners on one network (one machine, one class) would otherwise both ask for the same port and
+    the second would get docker's "port is already allocated"; where ``preferred`` is free (CI, a learner
+    in a network namespace of their own) the chapter prints what it always printed.
+    """
+    import socket
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:          # EADDRINUSE: someone else has it
+            probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    os.environ["PORT"] = str(port)
+    return port
 
 
 def start(chapter: str, lang: str | None = None) -> Client:

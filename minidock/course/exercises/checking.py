@@ -8,7 +8,8 @@ Every exercise is checked by one call, the chapter's name and the exercise's num
 Keyword arguments are your answers: the notebook's check cell names them, set
 to ``None`` for you to replace.  A checker looks at the real state (images,
 layers, containers, the chapter's registry, files in the working directory)
-and at your answers, and returns one line, a ``Verdict``::
+and at your answers, and returns one line, a ``Verdict`` (kept in the learner's progress file,
+``course/record.py``)::
 
     ✓ right: ...
     ✗ not yet: what is wrong, and a hint
@@ -28,6 +29,7 @@ from typing import Callable
 
 from ...api.client import Client
 from ...errors import MinidockError
+from .. import record
 from ..lang import say
 
 
@@ -87,15 +89,21 @@ def check(chapter: str, number: int, client: Client, **answers) -> Verdict:
         known = sorted(n for c, n in CHECKERS if c == chapter)
         return Verdict(False, say(f"{chapter} has no exercise {number} (it has {known or 'none'})",
                                   f"{chapter} 没有第 {number} 题（它有 {known or '无'}）"))
+    verdict = _answered(checker, client, answers)
+    verdict.exercise = number
+    record.note(chapter, number, verdict.right, verdict)  # the learner's progress file, outside the store
+    return verdict
+
+
+def _answered(checker: Callable[..., str], client: Client, answers: dict) -> Verdict:
+    """The checker's verdict, or "not yet" for an answer the exercise does not take."""
     names = list(inspect.signature(checker).parameters)[1:]
     unknown = sorted(set(answers) - set(names))
     if unknown:
         takes = ', '.join(n + '=' for n in names)
         return Verdict(False, say(f"this exercise takes no answer {', '.join(unknown)}= (it takes {takes or 'none'})",
                                   f"这道题没有答案 {', '.join(unknown)}=（它要的是 {takes or '无'}）"))
-    verdict = _verdict(checker, client, answers)
-    verdict.exercise = number
-    return verdict
+    return _verdict(checker, client, answers)
 
 
 def _verdict(checker: Callable[..., str], client: Client, answers: dict) -> Verdict:
