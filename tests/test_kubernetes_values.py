@@ -392,3 +392,18 @@ def test_repo2docker_reads_binder_and_writes_a_dockerfile(tmp_path):
     assert "binder/requirements.txt" in dockerfile and "./binder/postBuild" in dockerfile
     apt = [line.split("#")[0].strip() for line in (REPO / "binder" / "apt.txt").read_text().splitlines()]
     assert all(package in dockerfile for package in apt if package), "binder/apt.txt's packages"
+
+
+@pytest.mark.root
+def test_a_masked_proc_stops_a_new_proc_in_a_user_namespace():
+    """Why the rootless profile asks for ``procMount: Unmasked``: the kernel lets a user namespace mount a new
+    proc only where the proc it already sees is fully visible (fs/namespace.c, mount_too_revealing), and a
+    runtime's default masks paths of it (a file bound over /proc/timer_list, one of runc's masked paths)."""
+    nested = "unshare --user --pid --mount --fork --mount-proc true"
+    plain = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", nested],
+                           capture_output=True, text=True, timeout=30)
+    masked = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                             f"mount --bind /dev/null /proc/timer_list && {nested}"],
+                            capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 0, plain.stderr
+    assert masked.returncode != 0 and "Operation not permitted" in masked.stderr, masked.stderr
