@@ -293,35 +293,41 @@ def test_the_values_keep_the_rule(rule):
 
 
 # each mutation: what it changes, the rule that must catch it, and a word of its complaint
+def _parent(config: dict, path: str):
+    """The dict or list holding ``path``'s last key (``a.b.0.c``), and that key."""
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    return node, int(last) if last.isdigit() else last
+
+
 def _set(path: str, value):
+    """Set ``path`` to ``value`` (KeyError: remove it)."""
     def mutate(config, text):
-        *parents, last = path.split(".")
-        node = config
-        for key in parents:
-            node = node[int(key)] if key.isdigit() else node[key]
+        node, key = _parent(config, path)
         if value is KeyError:
-            del node[last]
+            del node[key]
         else:
-            node[int(last) if last.isdigit() else last] = value
+            node[key] = value
         return config, text
     return mutate
 
 
 def _rename(path: str, new: str):
     def mutate(config, text):
-        *parents, last = path.split(".")
-        node = config
-        for key in parents:
-            node = node[int(key)] if key.isdigit() else node[key]
-        node[new] = node.pop(last)
+        node, key = _parent(config, path)
+        node[new] = node.pop(key)
         return config, text
     return mutate
 
 
-def _text(old: str, new: str):
+def _text(pattern: str, replace):
+    """Replace the README's first match of ``pattern`` (``replace``: a string or a function of the match)."""
     def mutate(config, text):
-        assert old in text, old
-        return config, text.replace(old, new, 1)
+        changed = re.sub(pattern, replace, text, count=1, flags=re.M)
+        assert changed != text, pattern
+        return config, changed
     return mutate
 
 
@@ -353,10 +359,11 @@ MUTATIONS = {
                                   quantity_problems, "10 GB"),
     "a guarantee above the limit": (_set("singleuser.cpu.guarantee", 2), quantity_problems, "cpu"),
     "a guarantee below the learner": (_set("singleuser.memory.guarantee", "128M"), capacity_problems, "below"),
-    "a new measurement": (_text("| `chapter_peak_memory` | 172 |", "| `chapter_peak_memory` | 600 |"),
-                          capacity_problems, "below"),
-    "a stale worked example": (_text("| **29** |", "| **30** |"), capacity_problems, "should read"),
-    "a stale recorded count": (_text("04: 7 of 8", "04: 6 of 8"), recorded_problems, "rootless"),
+    "a new measurement": (_text(r"(\| `chapter_peak_memory` \| )[0-9.]+", r"\g<1>600"), capacity_problems, "below"),
+    "a stale worked example": (_text(r"\| \*\*([0-9]+)\*\* \|", lambda m: f"| **{int(m[1]) + 1}** |"),
+                               capacity_problems, "should read"),
+    "a stale recorded count": (_text(r"(^\| \*\*rootless\*\*.*?)([0-9]+) of", lambda m: f"{m[1]}{int(m[2]) + 1} of"),
+                               recorded_problems, "rootless"),
 }
 
 
