@@ -228,7 +228,7 @@ def capacity(config: dict, text: str) -> dict:
         slowdown = learners * learner_cpu / cpu
         nodes[f"{cpus} vCPU / {gib} GiB"] = (f"{memory} GiB", f"{cpu}", by_memory, by_cpu, learners,
                                             f"{slowdown:.1f}", round(slowdown * figures["chapter_wall"]))
-    return {"learner_memory": figures["server_memory"] + figures["chapter_peak_memory"],
+    return {"learner_memory": figures["learner_memory"],
             "learner_cpu": learner_cpu, "guarantee_mib": guarantee_mib, "nodes": nodes}
 
 
@@ -239,7 +239,7 @@ def capacity_problems(config: dict, text: str) -> list[str]:
     if figures["guarantee_mib"] < figures["learner_memory"]:
         problems.append(f"singleuser.memory.guarantee ({figures['guarantee_mib']} MiB) is below the measured "
                         f"learner ({figures['learner_memory']} MiB)")
-    if f"= **{figures['learner_memory']} MiB**" not in text:
+    if f"`learner_memory` = **{figures['learner_memory']} MiB**" not in text:
         problems.append(f"the README's learner_memory is not {figures['learner_memory']} MiB")
     if f"= **{figures['learner_cpu']:.2f}**" not in text:
         problems.append(f"the README's learner_cpu is not {figures['learner_cpu']:.2f}")
@@ -348,8 +348,8 @@ MUTATIONS = {
     "two defaults": (_set("singleuser.profileList.1.default", True), mode_problems, "default"),
     "the store in the home": (_set("singleuser.extraEnv.MINIDOCK_ROOT", KeyError), store_problems,
                               "minidock's store"),
-    "the chapters in /tmp": (_set("singleuser.extraEnv.MINIDOCK_COURSE_DIR", KeyError), store_problems,
-                             "container's file system"),
+    "the chapters off the store volume": (_set("singleuser.extraEnv.MINIDOCK_COURSE_DIR", KeyError), store_problems,
+                                          "a chapter's store"),
     "the store volume elsewhere": (_set("singleuser.storage.extraVolumeMounts.0.mountPath", "/srv/other"),
                                    store_problems, "a chapter's store"),
     "the progress file off the home": (_set("singleuser.storage.extraVolumeMounts.0.mountPath", "/home/jovyan/.local"),
@@ -359,7 +359,7 @@ MUTATIONS = {
                                   quantity_problems, "10 GB"),
     "a guarantee above the limit": (_set("singleuser.cpu.guarantee", 2), quantity_problems, "cpu"),
     "a guarantee below the learner": (_set("singleuser.memory.guarantee", "128M"), capacity_problems, "below"),
-    "a new measurement": (_text(r"(\| `chapter_peak_memory` \| )[0-9.]+", r"\g<1>600"), capacity_problems, "below"),
+    "a new measurement": (_text(r"(\| `learner_memory` \| )[0-9.]+", r"\g<1>600"), capacity_problems, "below"),
     "a stale worked example": (_text(r"\| \*\*([0-9]+)\*\* \|", lambda m: f"| **{int(m[1]) + 1}** |"),
                                capacity_problems, "should read"),
     "a stale recorded count": (_text(r"(^\| \*\*rootless\*\*.*?)([0-9]+) of", lambda m: f"{m[1]}{int(m[2]) + 1} of"),
