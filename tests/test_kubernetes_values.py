@@ -126,11 +126,13 @@ def volume_of(path: PurePosixPath, mounts: dict[PurePosixPath, str]) -> str:
     return mounts[max(above, key=lambda m: len(m.parts))] if above else "the container's file system"
 
 
-def minidock_paths(config: dict, profile: dict) -> dict[str, PurePosixPath]:
-    """minidock's store, a chapter's store and the progress file, as minidock computes them in that pod."""
+def minidock_paths(config: dict, profile: dict, merged: bool) -> dict[str, PurePosixPath]:
+    """minidock's store, a chapter's store and the progress file, as minidock computes them in that pod.
+    ``merged``: the profile's environment adds to singleuser.extraEnv; else it replaces it (KubeSpawner
+    applies a kubespawner_override by setting the trait)."""
     single = config["singleuser"]
     home = single["storage"]["homeMountPath"]
-    env = {"HOME": home, **single["extraEnv"], **profile["kubespawner_override"]["environment"]}
+    env = {"HOME": home, **(single["extraEnv"] if merged else {}), **profile["kubespawner_override"]["environment"]}
     with mock.patch.dict(os.environ, env, clear=True), mock.patch("os.geteuid", return_value=single["uid"]):
         return {"minidock's store": PurePosixPath(store.default_root()),
                 "a chapter's store": PurePosixPath(chapter.course_root(CHAPTER)),
@@ -142,12 +144,14 @@ def store_problems(config: dict, _text: str) -> list[str]:
     the home volume); the progress file on the home volume, which outlives the pod."""
     mounts, problems = pod_mounts(config), []
     for profile in config["singleuser"]["profileList"]:
-        for what, path in minidock_paths(config, profile).items():
-            held = volume_of(path, mounts)
-            wanted = ("home",) if what == "the progress file" else ("emptyDir", "persistentVolumeClaim")
-            if held not in wanted:
-                problems.append(f"profile {profile['slug']}: {what} {path} is on {held}, not {' or '.join(wanted)}")
-    return problems
+        for merged in (True, False):
+            for what, path in minidock_paths(config, profile, merged).items():
+                held = volume_of(path, mounts)
+                wanted = ("home",) if what == "the progress file" else ("emptyDir", "persistentVolumeClaim")
+                if held not in wanted:
+                    problems.append(f"profile {profile['slug']} ({'merged with' if merged else 'replacing'} extraEnv): "
+                                    f"{what} {path} is on {held}, not {' or '.join(wanted)}")
+    return sorted(set(problems))
 
 
 # -- limits -----------------------------------------------------------------------------------------------
@@ -322,6 +326,16 @@ def _rename(path: str, new: str):
     return mutate
 
 
+def _unset_env(name: str):
+    """Remove ``name`` from singleuser.extraEnv and from every profile's environment."""
+    def mutate(config, text):
+        single = config["singleuser"]
+        for env in [single["extraEnv"], *(p["kubespawner_override"]["environment"] for p in single["profileList"])]:
+            env.pop(name, None)
+        return config, text
+    return mutate
+
+
 def _text(pattern: str, replace):
     """Replace the README's first match of ``pattern`` (``replace``: a string or a function of the match)."""
     def mutate(config, text):
@@ -346,10 +360,10 @@ MUTATIONS = {
                               "postStart"),
     "an unknown mode": (_set(f"{ROOTLESS}.environment.MINIDOCK_MODE", "rootles"), mode_problems, "rootles"),
     "two defaults": (_set("singleuser.profileList.1.default", True), mode_problems, "default"),
-    "the store in the home": (_set("singleuser.extraEnv.MINIDOCK_ROOT", KeyError), store_problems,
-                              "minidock's store"),
-    "the chapters off the store volume": (_set("singleuser.extraEnv.MINIDOCK_COURSE_DIR", KeyError), store_problems,
-                                          "a chapter's store"),
+    "the store in the home": (_unset_env("MINIDOCK_ROOT"), store_problems, "minidock's store"),
+    "the chapters off the store volume": (_unset_env("MINIDOCK_COURSE_DIR"), store_problems, "a chapter's store"),
+    "a profile that drops extraEnv": (_set(f"{ROOTLESS}.environment", {"MINIDOCK_MODE": "rootless"}), store_problems,
+                                      "replacing extraEnv): minidock's store"),
     "the store volume elsewhere": (_set("singleuser.storage.extraVolumeMounts.0.mountPath", "/srv/other"),
                                    store_problems, "a chapter's store"),
     "the progress file off the home": (_set("singleuser.storage.extraVolumeMounts.0.mountPath", "/home/jovyan/.local"),
