@@ -88,6 +88,10 @@ def image_problems(config: dict, text: str) -> list[str]:
     if command and f"/home/{command.get('--user-name')}" != single["storage"]["homeMountPath"]:
         problems.append(f"the home volume is at {single['storage']['homeMountPath']}, "
                         f"not the home of {command.get('--user-name')}")
+    for profile in single["profileList"]:   # a profile's own securityContext replaces the one made from uid
+        context = profile["kubespawner_override"].get("extra_container_config", {}).get("securityContext", {})
+        if context.get("runAsUser", single["uid"]) != single["uid"]:
+            problems.append(f"profile {profile['slug']} runs as uid {context['runAsUser']}, not singleuser.uid")
     start = " ".join(single.get("lifecycleHooks", {}).get("postStart", {}).get("exec", {}).get("command", []))
     if command and f"{command.get('--target-repo-dir')}/notebooks " not in start:
         problems.append(f"postStart does not copy the chapters from {command.get('--target-repo-dir')}/notebooks")
@@ -356,6 +360,8 @@ MUTATIONS = {
                             schema_problems, "nfs"),
     "another image": (_set("singleuser.image.name", "quay.io/jupyter/base-notebook"), image_problems, "image"),
     "another uid": (_set("singleuser.uid", 1001), image_problems, "uid"),
+    "a profile as another user": (_set(f"{ROOTLESS}.extra_container_config.securityContext.runAsUser", 0),
+                                  image_problems, "runs as uid 0"),
     "the course not copied": (_set("singleuser.lifecycleHooks.postStart.exec.command", ["true"]), image_problems,
                               "postStart"),
     "an unknown mode": (_set(f"{ROOTLESS}.environment.MINIDOCK_MODE", "rootles"), mode_problems, "rootles"),
