@@ -157,7 +157,12 @@ def _quiet_stdio(bundle: Path) -> None:
 def _print_exc() -> None:
     """The exception being handled, with its traceback, to shim.log (``traceback`` is imported
     here: only a failure needs it, and every ``run`` would pay for it)."""
-    import traceback
+    kind, error, _ = sys.exc_info()
+    try:
+        import traceback
+    except ImportError:  # after pivot_root the host's standard library is out of reach: the error, one line
+        print(f"{kind.__name__}: {error}", file=sys.stderr)  # (an escaping ImportError would skip the report)
+        return
     traceback.print_exc()
 
 
