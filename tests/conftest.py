@@ -24,8 +24,23 @@ import minidock
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
-sys.path.insert(0, str(REPO / "notebooks"))
-from conftest_progress import keep_progress_away  # noqa: E402  (notebooks/: `make notebooks` needs it too)
+
+
+def keep_progress_away() -> None:
+    """Point MINIDOCK_COURSE_PROGRESS at a temp dir of this session, removed at exit.
+
+    ``course.check`` records each verdict in the progress file of whoever runs it
+    (``minidock/course/record.py``); a test session, and the nbval kernels it starts (they inherit its
+    environment), must not write into the home of the user running ``make test``.  (``make notebooks``,
+    which loads no conftest of ours, sets the variable itself: a second conftest.py under notebooks/
+    would clash with this one as the module ``conftest`` when ``make test`` collects both folders.)
+    """
+    import atexit
+    import tempfile
+    temp = tempfile.mkdtemp(prefix="minidock-progress-")
+    os.environ["MINIDOCK_COURSE_PROGRESS"] = os.path.join(temp, "course-progress.json")
+    atexit.register(shutil.rmtree, temp, True)
+
 
 keep_progress_away()
 collect_ignore = ["artifacts"]   # what tests leave to look at (test_browser's executed chapter), not tests
