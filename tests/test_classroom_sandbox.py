@@ -20,8 +20,8 @@ import pytest
 
 from minidock.classroom import learners
 from minidock.classroom.sandbox import (HUB_ADDRESS, HUB_LINK, LAST_INDEX, NETWORK, Limits, Sandbox,
-                                        address_of, hub_interface_down, hub_interface_up, leftovers)
-from minidock.errors import InvalidParameter
+                                        address_of, hub_interface_down, hub_interface_up, leftovers, sweep)
+from minidock.errors import InvalidParameter, NotFound
 
 PYTHON = "/usr/bin/python3"
 NAMES = ("mdsbx1", "mdsbx2")
@@ -122,6 +122,20 @@ def test_a_failure_halfway_through_create_leaves_nothing_and_a_leftover_is_repla
         new.destroy()
         old.destroy()
     assert mine() == []
+    with pytest.raises(NotFound, match="learner mdsbx1 has no sandbox"):
+        new.usage()
+
+
+@pytest.mark.root
+def test_a_sweep_removes_what_a_killed_hub_left_and_nothing_of_other_learners(hub_link):
+    Sandbox("mdsbx1", INDICES[0]).create(Limits(pids=10))  # and forgotten, as by a hub that was killed
+    other = Sandbox("mdsbx2", INDICES[1]).create(Limits())
+    try:
+        assert sorted(sweep(("mdsbx1",))) == ["cgroup classroom-mdsbx1", "netns mdclass-mdsbx1"]
+        assert sorted(mine()) == sorted(["netns mdclass-mdsbx2", f"link {other.host_link}", "cgroup classroom-mdsbx2"])
+    finally:
+        other.destroy()
+    assert mine() == [] and sweep(("mdsbx1", "mdsbx2")) == []
 
 
 # -- two learners running rootless minidock -------------------------------------------------------
@@ -232,6 +246,29 @@ def hub_service(hub_link):
     server.close()
 
 
+HOLD_THE_PIDS_LIMIT = """
+import os, sys, time
+forked, refused, end = 0, 0, time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:  # fork until refused, and keep trying: every task sleeps until the end
+    try:
+        pid = os.fork()
+    except BlockingIOError:  # EAGAIN: the cgroup's pids.max
+        refused += 1
+        time.sleep(0.02)
+        continue
+    if pid == 0:
+        time.sleep(max(0, end - time.monotonic()))
+        os._exit(0)
+    forked += 1
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+print(forked, refused)
+"""
+
+
 def one_line_refusal(proc: subprocess.CompletedProcess) -> bool:
     return proc.returncode != 0 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
@@ -286,7 +323,7 @@ def test_learners_cannot_see_touch_or_reach_each_other_s_containers(class_of_two
 def test_a_learner_s_memory_hog_pids_and_cpu_stay_inside_their_own_limits(class_of_two, sandboxes):
     a, b = class_of_two
     box = sandboxes(a, INDICES[0], Limits(memory=256 * MiB, pids=64, cpus=0.5))
-    sandboxes(b, INDICES[1], Limits(memory=512 * MiB))
+    b_box = sandboxes(b, INDICES[1], Limits(memory=512 * MiB))
     chapter = "for i in 1 2 3; do echo step $i; done; echo done"
     b_runs = [b.popen(PYTHON, "-m", "minidock", "run", "--rm", "busybox", "sh", "-c", chapter) for _ in range(2)]
     # memory: 400 MB through dd's buffer in a 256 MiB cgroup
@@ -298,22 +335,41 @@ def test_a_learner_s_memory_hog_pids_and_cpu_stay_inside_their_own_limits(class_
     for run in b_runs:  # B's chapter ran meanwhile, to the end
         out, err = run.communicate(timeout=60)
         assert (run.returncode, out) == (0, "step 1\nstep 2\nstep 3\ndone\n"), err
-    # pids: a loop of background sleeps hits 64 tasks, while B starts containers
-    bomb = a.popen(PYTHON, "-m", "minidock", "run", "--rm", "busybox", "sh", "-c",
-                   "for i in $(seq 100); do sleep 3 & done 2>&1 | head -1; wait")
-    time.sleep(1.5)
+    # pids: a container's fork loop stops at A's 64 tasks (busybox sh gives up at the first refusal) ...
+    bomb = a.minidock("run", "--rm", "busybox", "sh", "-c", "for i in $(seq 100); do sleep 5 & done; wait", check=False)
+    assert bomb.returncode != 0 and "can't fork" in bomb.stderr, bomb
+    # ... and a loop that keeps A at its limit does not keep B from starting containers meanwhile
+    holder = a.popen(PYTHON, "-c", HOLD_THE_PIDS_LIMIT, "6")
+    deadline = time.monotonic() + 10
+    while box.usage()["pids"] < 64 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert box.usage()["pids"] == 64
     assert b.minidock("run", "--rm", "busybox", "echo", "B runs").stdout == "B runs\n"
-    out, err = bomb.communicate(timeout=60)
-    assert "can't fork" in out + err or "Resource temporarily unavailable" in out + err, (out, err)
-    assert box.usage()["pids"] <= 64
-    # cpu: a busy loop gets half a CPU
-    spin = a.popen(PYTHON, "-c", "while True: pass")
+    assert box.usage()["pids"] == 64  # A is still at its limit
+    forked, refused = map(int, holder.communicate(timeout=30)[0].split())
+    assert forked < 64 and refused > 0
+    # cpu: two busy loops each in A and in B (no cpu limit), at the same time: A's get half a CPU between
+    # them at most.  Where B's show the machine had more to give (other work may take it: a shared CI
+    # machine), A's were held back by the kernel (cpu.stat's nr_throttled: the CFS quota ran out).
+    spins = [learner.popen(PYTHON, "-c", "while True: pass") for learner in (a, b, a, b)]
     try:
         time.sleep(0.5)
-        before, start = box.usage()["cpu_ns"], time.monotonic()
+        before = [(box.usage()["cpu_ns"], b_box.usage()["cpu_ns"]), throttled_periods(box), time.monotonic()]
         time.sleep(2)
-        share = (box.usage()["cpu_ns"] - before) / 1e9 / (time.monotonic() - start)
+        seconds = time.monotonic() - before[2]
+        a_share, b_share = ((box.usage()["cpu_ns"] - before[0][0]) / 1e9 / seconds,
+                            (b_box.usage()["cpu_ns"] - before[0][1]) / 1e9 / seconds)
+        throttled = throttled_periods(box) - before[1]
     finally:
-        spin.kill()
-        spin.wait()
-    assert 0.3 < share < 0.75, share
+        for spin in spins:
+            spin.kill()
+            spin.wait()
+    assert 0.02 < a_share < 0.75, (a_share, b_share)
+    if b_share > 0.75:
+        assert throttled >= 1 and a_share < b_share, (a_share, b_share, throttled)
+
+
+def throttled_periods(box: Sandbox) -> int:
+    from minidock.runtime.cgroups import Cgroup
+    stat = (Cgroup.open(box.cgroup).dir("cpu") / "cpu.stat").read_text().split()
+    return int(stat[stat.index("nr_throttled") + 1])

@@ -97,17 +97,21 @@ def kill_processes(uid: int, timeout: float = 5.0) -> None:
 
 
 def _processes_of(uid: int) -> list[int]:
-    """The pids whose ``Uid:`` line in /proc/PID/status names ``uid`` (real, effective, saved or fs)."""
+    """The pids whose ``Uid:`` line in /proc/PID/status names ``uid`` (real, effective, saved or fs).
+
+    Zombies are left out: they have exited already (nothing to kill; their parent
+    reaps them), and userdel does not count them either.
+    """
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/status") as f:
-                uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
-        except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in f if line.startswith(("State:", "Uid:")))
+        except OSError:
             continue  # gone meanwhile
-        if str(uid) in uids:
+        if str(uid) in fields.get("Uid", "").split() and not fields.get("State", "").strip().startswith("Z"):
             found.append(int(entry.name))
     return found
 

@@ -44,7 +44,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import APIError, InvalidParameter
+from ..errors import APIError, InvalidParameter, NotFound
 from ..runtime import cgroups, network
 from ..runtime.rtnl import Rtnl
 from ..runtime.syscalls import CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, mount, setns, umount2, unshare
@@ -185,7 +185,10 @@ class Sandbox:
     def usage(self) -> dict:
         """What the learner uses now: memory and its peak (bytes), OOM kills so far, processes, CPU time (ns)."""
         cgroup = cgroups.Cgroup.open(self.cgroup)
-        stats = cgroup.stats()
+        try:
+            stats = cgroup.stats()
+        except FileNotFoundError:
+            raise NotFound(f"learner {self.learner} has no sandbox (its cgroup {self.cgroup} is not there)") from None
         return {"memory": stats["memory_usage"], "memory_peak": _memory_peak(cgroup),
                 "oom_kills": _oom_kills(cgroup), "pids": stats["pids_current"], "cpu_ns": stats["cpu_usage_ns"]}
 
@@ -306,13 +309,19 @@ def leftovers() -> list[str]:
     return found
 
 
-def sweep() -> list[str]:
-    """Remove every sandbox's leftovers (a hub starting after a crash); return what was there."""
-    found = leftovers()
-    for kind, name in (entry.split(" ", 1) for entry in found):
+def sweep(learners: tuple[str, ...] | None = None) -> list[str]:
+    """Remove every sandbox's leftovers (a hub starting after a crash), or only those of ``learners``;
+    return what was removed.  A host link goes by itself: its other end is in a namespace that is
+    removed (a link ``mdcINDEX`` is matched to no learner by name, so only a sweep of all takes one)."""
+    removed = []
+    for entry in leftovers():
+        kind, name = entry.split(" ", 1)
         prefix = {"netns": NETNS_PREFIX, "cgroup": CGROUP_PREFIX}.get(kind)
-        if prefix:
+        if prefix and (learners is None or name[len(prefix):] in learners):
             _remove(name[len(prefix):])
-        else:
+        elif prefix is None and learners is None:
             network.delete_link(name)
-    return found
+        else:
+            continue
+        removed.append(entry)
+    return removed
