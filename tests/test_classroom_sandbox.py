@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from conftest import fetched
 from minidock.classroom import learners
 from minidock.classroom.sandbox import (HUB_ADDRESS, HUB_LINK, LAST_INDEX, NETWORK, Limits, Sandbox,
                                         address_of, hub_interface_down, hub_interface_up, leftovers, sweep)
@@ -86,8 +87,10 @@ def test_create_cables_the_learner_to_the_hub_only_and_destroy_leaves_nothing(hu
     box = Sandbox("mdsbx1", INDICES[0])
     try:
         box.create(Limits(memory=128 * MiB, cpus=1.5, pids=50))
-        inside = ip("-n", box.netns, "-4", "-o", "addr")
-        assert f"eth0    inet {box.address}/32" in " ".join(inside.split("  ")) or f"{box.address}/32" in inside
+        inside = {tuple(line.split()[1:4:2]) for line in ip("-n", box.netns, "-4", "-o", "addr").splitlines()}
+        assert inside == {("lo", "127.0.0.1/8"), ("eth0", f"{box.address}/32")}
+        assert ip("-n", box.netns, "-6", "addr") == ip("-6", "addr", "show", box.host_link) == ""  # no IPv6
+        assert open(f"/proc/sys/net/ipv4/conf/{box.host_link}/forwarding").read() == "0\n"
         assert ip("-n", box.netns, "route").split("\n")[0].split() == [HUB_ADDRESS, "dev", "eth0", "scope", "link"]
         assert "default" not in ip("-n", box.netns, "route")
         assert f"{box.address} dev {box.host_link} scope link src {HUB_ADDRESS}" in ip("route")
@@ -289,6 +292,14 @@ def test_learners_cannot_see_touch_or_reach_each_other_s_containers(class_of_two
             break
         time.sleep(0.1)
     assert "learner-a-web" in answer
+    # the hub (this process, on the host) reaches a server on A's address, as its proxy reaches A's Jupyter
+    server = a.popen(PYTHON, "-m", "http.server", "--bind", a.sandbox.address, "--directory", "/etc", str(port))
+    try:
+        assert fetched(f"http://{a.sandbox.address}:{port}/hostname") == open("/etc/hostname", "rb").read()
+        assert b.connect(a.sandbox.address, port, get).startswith("OSError Network is unreachable")
+    finally:
+        server.kill()
+        server.wait()
     # B, from its own sandbox: the same port number is nobody there, A's address no route at all
     assert b.connect("127.0.0.1", port, get).startswith("ConnectionRefusedError")
     assert b.connect(a.sandbox.address, port, get).startswith("OSError Network is unreachable")
