@@ -74,7 +74,7 @@ def hub_link():
     """mdclass0 for the test; taken down after only if the test made it (another suite's hub may use it)."""
     there = os.path.exists(f"/sys/class/net/{HUB_LINK}")
     yield
-    if not there:
+    if not there and not leftovers():  # no other suite's sandbox came meanwhile
         hub_interface_down()
 
 
@@ -158,6 +158,8 @@ def class_of_two(readable_package):
         runners = [Runner(learner, readable_package) for learner in made]
         for runner in runners:
             runner.minidock("bootstrap", "busybox")
+        runners[1].run("touch", "/tmp/mdsbx2-scratch")  # userdel leaves it; learners.remove must not
+        assert os.stat("/tmp/mdsbx2-scratch").st_uid == made[1].uid
         yield runners
     finally:
         for sandbox in [Sandbox(name, index) for name, index in zip(NAMES, INDICES)]:
@@ -165,6 +167,7 @@ def class_of_two(readable_package):
         for name in NAMES:
             learners.remove(name)
     assert mine() == [] and not any(os.path.exists(f"/home/{n}") for n in NAMES)
+    assert not os.path.exists("/tmp/mdsbx2-scratch")
 
 
 class Runner:

@@ -41,6 +41,7 @@ import ipaddress
 import os
 import re
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,7 +214,8 @@ def _no_ipv6(*links: str) -> None:
 
 def _no_swap(cgroup: cgroups.Cgroup, memory: int | None) -> None:
     """Memory plus swap = memory: a hog is killed at the limit, not paged out (Docker would allow twice
-    the memory in swap).  v1 memory.memsw.limit_in_bytes exists only with swap accounting on."""
+    the memory in swap).  v1's memory.memsw.limit_in_bytes exists only where the kernel accounts swap
+    (``swapaccount``); without it, a host with swap lets the hog page out before it is killed."""
     if not memory or "memory" not in cgroup.trees:
         return
     v1 = cgroup.trees["memory"].version == 1
@@ -256,13 +258,14 @@ def _add_netns(path: Path) -> None:
     this thread unshares one, binds it, and goes back to where it was.
     """
     path.parent.mkdir(mode=0o755, exist_ok=True)
-    try:
-        mount("none", path.parent, None, MS_SHARED | MS_REC)
-    except OSError as e:
-        if e.errno != errno.EINVAL:  # EINVAL: not a mount point yet
-            raise
-        mount(path.parent, path.parent, None, MS_BIND | MS_REC)
-        mount("none", path.parent, None, MS_SHARED | MS_REC)
+    with _SHARING:  # two threads binding /run/netns onto itself at once would stack two mounts
+        try:
+            mount("none", path.parent, None, MS_SHARED | MS_REC)
+        except OSError as e:
+            if e.errno != errno.EINVAL:  # EINVAL: not a mount point yet
+                raise
+            mount(path.parent, path.parent, None, MS_BIND | MS_REC)
+            mount("none", path.parent, None, MS_SHARED | MS_REC)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
     with open("/proc/thread-self/ns/net") as ours:
         unshare(CLONE_NEWNET)
@@ -270,6 +273,9 @@ def _add_netns(path: Path) -> None:
             mount("/proc/thread-self/ns/net", path, None, MS_BIND)
         finally:
             setns(ours.fileno(), CLONE_NEWNET)
+
+
+_SHARING = threading.Lock()
 
 
 def _remove_netns(path: Path) -> None:
