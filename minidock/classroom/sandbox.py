@@ -113,7 +113,9 @@ def _unless_done(request, *args) -> None:
 
 
 def hub_interface_down() -> None:
-    """Delete ``mdclass0`` (its address goes with it), and nothing else."""
+    """Delete ``mdclass0`` (its address goes with it), and nothing else: take it down when no sandbox is
+    up, for the host's routes to the learners speak from its address, and the kernel deletes a route
+    whose source address goes away."""
     network.delete_link(HUB_LINK)
 
 
