@@ -15,7 +15,7 @@ __all__ = ["Client", "from_env", "__version__", "LAYERS", "FLAT"]
 FLAT = ("errors", "display", "progress", "httpd")
 
 # package -> the packages its modules may import, top to bottom; data flows one way:
-# cli, course -> api -> build -> containers, registry -> images -> runtime.
+# cli, course -> api -> build -> containers, registry -> images -> runtime; classroom -> runtime.
 LAYERS = {
     "cli": ("api",),
     "course": ("api",),
@@ -25,6 +25,7 @@ LAYERS = {
     "registry": ("images",),
     "images": ("runtime",),
     "runtime": (),
+    "classroom": ("runtime",),  # root's side of a class: learners' accounts, network namespaces, cgroups
 }
 
 

@@ -360,12 +360,12 @@ def ensure_bridge(root: Path, lease: Lease | None = None) -> str:
             nl.add_address(index, address, net.prefixlen)
         nl.set_link(index, up=True)
     if name != bridge_name():
-        _isolate(name)
+        isolate(name)
     return name
 
 
-def _isolate(bridge: str) -> None:
-    """Forward nothing that arrives on a user-defined network's bridge (ip-sysctl.txt:
+def isolate(bridge: str) -> None:
+    """Forward nothing that arrives on a user-defined network's bridge, or a learner's veth (ip-sysctl.txt:
     ``conf/IF/forwarding``, per interface): its containers reach each other through the
     bridge, and the host, but no other network, even where the host forwards (docker's
     DOCKER-ISOLATION iptables chains do this job)."""
@@ -456,7 +456,13 @@ def attach(root: Path, container_id: str, pid: int, lease: Lease) -> str:
 
 
 def _in_netns_of(pid: int, fn, *args) -> None:
-    """Run ``fn(*args)`` with this thread in the network namespace of ``pid``; any failure, one APIError.
+    """Run ``fn(*args)`` with this thread in the network namespace of ``pid``; any failure, one APIError."""
+    in_netns(_netns(pid), f"process {pid}", fn, *args)
+
+
+def in_netns(path: str, owner: str, fn, *args) -> None:
+    """Run ``fn(*args)`` with this thread in the network namespace at ``path`` (``/proc/PID/ns/net``,
+    ``/run/netns/NAME``); any failure, one APIError naming ``owner``.
 
     A network namespace is a per-thread attribute: ``setns`` moves this
     thread only (the process's other threads stay where they are), and a
@@ -464,7 +470,6 @@ def _in_netns_of(pid: int, fn, *args) -> None:
     We hold an fd of our own namespace to come back to, whatever ``fn`` did.
     """
     from .syscalls import CLONE_NEWNET, setns
-    path = _netns(pid)
     with open("/proc/thread-self/ns/net") as ours, open(path) as theirs:
         setns(theirs.fileno(), CLONE_NEWNET)
         try:
@@ -472,7 +477,7 @@ def _in_netns_of(pid: int, fn, *args) -> None:
         except APIError:
             raise
         except Exception as e:
-            raise APIError(f"configuring the network of process {pid} failed: {e}") from None
+            raise APIError(f"configuring the network of {owner} failed: {e}") from None
         finally:
             setns(ours.fileno(), CLONE_NEWNET)
 
@@ -515,7 +520,7 @@ def loopback_only(pid: int) -> None:
     _in_netns_of(pid, bring_up_loopback)
 
 
-def _delete_link(name: str) -> None:
+def delete_link(name: str) -> None:
     """Delete the host's link called ``name``, if there is one."""
     index = _link_index(name)
     if index is None:
@@ -527,7 +532,7 @@ def _delete_link(name: str) -> None:
 def detach(container_id: str, ifname: str = "eth0") -> None:
     """Delete the container's host-side veth if it is still there (it dies with the namespace too;
     deleting one end of a live container's pair takes its ``ethN`` away: ``network disconnect``)."""
-    _delete_link(veth_names(container_id, ifname)[0])
+    delete_link(veth_names(container_id, ifname)[0])
 
 
 @off_the_event_loop
@@ -561,7 +566,7 @@ def remove_bridge(bridge: str | None = None) -> None:
     """Delete the bridge (its route and gateway address go with it); fine if it is gone, and
     never a link of another kind that happens to have its name."""
     if _is_bridge(bridge or bridge_name()):
-        _delete_link(bridge or bridge_name())
+        delete_link(bridge or bridge_name())
 
 
 def _is_bridge(name: str) -> bool:

@@ -3,11 +3,12 @@
 Importing ``pyroute2`` runs its package ``__init__``, which imports all of
 it, asyncio included: about 0.25 s, more than the rest of ``minidock run``.
 A container start needs five kinds of request (a bridge, a veth pair, an
-address, a link up or on a bridge, a default route).  So this module loads
+address, a link up or on a bridge, a default route); the classroom's
+sandboxes two more (a dummy link, a route to one address on a link).  So this module loads
 only pyroute2's *message classes* (``ifaddrmsg``, ``rtmsg``: they encode the
 netlink messages) and sends them on a plain ``AF_NETLINK`` socket, as ``ip
 link``/``ip addr`` do.  For links it declares its own ``linkmsg`` on
-pyroute2's ``nlmsg``/``nla`` with just the five attributes it sends:
+pyroute2's ``nlmsg``/``nla`` with just the six attributes it sends:
 pyroute2's ``ifinfmsg`` knows every kind of link there is, and loading its
 plugins took longer than all the rest of pyroute2 that a start needs.  The
 rest of pyroute2 (``IPRoute``, used to read the network for the pictures)
@@ -32,7 +33,7 @@ NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 17, 20, 24
 IFF_UP = 0x1
-RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
+RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 0, 253, 1
 
 
 @functools.cache
@@ -66,7 +67,8 @@ def _linkmsg():
     class link_fields:
         fields = ifinfomsg
         nla_map = ((1, "IFLA_ADDRESS", "l2addr"), (3, "IFLA_IFNAME", "asciiz"), (10, "IFLA_MASTER", "uint32"),
-                   (18, "IFLA_LINKINFO", "linkinfo"), (19, "IFLA_NET_NS_PID", "uint32"))
+                   (18, "IFLA_LINKINFO", "linkinfo"), (19, "IFLA_NET_NS_PID", "uint32"),
+                   (28, "IFLA_NET_NS_FD", "uint32"))
 
         class linkinfo(nla):
             nla_map = ((1, "IFLA_INFO_KIND", "asciiz"), (2, "IFLA_INFO_DATA", "veth_data"))
@@ -76,7 +78,8 @@ def _linkmsg():
 
                 class veth_peer(nla):  # the peer: an ifinfomsg of its own, then its attributes
                     fields = ifinfomsg
-                    nla_map = ((3, "IFLA_IFNAME", "asciiz"), (19, "IFLA_NET_NS_PID", "uint32"))
+                    nla_map = ((3, "IFLA_IFNAME", "asciiz"), (19, "IFLA_NET_NS_PID", "uint32"),
+                               (28, "IFLA_NET_NS_FD", "uint32"))
 
     class linkmsg(link_fields, nlmsg):
         pass
@@ -139,12 +142,18 @@ class Rtnl:
 
     def add_bridge(self, name: str) -> None:
         """``ip link add NAME type bridge``."""
-        msg = self._link(IFLA_IFNAME=name, IFLA_LINKINFO={"attrs": [("IFLA_INFO_KIND", "bridge")]})
+        self.add_link(name, "bridge")
+
+    def add_link(self, name: str, kind: str) -> None:
+        """``ip link add NAME type KIND``, for kinds with no data of their own (bridge, dummy)."""
+        msg = self._link(IFLA_IFNAME=name, IFLA_LINKINFO={"attrs": [("IFLA_INFO_KIND", kind)]})
         self._request(msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
 
-    def add_veth(self, name: str, peer: str, peer_pid: int) -> None:
-        """``ip link add NAME type veth peer name PEER netns PID``: the peer is born in that namespace."""
-        peer_info = {"attrs": [("IFLA_IFNAME", peer), ("IFLA_NET_NS_PID", peer_pid)]}
+    def add_veth(self, name: str, peer: str, peer_pid: int | None = None, peer_netns_fd: int | None = None) -> None:
+        """``ip link add NAME type veth peer name PEER netns PID`` (or ``netns NAME``: an open fd of
+        /run/netns/NAME): the peer is born in that namespace."""
+        where = ("IFLA_NET_NS_PID", peer_pid) if peer_netns_fd is None else ("IFLA_NET_NS_FD", peer_netns_fd)
+        peer_info = {"attrs": [("IFLA_IFNAME", peer), where]}
         info = {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", peer_info)]})]}
         self._request(self._link(IFLA_IFNAME=name, IFLA_LINKINFO=info), RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
 
@@ -167,8 +176,17 @@ class Rtnl:
 
     def add_default_route(self, gateway: str) -> None:
         """``ip route add default via GATEWAY``."""
+        self._add_route(0, RT_SCOPE_UNIVERSE, [("RTA_GATEWAY", gateway)])
+
+    def add_link_route(self, address: str, index: int, source: str | None = None) -> None:
+        """``ip route add ADDRESS/32 dev INDEX [src SOURCE]``: that one address is on the link, no gateway
+        (scope link); ``source``, the address this host speaks from when it opens a connection there."""
+        attrs = [("RTA_DST", address), ("RTA_OIF", index)] + ([("RTA_PREFSRC", source)] if source else [])
+        self._add_route(32, RT_SCOPE_LINK, attrs)
+
+    def _add_route(self, dst_len: int, scope: int, attrs: list) -> None:
         msg = self.rtmsg()
-        msg["family"], msg["dst_len"], msg["table"] = socket.AF_INET, 0, RT_TABLE_MAIN
-        msg["proto"], msg["scope"], msg["type"] = RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST
-        msg["attrs"] = [("RTA_GATEWAY", gateway)]
+        msg["family"], msg["dst_len"], msg["table"] = socket.AF_INET, dst_len, RT_TABLE_MAIN
+        msg["proto"], msg["scope"], msg["type"] = RTPROT_BOOT, scope, RTN_UNICAST
+        msg["attrs"] = attrs
         self._request(msg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
