@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 APT_PACKAGES := busybox-static graphviz util-linux iproute2 proot \
                 podman skopeo umoci runc docker-registry docker.io \
                 python3-tqdm python3-pyroute2 chromium fonts-wqy-microhei libseccomp2 \
-                python3-seccomp
+                python3-seccomp python3-venv
 NOTEBOOKS    := notebooks
 CHAPTERS     ?= $(patsubst $(NOTEBOOKS)/%,%,$(wildcard $(NOTEBOOKS)/[0-9]*.ipynb $(NOTEBOOKS)/zh/[0-9]*.ipynb))
 NBVAL        := --nbval --nbval-current-env --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg
@@ -21,6 +21,7 @@ LAB_PORT     ?= 8888
 REGISTRY_ADDR ?= 127.0.0.1:5000
 # the classroom (deploy/jupyterhub/README.md): the learners' environment, the hub's files, its public port
 CLASSROOM_PREFIX ?= /opt/minidock-classroom
+CLASSROOM_PYTHON ?= /usr/bin/python3
 CLASSROOM_STATE  ?= /var/lib/minidock-classroom
 HUB_PORT         ?= 8000
 HUB_DIR          := deploy/jupyterhub
@@ -77,12 +78,14 @@ lab: setup  ## open the course in JupyterLab on 127.0.0.1 at its landing page (b
 	  $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) welcome.ipynb
 
-classroom-env: $(CLASSROOM_PREFIX)/.installed  ## the learners' environment: minidock, JupyterLab, jupyterhub-singleuser and the course, readable by all
+classroom-env: apt $(CLASSROOM_PREFIX)/.installed  ## the learners' environment: minidock, JupyterLab, jupyterhub-singleuser and the course, readable by all
 
-# non-editable (the clone may sit in root's 0700 home), redone when the package, the course or the deps change
+# non-editable (the clone may sit in root's 0700 home), redone when the package, the course or the deps change;
+# on Debian's python3: a venv's bin/python is a link to its interpreter, which learners must reach too
 $(CLASSROOM_PREFIX)/.installed: pyproject.toml $(HUB_DIR)/learner_home.py \
 		$(shell find minidock notebooks -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)
-	[ -x $(CLASSROOM_PREFIX)/bin/python ] || $(PYTHON) -m venv $(CLASSROOM_PREFIX)
+	[ "$$(readlink -f $(CLASSROOM_PREFIX)/bin/python)" = "$$(readlink -f $(CLASSROOM_PYTHON))" ] || \
+	  { rm -rf $(CLASSROOM_PREFIX) && $(CLASSROOM_PYTHON) -m venv $(CLASSROOM_PREFIX); }
 	$(CLASSROOM_PREFIX)/bin/pip install -q --upgrade pip
 	$(CLASSROOM_PREFIX)/bin/pip install -q '.[course,classroom]'
 	$(CLASSROOM_PREFIX)/bin/pip install -q --no-deps --force-reinstall .

@@ -109,7 +109,10 @@ class Hub:
 
     def start_server(self, name: str, timeout: float = 240) -> None:
         """Start ``name``'s server and wait until the hub says it is ready."""
-        self.api("POST", f"/users/{name}/server")
+        try:
+            self.api("POST", f"/users/{name}/server")
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"the hub did not start {name}'s server ({e}); its log:\n{self.log()[-4000:]}") from None
         deadline = time.monotonic() + timeout
         while not (self.api("GET", f"/users/{name}")["servers"].get("", {}).get("ready")):
             if time.monotonic() > deadline:

@@ -27,15 +27,13 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, Unicode
 
-from minidock.classroom.sandbox import HUB_ADDRESS, Limits, Sandbox
-
-FIRST_INDEX = 2      # sandbox index 1 would be the hub's own address (HUB_ADDRESS)
-INDICES = 16380      # how many sandboxes the class network holds (sandbox.py: 1..16382)
+from minidock.classroom.sandbox import HUB_ADDRESS, LAST_INDEX, Limits, Sandbox
 
 
 def sandbox_index(uid: int) -> int:
-    """A learner's sandbox index, stable across restarts of the hub: from the learner's uid."""
-    return (uid - 1000) % INDICES + FIRST_INDEX
+    """A learner's sandbox index (1..LAST_INDEX), stable across restarts of the hub: from the learner's
+    uid (useradd counts from 1000), so two learners share one only 16382 uids apart."""
+    return (uid - 1000) % LAST_INDEX + 1
 
 
 class ClassroomSpawner(LocalProcessSpawner):
