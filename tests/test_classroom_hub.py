@@ -24,7 +24,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy" / "jupyterhub"))
 
-from classroom import LEARNER, ClassRegistry  # noqa: E402
+from classroom import running_class  # noqa: E402
 from drive import Hub, Kernel, code_cells, run_notebook  # noqa: E402
 
 PREFIX = Path(os.environ.get("CLASSROOM_PREFIX", "/opt/minidock-classroom"))
@@ -55,13 +55,12 @@ def in_parallel(work, names) -> None:
 
 def own_leftovers() -> list[str]:
     """What is left of the sandboxes of this test's learners (other tests may have theirs)."""
-    import pwd
-    from minidock.classroom.sandbox import Sandbox, leftovers
-    from spawner import sandbox_index
+    from minidock.classroom.sandbox import leftovers
+    from spawner import sandbox_of
     mine = set()
     for name in NAMES:
         try:
-            box = Sandbox(name, sandbox_index(pwd.getpwnam(name).pw_uid))
+            box = sandbox_of(name)
         except KeyError:
             continue
         mine |= {f"netns {box.netns}", f"link {box.host_link}", f"cgroup {box.cgroup}"}
@@ -95,34 +94,14 @@ def learners():
 
 @pytest.fixture(scope="module")
 def hub(learners, tmp_path_factory):
-    """The class registry and the hub, with the three learners; everything stopped afterwards."""
-    from minidock.classroom.sandbox import hub_interface_down, hub_interface_up
+    """The class registry and the hub (free ports), with the three learners; all stopped afterwards."""
     missing = [str(p) for p in (PREFIX / ".installed", PROXY) if not p.exists()]
     assert not missing, f"missing {missing}: run `make classroom-env classroom-proxy` first"
     state = tmp_path_factory.mktemp("classroom")
     state.chmod(0o700)
-    hub_interface_up()
-    registry = ClassRegistry(state, port=free_registry_port())
-    hub = None
-    try:
-        registry.start().push_base_images()
-        hub = Hub(state / "hub", list(NAMES), {"CLASSROOM_PREFIX": str(PREFIX),
-                                               "MINIDOCK_CLASS_REGISTRY": registry.address,
-                                               "MINIDOCK_CLASS_REGISTRY_PASS": str(registry.passwords[LEARNER]),
-                                               "MINIDOCK_CLASS_MEMORY": "1G", "MINIDOCK_CLASS_CPUS": "1"})
-        hub.start()
+    with running_class(state, list(NAMES), registry_port=0, settings={
+            "CLASSROOM_PREFIX": str(PREFIX), "MINIDOCK_CLASS_MEMORY": "1G", "MINIDOCK_CLASS_CPUS": "1"}) as (hub, _):
         yield hub
-    finally:
-        if hub is not None:
-            hub.stop()
-        registry.stop()
-        hub_interface_down()
-
-
-def free_registry_port() -> int:
-    from drive import free_port
-    from minidock.classroom.sandbox import HUB_ADDRESS
-    return free_port(HUB_ADDRESS)
 
 
 ISOLATION = '''
@@ -204,10 +183,8 @@ def test_three_learners_run_chapters_and_stay_apart(hub, learners):
         secret = json.loads(kernel2.run(SECRET.format(port=port)).strip().splitlines()[-1])
         server = users["mdhub2"]["servers"][""]["url"]
         assert server  # the proxy's route; the server's own address is the sandbox's
-        from spawner import sandbox_index
-        from minidock.classroom.sandbox import Sandbox
-        box = Sandbox("mdhub2", sandbox_index(learners[1].uid))
-        other = {**secret, "port": port, "address": box.address, "server_port": server_port(hub, "mdhub2")}
+        from spawner import sandbox_of
+        other = {**secret, "port": port, "address": sandbox_of("mdhub2").address, "server_port": server_port(hub, "mdhub2")}
         kernel1.run(f"import os; os.environ['REGISTRY_HOST'] = {hub_registry(hub)!r}")
         assert kernel1.run(ISOLATION.format(other=other)).strip().endswith("isolated")
         # learner 2's container is untouched by all that

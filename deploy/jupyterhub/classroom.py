@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -27,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from drive import Hub, request  # noqa: E402
+from drive import Hub, free_port, request  # noqa: E402
 
 REGISTRY_PORT = 5000
 TEACHER, LEARNER = "teacher", "learner"   # the class registry's two accounts
@@ -44,10 +45,12 @@ def minidock(*args: str, env: dict, stdin: str | None = None) -> str:
 
 
 class ClassRegistry:
-    """The class registry on ``HUB_ADDRESS``: token auth, ``teacher`` pushes, ``learner`` pulls only."""
+    """The class registry on ``HUB_ADDRESS`` (port 0: a free one): token auth, ``teacher`` pushes,
+    ``learner`` pulls only."""
 
     def __init__(self, state: Path, port: int = REGISTRY_PORT):
         from minidock.classroom.sandbox import HUB_ADDRESS
+        port = port or free_port(HUB_ADDRESS)
         self.dir, self.address, self.process = state / "registry", f"{HUB_ADDRESS}:{port}", None
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.passwords = {user: self._password(user) for user in (TEACHER, LEARNER)}
@@ -137,6 +140,28 @@ def remove_accounts(state: Path) -> list[str]:
     return names
 
 
+@contextlib.contextmanager
+def running_class(state: Path, names: list[str], *, port: int | None = None, registry_port: int = REGISTRY_PORT,
+                  settings: dict | None = None):
+    """The hub's address, the class registry with the base images, and the hub for ``names``; yields
+    ``(hub, registry)`` and stops them all afterwards (the hub first: it stops the learners' servers)."""
+    from minidock.classroom.sandbox import hub_interface_down, hub_interface_up
+    hub_interface_up()
+    registry = hub = None
+    try:
+        registry = ClassRegistry(state, registry_port).start()
+        registry.push_base_images()
+        hub = Hub(state / "hub", names, {"MINIDOCK_CLASS_REGISTRY": registry.address,
+                                         "MINIDOCK_CLASS_REGISTRY_PASS": str(registry.passwords[LEARNER]),
+                                         **(settings or {})})
+        yield hub.start(port=port), registry
+    finally:
+        for part in (hub, registry):
+            if part is not None:
+                part.stop()
+        hub_interface_down()
+
+
 def serve(args) -> int:
     """Accounts, the hub's address, the registry, the hub; wait until Ctrl-C, then stop what was started."""
     from minidock.classroom.sandbox import hub_interface_down, hub_interface_up
@@ -147,28 +172,18 @@ def serve(args) -> int:
     for name, password in create_accounts(names, args.state).items():
         print(f"account {name}  password {password}")
     print(f"(new passwords are kept in {args.state / 'accounts'}, root only)")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the finally below on `kill`, as on Ctrl-C
-    hub_interface_up()
-    registry = hub = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the class on `kill`, as on Ctrl-C
     try:
-        registry = ClassRegistry(args.state).start()
-        registry.push_base_images()
-        print(f"class registry: http://{registry.address} (learners pull as '{LEARNER}', read-only)")
-        hub = Hub(args.state / "hub", names, {"CLASSROOM_PREFIX": args.prefix,
-                                                "MINIDOCK_CLASS_REGISTRY": registry.address,
-                                                "MINIDOCK_CLASS_REGISTRY_PASS": str(registry.passwords[LEARNER])})
-        hub.start(port=args.port)
-        print(f"JupyterHub: {hub.url}/ (log: {args.state / 'hub' / 'jupyterhub.log'}); Ctrl-C stops the class")
-        hub.process.wait()
+        with running_class(args.state, names, port=args.port, settings={"CLASSROOM_PREFIX": args.prefix}) as (hub, registry):
+            print(f"class registry: http://{registry.address} (learners pull as '{LEARNER}', read-only)")
+            print(f"JupyterHub: {hub.url}/ (log: {hub.state / 'jupyterhub.log'}); Ctrl-C stops the class")
+            try:
+                hub.process.wait()
+            finally:
+                print("stopping the class ...")
         return 1  # the hub ended by itself: its log says why
     except KeyboardInterrupt:
         return 0
-    finally:
-        print("stopping the class ...")
-        for part in (hub, registry):
-            if part is not None:
-                part.stop()
-        hub_interface_down()
 
 
 def main(argv: list[str]) -> int:

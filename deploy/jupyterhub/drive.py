@@ -94,14 +94,23 @@ class Hub:
 
     def stop(self, timeout: float = 60) -> None:
         """Stop the hub by its PID (SIGTERM: it stops the learners' servers and the proxy), else kill it."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.stop_proxy()
+
+    def stop_proxy(self) -> None:
+        """Stop the proxy the hub started, if the hub left it (a hub that failed to start does)."""
         try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            pid = int((self.state / "proxy.pid").read_text())
+            if b"configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            pass
 
     def api(self, method: str, path: str, body: dict | None = None, token: str | None = None):
         """A request to the hub's REST API (``/hub/api`` + ``path``); the JSON answer, or None."""

@@ -36,6 +36,11 @@ def sandbox_index(uid: int) -> int:
     return (uid - 1000) % LAST_INDEX + 1
 
 
+def sandbox_of(learner: str) -> Sandbox:
+    """The sandbox the spawner gives ``learner`` (to look at its usage, or what is left of it)."""
+    return Sandbox(learner, sandbox_index(pwd.getpwnam(learner).pw_uid))
+
+
 class ClassroomSpawner(LocalProcessSpawner):
     """``LocalProcessSpawner`` with a cgroup and a network namespace per learner (the module says why)."""
 
@@ -54,7 +59,7 @@ class ClassroomSpawner(LocalProcessSpawner):
     def sandbox(self) -> Sandbox:
         """This learner's sandbox (the same object start and stop use)."""
         if getattr(self, "_sandbox", None) is None:
-            self._sandbox = Sandbox(self.user.name, sandbox_index(pwd.getpwnam(self.user.name).pw_uid))
+            self._sandbox = sandbox_of(self.user.name)
         return self._sandbox
 
     def limits(self) -> Limits:
