@@ -178,9 +178,9 @@ class Sandbox:
 
     def destroy(self) -> None:
         """Kill every process left in the cgroup, then remove the cgroup, the veth pair and the
-        namespace; fine if some or all are gone already."""
+        namespace; fine if some or all are gone already.  The veth goes by its end in the
+        namespace: a link ``mdcINDEX`` of another learner's is never touched."""
         _remove(self.learner)
-        network.delete_link(self.host_link)
 
     def usage(self) -> dict:
         """What the learner uses now: memory and its peak (bytes), OOM kills so far, processes, CPU time (ns)."""
