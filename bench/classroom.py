@@ -27,7 +27,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,32 +34,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "deploy" / "jupyterhub"))
 
 from classroom import running_class  # noqa: E402
-from drive import code_cells, run_notebook  # noqa: E402
+from drive import code_cells, each_at_once, run_notebook  # noqa: E402
 from spawner import sandbox_of  # noqa: E402
 
 PREFIX = Path("/opt/minidock-classroom")
 CHAPTER = "04-containers"
 IDLE_SECONDS = 5
 MiB = 1 << 20
-
-
-def each_at_once(work, names) -> dict:
-    """``work(name)`` for every name, a thread each; {name: result}; the first failure is raised."""
-    results, failures = {}, {}
-
-    def one(name):
-        try:
-            results[name] = work(name)
-        except BaseException as e:  # raised below, with the learner's name
-            failures[name] = e
-    threads = [threading.Thread(target=one, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for name, error in failures.items():
-        raise RuntimeError(f"{name}: {error}") from error
-    return results
 
 
 def round_of(hub, names: list[str], cells: list[str]) -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy" / "jupyterhub"))
 
 from classroom import running_class  # noqa: E402
-from drive import Hub, Kernel, code_cells, run_notebook  # noqa: E402
+from drive import Hub, Kernel, code_cells, each_at_once, run_notebook  # noqa: E402
 
 PREFIX = Path(os.environ.get("CLASSROOM_PREFIX", "/opt/minidock-classroom"))
 PROXY = REPO / "deploy" / "jupyterhub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -33,24 +32,6 @@ NAMES = ("mdhub1", "mdhub2", "mdhub3")
 CHAPTERS = ("01-images", "04-containers")
 
 pytestmark = pytest.mark.root
-
-
-def in_parallel(work, names) -> None:
-    """Run ``work(name)`` for every name at once (a thread each); raise the first failure."""
-    failures = {}
-
-    def one(name):
-        try:
-            work(name)
-        except BaseException as e:  # reported below, with the learner's name
-            failures[name] = e
-    threads = [threading.Thread(target=one, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for name, error in failures.items():
-        raise AssertionError(f"{name}: {error}") from error
 
 
 def own_leftovers() -> list[str]:
@@ -166,7 +147,7 @@ print(json.dumps({{"container": container, "image": sh("minidock inspect --forma
 
 
 def test_three_learners_run_chapters_and_stay_apart(hub, learners):
-    in_parallel(hub.start_server, NAMES)
+    each_at_once(hub.start_server, NAMES)
     tokens = {name: hub.user_token(name) for name in NAMES}
     course = PREFIX / "share" / "minidock-classroom" / "course"
 
@@ -174,7 +155,7 @@ def test_three_learners_run_chapters_and_stay_apart(hub, learners):
         for chapter in CHAPTERS:
             run_notebook(hub, name, tokens[name], f"course/{chapter}.ipynb",
                          cells=code_cells(course / f"{chapter}.ipynb"))
-    in_parallel(chapters, NAMES)
+    each_at_once(chapters, NAMES)
 
     # learner 2 runs a server on a published port; learner 1 tries everything on it
     users = {user["name"]: user for user in hub.api("GET", "/users")}

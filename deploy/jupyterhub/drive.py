@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -211,6 +212,25 @@ class Kernel:
                 raise CellFailed(f"{content['ename']}: {content['evalue']} in cell:\n{code}\n{trace}")
             elif kind == "status" and content["execution_state"] == "idle":
                 return "".join(shown)
+
+
+def each_at_once(work, names) -> dict:
+    """``work(name)`` for every name, a thread each; {name: result}; the first failure is raised."""
+    results, failures = {}, {}
+
+    def one(name):
+        try:
+            results[name] = work(name)
+        except BaseException as e:  # raised below, with the learner's name
+            failures[name] = e
+    threads = [threading.Thread(target=one, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, error in failures.items():
+        raise RuntimeError(f"{name}: {error}") from error
+    return results
 
 
 def code_cells(notebook: Path) -> list[str]:
