@@ -25,13 +25,12 @@ sys.path.insert(0, str(REPO / "deploy" / "jupyterhub"))
 
 from classroom import running_class  # noqa: E402
 from drive import Hub, Kernel, code_cells, each_at_once, run_notebook  # noqa: E402
+from learner_home import copy_course, save_registry  # noqa: E402
 
 PREFIX = Path(os.environ.get("CLASSROOM_PREFIX", "/opt/minidock-classroom"))
 PROXY = REPO / "deploy" / "jupyterhub" / "node_modules" / ".bin" / "configurable-http-proxy"
 NAMES = ("mdhub1", "mdhub2", "mdhub3")
 CHAPTERS = ("01-images", "04-containers")
-
-pytestmark = pytest.mark.root
 
 
 def own_leftovers() -> list[str]:
@@ -146,6 +145,7 @@ print(json.dumps({{"container": container, "image": sh("minidock inspect --forma
 '''
 
 
+@pytest.mark.root
 def test_three_learners_run_chapters_and_stay_apart(hub, learners):
     each_at_once(hub.start_server, NAMES)
     tokens = {name: hub.user_token(name) for name in NAMES}
@@ -191,3 +191,37 @@ def server_port(hub: Hub, name: str) -> int:
 
 def hub_registry(hub: Hub) -> str:
     return hub.settings["MINIDOCK_CLASS_REGISTRY"]
+
+
+def test_the_course_is_copied_never_over_a_learners_edits(tmp_path):
+    """First start: every file; later starts: only new ones; a refresh keeps the learner's as NAME.~N~,
+    and a symlink the learner put in the way is moved aside, never followed."""
+    source, home = tmp_path / "course", tmp_path / "home" / "course"
+    (source / "recorded" / "04").mkdir(parents=True)
+    (source / "01.ipynb").write_text("teacher's 1")
+    (source / "recorded" / "04" / "cell.txt").write_text("recorded")
+    assert copy_course(source, home, refresh=False) == ["01.ipynb", "recorded/04/cell.txt"]
+    (home / "01.ipynb").write_text("learner's 1")
+    (source / "02.ipynb").write_text("teacher's 2")
+    outside = tmp_path / "outside"
+    outside.write_text("not the course's")
+    (home / "02.ipynb").symlink_to(outside)
+    assert copy_course(source, home, refresh=False) == []
+    assert (home / "01.ipynb").read_text() == "learner's 1" and outside.read_text() == "not the course's"
+    assert copy_course(source, home, refresh=True) == ["01.ipynb", "02.ipynb"]
+    assert (home / "01.ipynb").read_text() == "teacher's 1" and (home / "01.ipynb.~1~").read_text() == "learner's 1"
+    assert (home / "02.ipynb.~1~").is_symlink() and outside.read_text() == "not the course's"
+    assert copy_course(source, home, refresh=True) == []  # nothing changed since
+
+
+def test_registry_credentials_are_saved_as_login_saves_them(tmp_path, monkeypatch):
+    """The class registry's read-only account, as ``minidock login`` keeps it; config.json keeps its keys."""
+    from minidock.registry import auth
+    monkeypatch.setenv("MINIDOCK_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text('{"insecure-registries": ["127.0.0.1:6000"], "other": 1}')
+    save_registry("10.213.0.1:5000", "learner", "pw")
+    assert auth.credentials("10.213.0.1:5000") == ("learner", "pw")
+    assert (tmp_path / "auth.json").stat().st_mode & 0o077 == 0
+    assert json.loads((tmp_path / "config.json").read_text()) == {
+        "insecure-registries": ["10.213.0.1:5000", "127.0.0.1:6000"], "other": 1,
+        "registry-mirrors": ["http://10.213.0.1:5000"]}
