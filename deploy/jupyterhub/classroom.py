@@ -172,7 +172,8 @@ def serve(args) -> int:
     for name, password in create_accounts(names, args.state).items():
         print(f"account {name}  password {password}")
     print(f"(new passwords are kept in {args.state / 'accounts'}, root only)")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the class on `kill`, as on Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the class on `kill`, as on Ctrl-C,
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # and on Ctrl-C even if started where it was ignored
     try:
         with running_class(args.state, names, port=args.port, settings={"CLASSROOM_PREFIX": args.prefix}) as (hub, registry):
             print(f"class registry: http://{registry.address} (learners pull as '{LEARNER}', read-only)")
