@@ -8,8 +8,10 @@ and removed with shadow's ``useradd``/``userdel`` (as root), as an admin would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import time
@@ -68,13 +70,31 @@ def create(name: str, *, password: str | None = None) -> Learner:
 
 
 def remove(name: str) -> None:
-    """Kill the learner's processes, then ``userdel -r`` (home and mail spool too); fine if gone already."""
+    """Kill the learner's processes, ``userdel -r`` (home and mail spool), and remove what they left in the
+    shared temporary directories; fine if gone already."""
     try:
         learner = get(name)
     except NotFound:
         return
     kill_processes(learner.uid)
     _run(["userdel", "--remove", "--", name], ok=(0, 12))  # 12: the home could not be removed (not there)
+    remove_temporary_files(learner.uid)
+
+
+def remove_temporary_files(uid: int) -> None:
+    """Delete what ``uid`` owns at the top of /tmp, /var/tmp and /dev/shm (``minidock daemon``'s
+    /tmp/minidock-UID, say).  userdel leaves it, and the next account given that uid would own it.
+    Symbolic links are removed as links, never followed."""
+    for shared in (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")):
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(shared):
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.stat(follow_symlinks=False).st_uid != uid:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
 
 
 def kill_processes(uid: int, timeout: float = 5.0) -> None:
@@ -97,17 +117,21 @@ def kill_processes(uid: int, timeout: float = 5.0) -> None:
 
 
 def _processes_of(uid: int) -> list[int]:
-    """The pids whose ``Uid:`` line in /proc/PID/status names ``uid`` (real, effective, saved or fs)."""
+    """The pids whose ``Uid:`` line in /proc/PID/status names ``uid`` (real, effective, saved or fs).
+
+    Zombies are left out: they have exited already (nothing to kill; their parent
+    reaps them), and userdel does not count them either.
+    """
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/status") as f:
-                uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
-        except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in f if line.startswith(("State:", "Uid:")))
+        except OSError:
             continue  # gone meanwhile
-        if str(uid) in uids:
+        if str(uid) in fields.get("Uid", "").split() and not fields.get("State", "").strip().startswith("Z"):
             found.append(int(entry.name))
     return found
 

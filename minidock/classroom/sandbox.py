@@ -41,10 +41,11 @@ import ipaddress
 import os
 import re
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import APIError, InvalidParameter
+from ..errors import APIError, InvalidParameter, NotFound
 from ..runtime import cgroups, network
 from ..runtime.rtnl import Rtnl
 from ..runtime.syscalls import CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, mount, setns, umount2, unshare
@@ -112,7 +113,9 @@ def _unless_done(request, *args) -> None:
 
 
 def hub_interface_down() -> None:
-    """Delete ``mdclass0`` (its address goes with it), and nothing else."""
+    """Delete ``mdclass0`` (its address goes with it), and nothing else: take it down when no sandbox is
+    up, for the host's routes to the learners speak from its address, and the kernel deletes a route
+    whose source address goes away."""
     network.delete_link(HUB_LINK)
 
 
@@ -185,7 +188,10 @@ class Sandbox:
     def usage(self) -> dict:
         """What the learner uses now: memory and its peak (bytes), OOM kills so far, processes, CPU time (ns)."""
         cgroup = cgroups.Cgroup.open(self.cgroup)
-        stats = cgroup.stats()
+        try:
+            stats = cgroup.stats()
+        except FileNotFoundError:
+            raise NotFound(f"learner {self.learner} has no sandbox (its cgroup {self.cgroup} is not there)") from None
         return {"memory": stats["memory_usage"], "memory_peak": _memory_peak(cgroup),
                 "oom_kills": _oom_kills(cgroup), "pids": stats["pids_current"], "cpu_ns": stats["cpu_usage_ns"]}
 
@@ -210,7 +216,8 @@ def _no_ipv6(*links: str) -> None:
 
 def _no_swap(cgroup: cgroups.Cgroup, memory: int | None) -> None:
     """Memory plus swap = memory: a hog is killed at the limit, not paged out (Docker would allow twice
-    the memory in swap).  v1 memory.memsw.limit_in_bytes exists only with swap accounting on."""
+    the memory in swap).  v1's memory.memsw.limit_in_bytes exists only where the kernel accounts swap
+    (``swapaccount``); without it, a host with swap lets the hog page out before it is killed."""
     if not memory or "memory" not in cgroup.trees:
         return
     v1 = cgroup.trees["memory"].version == 1
@@ -253,13 +260,14 @@ def _add_netns(path: Path) -> None:
     this thread unshares one, binds it, and goes back to where it was.
     """
     path.parent.mkdir(mode=0o755, exist_ok=True)
-    try:
-        mount("none", path.parent, None, MS_SHARED | MS_REC)
-    except OSError as e:
-        if e.errno != errno.EINVAL:  # EINVAL: not a mount point yet
-            raise
-        mount(path.parent, path.parent, None, MS_BIND | MS_REC)
-        mount("none", path.parent, None, MS_SHARED | MS_REC)
+    with _SHARING:  # two threads binding /run/netns onto itself at once would stack two mounts
+        try:
+            mount("none", path.parent, None, MS_SHARED | MS_REC)
+        except OSError as e:
+            if e.errno != errno.EINVAL:  # EINVAL: not a mount point yet
+                raise
+            mount(path.parent, path.parent, None, MS_BIND | MS_REC)
+            mount("none", path.parent, None, MS_SHARED | MS_REC)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
     with open("/proc/thread-self/ns/net") as ours:
         unshare(CLONE_NEWNET)
@@ -267,6 +275,9 @@ def _add_netns(path: Path) -> None:
             mount("/proc/thread-self/ns/net", path, None, MS_BIND)
         finally:
             setns(ours.fileno(), CLONE_NEWNET)
+
+
+_SHARING = threading.Lock()
 
 
 def _remove_netns(path: Path) -> None:
@@ -306,13 +317,19 @@ def leftovers() -> list[str]:
     return found
 
 
-def sweep() -> list[str]:
-    """Remove every sandbox's leftovers (a hub starting after a crash); return what was there."""
-    found = leftovers()
-    for kind, name in (entry.split(" ", 1) for entry in found):
+def sweep(learners: tuple[str, ...] | None = None) -> list[str]:
+    """Remove every sandbox's leftovers (a hub starting after a crash), or only those of ``learners``;
+    return what was removed.  A host link goes by itself: its other end is in a namespace that is
+    removed (a link ``mdcINDEX`` is matched to no learner by name, so only a sweep of all takes one)."""
+    removed = []
+    for entry in leftovers():
+        kind, name = entry.split(" ", 1)
         prefix = {"netns": NETNS_PREFIX, "cgroup": CGROUP_PREFIX}.get(kind)
-        if prefix:
+        if prefix and (learners is None or name[len(prefix):] in learners):
             _remove(name[len(prefix):])
-        else:
+        elif prefix is None and learners is None:
             network.delete_link(name)
-    return found
+        else:
+            continue
+        removed.append(entry)
+    return removed
