@@ -145,7 +145,7 @@ def running_class(state: Path, names: list[str], *, port: int | None = None, reg
                   settings: dict | None = None):
     """The hub's address, the class registry with the base images, and the hub for ``names``; yields
     ``(hub, registry)`` and stops them all afterwards (the hub first: it stops the learners' servers)."""
-    from minidock.classroom.sandbox import hub_interface_down, hub_interface_up
+    from minidock.classroom.sandbox import hub_interface_down, hub_interface_up, leftovers
     hub_interface_up()
     registry = hub = None
     try:
@@ -159,7 +159,8 @@ def running_class(state: Path, names: list[str], *, port: int | None = None, reg
         for part in (hub, registry):
             if part is not None:
                 part.stop()
-        hub_interface_down()
+        if not leftovers():  # the hub's address goes only when no sandbox (of any class or test) needs it
+            hub_interface_down()
 
 
 def serve(args) -> int:
