@@ -22,6 +22,7 @@ REGISTRY_ADDR ?= 127.0.0.1:5000
 # the classroom (deploy/jupyterhub/README.md): the learners' environment, the hub's files, its public port
 CLASSROOM_PREFIX ?= /opt/minidock-classroom
 CLASSROOM_PYTHON ?= /usr/bin/python3
+export CLASSROOM_PREFIX   # tests/test_classroom_hub.py runs the learners' servers from it
 CLASSROOM_STATE  ?= /var/lib/minidock-classroom
 HUB_PORT         ?= 8000
 HUB_DIR          := deploy/jupyterhub

@@ -86,6 +86,9 @@ def hub(learners, tmp_path_factory):
 
 ISOLATION = '''
 import os, socket, subprocess, urllib.request
+import minidock
+# the learner's own minidock, from the classroom env (nothing of root's environment leaks in)
+assert minidock.__file__.startswith({prefix!r}) and "PYTHONPATH" not in os.environ, minidock.__file__
 def sh(command):
     done = subprocess.run(command, shell=True, capture_output=True, text=True)
     return done.returncode, done.stdout, done.stderr
@@ -167,7 +170,7 @@ def test_three_learners_run_chapters_and_stay_apart(hub, learners):
         from spawner import sandbox_of
         other = {**secret, "port": port, "address": sandbox_of("mdhub2").address, "server_port": server_port(hub, "mdhub2")}
         kernel1.run(f"import os; os.environ['REGISTRY_HOST'] = {hub_registry(hub)!r}")
-        assert kernel1.run(ISOLATION.format(other=other)).strip().endswith("isolated")
+        assert kernel1.run(ISOLATION.format(other=other, prefix=str(PREFIX) + "/")).strip().endswith("isolated")
         # learner 2's container is untouched by all that
         assert kernel2.run("import subprocess; print(subprocess.run(['minidock', 'inspect', '--format', "
                            "'{{.State.Running}}', 'secret'], capture_output=True, text=True).stdout)").strip() == "true"

@@ -63,6 +63,9 @@ prefix = env("CLASSROOM_PREFIX", "/opt/minidock-classroom")
 c.JupyterHub.spawner_class = ClassroomSpawner
 c.ClassroomSpawner.prefix = prefix
 c.Spawner.cmd = [f"{prefix}/bin/jupyterhub-singleuser"]
+# of the hub's (root's) environment only the language: its PATH, PYTHONPATH or VIRTUAL_ENV would point a
+# learner at root's Python, not the classroom env (the spawner sets PATH)
+c.Spawner.env_keep = ["LANG", "LC_ALL"]
 c.Spawner.default_url = "/lab/tree/course/welcome.ipynb"
 c.Spawner.notebook_dir = "~"
 c.Spawner.mem_limit = env("MINIDOCK_CLASS_MEMORY", "1G")
