@@ -17,6 +17,7 @@ MINIDOCK_CLASS_REGISTRY        the class registry HOST:PORT, the learners' mirro
 MINIDOCK_CLASS_REGISTRY_PASS   a root-only file with its read-only account's password       (none)
 MINIDOCK_CLASS_MEMORY/CPUS/    each learner's limits: memory (JupyterHub's mem_limit),     1G, 1, 512
   PIDS                         CPUs (cpu_limit), processes (pids_limit)
+MINIDOCK_CLASS_REFRESH         1: replace course files learners changed (theirs kept)     (keep theirs)
 =============================  ==========================================================  =====================
 
 Learners log in with their account's password (PAM, JupyterHub's default authenticator, which as root
@@ -73,7 +74,7 @@ c.Spawner.cpu_limit = float(env("MINIDOCK_CLASS_CPUS", "1"))
 c.ClassroomSpawner.pids_limit = int(env("MINIDOCK_CLASS_PIDS", "512"))
 c.ClassroomSpawner.registry = env("MINIDOCK_CLASS_REGISTRY", "")
 c.ClassroomSpawner.registry_password_file = env("MINIDOCK_CLASS_REGISTRY_PASS", "")
-c.ClassroomSpawner.refresh_course = env("MINIDOCK_CLASS_REFRESH", "")
+c.ClassroomSpawner.refresh_course = env("MINIDOCK_CLASS_REFRESH", "") == "1"
 # a class starting at once on a small machine: JupyterLab's first start takes a while
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180

@@ -25,7 +25,7 @@ import pwd
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from minidock.classroom.sandbox import HUB_ADDRESS, LAST_INDEX, Limits, Sandbox
 
@@ -53,8 +53,8 @@ class ClassroomSpawner(LocalProcessSpawner):
     registry_user = Unicode("learner", config=True, help="The class registry's read-only account, for learners.")
     registry_password_file = Unicode("", config=True, help="A root-only file holding that account's password.")
     course_dir = Unicode("course", config=True, help="Where in the learner's home the course's notebooks go.")
-    refresh_course = Unicode("", config=True,
-                             help="'1': on the next start, replace course files a learner changed (theirs kept as NAME.~N~).")
+    refresh_course = Bool(False, config=True,
+                          help="On each start, replace course files a learner changed (theirs kept as NAME.~N~).")
 
     def sandbox(self) -> Sandbox:
         """This learner's sandbox (the same object start and stop use)."""
@@ -113,7 +113,7 @@ class ClassroomSpawner(LocalProcessSpawner):
         """Copy the course in (never over a learner's edits) and save the registry credentials, as the learner."""
         command = [f"{self.prefix}/bin/python", f"{self.prefix}/share/minidock-classroom/learner_home.py",
                    "--course", f"{self.prefix}/share/minidock-classroom/course", "--into", self.course_dir]
-        if self.refresh_course == "1":
+        if self.refresh_course:
             command.append("--refresh")
         password = ""
         if self.registry and self.registry_password_file:
