@@ -188,7 +188,12 @@ class Runner:
 
     def run(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
         proc = self.popen(*argv)
-        out, err = proc.communicate(timeout=timeout)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
     def minidock(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -387,3 +392,19 @@ def throttled_periods(box: Sandbox) -> int:
     from minidock.runtime.cgroups import Cgroup
     stat = (Cgroup.open(box.cgroup).dir("cpu") / "cpu.stat").read_text().split()
     return int(stat[stat.index("nr_throttled") + 1])
+
+
+@pytest.mark.root
+def test_a_learner_cannot_squat_another_s_daemon_socket_directory(class_of_two):
+    """Without XDG_RUNTIME_DIR a rootless daemon listens in /tmp/minidock-UID: made first by another
+    learner, it would let them swap the socket for their own, so the daemon refuses it."""
+    a, b = class_of_two
+    squatted = f"/tmp/minidock-{a.learner.uid}"
+    assert b.run("mkdir", "-m", "777", squatted).returncode == 0
+    try:
+        proc = a.run(PYTHON, "-m", "minidock", "daemon", timeout=30)
+        assert one_line_refusal(proc) and f"{squatted} belongs to another user (uid {b.learner.uid})" in proc.stderr, \
+            proc.stderr
+        assert not os.path.exists(f"{squatted}/minidock/docker.sock")
+    finally:
+        subprocess.run(["rm", "-rf", squatted], check=True)

@@ -52,6 +52,7 @@ def parse_host(host: str) -> tuple[str, object]:
 def _claim(path: str) -> None:
     """Make the socket's directory; remove a socket no daemon listens on any more (a killed one's)."""
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    _refuse_others(os.path.dirname(path))
     if not os.path.exists(path):
         return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -65,6 +66,21 @@ def _claim(path: str) -> None:
     finally:
         probe.close()
     raise MinidockError(f"another daemon is listening on {path}")
+
+
+def _refuse_others(directory: str) -> None:
+    """Refuse a socket directory that another user owns, or any directory above it up to the first of root's.
+
+    A rootless daemon without XDG_RUNTIME_DIR listens in /tmp/minidock-UID, a
+    name anyone may take first (on a shared machine, another learner): its owner
+    could then swap the socket for their own and receive this user's commands.
+    """
+    me, here = os.geteuid(), os.path.abspath(directory)
+    while (owner := os.stat(here).st_uid) != 0:
+        if owner != me:
+            raise MinidockError(f"refusing to listen in {directory}: {here} belongs to another user (uid {owner}); "
+                                "remove it, or set XDG_RUNTIME_DIR")
+        here = os.path.dirname(here)
 
 
 class Daemon:
