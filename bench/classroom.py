@@ -53,7 +53,7 @@ def round_of(hub, names: list[str], cells: list[str]) -> dict:
                                                      cells=cells), names)
     peaks = [sandbox_of(name).usage()["memory_peak"] for name in names]
     each_at_once(hub.stop_server, names)
-    times = list(seconds.values())
+    times = [took for took, _ in seconds.values()]
     return {"n": len(names), "median_s": statistics.median(times), "max_s": max(times),
             "peak_mib": statistics.median(peaks) / MiB, "peak_max_mib": max(peaks) / MiB,
             "idle_mib": statistics.median(idle) / MiB}

@@ -156,8 +156,12 @@ def test_three_learners_run_chapters_and_stay_apart(hub, learners):
 
     def chapters(name):
         for chapter in CHAPTERS:
-            run_notebook(hub, name, tokens[name], f"course/{chapter}.ipynb",
-                         cells=code_cells(course / f"{chapter}.ipynb"))
+            _, shown = run_notebook(hub, name, tokens[name], f"course/{chapter}.ipynb",
+                                    cells=code_cells(course / f"{chapter}.ipynb"))
+            # every cell ran (the chapter's last one removes its store), in the learner's rootless mode
+            assert len(shown) == len(code_cells(course / f"{chapter}.ipynb"))
+            assert shown[0].startswith("Run mode: rootless"), shown[0]
+            assert chapter not in {p.name for p in (home(name) / ".local/share/minidock-course").iterdir()}
     each_at_once(chapters, NAMES)
 
     # learner 2 runs a server on a published port; learner 1 tries everything on it
@@ -181,6 +185,11 @@ def test_three_learners_run_chapters_and_stay_apart(hub, learners):
     assert own_leftovers() == []
     hub.stop()
     assert processes_of({learner.uid for learner in learners}) == []
+
+
+def home(name: str) -> Path:
+    import pwd
+    return Path(pwd.getpwnam(name).pw_dir)
 
 
 def server_port(hub: Hub, name: str) -> int:

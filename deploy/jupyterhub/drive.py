@@ -239,11 +239,11 @@ def code_cells(notebook: Path) -> list[str]:
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
 
 
-def run_notebook(hub: Hub, user: str, token: str, notebook: str, *, cells: list[str]) -> float:
+def run_notebook(hub: Hub, user: str, token: str, notebook: str, *, cells: list[str]) -> tuple[float, list[str]]:
     """Run ``cells`` (a chapter's code cells) in a new kernel of ``user``'s server whose working directory is
-    ``notebook``'s folder in the home, as opening the chapter in JupyterLab does; the seconds it took."""
+    ``notebook``'s folder in the home, as opening the chapter in JupyterLab does; the seconds it took, and
+    what each cell showed."""
     started = time.monotonic()
     with Kernel(hub, user, token, path=str(Path(notebook).parent)) as kernel:
-        for cell in cells:
-            kernel.run(cell)
-    return time.monotonic() - started
+        shown = [kernel.run(cell) for cell in cells]
+    return time.monotonic() - started, shown
