@@ -16,7 +16,9 @@ registry), with accounts ``mdbench1..10`` of its own, removed at the end.  For e
 3. the **memory per learner** is the peak of the learner's cgroup over the round: server, kernel, the
    minidock commands and the rootless containers the chapter runs (on cgroup v1 ``max_usage_in_bytes``,
    on v2 ``memory.peak``; page cache counts, as it does against the limit);
-4. the servers are stopped (their sandboxes go), so each round starts from nothing.
+4. the **CPU per learner** is the CPU time the learner's cgroup used over the chapter (cpuacct; v2
+   ``cpu.stat``): what the chapter costs the machine, whatever the wall clock says;
+5. the servers are stopped (their sandboxes go), so each round starts from nothing.
 
 There is no target: the figures are what the deployment README's capacity arithmetic starts from.
 """
@@ -48,23 +50,27 @@ def round_of(hub, names: list[str], cells: list[str]) -> dict:
     each_at_once(hub.start_server, names)
     time.sleep(IDLE_SECONDS)
     idle = [sandbox_of(name).usage()["memory"] for name in names]
+    cpu_before = {name: sandbox_of(name).usage()["cpu_ns"] for name in names}
     tokens = {name: hub.user_token(name) for name in names}
     seconds = each_at_once(lambda name: run_notebook(hub, name, tokens[name], f"course/{CHAPTER}.ipynb",
                                                      cells=cells), names)
     peaks = [sandbox_of(name).usage()["memory_peak"] for name in names]
+    cpu = [(sandbox_of(name).usage()["cpu_ns"] - cpu_before[name]) / 1e9 for name in names]
     each_at_once(hub.stop_server, names)
     times = [took for took, _ in seconds.values()]
     return {"n": len(names), "median_s": statistics.median(times), "max_s": max(times),
             "peak_mib": statistics.median(peaks) / MiB, "peak_max_mib": max(peaks) / MiB,
-            "idle_mib": statistics.median(idle) / MiB}
+            "idle_mib": statistics.median(idle) / MiB, "cpu_s": statistics.median(cpu), "cpu_max_s": max(cpu)}
 
 
 def table(rows: list[dict]) -> str:
     """The figures as a Markdown table (bench/README.md's "Classroom" section holds one)."""
-    lines = ["| learners at once | chapter 04, median | max | memory per learner (peak), median | max | idle server |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| learners at once | chapter 04, median | max | memory per learner (peak), median | max | idle server "
+             "| CPU per learner, median | max |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {r['n']} | {r['median_s']:.0f} s | {r['max_s']:.0f} s | {r['peak_mib']:.0f} MiB | "
-              f"{r['peak_max_mib']:.0f} MiB | {r['idle_mib']:.0f} MiB |" for r in rows]
+              f"{r['peak_max_mib']:.0f} MiB | {r['idle_mib']:.0f} MiB | {r['cpu_s']:.1f} s | {r['cpu_max_s']:.1f} s |"
+              for r in rows]
     return "\n".join(lines)
 
 

@@ -2,10 +2,12 @@
 
 The hub (deploy/jupyterhub/jupyterhub_config.py, as root, its own state directory and free ports) starts
 each learner's server through its REST API; through the proxy, each learner's kernel runs the code cells
-of chapters 01 and 04, the three learners at once; then, from inside the learners' kernels, item 1's
-isolation: one learner cannot see, inspect, stop, enter or remove another's containers or images, read
-another's store, or reach another's address or published port, and each runs minidock rootless.  After
-it: servers stopped through the API, the hub stopped by its PID, no sandbox, process or account left.
+of chapters 01 and 04, the three learners at once, while a runaway container of learner 3 is OOM-killed
+inside learner 3's own memory limit (item 2: everyone's chapters still run to their end); then, from
+inside the learners' kernels, item 1's isolation: one learner cannot see, inspect, stop, enter or remove
+another's containers or images, read another's store, or reach another's address or published port, and
+each runs minidock rootless. After it: servers stopped through the API, the hub stopped by its PID, no
+sandbox, process or account left.
 
 It needs ``make classroom-env`` (the learners' environment) and ``make classroom-proxy``
 (configurable-http-proxy); ``make test`` makes both first.
@@ -26,6 +28,7 @@ sys.path.insert(0, str(REPO / "deploy" / "jupyterhub"))
 from classroom import running_class  # noqa: E402
 from drive import Hub, Kernel, code_cells, each_at_once, run_notebook  # noqa: E402
 from learner_home import copy_course, save_registry  # noqa: E402
+from spawner import sandbox_of  # noqa: E402
 
 PREFIX = Path(os.environ.get("CLASSROOM_PREFIX", "/opt/minidock-classroom"))
 PROXY = REPO / "deploy" / "jupyterhub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -36,7 +39,6 @@ CHAPTERS = ("01-images", "04-containers")
 def own_leftovers() -> list[str]:
     """What is left of the sandboxes of this test's learners (other tests may have theirs)."""
     from minidock.classroom.sandbox import leftovers
-    from spawner import sandbox_of
     mine = set()
     for name in NAMES:
         try:
@@ -148,6 +150,16 @@ print(json.dumps({{"container": container, "image": sh("minidock inspect --forma
 '''
 
 
+HOG = '''
+import subprocess
+subprocess.run(["minidock", "bootstrap", "busybox"], check=True, capture_output=True)
+# dd reads 1.5 GB of zeros into one buffer: every page of it touched, against the learner's 1 GiB limit
+done = subprocess.run(["minidock", "run", "--rm", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=1536M",
+                       "count=1"], capture_output=True, text=True)
+print(done.returncode)
+'''
+
+
 @pytest.mark.root
 def test_three_learners_run_chapters_and_stay_apart(hub, learners):
     each_at_once(hub.start_server, NAMES)
@@ -162,7 +174,17 @@ def test_three_learners_run_chapters_and_stay_apart(hub, learners):
             assert len(shown) == len(code_cells(course / f"{chapter}.ipynb"))
             assert shown[0].startswith("Run mode: rootless"), shown[0]
             assert chapter not in {p.name for p in (home(name) / ".local/share/minidock-course").iterdir()}
-    each_at_once(chapters, NAMES)
+
+    def hog(_):
+        """Learner 3's runaway container, beside everyone's chapters (learner 3's own included)."""
+        with Kernel(hub, "mdhub3", tokens["mdhub3"]) as kernel:
+            return kernel.run(HOG).strip().splitlines()[-1]
+    oom_kills = sandbox_of("mdhub3").usage()["oom_kills"]
+    results = each_at_once(lambda task: chapters(task) if task in NAMES else hog(task), (*NAMES, "hog"))
+    # killed inside learner 3's 1 GiB, while all three learners' chapters ran to their end
+    assert results["hog"] == "137", results["hog"]
+    assert sandbox_of("mdhub3").usage()["oom_kills"] > oom_kills
+    assert sandbox_of("mdhub3").usage()["memory_peak"] <= 1 << 30
 
     # learner 2 runs a server on a published port; learner 1 tries everything on it
     users = {user["name"]: user for user in hub.api("GET", "/users")}
@@ -171,7 +193,6 @@ def test_three_learners_run_chapters_and_stay_apart(hub, learners):
         secret = json.loads(kernel2.run(SECRET.format(port=port)).strip().splitlines()[-1])
         server = users["mdhub2"]["servers"][""]["url"]
         assert server  # the proxy's route; the server's own address is the sandbox's
-        from spawner import sandbox_of
         other = {**secret, "port": port, "address": sandbox_of("mdhub2").address, "server_port": server_port(hub, "mdhub2")}
         kernel1.run(f"import os; os.environ['REGISTRY_HOST'] = {hub_registry(hub)!r}")
         assert kernel1.run(ISOLATION.format(other=other, prefix=str(PREFIX) + "/")).strip().endswith("isolated")
