@@ -93,7 +93,7 @@ $(CLASSROOM_PREFIX)/.installed: pyproject.toml $(HUB_DIR)/learner_home.py \
 	  { rm -rf $(CLASSROOM_PREFIX) && $(CLASSROOM_PYTHON) -m venv $(CLASSROOM_PREFIX); }
 	$(CLASSROOM_PREFIX)/bin/pip install -q --upgrade pip
 	rm -rf build  # setuptools' build/lib would keep a module removed since, and install it
-	$(CLASSROOM_PREFIX)/bin/pip install -q '.[course,classroom]'
+	$(CLASSROOM_PREFIX)/bin/pip install -q '.[course,singleuser]'
 	$(CLASSROOM_PREFIX)/bin/pip install -q --no-deps --force-reinstall .
 	rm -rf $(CLASSROOM_PREFIX)/share/minidock-classroom.new
 	mkdir -p $(CLASSROOM_PREFIX)/share/minidock-classroom.new
