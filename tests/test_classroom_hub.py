@@ -104,6 +104,13 @@ for verb in ("inspect", "stop", "rm -f", "exec", "logs", "inspect --type image",
     code, out, said = sh(f"minidock {{verb}} {{thing}}" + (" true" if verb == "exec" else ""))
     # one line on stderr, as Docker's (inspect prints its empty list, [], on stdout as docker does)
     assert code != 0 and "Traceback" not in said and len(said.strip().splitlines()) == 1, (verb, code, out, said)
+# nobody else's processes, the other learner's containers included: /proc shows this learner's only
+def owner(pid):
+    try:
+        return os.stat(f"/proc/{{pid}}").st_uid
+    except FileNotFoundError:  # ended meanwhile
+        return os.getuid()
+assert {{owner(p) for p in os.listdir("/proc") if p.isdigit()}} == {{os.getuid()}}
 # the other learner's store: not even listable
 try:
     os.listdir(other["store"])

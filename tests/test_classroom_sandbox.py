@@ -327,8 +327,15 @@ def test_learners_cannot_see_touch_or_reach_each_other_s_containers(class_of_two
     pid = a.minidock("inspect", "--format", "{{.State.Pid}}", cid).stdout.strip()
     for argv in (["nsenter", "-t", pid, "-U", "-n", "--preserve-credentials", "true"], ["kill", "-9", pid]):
         proc = b.run(*argv)
-        assert proc.returncode != 0 and ("Operation not permitted" in proc.stderr or "Permission denied" in proc.stderr), \
-            (argv, proc.stderr)
+        assert proc.returncode != 0 and any(words in proc.stderr for words in (
+            "Operation not permitted", "Permission denied", "No such file or directory")), (argv, proc.stderr)
+    # ... nor even see it: each learner's /proc shows their own processes only (hidepid=invisible)
+    assert pid in a.run("ls", "/proc").stdout.split()
+    seen = b.run("ls", "/proc").stdout.split()
+    assert pid not in seen and "1" not in seen and str(os.getpid()) not in seen
+    owners = b.run(PYTHON, "-c", "import os; print({os.stat(f'/proc/{p}').st_uid for p in os.listdir('/proc') "
+                   "if p.isdigit()})").stdout.strip()
+    assert owners == str({b.learner.uid}), owners
     # ... and cannot read A's store, nor A's home
     store = a.learner.home / ".local/share/minidock"
     assert store.is_dir()

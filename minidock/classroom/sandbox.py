@@ -48,7 +48,8 @@ from pathlib import Path
 from ..errors import APIError, InvalidParameter, NotFound
 from ..runtime import cgroups, network
 from ..runtime.rtnl import Rtnl
-from ..runtime.syscalls import CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, mount, setns, umount2, unshare
+from ..runtime.syscalls import (CLONE_NEWNET, CLONE_NEWNS, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_REC,
+                                MS_SHARED, MS_SLAVE, mount, setns, umount2, unshare)
 
 HUB_ADDRESS = "10.213.0.1"           # the host side every learner reaches (the hub's API, the class registry)
 NETWORK = "10.213.0.0/16"
@@ -171,13 +172,15 @@ class Sandbox:
 
     def enter(self) -> None:
         """In a forked child, as root, before it becomes the learner and execs: join the cgroup, then the
-        network namespace (one setns: a network namespace needs no fork to take effect)."""
+        network namespace (one setns: a network namespace needs no fork to take effect), then a mount
+        namespace of its own whose ``/proc`` hides every other user's processes (``_private_proc``)."""
         cgroups.Cgroup.open(self.cgroup).add(os.getpid())
         fd = os.open(self.netns_path(), os.O_RDONLY | os.O_CLOEXEC)
         try:
             setns(fd, CLONE_NEWNET)
         finally:
             os.close(fd)
+        _private_proc()
 
     def destroy(self) -> None:
         """Kill every process left in the cgroup, then remove the cgroup, the veth pair and the
@@ -194,6 +197,21 @@ class Sandbox:
             raise NotFound(f"learner {self.learner} has no sandbox (its cgroup {self.cgroup} is not there)") from None
         return {"memory": stats["memory_usage"], "memory_peak": _memory_peak(cgroup),
                 "oom_kills": _oom_kills(cgroup), "pids": stats["pids_current"], "cpu_ns": stats["cpu_usage_ns"]}
+
+
+def _private_proc() -> None:
+    """A mount namespace of the learner's own, whose ``/proc`` shows the learner's processes only.
+
+    proc(5)'s ``hidepid=invisible`` (per mount since Linux 5.8): another learner's processes -- their
+    kernels, their containers' -- and root's are not in ``ps`` or ``/proc`` at all, so command lines
+    and environments stay private too (signals were refused anyway).  The new ``/proc`` is a whole proc
+    of the host's pid namespace, nothing mounted over it, so the kernel still lets rootless minidock
+    mount a fresh proc inside a container's user and pid namespaces.  The namespace is a slave of the
+    host's: the host's later mounts reach it, its own never reach the host.
+    """
+    unshare(CLONE_NEWNS)
+    mount("none", "/", None, MS_REC | MS_SLAVE)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
 
 
 def _learner_end(address: str) -> None:
