@@ -26,6 +26,7 @@ There is no target: the figures are what the deployment README's capacity arithm
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -39,7 +40,7 @@ from classroom import running_class  # noqa: E402
 from drive import code_cells, each_at_once, run_notebook  # noqa: E402
 from spawner import sandbox_of  # noqa: E402
 
-PREFIX = Path("/opt/minidock-classroom")
+PREFIX = Path(os.environ.get("CLASSROOM_PREFIX", "/opt/minidock-classroom"))   # as the hub test reads it
 CHAPTER = "04-containers"
 IDLE_SECONDS = 5
 MiB = 1 << 20

@@ -165,7 +165,6 @@ def running_class(state: Path, names: list[str], *, port: int | None = None, reg
 
 def serve(args) -> int:
     """Accounts, the hub's address, the registry, the hub; wait until Ctrl-C, then stop what was started."""
-    from minidock.classroom.sandbox import hub_interface_down, hub_interface_up
     names = args.learners + (Path(args.learners_file).read_text().split() if args.learners_file else [])
     if not names:
         sys.exit("classroom: no learners: make classroom LEARNERS=\"ada grace\" (or LEARNERS_FILE=names.txt)")

@@ -3,8 +3,8 @@
 The run mode and what it isolates, the capabilities a container keeps and Docker's seccomp profile, the namespaces of a
 process and ``nsenter`` into them, the bridge network, the union view of layers, the odds of
 short IDs' collisions, layer tars, the base image, the store's durable write rule (for the course's
-progress file).  The course's pictures and exercises and a few commands read these; importing this module loads more than ``run`` needs, so those import
-it where they use it.
+progress file).  The course's pictures and exercises and a few commands read these; importing this
+module loads more than ``run`` needs, so those import it where they use it.
 """
 
 from ..containers.unionfs import UnionView, changes
